@@ -1,0 +1,210 @@
+"""Turn the loaded MetaData into DDL text and plain facts (runs in the loader child).
+
+The parent never sees model objects: it gets, per table, the exact statements SQLAlchemy
+would run for PostgreSQL (in SQLAlchemy's own order, FK cycles included), a fallback
+CREATE TABLE without server defaults plus one `SET DEFAULT` per column (so one default that
+PostgreSQL rejects costs that default, not the table), and per-column type facts that the
+renderers need.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from sqlalchemy import MetaData, Table, create_mock_engine
+from sqlalchemy.schema import (
+    AddConstraint,
+    CreateIndex,
+    CreateTable,
+    SetColumnComment,
+    SetTableComment,
+)
+
+from .stubs import STUB_MARKER, is_stub
+
+
+def find_metadatas(module_names: list[str]) -> list[tuple[str, MetaData]]:
+    """Every MetaData reachable from the repository's modules, labelled by where it was
+    first seen (module.attribute), deduplicated, in a stable order."""
+    found: dict[int, tuple[str, MetaData]] = {}
+
+    def add(label: str, md: Any) -> None:
+        if isinstance(md, MetaData) and id(md) not in found:
+            found[id(md)] = (label, md)
+
+    for name in sorted(module_names):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for attr, value in sorted(vars(module).items(), key=lambda kv: kv[0]):
+            if is_stub(value):
+                continue
+            label = f"{name}.{attr}"
+            if isinstance(value, MetaData):
+                add(label, value)
+                continue
+            metadatas = getattr(type(value), "__module__", "").startswith("flask_sqlalchemy") and getattr(
+                value, "metadatas", None
+            )
+            if isinstance(metadatas, dict):  # Flask-SQLAlchemy 3.x: one MetaData per bind key
+                for bind_key, md in sorted(metadatas.items(), key=lambda kv: str(kv[0])):
+                    add(label if bind_key is None else f"{label}[{bind_key}]", md)
+                continue
+            if isinstance(value, type):
+                try:
+                    add(label, value.__dict__.get("metadata"))
+                    table = getattr(value, "__table__", None)
+                except Exception:  # noqa: BLE001 - arbitrary user classes
+                    continue
+                if isinstance(table, Table):
+                    add(label, table.metadata)
+    return sorted(found.values(), key=lambda lm: lm[0])
+
+
+def _compiled(element, dialect) -> str:
+    return str(element.compile(dialect=dialect)).strip()
+
+
+def _table_of(ddl) -> Table | None:
+    element = ddl.element
+    if isinstance(ddl, (CreateTable, SetTableComment)):
+        return element
+    if isinstance(ddl, (CreateIndex, AddConstraint)):
+        return element.table
+    if isinstance(ddl, SetColumnComment):
+        return element.table
+    return None
+
+
+def _column_facts(table: Table, dialect) -> list[dict]:
+    facts = []
+    for column in table.columns:
+        try:
+            type_sql = column.type.compile(dialect=dialect)
+        except Exception as exc:  # noqa: BLE001
+            type_sql = f"<{type(exc).__name__}>"
+        facts.append(
+            {
+                "name": column.name,
+                "type_sql": type_sql,
+                "type_class": f"{type(column.type).__module__}.{type(column.type).__qualname__}",
+                "type_repr": repr(column.type),
+            }
+        )
+    return facts
+
+
+def _stubs_in_type(table: Table) -> list[str]:
+    """Stubs hidden inside custom column types (e.g. an enum class that sizes a column)."""
+    found = []
+    for column in table.columns:
+        for attr, value in sorted(vars(column.type).items()):
+            if is_stub(value) or (isinstance(value, type) and getattr(value, "__modeldiff_stub__", None)):
+                found.append(f"{table.name}.{column.name}: type {type(column.type).__name__} uses stubbed {value!r} ({attr})")
+    return found
+
+
+def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postgresql") -> dict:
+    """DDL per table for all metadatas; table keys must be unique across them."""
+    tables: dict[str, dict] = {}
+    preamble: list[str] = []
+    postamble: list[str] = []
+    warnings: list[dict] = []
+
+    for label, metadata in metadatas:
+        dialect = _dialect(dialect_name)
+        captured: list = []
+
+        def executor(sql, *multiparams, **params):
+            captured.append(sql)
+
+        mock = create_mock_engine(f"{dialect_name}://", executor)
+        try:
+            metadata.create_all(mock, checkfirst=False)
+        except Exception as exc:  # noqa: BLE001 - e.g. a foreign key to a table that is not there
+            warnings.append({"code": "metadata-ddl", "message": f"{label}: cannot generate DDL: {type(exc).__name__}: {exc}"})
+            continue
+
+        for ddl in captured:
+            table = _table_of(ddl)
+            try:
+                sql = _compiled(ddl, dialect)
+            except Exception as exc:  # noqa: BLE001
+                where = table.key if table is not None else label
+                warnings.append({"code": "ddl-compile", "message": f"{where}: cannot compile {type(ddl).__name__}: {exc}"})
+                continue
+            if table is None:
+                preamble.append(sql)
+                continue
+            if isinstance(ddl, AddConstraint):
+                postamble.append(sql)
+                continue
+            entry = tables.get(table.key)
+            if entry is None:
+                entry = tables[table.key] = {
+                    "order": len(tables),  # creation order: foreign key targets first
+                    "name": table.name,
+                    "schema": table.schema,
+                    "metadata": label,
+                    "statements": [],
+                    "_table": table,
+                }
+            elif entry["_table"] is not table:
+                warnings.append({"code": "duplicate-table", "message": f"table {table.key} is defined in {entry['metadata']} and {label}; keeping the first"})
+                continue
+            if isinstance(ddl, CreateTable):
+                entry["create"] = sql
+                entry["create_plain"], entry["defaults"] = _without_server_defaults(ddl, table, dialect)
+            else:
+                entry["statements"].append(sql)
+
+    for key, entry in tables.items():
+        table = entry.pop("_table")
+        entry["columns"] = _column_facts(table, _dialect(dialect_name))
+        for message in _stubs_in_type(table):
+            warnings.append({"code": "stub-in-type", "message": message})
+        text = "\n".join([entry.get("create", "")] + entry["statements"])
+        if STUB_MARKER in text:
+            warnings.append({"code": "stub-in-ddl", "message": f"table {key}: a stubbed value reached the DDL"})
+    return {"tables": tables, "preamble": preamble, "postamble": postamble, "warnings": warnings}
+
+
+def _dialect(name: str):
+    return create_mock_engine(f"{name}://", lambda *a, **k: None).dialect
+
+
+def _without_server_defaults(ddl: CreateTable, table: Table, dialect) -> tuple[str, list[dict]]:
+    """CREATE TABLE with no server defaults, and the defaults as separate statements."""
+    saved = {}
+    defaults = []
+    compiler = dialect.ddl_compiler(dialect, None)
+    preparer = dialect.identifier_preparer
+    for column in table.columns:
+        default = column.server_default
+        if default is None or type(default).__name__ in ("Identity", "Computed"):
+            continue
+        try:
+            default_sql = compiler.get_column_default_string(column)
+        except Exception:  # noqa: BLE001
+            continue
+        if default_sql is None:
+            continue
+        saved[column] = default
+        defaults.append(
+            {
+                "column": column.name,
+                "type_sql": column.type.compile(dialect=dialect),
+                "sql": f"ALTER TABLE {preparer.format_table(table)} ALTER COLUMN "
+                f"{preparer.format_column(column)} SET DEFAULT {default_sql}",
+            }
+        )
+    for column in saved:
+        column.server_default = None
+    try:
+        plain = _compiled(ddl, dialect)
+    finally:
+        for column, default in saved.items():
+            column.server_default = default
+    return plain, defaults
+

@@ -1,0 +1,45 @@
+"""Read file contents for the loader child: git blobs through one `git cat-file --batch`
+process, or plain files of a work tree. Standard library only (the child may run under the
+application's own interpreter, which has no GitPython)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+
+class BlobReader:
+    """Reads blobs by id from a repository without touching its work tree or index."""
+
+    def __init__(self, git_dir: str) -> None:
+        self._proc = subprocess.Popen(
+            ["git", "--git-dir", git_dir, "cat-file", "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+
+    def read(self, blob_id: str) -> bytes:
+        assert self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write(blob_id.encode() + b"\n")
+        self._proc.stdin.flush()
+        header = self._proc.stdout.readline().split()
+        if len(header) != 3:
+            raise OSError(f"git cat-file: cannot read blob {blob_id}")
+        data = self._proc.stdout.read(int(header[2]))
+        self._proc.stdout.read(1)  # the newline after each object
+        return data
+
+    def close(self) -> None:
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        self._proc.wait()
+
+
+def make_reader(source: dict):
+    """`source` is {"kind": "git", "git_dir": ...} or {"kind": "worktree"}; the manifest
+    maps repo paths to blob ids (git) or absolute file paths (worktree)."""
+    if source["kind"] == "git":
+        return BlobReader(source["git_dir"]).read
+    return lambda path: Path(path).read_bytes()

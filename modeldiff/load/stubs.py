@@ -1,0 +1,217 @@
+"""Permissive stand-ins for modules that cannot be imported.
+
+A stub answers every attribute, call, subscript and iteration with another stub, so model
+code that merely *mentions* an unavailable module (a decorator, a base class, a type hint)
+still imports. Every time a stub is turned into a concrete value (compared, tested for
+truth, read as `.value`, used as a base class) the use is recorded with the model file and
+line that did it: those are the places where a stub may have changed the schema.
+
+Runs inside the loader child; standard library only.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+
+# A marker that survives into compiled DDL, so a stub that reaches a server default or an
+# index expression can be found in the output afterwards.
+STUB_MARKER = "__modeldiff_stub__"
+
+
+@dataclass(frozen=True)
+class StubUse:
+    path: str  # dotted name of the stub, e.g. "configs.dify_config.DB_TYPE"
+    how: str  # "compared", "truth-tested", "value", "base-class", "iterated", "str"
+    file: str  # repo-relative file of the code that used it ("" if unknown)
+    line: int
+
+
+class StubRecorder:
+    """Collects stub uses that happen in repository code (not in libraries)."""
+
+    def __init__(self) -> None:
+        self.uses: list[StubUse] = []
+        self.stubbed_modules: dict[str, str] = {}  # module name -> why it was stubbed
+        self._roots: list[tuple[str, str]] = []  # (materialized dir prefix, repo prefix)
+
+    def add_root(self, local_prefix: str, repo_prefix: str) -> None:
+        self._roots.append((local_prefix, repo_prefix))
+
+    def repo_path(self, filename: str) -> str | None:
+        for local, repo in self._roots:
+            if filename.startswith(local):
+                return repo + filename[len(local):]
+        return None
+
+    def record(self, path: str, how: str) -> None:
+        frame = sys._getframe(2)
+        if how in ("compared", "truth-tested") and self.repo_path(frame.f_code.co_filename) is None:
+            return  # a library testing a stub (SQLAlchemy checking `default=`) decides nothing
+        while frame is not None:
+            where = self.repo_path(frame.f_code.co_filename)
+            if where is not None:
+                self.uses.append(StubUse(path, how, where, frame.f_lineno))
+                return
+            frame = frame.f_back
+
+
+RECORDER = StubRecorder()
+_base_classes: dict[str, type] = {}
+# `--set` values for names that resolve to stubs: "configs.dify_config.DB_TYPE" -> "postgresql"
+OVERRIDES: dict[str, object] = {}
+
+
+def _plain_base(path: str) -> type:
+    """The class a stub becomes when used as a base class (one per stub path)."""
+    if path not in _base_classes:
+
+        def __init__(self, *args, **kwargs):  # noqa: N807 - accepts any constructor call
+            pass
+
+        def __init_subclass__(cls, **kwargs):  # noqa: N807 - swallows class keywords
+            pass
+
+        def __getattr__(self, name):  # noqa: N807
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return Stub(f"{path}().{name}")
+
+        _base_classes[path] = type(
+            path.rsplit(".", 1)[-1],
+            (),
+            {
+                "__init__": __init__,
+                "__init_subclass__": classmethod(__init_subclass__),
+                "__getattr__": __getattr__,
+                "__module__": path.rpartition(".")[0] or path,
+                "__modeldiff_stub__": path,
+            },
+        )
+    return _base_classes[path]
+
+
+class Stub:
+    """A placeholder for any object reached through a stubbed module."""
+
+    __slots__ = ("_path",)
+
+    def __init__(self, path: str) -> None:
+        object.__setattr__(self, "_path", path)
+
+    # -- structure: everything leads to more stubs ---------------------------------------
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # keep inspect/typing/pickle from being fooled
+        if f"{self._path}.{name}" in OVERRIDES:
+            return OVERRIDES[f"{self._path}.{name}"]
+        if name == "value":
+            RECORDER.record(self._path, "value")
+            # An enum member's value: its own name, lower-cased (NodeType.LLM -> "llm").
+            return self._path.rsplit(".", 1)[-1].lower()
+        if name == "name":
+            return self._path.rsplit(".", 1)[-1]
+        return Stub(f"{self._path}.{name}")
+
+    def __setattr__(self, name, value) -> None:
+        pass
+
+    def __call__(self, *args, **kwargs):
+        # Used as a bare decorator: hand back what it decorates.
+        if len(args) == 1 and not kwargs and (callable(args[0]) or isinstance(args[0], type)):
+            return args[0]
+        return Stub(f"{self._path}()")
+
+    def __getitem__(self, key):
+        return Stub(f"{self._path}[]")
+
+    def __mro_entries__(self, bases):
+        RECORDER.record(self._path, "base-class")
+        return (_plain_base(self._path),)
+
+    def __iter__(self):
+        RECORDER.record(self._path, "iterated")
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __contains__(self, item) -> bool:
+        return False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def __instancecheck__(self, obj) -> bool:
+        return False
+
+    def __subclasscheck__(self, cls) -> bool:
+        return False
+
+    def __or__(self, other):  # `Stub | None` in annotations
+        return self
+
+    __ror__ = __or__
+
+    # -- conversions to concrete values: recorded -----------------------------------------
+    def __bool__(self) -> bool:
+        RECORDER.record(self._path, "truth-tested")
+        return False
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Stub):
+            return self._path == other._path
+        RECORDER.record(self._path, "compared")
+        return False
+
+    def __ne__(self, other) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self._path)
+
+    def __str__(self) -> str:
+        RECORDER.record(self._path, "str")
+        return f"{STUB_MARKER}.{self._path}"
+
+    def __repr__(self) -> str:
+        return f"<stub {self._path}>"
+
+    def __int__(self) -> int:
+        RECORDER.record(self._path, "int")
+        return 0
+
+    __index__ = __int__
+
+    def __float__(self) -> float:
+        RECORDER.record(self._path, "float")
+        return 0.0
+
+
+class StubModule(types.ModuleType):
+    """A module whose every missing attribute is a stub; also a package, so
+    `import stubbed.sub.module` works."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        if f"{self.__name__}.{name}" in OVERRIDES:
+            return OVERRIDES[f"{self.__name__}.{name}"]
+        return Stub(f"{self.__name__}.{name}")
+
+
+def make_stub_module(name: str) -> StubModule:
+    module = StubModule(name)
+    module.__path__ = []  # type: ignore[attr-defined]
+    module.__all__ = []  # type: ignore[attr-defined]
+    module.__file__ = None
+    module.__modeldiff_stub__ = True  # type: ignore[attr-defined]
+    return module
+
+
+def is_stub(obj: object) -> bool:
+    return isinstance(obj, (Stub, StubModule)) or getattr(type(obj), "__modeldiff_stub__", None) is not None

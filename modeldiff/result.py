@@ -1,0 +1,114 @@
+"""The data that flows between stages: changes, warnings, and a diff result.
+
+These are plain, sortable values; the JSON contract (`to_json`) is built from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Order of kinds inside one table in readable output: structure first, then details.
+KIND_ORDER = [
+    "add_table",
+    "remove_table",
+    "add_enum",
+    "remove_enum",
+    "modify_enum",
+    "add_column",
+    "remove_column",
+    "modify_type",
+    "modify_nullable",
+    "modify_default",
+    "modify_comment",
+    "modify_table_comment",
+    "modify_primary_key",
+    "add_index",
+    "remove_index",
+    "add_constraint",
+    "remove_constraint",
+    "add_fk",
+    "remove_fk",
+]
+
+
+@dataclass(frozen=True)
+class Warning:  # noqa: A001 - shadows the builtin only inside this package's namespace
+    code: str
+    message: str
+    ref: str | None = None
+    location: str | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.ref or "", self.location or "", self.code, self.message)
+
+    def to_json(self) -> dict:
+        out = {"code": self.code, "message": self.message}
+        if self.ref is not None:
+            out["ref"] = self.ref
+        if self.location is not None:
+            out["location"] = self.location
+        return out
+
+    def __str__(self) -> str:
+        where = ": ".join(x for x in (self.ref, self.location) if x)
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass
+class Change:
+    kind: str
+    table: str | None
+    column: str | None = None
+    name: str | None = None
+    old: Any = None
+    new: Any = None
+    detail: dict = field(default_factory=dict)  # extra facts: index columns, uniqueness...
+    hazards: list = field(default_factory=list)  # filled by the plan stage
+
+    def sort_key(self) -> tuple:
+        order = KIND_ORDER.index(self.kind) if self.kind in KIND_ORDER else len(KIND_ORDER)
+        return (self.table or "", order, self.column or "", self.name or "", repr(self.old), repr(self.new))
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"kind": self.kind, "table": self.table}
+        for key in ("column", "name"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.old is not None or self.new is not None:
+            out["old"], out["new"] = self.old, self.new
+        if self.detail:
+            out["detail"] = self.detail
+        if self.hazards:
+            out["hazards"] = [h.to_json() for h in self.hazards]
+        return out
+
+
+@dataclass(frozen=True)
+class RefInfo:
+    ref: str
+    commit: str | None
+
+    def to_json(self) -> dict:
+        return {"ref": self.ref, "commit": self.commit}
+
+
+@dataclass
+class DiffResult:
+    from_ref: RefInfo
+    to_ref: RefInfo
+    dialect: str
+    changes: list[Change]
+    warnings: list[Warning]
+    # Alembic's operations (upgrade direction), for the migration renderers; not serialized.
+    upgrade_ops: Any = None
+    stats: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "from": self.from_ref.to_json(),
+            "to": self.to_ref.to_json(),
+            "dialect": self.dialect,
+            "changes": [c.to_json() for c in self.changes],
+            "warnings": [w.to_json() for w in self.warnings],
+        }

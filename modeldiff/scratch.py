@@ -1,0 +1,113 @@
+"""Create a loaded schema in a scratch PostgreSQL database, the way the app would.
+
+Each table is created in its own savepoint, so one statement PostgreSQL rejects costs that
+statement, not the run: a rejected table is retried without server defaults and then
+each default is set on its own (Dify's `server_default=text("CREATING")` loses only that
+default, with a warning). Functions the defaults call that this server lacks are shimmed:
+uuid-ossp's and Dify's `uuidv7()` faithfully (same name and volatility), anything else by a
+placeholder of the column's type, with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg2
+
+from .load import LoadedSchema
+from .result import Warning
+
+# Functions that real deployments get from an extension or a migration, which pgserver's
+# PostgreSQL 16 lacks. Volatility matters to the plan stage (volatile defaults rewrite).
+KNOWN_FUNCTIONS = {
+    "uuid_generate_v4": "CREATE FUNCTION uuid_generate_v4() RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'",
+    "uuid_generate_v1": "CREATE FUNCTION uuid_generate_v1() RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'",
+    "uuidv7": "CREATE FUNCTION uuidv7() RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'",
+}
+_MISSING_FUNCTION = re.compile(r'function (?:public\.)?"?(\w+)"?\(\) does not exist')
+
+
+def create_schema(conn, schema: LoadedSchema, server_version: int) -> list[Warning]:
+    """Run a schema's DDL on `conn` (a psycopg2 connection to an empty database)."""
+    warnings: list[Warning] = []
+    ref = schema.ref
+    cur = conn.cursor()
+    for name, sql in KNOWN_FUNCTIONS.items():
+        if name == "uuidv7" and server_version >= 180000:
+            continue  # built in from PostgreSQL 18
+        cur.execute(sql)
+
+    def attempt(sql: str, what: str, column_type: str | None = None) -> bool:
+        for _ in range(3):  # each retry may shim one more missing function
+            cur.execute("SAVEPOINT s")
+            try:
+                cur.execute(sql)
+                cur.execute("RELEASE SAVEPOINT s")
+                return True
+            except psycopg2.Error as exc:
+                cur.execute("ROLLBACK TO SAVEPOINT s")
+                message = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:").strip()
+                missing = _MISSING_FUNCTION.search(message)
+                if missing and column_type and _shim(cur, missing.group(1), column_type):
+                    warnings.append(
+                        Warning("placeholder-function", f"function {missing.group(1)}() does not exist here; a placeholder returning {column_type} stands in for it", ref)
+                    )
+                    continue
+                warnings.append(Warning("rejected-ddl", f"{what}: PostgreSQL rejected it: {message}", ref))
+                return False
+        return False
+
+    for sql in schema.preamble:
+        attempt(sql, "statement")
+    for key, table in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]):
+        if "create" not in table:
+            continue
+        if not _create_table(cur, table, key, ref, warnings, attempt):
+            continue
+        for sql in table["statements"]:
+            attempt(sql, f"table {key}: {sql.split(' ON ')[0]}")
+    for sql in schema.postamble:
+        attempt(sql, "statement")
+    conn.commit()
+    cur.close()
+    return warnings
+
+
+def _create_table(cur, table: dict, key: str, ref: str, warnings: list[Warning], attempt) -> bool:
+    cur.execute("SAVEPOINT t")
+    try:
+        cur.execute(table["create"])
+        cur.execute("RELEASE SAVEPOINT t")
+        return True
+    except psycopg2.Error:
+        cur.execute("ROLLBACK TO SAVEPOINT t")
+    # Without server defaults, then each default on its own.
+    if not attempt(table["create_plain"], f"table {key}"):
+        return False
+    for default in table["defaults"]:
+        ok = attempt(default["sql"], f"{key}.{default['column']} server default", default["type_sql"])
+        if not ok:
+            last = warnings.pop()
+            expression = default["sql"].split(" SET DEFAULT ", 1)[1]
+            warnings.append(
+                Warning(
+                    "invalid-default",
+                    f"{key}.{default['column']}: server default {expression} is rejected by PostgreSQL "
+                    f"({last.message.split(': PostgreSQL rejected it: ')[-1]}); compared without it",
+                    ref,
+                )
+            )
+    return True
+
+
+def _shim(cur, name: str, column_type: str) -> bool:
+    if name in KNOWN_FUNCTIONS:
+        return False  # already there: the error is something else
+    cur.execute("SAVEPOINT f")
+    try:
+        cur.execute(f'CREATE FUNCTION "{name}"() RETURNS {column_type} LANGUAGE sql VOLATILE AS $$ SELECT NULL::{column_type} $$')
+        cur.execute("RELEASE SAVEPOINT f")
+        return True
+    except psycopg2.Error:
+        cur.execute("ROLLBACK TO SAVEPOINT f")
+        return False

@@ -1,0 +1,140 @@
+"""Stage 1, source: a git ref (or the work tree) -> a read-only view of its files.
+
+Nothing here writes to the user's repository: refs are resolved with rev-parse, trees are
+listed with ls-tree and blobs are read from the object database. Every git command runs
+with GIT_OPTIONAL_LOCKS=0 so that not even `git status`-style index refreshes happen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+WORKTREE = "WORKTREE"
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
+os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")
+
+
+class SourceError(Exception):
+    """Bad repository or ref: the message is one line naming what and where."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The files of one ref."""
+
+    repo: "Repository"
+    ref: str
+    commit: str | None  # None for the work tree
+
+    @property
+    def is_worktree(self) -> bool:
+        return self.commit is None
+
+    def list_files(self, prefix: str) -> dict[str, str]:
+        """Repo-relative paths under `prefix` -> blob id (or absolute path for WORKTREE)."""
+        prefix = prefix.strip("/")
+        if self.is_worktree:
+            return self.repo.worktree_files(prefix)
+        out = self.repo.git.ls_tree("-r", "-z", "--full-tree", self.commit, "--", prefix or ".")
+        files = {}
+        for entry in out.split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            mode, kind, blob = meta.split()
+            if kind == "blob" and mode != "120000":  # symlinks are not followed
+                files[path] = blob
+        return files
+
+    def exists(self, path: str) -> bool:
+        return bool(self.list_files(path))
+
+    def read(self, path: str) -> bytes:
+        files = self.list_files(path)
+        if path.strip("/") not in files:
+            raise SourceError(f"{self.ref}: no file {path}")
+        entry = files[path.strip("/")]
+        if self.is_worktree:
+            return Path(entry).read_bytes()
+        return self.repo.read_blob(entry)
+
+    def reader_spec(self) -> dict:
+        """How the loader child reads the manifest's entries."""
+        if self.is_worktree:
+            return {"kind": "worktree"}
+        return {"kind": "git", "git_dir": self.repo.git_dir}
+
+
+class Repository:
+    """A local repository, or a remote one cloned (blobless) into the cache."""
+
+    def __init__(self, location: str, cache_dir: Path | None = None) -> None:
+        self.location = location
+        if _URL.match(location):
+            path = _clone_or_fetch(location, cache_dir or default_cache_dir())
+        else:
+            path = Path(location).expanduser()
+            if not path.exists():
+                raise SourceError(f"{location}: no such directory")
+        try:
+            self._repo = git.Repo(path, search_parent_directories=False)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise SourceError(f"{location}: not a git repository") from None
+        self.git = self._repo.git
+        self.git.update_environment(GIT_OPTIONAL_LOCKS="0")
+        self.git_dir = str(Path(self._repo.git_dir).resolve())
+        self.work_tree = None if self._repo.bare else str(Path(self._repo.working_tree_dir).resolve())
+
+    def snapshot(self, ref: str) -> Snapshot:
+        if ref == WORKTREE:
+            if self.work_tree is None:
+                raise SourceError(f"{self.location}: {WORKTREE} given, but the repository has no work tree")
+            return Snapshot(self, WORKTREE, None)
+        try:
+            commit = self._repo.rev_parse(f"{ref}^{{commit}}").hexsha
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise SourceError(f"{self.location}: unknown ref {ref!r}") from None
+        return Snapshot(self, ref, commit)
+
+    def read_blob(self, blob_id: str) -> bytes:
+        return self._repo.odb.stream(bytes.fromhex(blob_id)).read()
+
+    def worktree_files(self, prefix: str) -> dict[str, str]:
+        out = self.git.ls_files("-z", "-c", "-o", "--exclude-standard", "--", prefix or ".")
+        files = {}
+        for path in sorted(set(out.split("\0"))):
+            full = Path(self.work_tree, path)
+            if path and full.is_file() and not full.is_symlink():
+                files[path] = str(full)
+        return files
+
+    def tags(self) -> list[str]:
+        return sorted(t.name for t in self._repo.tags)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("MODELDIFF_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    path = Path(base).expanduser()
+    return path if os.environ.get("MODELDIFF_CACHE_DIR") else path / "modeldiff"
+
+
+def _clone_or_fetch(url: str, cache_dir: Path) -> Path:
+    """A blobless bare clone kept in the cache; later runs only fetch new refs."""
+    target = cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    try:
+        if (target / "HEAD").exists():
+            git.Repo(target).git.fetch("--filter=blob:none", "--tags", "--prune", "origin", "+refs/heads/*:refs/heads/*")
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+            git.Repo.clone_from(url, tmp, bare=True, multi_options=["--filter=blob:none"])
+            tmp.rename(target)
+    except git.GitCommandError as exc:
+        raise SourceError(f"{url}: cannot clone: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}") from None
+    return target
