@@ -31,7 +31,7 @@ def model_modules(manifest: dict[str, str], import_root: str, models_path: str) 
     models_path = models_path.strip("/")
     names = []
     for relpath in manifest:
-        if not relpath.endswith(".py") or not (relpath + "/").startswith(models_path + "/"):
+        if not relpath.endswith(".py") or not (relpath == models_path or relpath.startswith(models_path + "/")):
             continue
         inner = relpath[len(root) + 1:] if root else relpath
         parts = inner[: -len(".py")].split("/")
@@ -55,7 +55,7 @@ def run(request: dict) -> dict:
     if not modules:
         return {"error": {"kind": "models-missing", "message": f"no Python files under {models_path}"}}
     root = import_root.strip("/")
-    package = models_path.strip("/")[len(root) + 1 if root else 0:].replace("/", ".")
+    package = models_path.strip("/")[len(root) + 1 if root else 0:].removesuffix(".py").replace("/", ".")
     repo = importer.RepoImporter(
         manifest,
         make_reader(request["source"]),

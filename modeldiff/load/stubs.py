@@ -70,15 +70,23 @@ def _plain_base(path: str) -> type:
         def __init__(self, *args, **kwargs):  # noqa: N807 - accepts any constructor call
             pass
 
-        def __init_subclass__(cls, **kwargs):  # noqa: N807 - swallows class keywords
-            pass
+        def __init_subclass__(cls, **kwargs):  # noqa: N807
+            # Chain on: the next base may be SQLAlchemy's DeclarativeBase, which maps the
+            # class here. Class keywords meant for the stubbed base are dropped if refused.
+            parent = super(base, cls).__init_subclass__
+            try:
+                parent(**kwargs)
+            except TypeError:
+                if not kwargs:
+                    raise
+                parent()
 
         def __getattr__(self, name):  # noqa: N807
             if name.startswith("__"):
                 raise AttributeError(name)
             return Stub(f"{path}().{name}")
 
-        _base_classes[path] = type(
+        base = _base_classes[path] = type(
             path.rsplit(".", 1)[-1],
             (),
             {
