@@ -47,20 +47,44 @@ def _compare_default(context, inspected_column, metadata_column, inspected_defau
 
 
 def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgres | None = None) -> DiffResult:
+    """Create both schemas in an embedded PostgreSQL and compare them."""
     with ExitStack() as stack:
         if server is None:
             server = stack.enter_context(EmbeddedPostgres())
-        version = server.server_version()
         warnings: list[Warning] = [*old.warnings, *new.warnings]
         urls = []
         for schema in (old, new):
-            database = server.create_database(schema.ref)
-            conn = server.connect(database)
-            warnings += create_schema(conn, schema, version)
-            conn.close()
+            database, created = materialize(server, schema)
+            warnings += created
             urls.append(server.sqlalchemy_url(database))
-        old_engine = create_engine(urls[0], poolclass=NullPool)
-        new_engine = create_engine(urls[1], poolclass=NullPool)
+        changes, upgrade_ops = compare_databases(urls[0], urls[1])
+    return DiffResult(
+        from_ref=RefInfo(old.ref, old.commit),
+        to_ref=RefInfo(new.ref, new.commit),
+        dialect="postgresql",
+        changes=changes,
+        warnings=sorted(set(warnings), key=Warning.sort_key),
+        upgrade_ops=upgrade_ops,
+    )
+
+
+def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, list[Warning]]:
+    """A new database of `server` holding `schema`; its name and the warnings."""
+    database = server.create_database(schema.ref)
+    conn = server.connect(database)
+    try:
+        warnings = create_schema(conn, schema, server.server_version())
+    finally:
+        conn.close()
+    return database, warnings
+
+
+def compare_databases(old_url: str, new_url: str):
+    """Changes that turn the database at `old_url` into the one at `new_url`, sorted, and
+    alembic's UpgradeOps for them."""
+    old_engine = create_engine(old_url, poolclass=NullPool)
+    new_engine = create_engine(new_url, poolclass=NullPool)
+    try:
         with old_engine.connect() as old_conn, new_engine.connect() as new_conn:
             # Reflect the TO side through alembic's own column hook, as it reflects the FROM
             # side (e.g. SERIAL columns lose their nextval() default on both sides).
@@ -80,16 +104,10 @@ def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgr
             changes = changes_from_ops(script.upgrade_ops)
             changes += primary_key_changes(inspect(old_conn), inspect(new_conn))
             changes += enum_changes(inspect(old_conn), inspect(new_conn))
+    finally:
         old_engine.dispose()
         new_engine.dispose()
-    return DiffResult(
-        from_ref=RefInfo(old.ref, old.commit),
-        to_ref=RefInfo(new.ref, new.commit),
-        dialect="postgresql",
-        changes=sorted(changes, key=Change.sort_key),
-        warnings=sorted(set(warnings), key=Warning.sort_key),
-        upgrade_ops=script.upgrade_ops,
-    )
+    return sorted(changes, key=Change.sort_key), script.upgrade_ops
 
 
 def changes_from_ops(upgrade_ops) -> list[Change]:
