@@ -154,16 +154,13 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
     for use in result["stub_uses"]:
         # Only uses in model files can shape the schema; app modules using stubs are expected.
         if use["file"].startswith(models_prefix):
-            warnings.append(
-                Warning(
-                    f"stub-{use['how']}",
-                    f"stubbed {use['path']} {_HOW[use['how']]} (schema may depend on it; set it with --set)"
-                    if use["how"] in ("compared", "truth-tested")
-                    else f"stubbed {use['path']} {_HOW.get(use['how'], use['how'])}",
-                    ref,
-                    f"{use['file']}:{use['line']}",
-                )
-            )
+            if use["how"] in ("compared", "truth-tested"):
+                name = use.get("reached_as") or use["path"]
+                origin = f" (a stub of {use['path']})" if name != use["path"] else ""
+                message = f"{name}{origin} {_HOW[use['how']]}: the schema may depend on it; set it with --set {name}=VALUE"
+            else:
+                message = f"stubbed {use['path']} {_HOW.get(use['how'], use['how'])}"
+            warnings.append(Warning(f"stub-{use['how']}", message, ref, f"{use['file']}:{use['line']}"))
     for key in result["unused_settings"]:
         warnings.append(Warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded", ref))
     for failure in result["failures"]:

@@ -80,12 +80,12 @@ def run(request: dict) -> dict:
 
     metadatas = ddl.find_metadatas(repo.loaded)
     schema = ddl.schema_ddl(metadatas, request.get("dialect", "postgresql"))
-    uses = sorted({(u.path, u.how, u.file, u.line) for u in RECORDER.uses}, key=lambda u: (u[2], u[3], u[0], u[1]))
+    uses = sorted({(u.path, u.how, u.file, u.line, u.reached_as) for u in RECORDER.uses}, key=lambda u: (u[2], u[3], u[0], u[1]))
     return {
         "metadatas": [label for label, _ in metadatas],
         **schema,
         "failures": failures,
-        "stub_uses": [{"path": p, "how": h, "file": f, "line": n} for p, h, f, n in uses],
+        "stub_uses": [{"path": p, "how": h, "file": f, "line": n, "reached_as": r} for p, h, f, n, r in uses],
         "stubbed_modules": dict(sorted(RECORDER.stubbed_modules.items())),
         "unused_settings": sorted(set(request.get("settings", {})) - repo.applied),
         "files_read": dict(sorted(repo.files_read.items())),

@@ -169,11 +169,15 @@ class RepoLoader(importlib.abc.Loader):
         try:
             code = compile(source, str(path), "exec", dont_inherit=True)
             exec(code, module.__dict__)
+        except LoadError:
+            raise  # a model module this one imported: already located
         except BaseException as exc:  # noqa: BLE001 - SystemExit from model code included
             if must_load or isinstance(exc, KeyboardInterrupt):
                 file, line = error_location(exc)
                 message = f"{type(exc).__name__}: {exc}".strip()
-                if isinstance(exc, SystemExit):
+                if isinstance(exc, SyntaxError):
+                    message = f"SyntaxError: {exc.msg}"
+                elif isinstance(exc, SystemExit):
                     message = f"module called sys.exit({exc.code!r})"
                 raise LoadError(self.fullname, file or self.relpath, line, message) from exc
             # An app module we only needed a few names from: keep what it defined, stub the rest.

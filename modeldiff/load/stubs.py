@@ -11,6 +11,9 @@ Runs inside the loader child; standard library only.
 
 from __future__ import annotations
 
+import builtins
+import linecache
+import re
 import sys
 import types
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ class StubUse:
     how: str  # "compared", "truth-tested", "value", "base-class", "iterated", "str"
     file: str  # repo-relative file of the code that used it ("" if unknown)
     line: int
+    reached_as: str = ""  # the settable name the code read it through: "configs.dify_config.DB_TYPE"
 
 
 class StubRecorder:
@@ -45,16 +49,56 @@ class StubRecorder:
                 return repo + filename[len(local):]
         return None
 
-    def record(self, path: str, how: str) -> None:
+    def record(self, stub: "Stub", how: str) -> None:
+        path = stub._path
         frame = sys._getframe(2)
-        if how in ("compared", "truth-tested") and self.repo_path(frame.f_code.co_filename) is None:
-            return  # a library testing a stub (SQLAlchemy checking `default=`) decides nothing
+        if how in ("compared", "truth-tested"):
+            if self.repo_path(frame.f_code.co_filename) is None:
+                return  # a library testing a stub (SQLAlchemy checking `default=`) decides nothing
+            where = self.repo_path(frame.f_code.co_filename)
+            self.uses.append(StubUse(path, how, where, frame.f_lineno, reached_as(stub, frame)))
+            return
         while frame is not None:
             where = self.repo_path(frame.f_code.co_filename)
             if where is not None:
                 self.uses.append(StubUse(path, how, where, frame.f_lineno))
                 return
             frame = frame.f_back
+
+
+_NAME_CHAIN = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def reached_as(stub: "Stub", frame) -> str:
+    """The dotted name, rooted at a module, through which the code on `frame`'s line read
+    `stub`: what the user passes to --set. A stub's own path names where it was made
+    (`pydantic.Field()`), which is not what the model branches on."""
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+    for expr in sorted(set(_NAME_CHAIN.findall(line)), key=len, reverse=True):
+        head, *rest = expr.split(".")
+        scope = frame.f_locals if head in frame.f_locals else frame.f_globals
+        if head not in scope or hasattr(builtins, head):
+            continue
+        value = root = scope[head]
+        try:
+            for attr in rest:
+                value = getattr(value, attr)
+        except Exception:  # noqa: BLE001 - properties of arbitrary objects
+            continue
+        if value is stub or (isinstance(value, Stub) and value._path == stub._path):
+            if isinstance(root, types.ModuleType):
+                return ".".join([root.__name__, *rest])
+            return f"{_home_module(head, root, frame.f_globals.get('__name__', ''))}.{expr}"
+    return stub._path
+
+
+def _home_module(name: str, value: object, current: str) -> str:
+    """The module a global was imported from (the shortest module name holding it)."""
+    holders = sorted(
+        (mod_name for mod_name, mod in list(sys.modules.items()) if mod_name != current and getattr(mod, "__dict__", {}).get(name) is value),
+        key=lambda n: (n.count("."), n),
+    )
+    return holders[0] if holders else current
 
 
 RECORDER = StubRecorder()
@@ -82,7 +126,7 @@ def _plain_base(path: str) -> type:
                 parent()
 
         def __getattr__(self, name):  # noqa: N807
-            if name.startswith("__"):
+            if name.startswith("_"):  # private protocol lookups (_sa_instance_state) must fail
                 raise AttributeError(name)
             return Stub(f"{path}().{name}")
 
@@ -115,7 +159,7 @@ class Stub:
         if f"{self._path}.{name}" in OVERRIDES:
             return OVERRIDES[f"{self._path}.{name}"]
         if name == "value":
-            RECORDER.record(self._path, "value")
+            RECORDER.record(self, "value")
             # An enum member's value: its own name, lower-cased (NodeType.LLM -> "llm").
             return self._path.rsplit(".", 1)[-1].lower()
         if name == "name":
@@ -135,11 +179,11 @@ class Stub:
         return Stub(f"{self._path}[]")
 
     def __mro_entries__(self, bases):
-        RECORDER.record(self._path, "base-class")
+        RECORDER.record(self, "base-class")
         return (_plain_base(self._path),)
 
     def __iter__(self):
-        RECORDER.record(self._path, "iterated")
+        RECORDER.record(self, "iterated")
         return iter(())
 
     def __len__(self) -> int:
@@ -167,13 +211,13 @@ class Stub:
 
     # -- conversions to concrete values: recorded -----------------------------------------
     def __bool__(self) -> bool:
-        RECORDER.record(self._path, "truth-tested")
+        RECORDER.record(self, "truth-tested")
         return False
 
     def __eq__(self, other) -> bool:
         if isinstance(other, Stub):
             return self._path == other._path
-        RECORDER.record(self._path, "compared")
+        RECORDER.record(self, "compared")
         return False
 
     def __ne__(self, other) -> bool:
@@ -183,20 +227,20 @@ class Stub:
         return hash(self._path)
 
     def __str__(self) -> str:
-        RECORDER.record(self._path, "str")
+        RECORDER.record(self, "str")
         return f"{STUB_MARKER}.{self._path}"
 
     def __repr__(self) -> str:
         return f"<stub {self._path}>"
 
     def __int__(self) -> int:
-        RECORDER.record(self._path, "int")
+        RECORDER.record(self, "int")
         return 0
 
     __index__ = __int__
 
     def __float__(self) -> float:
-        RECORDER.record(self._path, "float")
+        RECORDER.record(self, "float")
         return 0.0
 
 

@@ -91,11 +91,11 @@ def render_text(result: DiffResult) -> str:
         lines.append("")
         lines.append("no schema changes")
     if result.warnings:
-        lines.append("")
-        lines.append(f"[bold yellow]warnings ({len(result.warnings)})[/]")
         merged: dict[tuple, list[str]] = defaultdict(list)
-        for w in result.warnings:
+        for w in result.warnings:  # the same warning at both refs is shown once
             merged[(w.location or "", w.code, w.message)].append(w.ref or "")
+        lines.append("")
+        lines.append(f"[bold yellow]warnings ({len(merged)})[/]")
         for (location, code, message), refs in sorted(merged.items(), key=lambda kv: (kv[0][0] == "", kv[0])):
             where = ", ".join(sorted(set(r for r in refs if r)))
             where += f" {location}" if location else ""

@@ -1,0 +1,67 @@
+"""Shared fixtures: the sample repositories built from sample_repos/, one embedded
+PostgreSQL per session, and a helper that runs the real CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("sample_repos_build", ROOT / "sample_repos" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("samples")
+
+
+@pytest.fixture(scope="session")
+def difylike(sample_root) -> Path:
+    """The difylike sample: tags v0.14.2, v0.15.3, v1.0.0 (a fresh git repository)."""
+    return _builder().build(sample_root, "difylike")
+
+
+@pytest.fixture(scope="session")
+def build_sample(sample_root):
+    builder = _builder()
+    return lambda name: builder.build(sample_root, name)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    from modeldiff.pg import EmbeddedPostgres
+
+    with EmbeddedPostgres() as server:
+        yield server
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The installed command, as a user runs it (a separate process, no terminal)."""
+    env = {k: v for k, v in os.environ.items() if k != "MODELDIFF_DEBUG"}
+    return subprocess.run(
+        [sys.executable, "-m", "modeldiff.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
+
+
+def diff_json(*args: str) -> dict:
+    proc = run_cli("diff", *args, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def git(repo: Path, *args: str) -> str:
+    # GIT_OPTIONAL_LOCKS=0: `git status` in a test must not refresh the index it checks.
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env).stdout
