@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -73,6 +74,20 @@ def _plain(markup_text: str) -> str:
     return capture.get()
 
 
+@contextmanager
+def progress_reporter(total: int):
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda label: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("loading and comparing", total=total)
+        yield lambda label: progress.update(task, advance=1, description=str(label))
+
+
 def run_guarded(action):
     """Turn expected failures into one-line errors with exit 2; never a bare traceback."""
     try:
@@ -98,13 +113,14 @@ def common_options(func):
         click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going) -> DiffRequest:
+def make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache) -> DiffRequest:
     return DiffRequest(
         repo=repo,
         from_ref=from_ref,
@@ -116,6 +132,7 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
         timeout=timeout,
         python=python,
         keep_going=keep_going,
+        use_cache=not no_cache,
     )
 
 
@@ -134,16 +151,56 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-o", "--output", help="Write to this file instead of stdout.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (like git diff --exit-code).")
-def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, dialect, fmt, output, exit_code):
+def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, dialect, fmt, output, exit_code):
     """Schema changes between two refs (tag, branch, commit or WORKTREE) of REPO."""
-    request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going)
-    result, _ = run_guarded(lambda: diff(request))
+    request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+    result = run_guarded(lambda: diff(request))
     if fmt == "json":
         write_output(render_json(result), output)
     else:
         write_output(render_text(result), output, markup=True)
     if exit_code and result.changes:
         sys.exit(1)
+
+
+@main.command("history")
+@click.argument("repo")
+@click.argument("refs", nargs=-1)
+@click.option("--tags", "patterns", multiple=True, metavar="GLOB", help="Tags matching these patterns, sorted by version (repeatable; several globs may follow one --tags).")
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("-o", "--output", help="Write to this file instead of stdout.")
+def history_command(repo, refs, patterns, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, fmt, output):
+    """Changes of every consecutive pair of REFS, or of the tags matching --tags, with a
+    timeline per table. Example: modeldiff history ~/src/dify --tags '0.*' '1.*'"""
+    from .history import select_refs
+    from .pipeline import history
+    from .render.history import history_json, history_markdown, history_text
+
+    def run():
+        chosen = select_refs(repo, list(refs), list(patterns))
+        request = make_request(repo, chosen[0], chosen[-1], models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+        with progress_reporter(len(chosen) * 2 - 1) as advance:
+            _, loaded, pairs = history(request, chosen, advance)
+        return loaded, pairs
+
+    loaded, pairs = run_guarded(run)
+    renderer = {"json": history_json, "markdown": history_markdown, "text": history_text}[fmt]
+    write_output(renderer(loaded, pairs), output, markup=fmt == "text")
+
+
+@main.group("cache")
+def cache_group():
+    """The cache of loaded schemas and compare results."""
+
+
+@cache_group.command("clear")
+def cache_clear_command():
+    """Remove every cached schema and result."""
+    from .cache import Cache
+
+    removed = Cache().clear()
+    click.echo(f"removed {removed} cache entries")
 
 
 @main.command("layouts")

@@ -10,7 +10,9 @@ its blind spots (VARCHAR(255) -> VARCHAR). Detectors for what alembic never look
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
@@ -46,18 +48,35 @@ def _compare_default(context, inspected_column, metadata_column, inspected_defau
     return _default_text(inspected_column.server_default) != _default_text(metadata_column.server_default)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a schema lives: a database URL and, optionally, the PostgreSQL schema that
+    comes first on the connection's search_path (so it reflects as the default schema)."""
+
+    url: str
+    search_path: str | None = None
+
+    def engine(self):
+        args = {"options": f"-c search_path={self.search_path},public"} if self.search_path else {}
+        return create_engine(self.url, poolclass=NullPool, connect_args=args)
+
+
 def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgres | None = None) -> DiffResult:
     """Create both schemas in an embedded PostgreSQL and compare them."""
     with ExitStack() as stack:
         if server is None:
             server = stack.enter_context(EmbeddedPostgres())
-        warnings: list[Warning] = [*old.warnings, *new.warnings]
-        urls = []
-        for schema in (old, new):
-            database, created = materialize(server, schema)
-            warnings += created
-            urls.append(server.sqlalchemy_url(database))
-        changes, upgrade_ops = compare_databases(urls[0], urls[1])
+        server.wait()
+        version = server.server_version()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            old_place, new_place = pool.map(lambda schema: materialize_in_schema(server, schema, version), (old, new))
+        return compare_places(old, new, old_place, new_place)
+
+
+def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -> DiffResult:
+    """Compare two materialized schemas: each place is (Place, warnings of creating it)."""
+    changes, upgrade_ops = compare_databases(old_place[0], new_place[0])
+    warnings = [*old.warnings, *new.warnings, *old_place[1], *new_place[1]]
     return DiffResult(
         from_ref=RefInfo(old.ref, old.commit),
         to_ref=RefInfo(new.ref, new.commit),
@@ -68,8 +87,20 @@ def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgr
     )
 
 
+def materialize_in_schema(server: EmbeddedPostgres, schema: LoadedSchema, version: int | None = None) -> tuple[Place, list[Warning]]:
+    """`schema` created in a new PostgreSQL schema of the server's shared database."""
+    name = server.create_schema(schema.ref)
+    conn = server.connect(search_path=name)
+    try:
+        warnings = create_schema(conn, schema, version or server.server_version())
+    finally:
+        conn.close()
+    return Place(server.sqlalchemy_url(), name), warnings
+
+
 def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, list[Warning]]:
-    """A new database of `server` holding `schema`; its name and the warnings."""
+    """A new database of `server` holding `schema`; its name and the warnings (for work that
+    needs a whole database, such as running alembic migrations)."""
     database = server.create_database(schema.ref)
     conn = server.connect(database)
     try:
@@ -79,11 +110,11 @@ def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, li
     return database, warnings
 
 
-def compare_databases(old_url: str, new_url: str):
-    """Changes that turn the database at `old_url` into the one at `new_url`, sorted, and
-    alembic's UpgradeOps for them."""
-    old_engine = create_engine(old_url, poolclass=NullPool)
-    new_engine = create_engine(new_url, poolclass=NullPool)
+def compare_databases(old: str | Place, new: str | Place):
+    """Changes that turn the schema at `old` into the one at `new` (database URLs or
+    Places), sorted, and alembic's UpgradeOps for them."""
+    old_engine = (old if isinstance(old, Place) else Place(old)).engine()
+    new_engine = (new if isinstance(new, Place) else Place(new)).engine()
     try:
         with old_engine.connect() as old_conn, new_engine.connect() as new_conn:
             # Reflect the TO side through alembic's own column hook, as it reflects the FROM

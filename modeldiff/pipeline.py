@@ -1,16 +1,22 @@
-"""The pipeline as one call, for the CLI and for library users:
-source -> layout -> load (both refs in parallel) -> compare."""
+"""The pipeline as calls, for the CLI and for library users:
+source -> layout -> load (cached, refs in parallel) -> compare (cached per pair).
+
+A run that finds everything in the cache never starts PostgreSQL nor imports a model.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
-from .compare import compare_schemas
+from .cache import Cache, environment_fingerprint
 from .layout import Layout, resolve_layout
-from .load import LoadedSchema, LoadOptions, load_pair
-from .pg import EmbeddedPostgres
-from .result import DiffResult
-from .source import Repository
+from .load import LoadedSchema, LoadOptions, load_schema
+from .result import DiffResult, Warning
+from .source import Repository, Snapshot
 
 
 @dataclass(frozen=True)
@@ -25,20 +31,32 @@ class DiffRequest:
     timeout: float = 120.0
     python: str | None = None
     keep_going: bool = False
+    use_cache: bool = True
 
 
 @dataclass
-class LoadedPair:
+class LoadedRef:
+    snapshot: Snapshot
+    schema: LoadedSchema
+    key: str  # cache key of the schema entry
+    from_cache: bool
+
+
+@dataclass
+class Session:
+    """What a run resolved once and shares between its refs."""
+
+    repository: Repository
     layout: Layout
-    old: LoadedSchema
-    new: LoadedSchema
+    options: LoadOptions
+    cache: Cache
+    context: list  # what besides the files decides a load (cache key part)
 
 
-def load_refs(request: DiffRequest) -> LoadedPair:
+def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[Snapshot]]:
     repository = Repository(request.repo)
-    old_snap = repository.snapshot(request.from_ref)
-    new_snap = repository.snapshot(request.to_ref)
-    layout = resolve_layout(new_snap, request.models, request.import_root, request.settings, request.use_presets)
+    snapshots = [repository.snapshot(ref) for ref in refs]
+    layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
     options = LoadOptions(
         import_root=layout.import_root,
         models_path=layout.models_path,
@@ -47,17 +65,151 @@ def load_refs(request: DiffRequest) -> LoadedPair:
         keep_going=request.keep_going,
         **({"python": request.python} if request.python else {}),
     )
-    old, new = load_pair([old_snap, new_snap], options)
-    return LoadedPair(layout, old, new)
+    context = [
+        *environment_fingerprint(request.python),
+        layout.import_root,
+        layout.models_path,
+        sorted((k, repr(v)) for k, v in layout.settings.items()),
+        request.keep_going,
+    ]
+    return Session(repository, layout, options, Cache(enabled=request.use_cache), context), snapshots
 
 
-def diff(request: DiffRequest, server: EmbeddedPostgres | None = None) -> tuple[DiffResult, LoadedPair]:
-    pair = load_refs(request)
-    result = compare_schemas(pair.old, pair.new, server)
-    result.stats.update(
-        layout=pair.layout.describe(),
-        tables={"from": len(pair.old.tables), "to": len(pair.new.tables)},
-        stubbed_modules={"from": sorted(pair.old.stubbed_modules), "to": sorted(pair.new.stubbed_modules)},
-        partial=pair.old.partial or pair.new.partial,
-    )
-    return result, pair
+def load_refs(
+    session: Session,
+    snapshots: list[Snapshot],
+    progress: Callable[[str], None] | None = None,
+    on_miss: Callable[[], None] | None = None,
+) -> list[LoadedRef]:
+    """Every snapshot's schema, from the cache or loaded (in parallel child processes)."""
+    listings = {}
+    found: dict[int, LoadedRef] = {}
+    for i, snapshot in enumerate(snapshots):
+        listing = listings[i] = snapshot.list_files(session.options.import_root)
+        key, entry = session.cache.find_schema(snapshot, listing, session.options.models_path, session.context)
+        if entry is not None:
+            found[i] = LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)
+            if progress:
+                progress(snapshot.ref)
+
+    def load(i: int) -> LoadedRef:
+        snapshot = snapshots[i]
+        schema = load_schema(snapshot, session.options)
+        key = session.cache.store_schema(snapshot, listings[i], session.options.models_path, session.context, schema.to_json())
+        if progress:
+            progress(snapshot.ref)
+        return LoadedRef(snapshot, schema, key, False)
+
+    missing = [i for i in range(len(snapshots)) if i not in found]
+    if missing:
+        if on_miss:
+            on_miss()
+        with ThreadPoolExecutor(max_workers=max(1, min(len(missing), os.cpu_count() or 1))) as pool:
+            for i, loaded in zip(missing, pool.map(load, missing)):
+                found[i] = loaded
+    return [found[i] for i in range(len(snapshots))]
+
+
+def _restamp(schema: LoadedSchema, snapshot: Snapshot) -> LoadedSchema:
+    """A cached schema, told which ref it now stands for."""
+    warnings = [replace(w, ref=snapshot.ref) for w in schema.warnings]
+    return replace(schema, ref=snapshot.ref, commit=snapshot.commit, warnings=warnings)
+
+
+class PairComparer:
+    """Compares loaded refs pairwise, materializing each ref at most once per run and
+    starting the embedded PostgreSQL only if some pair is not in the cache."""
+
+    def __init__(self, session: Session, stack: ExitStack, server=None) -> None:
+        self.session, self.stack, self.server = session, stack, server
+        self.places: dict[str, tuple] = {}
+
+    def _server(self):
+        if self.server is None:
+            from .pg import shared_server
+
+            self.server = self.stack.enter_context(_started(shared_server()))
+        return self.server.wait()
+
+    def start_early(self) -> None:
+        """Let the server come up while refs load (it is needed to compare new loads)."""
+        if self.server is None:
+            from .pg import shared_server
+
+            self.server = self.stack.enter_context(_started(shared_server()))
+
+    def compare(self, old: LoadedRef, new: LoadedRef) -> DiffResult:
+        key = self.session.cache.pair_key(old.key, new.key)
+        cached = self.session.cache.get("pair", key)
+        if cached is not None:
+            return _restamp_result(DiffResult.from_json(cached), old, new)
+        from .compare import compare_places
+
+        server = self._server()
+        old_place, new_place = (self._place(server, ref) for ref in (old, new))
+        result = compare_places(old.schema, new.schema, old_place, new_place)
+        self.session.cache.put("pair", key, result.to_json())
+        return result
+
+    def _place(self, server, ref: LoadedRef):
+        if ref.key not in self.places:
+            from .compare import materialize_in_schema
+
+            self.places[ref.key] = materialize_in_schema(server, ref.schema)
+        return self.places[ref.key]
+
+
+def _restamp_result(result: DiffResult, old: LoadedRef, new: LoadedRef) -> DiffResult:
+    from .result import RefInfo
+
+    refs = {"from": old.snapshot.ref, "to": new.snapshot.ref}
+    old_refs = {result.from_ref.ref: refs["from"], result.to_ref.ref: refs["to"]}
+    result.from_ref = RefInfo(old.snapshot.ref, old.snapshot.commit)
+    result.to_ref = RefInfo(new.snapshot.ref, new.snapshot.commit)
+    result.warnings = sorted({replace(w, ref=old_refs.get(w.ref, w.ref)) for w in result.warnings}, key=Warning.sort_key)
+    return result
+
+
+def diff(request: DiffRequest, server=None) -> DiffResult:
+    session, (old_snap, new_snap) = open_session(request, [request.from_ref, request.to_ref])
+    with ExitStack() as stack:
+        comparer = PairComparer(session, stack, server)
+        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early)
+        result = comparer.compare(old, new)
+    result.stats.update(_stats(session.layout, old, new))
+    return result
+
+
+def history(request: DiffRequest, refs: list[str], progress: Callable[[str], None] | None = None, server=None):
+    """The changes of every consecutive pair of `refs`: [(old, new, DiffResult)]."""
+    session, snapshots = open_session(request, refs)
+    pairs = []
+    with ExitStack() as stack:
+        comparer = PairComparer(session, stack, server)
+        loaded = load_refs(session, snapshots, progress, on_miss=comparer.start_early)
+        for old, new in zip(loaded, loaded[1:]):
+            result = comparer.compare(old, new)
+            result.stats.update(_stats(session.layout, old, new))
+            pairs.append((old, new, result))
+            if progress:
+                progress(f"{old.snapshot.ref}..{new.snapshot.ref}")
+    return session, loaded, pairs
+
+
+def _stats(layout: Layout, old: LoadedRef, new: LoadedRef) -> dict:
+    return {
+        "layout": layout.describe(),
+        "tables": {"from": len(old.schema.tables), "to": len(new.schema.tables)},
+        "stubbed_modules": {"from": sorted(old.schema.stubbed_modules), "to": sorted(new.schema.stubbed_modules)},
+        "partial": old.schema.partial or new.schema.partial,
+        "cached": {"from": old.from_cache, "to": new.from_cache},
+    }
+
+
+@contextmanager
+def _started(server):
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

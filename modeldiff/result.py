@@ -104,6 +104,21 @@ class DiffResult:
     upgrade_ops: Any = None
     stats: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, data: dict) -> "DiffResult":
+        """The inverse of to_json (for cached results; hazards are recomputed, not read)."""
+        changes = [
+            Change(c["kind"], c["table"], c.get("column"), c.get("name"), c.get("old"), c.get("new"), c.get("detail", {}))
+            for c in data["changes"]
+        ]
+        return cls(
+            from_ref=RefInfo(data["from"]["ref"], data["from"]["commit"]),
+            to_ref=RefInfo(data["to"]["ref"], data["to"]["commit"]),
+            dialect=data["dialect"],
+            changes=changes,
+            warnings=[Warning(**w) for w in data["warnings"]],
+        )
+
     def to_json(self) -> dict:
         return {
             "from": self.from_ref.to_json(),

@@ -27,15 +27,50 @@ KNOWN_FUNCTIONS = {
 _MISSING_FUNCTION = re.compile(r'function (?:public\.)?"?(\w+)"?\(\) does not exist')
 
 
-def create_schema(conn, schema: LoadedSchema, server_version: int) -> list[Warning]:
-    """Run a schema's DDL on `conn` (a psycopg2 connection to an empty database)."""
-    warnings: list[Warning] = []
-    ref = schema.ref
-    cur = conn.cursor()
+def install_shims(cur, server_version: int) -> None:
+    """The known functions, in `public`, unless already there (idempotent)."""
     for name, sql in KNOWN_FUNCTIONS.items():
         if name == "uuidv7" and server_version >= 180000:
             continue  # built in from PostgreSQL 18
-        cur.execute(sql)
+        cur.execute("SELECT 1 FROM pg_proc WHERE proname = %s AND pronamespace = 'public'::regnamespace", (name,))
+        if cur.fetchone() is None:
+            cur.execute("SAVEPOINT shim")
+            try:
+                cur.execute(sql.replace("CREATE FUNCTION ", "CREATE FUNCTION public.", 1))
+                cur.execute("RELEASE SAVEPOINT shim")
+            except psycopg2.Error:  # a concurrent run created it first
+                cur.execute("ROLLBACK TO SAVEPOINT shim")
+
+
+def create_schema(conn, schema: LoadedSchema, server_version: int) -> list[Warning]:
+    """Run a schema's DDL on `conn` (a psycopg2 connection whose search_path starts with an
+    empty schema, or an empty database)."""
+    cur = conn.cursor()
+    install_shims(cur, server_version)
+    conn.commit()  # at once: a concurrent run creating the same shim must not wait for our DDL
+    tables = [t for _, t in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]) if "create" in t]
+    # Fast path: everything in one round trip. Only if PostgreSQL rejects something do we
+    # go statement by statement to find out what and keep the rest.
+    batch = [*schema.preamble, *(s for t in tables for s in [t["create"], *t["statements"]]), *schema.postamble]
+    cur.execute("SAVEPOINT batch")
+    try:
+        if batch:
+            cur.execute(";\n".join(batch))
+        cur.execute("RELEASE SAVEPOINT batch")
+        conn.commit()
+        cur.close()
+        return []
+    except psycopg2.Error:
+        cur.execute("ROLLBACK TO SAVEPOINT batch")
+    warnings = _create_carefully(cur, schema)
+    conn.commit()
+    cur.close()
+    return warnings
+
+
+def _create_carefully(cur, schema: LoadedSchema) -> list[Warning]:
+    warnings: list[Warning] = []
+    ref = schema.ref
 
     def attempt(sql: str, what: str, column_type: str | None = None) -> bool:
         for _ in range(3):  # each retry may shim one more missing function
@@ -62,14 +97,19 @@ def create_schema(conn, schema: LoadedSchema, server_version: int) -> list[Warni
     for key, table in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]):
         if "create" not in table:
             continue
+        cur.execute("SAVEPOINT whole")
+        try:  # the table and its indexes in one round trip; most tables are fine
+            cur.execute(";\n".join([table["create"], *table["statements"]]))
+            cur.execute("RELEASE SAVEPOINT whole")
+            continue
+        except psycopg2.Error:
+            cur.execute("ROLLBACK TO SAVEPOINT whole")
         if not _create_table(cur, table, key, ref, warnings, attempt):
             continue
         for sql in table["statements"]:
             attempt(sql, f"table {key}: {sql.split(' ON ')[0]}")
     for sql in schema.postamble:
         attempt(sql, "statement")
-    conn.commit()
-    cur.close()
     return warnings
 
 

@@ -64,6 +64,12 @@ class Snapshot:
             return Path(entry).read_bytes()
         return self.repo.read_blob(entry)
 
+    def blob_ids(self, manifest: dict[str, str]) -> dict[str, str]:
+        """Git blob ids for manifest entries (work tree files are hashed as git would)."""
+        if not self.is_worktree:
+            return dict(sorted(manifest.items()))
+        return {path: git_blob_id(Path(entry).read_bytes()) for path, entry in sorted(manifest.items())}
+
     def reader_spec(self) -> dict:
         """How the loader child reads the manifest's entries."""
         if self.is_worktree:
@@ -116,6 +122,10 @@ class Repository:
 
     def tags(self) -> list[str]:
         return sorted(t.name for t in self._repo.tags)
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def default_cache_dir() -> Path:

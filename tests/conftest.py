@@ -22,6 +22,13 @@ def _builder():
     return module
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Tests never read or write the user's cache (nor share its PostgreSQL)."""
+    os.environ["MODELDIFF_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("samples")

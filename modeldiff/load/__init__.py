@@ -51,10 +51,22 @@ class LoadedSchema:
     postamble: list[str]
     warnings: list[Warning]
     stubbed_modules: dict[str, str]
-    files_read: dict[str, str]
+    files_read: dict[str, str]  # repo path -> git blob id of every file the import read
     metadatas: list[str]
     partial: bool = False
     seconds: float = 0.0
+    absent: list[str] = field(default_factory=list)  # repo paths probed and not found
+
+    def to_json(self) -> dict:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "warnings"}
+        data["warnings"] = [w.to_json() for w in self.warnings]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "LoadedSchema":
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["warnings"] = [Warning(**w) for w in data["warnings"]]
+        return cls(**fields)
 
 
 def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
@@ -175,7 +187,8 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         postamble=result["postamble"],
         warnings=warnings,
         stubbed_modules=result["stubbed_modules"],
-        files_read=result["files_read"],
+        files_read=snapshot.blob_ids(result["files_read"]),
+        absent=result["absent"],
         metadatas=result["metadatas"],
         partial=bool(result["failures"]),
         seconds=seconds,

@@ -89,6 +89,7 @@ def run(request: dict) -> dict:
         "stubbed_modules": dict(sorted(RECORDER.stubbed_modules.items())),
         "unused_settings": sorted(set(request.get("settings", {})) - repo.applied),
         "files_read": dict(sorted(repo.files_read.items())),
+        "absent": sorted(repo.absent),
         "loaded_modules": sorted(repo.loaded),
     }
 

@@ -72,6 +72,9 @@ class RepoImporter(importlib.abc.MetaPathFinder):
         self.applied: set[str] = set()
         self.loaded: list[str] = []  # repo modules, in import order
         self.files_read: dict[str, str] = {}
+        # Repo paths looked up and not found: if one appears at another ref, the import
+        # could resolve differently, so the cache key includes them.
+        self.absent: set[str] = set()
         self.dirs = {str(Path(p).parent) for p in manifest}
         for d in list(self.dirs):
             while d not in ("", "."):
@@ -95,6 +98,7 @@ class RepoImporter(importlib.abc.MetaPathFinder):
             spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
             spec.submodule_search_locations = [str(self.src / base)]
             return spec
+        self.absent.add(base)
         return None
 
     def _spec(self, fullname: str, relpath: str, package_dir: str | None):

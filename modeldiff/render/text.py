@@ -11,6 +11,10 @@ from ..result import Change, DiffResult
 _SIGN = {"add": ("+", "green"), "remove": ("-", "red"), "modify": ("~", "yellow")}
 
 
+def sign(change: Change) -> str:
+    return _SIGN.get(change.kind.split("_", 1)[0], ("~", "yellow"))[0]
+
+
 def _short(commit: str | None) -> str:
     return commit[:10] if commit else "work tree"
 
@@ -83,8 +87,8 @@ def render_text(result: DiffResult) -> str:
         lines.append("")
         lines.append(f"[bold]{escape(table)}[/]")
         for change in grouped[table]:
-            sign, colour = _SIGN[change.kind.split("_", 1)[0]] if change.kind.split("_", 1)[0] in _SIGN else ("~", "yellow")
-            lines.append(f"  [{colour}]{sign} {escape(describe(change))}[/]")
+            mark, colour = _SIGN.get(change.kind.split("_", 1)[0], ("~", "yellow"))
+            lines.append(f"  [{colour}]{mark} {escape(describe(change))}[/]")
             for hazard in change.hazards:
                 lines.append(f"      [magenta]! {escape(hazard.code)}: {escape(hazard.title)}[/]")
     if not changes:

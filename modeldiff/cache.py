@@ -1,0 +1,137 @@
+"""A cache of loaded schemas and of compare results, in the user's cache directory.
+
+A ref's schema is determined by the files its import read, so its entry is valid for any
+ref at which those files have the same blob ids (and the paths the import probed and did
+not find are still absent), under the same modeldiff, SQLAlchemy, Python, layout and
+settings. Entries are found through a fingerprint of the models directory, then checked
+file by file. A pair's compare result is keyed by the two schema entries.
+
+Entries are JSON with a checksum; writes go to a temp file and are renamed into place, so
+concurrent runs never see half an entry, and a corrupt entry is detected, removed and
+rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from .source import Snapshot, default_cache_dir, git_blob_id
+
+FORMAT = 1  # bump when the shape of an entry or of a LoadedSchema changes
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def environment_fingerprint(python: str | None) -> list:
+    """What besides the files decides a load: versions of the tool and its runtime."""
+
+    def v(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "-"
+
+    interpreter = python or sys.executable
+    return [FORMAT, v("modeldiff"), v("sqlalchemy"), v("flask-sqlalchemy"), v("alembic"), interpreter, sys.version]
+
+
+class Cache:
+    def __init__(self, root: Path | None = None, enabled: bool = True) -> None:
+        self.root = (root or default_cache_dir()) / "entries"
+        self.enabled = enabled
+
+    # -- raw entries --------------------------------------------------------------------
+    def _path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / f"{key}.json"
+
+    def get(self, kind: str, key: str):
+        if not self.enabled:
+            return None
+        path = self._path(kind, key)
+        try:
+            wrapper = json.loads(path.read_text())
+            payload = wrapper["payload"]
+            if wrapper["checksum"] != _digest(payload):
+                raise ValueError("checksum mismatch")
+            return payload
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, OSError):
+            path.unlink(missing_ok=True)  # corrupt: rebuilt by the caller
+            return None
+
+    def put(self, kind: str, key: str, payload) -> None:
+        if not self.enabled:
+            return
+        path = self._path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"checksum": _digest(payload), "payload": payload}, handle)  # key order kept: output is byte-identical
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def clear(self) -> int:
+        count = sum(1 for _ in self.root.rglob("*.json")) if self.root.exists() else 0
+        shutil.rmtree(self.root, ignore_errors=True)
+        return count
+
+    # -- schemas ------------------------------------------------------------------------
+    def schema_index_key(self, snapshot: Snapshot, listing: dict[str, str], models_path: str, context: list) -> str:
+        prefix = models_path.strip("/")
+        models = {p: b for p, b in listing.items() if p == prefix or p.startswith(prefix + "/")}
+        return _digest("index", context, sorted(snapshot.blob_ids(models).items()))
+
+    def find_schema(self, snapshot: Snapshot, listing: dict[str, str], models_path: str, context: list):
+        """(entry key, schema JSON) of a load valid for `snapshot`, or (None, None)."""
+        index = self.get("index", self.schema_index_key(snapshot, listing, models_path, context)) or []
+        dirs = _dirs(listing)
+        for key in index:
+            entry = self.get("schema", key)
+            if entry is None:
+                continue
+            paths = entry["files_read"]
+            current = snapshot.blob_ids({p: listing[p] for p in paths if p in listing})
+            if current != paths:
+                continue
+            if any(f"{base}.py" in listing or f"{base}/__init__.py" in listing or base in dirs for base in entry.get("absent", [])):
+                continue
+            return key, entry
+        return None, None
+
+    def store_schema(self, snapshot: Snapshot, listing: dict[str, str], models_path: str, context: list, schema_json: dict) -> str:
+        key = _digest("schema", context, sorted(schema_json["files_read"].items()), schema_json.get("absent", []))
+        self.put("schema", key, schema_json)
+        index_key = self.schema_index_key(snapshot, listing, models_path, context)
+        index = [k for k in (self.get("index", index_key) or []) if k != key]
+        self.put("index", index_key, [key, *index][:8])
+        return key
+
+    # -- compare results ----------------------------------------------------------------
+    def pair_key(self, old_key: str, new_key: str) -> str:
+        return _digest("pair", FORMAT, old_key, new_key)
+
+
+def _dirs(listing: dict[str, str]) -> set[str]:
+    dirs = set()
+    for path in listing:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = parent.rpartition("/")[0]
+    return dirs
+
+
+__all__ = ["Cache", "environment_fingerprint", "git_blob_id"]
