@@ -64,8 +64,8 @@ class EmbeddedPostgres:
                 if cur.fetchone() is None:
                     try:
                         cur.execute(f'CREATE DATABASE "{DATABASE}" TEMPLATE template0')
-                    except psycopg2.errors.DuplicateDatabase:
-                        pass  # a concurrent run made it
+                    except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+                        pass  # a concurrent run made it first
             conn.close()
         except BaseException as exc:  # noqa: BLE001 - re-raised in wait()
             self._error = exc

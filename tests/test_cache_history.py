@@ -1,0 +1,144 @@
+"""Cache correctness, history, and remote repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git, run_cli
+from modeldiff.cache import Cache
+from modeldiff.pipeline import DiffRequest, load_refs, open_session
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _loads(repo, *refs):
+    session, snapshots = open_session(DiffRequest(str(repo), refs[0], refs[-1]), list(refs))
+    return load_refs(session, snapshots)
+
+
+def test_cached_and_uncached_results_are_byte_identical(difylike, own_cache):
+    args = ("diff", str(difylike), "v0.14.2", "v1.0.0", "--format", "json")
+    uncached = run_cli(*args, "--no-cache").stdout
+    assert not own_cache.joinpath("entries").exists()  # --no-cache writes nothing
+    cold = run_cli(*args).stdout
+    warm = run_cli(*args).stdout
+    assert uncached == cold == warm and json.loads(warm)["changes"]
+    text = [run_cli("diff", str(difylike), "v0.14.2", "v1.0.0", *flag).stdout for flag in ((), ("--no-cache",))]
+    assert text[0] == text[1]
+
+
+def _commit(clone: Path, path: str, content: str, tag: str) -> None:
+    target = clone / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content)
+    git(clone, "add", path)
+    git(clone, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"edit {path}")
+    git(clone, "tag", tag)
+
+
+def test_a_change_to_any_file_the_import_read_invalidates(difylike, own_cache, tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(difylike), str(clone)], check=True)
+    first = _loads(clone, "v1.0.0")[0]
+    assert not first.from_cache and "api/core/workflow/entities/node_entities.py" in first.schema.files_read
+
+    # A file the import never read: the entry is reused for the new commit.
+    _commit(clone, "api/controllers/console/app.py", "# changed\n", "unread")
+    assert _loads(clone, "unread")[0].from_cache
+
+    # An app module outside the models package that the import read: a miss.
+    node = (clone / "api/core/workflow/entities/node_entities.py").read_text()
+    _commit(clone, "api/core/workflow/entities/node_entities.py", node + "\n# changed\n", "read")
+    assert not _loads(clone, "read")[0].from_cache
+
+    # A module that the import looked for and did not find, now present: a miss too.
+    assert "api/flask_login" in first.schema.absent
+    _commit(clone, "api/flask_login.py", "class UserMixin:\n    pass\n", "shadow")
+    reloaded = _loads(clone, "shadow")[0]
+    assert not reloaded.from_cache and "flask_login" not in reloaded.schema.stubbed_modules
+
+    # The work tree is hashed, not trusted: an uncommitted edit of a read file misses.
+    assert _loads(clone, "WORKTREE")[0].from_cache
+    (clone / "api/models/engine.py").write_text((clone / "api/models/engine.py").read_text() + "\n# edit\n")
+    assert not _loads(clone, "WORKTREE")[0].from_cache
+
+
+def test_a_corrupt_entry_is_detected_and_rebuilt(difylike, own_cache):
+    first = _loads(difylike, "v0.14.2")[0]
+    entries = list((own_cache / "entries" / "schema").rglob("*.json"))
+    assert len(entries) == 1
+    entries[0].write_text(entries[0].read_text().replace('"accounts"', '"accountz"', 1))
+    again = _loads(difylike, "v0.14.2")[0]
+    assert not again.from_cache and again.schema.tables.keys() == first.schema.tables.keys()
+    assert _loads(difylike, "v0.14.2")[0].from_cache
+    entries[0].write_text("{not json")
+    assert not _loads(difylike, "v0.14.2")[0].from_cache
+
+
+def test_concurrent_runs_agree(difylike, own_cache):
+    args = [sys.executable, "-m", "modeldiff.cli", "diff", str(difylike), "v0.14.2", "v1.0.0", "--format", "json"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert outputs[0] == outputs[1] == outputs[2] == run_cli(*args[3:]).stdout
+
+
+def test_cache_clear(difylike, own_cache):
+    _loads(difylike, "v0.14.2")
+    out = run_cli("cache", "clear")
+    assert out.returncode == 0 and out.stdout.startswith("removed ") and out.stdout.split()[1] != "0"
+    assert not _loads(difylike, "v0.14.2")[0].from_cache
+
+
+def test_history_over_tag_patterns(difylike):
+    proc = run_cli("history", str(difylike), "--tags", "v0.*", "v1.*", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [r["ref"] for r in data["refs"]] == ["v0.14.2", "v0.15.3", "v1.0.0"]
+    assert [(p["from"]["ref"], p["to"]["ref"], len(p["changes"])) for p in data["pairs"]][0] == ("v0.14.2", "v0.15.3", 8)
+    assert [e["ref"] for e in data["timeline"]["workflow_runs"]] == ["v0.15.3", "v1.0.0"]
+    assert data["timeline"]["workflow_runs"][0]["change"] == "~ column total_tokens: type INTEGER → BIGINT"
+    markdown = run_cli("history", str(difylike), "v0.14.2", "v0.15.3", "v1.0.0", "--format", "markdown").stdout
+    assert markdown.startswith("# Schema history") and "| v0.14.2 | v0.15.3 | 8 | 14 → 16 |" in markdown
+    text = run_cli("history", str(difylike), "--tags", "v*").stdout
+    assert "3 refs, 2 upgrades" in text.splitlines()[0]
+
+
+def test_history_needs_two_refs(difylike):
+    proc = run_cli("history", str(difylike), "--tags", "nomatch*")
+    assert proc.returncode == 2 and "no tags match nomatch*" in proc.stderr
+
+
+def test_remote_url_is_cloned_blobless_once(difylike, own_cache, tmp_path):
+    bare = tmp_path / "served.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(difylike), str(bare)], check=True)
+    git(bare, "config", "uploadpack.allowFilter", "true")
+    url = f"file://{bare}"
+    proc = run_cli("diff", url, "v0.14.2", "v0.15.3", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["changes"]) == 8
+    clones = list((own_cache / "repos").iterdir())
+    assert len(clones) == 1
+    assert git(clones[0], "config", "remote.origin.partialclonefilter").strip() == "blob:none"
+    # Blobless: far fewer blobs than the repository has, only what was read.
+    def objects(repo):
+        counts = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+        return int(counts["count"]) + int(counts["in-pack"])
+
+    assert objects(clones[0]) < objects(bare)
+    # A new tag upstream is fetched on the next run; the clone is reused.
+    git(bare, "tag", "later", "v1.0.0")
+    proc = run_cli("diff", url, "v0.15.3", "later", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert list((own_cache / "repos").iterdir()) == clones
+    assert "nope: cannot clone" in run_cli("diff", "file:///nonexistent/nope", "a", "b").stderr.replace("file:///nonexistent/", "")
