@@ -211,19 +211,22 @@ def _structural(diff) -> Change:
 
 
 def primary_key_changes(old, new) -> list[Change]:
-    """Alembic never compares primary keys."""
+    """Alembic never compares primary keys. (Batched reflection: one query per side.)"""
+    a = {key[1]: pk for key, pk in old.get_multi_pk_constraint().items()}
+    b = {key[1]: pk for key, pk in new.get_multi_pk_constraint().items()}
     changes = []
-    for table in sorted(set(old.get_table_names()) & set(new.get_table_names())):
-        a, b = old.get_pk_constraint(table), new.get_pk_constraint(table)
-        if a["constrained_columns"] != b["constrained_columns"] or (a.get("name") != b.get("name") and a["constrained_columns"]):
+    for table in sorted(set(a) & set(b)):
+        old_pk, new_pk = a[table], b[table]
+        same_columns = old_pk["constrained_columns"] == new_pk["constrained_columns"]
+        if not same_columns or (old_pk.get("name") != new_pk.get("name") and old_pk["constrained_columns"]):
             changes.append(
                 Change(
                     "modify_primary_key",
                     table,
-                    name=b.get("name") or a.get("name"),
-                    old=a["constrained_columns"] or None,
-                    new=b["constrained_columns"] or None,
-                    detail={"old_name": a.get("name"), "new_name": b.get("name")},
+                    name=new_pk.get("name") or old_pk.get("name"),
+                    old=old_pk["constrained_columns"] or None,
+                    new=new_pk["constrained_columns"] or None,
+                    detail={"old_name": old_pk.get("name"), "new_name": new_pk.get("name")},
                 )
             )
     return changes

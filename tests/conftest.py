@@ -72,3 +72,19 @@ def git(repo: Path, *args: str) -> str:
     # GIT_OPTIONAL_LOCKS=0: `git status` in a test must not refresh the index it checks.
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env).stdout
+
+
+def make_repo(path: Path, versions: dict[str, dict[str, str]]) -> Path:
+    """A git repository with one tagged commit per version: {tag: {file: content}}; each
+    version's files are written over the previous ones."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    for tag, files in versions.items():
+        for name, content in files.items():
+            target = path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        git(path, "add", "-A")
+        git(path, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "-qm", tag)
+        git(path, "tag", tag)
+    return path
