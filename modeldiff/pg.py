@@ -56,10 +56,25 @@ class EmbeddedPostgres:
                 self._dir = Path(tempfile.mkdtemp(prefix="mdpg-"))
             else:
                 self._dir.mkdir(parents=True, exist_ok=True)
-            self._server = pgserver.get_server(self._dir, cleanup_mode="delete" if self._private else "stop")
+            mode = "delete" if self._private else "stop"
+            try:
+                self._server = pgserver.get_server(self._dir, cleanup_mode=mode)
+            except Exception:  # noqa: BLE001
+                if self._private:
+                    raise
+                # Scratch data only: a data directory that will not start is rebuilt.
+                shutil.rmtree(self._dir, ignore_errors=True)
+                self._dir.mkdir(parents=True)
+                self._server = pgserver.get_server(self._dir, cleanup_mode=mode)
             conn = psycopg2.connect(self._server.get_uri("postgres"))
             conn.autocommit = True
             with conn.cursor() as cur:
+                cur.execute("SHOW fsync")
+                if cur.fetchone()[0] == "on":
+                    # Nothing here is worth keeping across a crash; durability only costs time.
+                    for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                        cur.execute(f"ALTER SYSTEM SET {setting} = off")
+                    cur.execute("SELECT pg_reload_conf()")
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
                 if cur.fetchone() is None:
                     try:

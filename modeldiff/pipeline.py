@@ -7,7 +7,7 @@ A run that finds everything in the cache never starts PostgreSQL nor imports a m
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -82,32 +82,38 @@ def load_refs(
     on_miss: Callable[[], None] | None = None,
 ) -> list[LoadedRef]:
     """Every snapshot's schema, from the cache or loaded (in parallel child processes)."""
-    listings = {}
-    found: dict[int, LoadedRef] = {}
-    for i, snapshot in enumerate(snapshots):
-        listing = listings[i] = snapshot.list_files(session.options.import_root)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss)]
+
+
+def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolExecutor, progress=None, on_miss=None) -> list[Future]:
+    """A future per snapshot, in order: cache hits are done at once, the rest are loaded by
+    `pool` (its workers wait on child processes, so its size bounds the children)."""
+    futures: list[Future] = []
+    started_server = False
+    for snapshot in snapshots:
+        listing = snapshot.list_files(session.options.import_root)
         key, entry = session.cache.find_schema(snapshot, listing, session.options.models_path, session.context)
         if entry is not None:
-            found[i] = LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)
+            done: Future = Future()
+            done.set_result(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True))
+            futures.append(done)
             if progress:
                 progress(snapshot.ref)
-
-    def load(i: int) -> LoadedRef:
-        snapshot = snapshots[i]
-        schema = load_schema(snapshot, session.options)
-        key = session.cache.store_schema(snapshot, listings[i], session.options.models_path, session.context, schema.to_json())
-        if progress:
-            progress(snapshot.ref)
-        return LoadedRef(snapshot, schema, key, False)
-
-    missing = [i for i in range(len(snapshots)) if i not in found]
-    if missing:
-        if on_miss:
+            continue
+        if on_miss and not started_server:
             on_miss()
-        with ThreadPoolExecutor(max_workers=max(1, min(len(missing), os.cpu_count() or 1))) as pool:
-            for i, loaded in zip(missing, pool.map(load, missing)):
-                found[i] = loaded
-    return [found[i] for i in range(len(snapshots))]
+            started_server = True
+        futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress))
+    return futures
+
+
+def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress) -> LoadedRef:
+    schema = load_schema(snapshot, session.options)
+    key = session.cache.store_schema(snapshot, listing, session.options.models_path, session.context, schema.to_json())
+    if progress:
+        progress(snapshot.ref)
+    return LoadedRef(snapshot, schema, key, False)
 
 
 def _restamp(schema: LoadedSchema, snapshot: Snapshot) -> LoadedSchema:
@@ -181,13 +187,20 @@ def diff(request: DiffRequest, server=None) -> DiffResult:
 
 
 def history(request: DiffRequest, refs: list[str], progress: Callable[[str], None] | None = None, server=None):
-    """The changes of every consecutive pair of `refs`: [(old, new, DiffResult)]."""
+    """The changes of every consecutive pair of `refs`: [(old, new, DiffResult)].
+
+    Refs load in the background in order while this thread compares each pair as soon as
+    both of its refs are there, so loading and comparing overlap."""
     session, snapshots = open_session(request, refs)
     pairs = []
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server)
-        loaded = load_refs(session, snapshots, progress, on_miss=comparer.start_early)
-        for old, new in zip(loaded, loaded[1:]):
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=os.cpu_count() or 1))
+        futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early)
+        loaded = [futures[0].result()]
+        for future in futures[1:]:
+            old, new = loaded[-1], future.result()
+            loaded.append(new)
             result = comparer.compare(old, new)
             result.stats.update(_stats(session.layout, old, new))
             pairs.append((old, new, result))
