@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from .load import LoadedSchema
 from .pg import EmbeddedPostgres
+from .plan.facts import collect_facts
 from .result import Change, DiffResult, RefInfo, Warning
 from .scratch import create_schema
 
@@ -104,6 +105,7 @@ def compare_databases(old_url: str, new_url: str):
             changes = changes_from_ops(script.upgrade_ops)
             changes += primary_key_changes(inspect(old_conn), inspect(new_conn))
             changes += enum_changes(inspect(old_conn), inspect(new_conn))
+            collect_facts(old_conn, new_conn, changes)
     finally:
         old_engine.dispose()
         new_engine.dispose()
