@@ -1,5 +1,5 @@
 """The pipeline as one call, for the CLI and for library users:
-source -> layout -> load (both refs in parallel) -> compare."""
+source -> layout -> load (both refs in parallel) -> compare -> hazards (schema-only plan stage)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .compare import compare_schemas
 from .layout import Layout, resolve_layout
 from .load import LoadedSchema, LoadOptions, load_pair
 from .pg import EmbeddedPostgres
+from .plan.rules import annotate
 from .result import DiffResult
 from .source import Repository
 
@@ -54,6 +55,7 @@ def load_refs(request: DiffRequest) -> LoadedPair:
 def diff(request: DiffRequest, server: EmbeddedPostgres | None = None) -> tuple[DiffResult, LoadedPair]:
     pair = load_refs(request)
     result = compare_schemas(pair.old, pair.new, server)
+    annotate(result.changes)  # hazards from the schema alone, for an assumed recent PostgreSQL
     result.stats.update(
         layout=pair.layout.describe(),
         tables={"from": len(pair.old.tables), "to": len(pair.new.tables)},
