@@ -76,6 +76,8 @@ class Step:
             return f"{c.table}.{c.column}"
         if c.name and c.table:
             return f"{c.table}.{c.name}"
+        if c.kind.endswith("_enum"):
+            return f"type {c.name}"
         return c.table or c.name or ""
 
     def recipes(self) -> list[tuple[Hazard, list[RenderedStep]]]:

@@ -272,6 +272,14 @@ class Hazard:
     recipe_params: dict = field(default_factory=dict)  # placeholders the change alone can't fill
     estimate: Estimate | None = None
 
+    def __post_init__(self):
+        from .recipes import RECIPES
+
+        if self.code not in CATALOGUE:
+            raise ValueError(f"unknown hazard code {self.code}")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe}")
+
     @property
     def title(self) -> str:
         return CATALOGUE[self.code].title

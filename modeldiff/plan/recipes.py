@@ -143,6 +143,22 @@ RECIPES: dict[str, Recipe] = {
             ),
         ),
         Recipe(
+            "enum-remove-value",
+            "Stop writing the label, then recreate the type",
+            (
+                RecipeStep(None, None, "release 1: stop writing {removed} and deploy"),
+                RecipeStep("UPDATE {used_table} SET {used_column} = ... WHERE {used_column} = {removed};", "ROW EXCLUSIVE", "for each column using {name}: {used_by}", batched=True, release=2),
+                RecipeStep(
+                    "CREATE TYPE {name}_new AS ENUM ({labels});\n"
+                    "ALTER TABLE {used_table} ALTER COLUMN {used_column} TYPE {name}_new USING {used_column}::text::{name}_new;\n"
+                    "DROP TYPE {name};\nALTER TYPE {name}_new RENAME TO {name};",
+                    "ACCESS EXCLUSIVE",
+                    "rewrites each table using the type: off-peak, or leave the unused label in place on large tables",
+                    release=2,
+                ),
+            ),
+        ),
+        Recipe(
             "enum-add-value-autocommit",
             "Add enum values outside the transaction",
             (RecipeStep("ALTER TYPE {name} ADD VALUE IF NOT EXISTS {value};", None, "one statement per value, in op.get_context().autocommit_block()", autocommit=True),),
@@ -230,9 +246,16 @@ def params(change: Change, statement: str = "") -> dict[str, str]:
     }
     if change.kind == "modify_primary_key":
         p["columns"] = ", ".join(quote(c) for c in (change.new or []))
-    if change.kind == "modify_enum" and change.new:
-        added = [v for v in change.new if v not in (change.old or [])]
-        p["value"] = ", ".join("'" + v.replace("'", "''") + "'" for v in added)
+    if change.kind == "modify_enum" and change.new is not None:
+        literal = lambda v: "'" + v.replace("'", "''") + "'"  # noqa: E731
+        p["value"] = ", ".join(literal(v) for v in change.new if v not in (change.old or []))
+        p["removed"] = ", ".join(literal(v) for v in (change.old or []) if v not in change.new)
+        p["labels"] = ", ".join(literal(v) for v in change.new)
+        used = d.get("used_by", [])
+        p["used_by"] = ", ".join(used)
+        if used:
+            table, _, column = used[0].rpartition(".")
+            p["used_table"], p["used_column"] = quote(table), quote(column)
     if change.kind == "add_constraint" and d.get("condition"):
         p["violations_sql"] = f"SELECT count(*) FROM {p['table']} WHERE NOT ({d['condition']});"
     if change.kind == "add_fk":

@@ -283,11 +283,11 @@ def _modify_enum(change, diff, ctx):
                 tables,
                 "operation",
                 "rewrite",
-                "change-type-expand-contract",
+                "enum-remove-value",
             )
         )
-        out.append(Hazard("MD202", f"fails if rows of {', '.join(used)} still hold {', '.join(removed)}"))
-    out.append(Hazard("MD304", f"the FROM release may still write {', '.join(removed)}"))
+        out.append(Hazard("MD202", f"fails if rows of {', '.join(used)} still hold {', '.join(removed)}", recipe="enum-remove-value"))
+    out.append(Hazard("MD304", f"the FROM release may still write {', '.join(removed)}", recipe="enum-remove-value"))
     return out
 
 

@@ -135,7 +135,7 @@ def render_plan_markdown(plan: Plan) -> str:
     hazardous = plan.hazardous
     if hazardous:
         out += ["", "## Steps" + (" (by estimated cost)" if plan.live else " (most severe first)"), ""]
-        out.append("Steps are listed by cost, not in execution order: the migration runs them in its own order (tables before the indexes and keys that use them).")
+        out.append("Steps are listed by cost and severity, not in execution order: the migration runs them in its own order (tables before the indexes and keys that use them).")
     for i, step in enumerate(hazardous, 1):
         out += ["", f"### {i}. `{step.target}`: {_md(describe(step.change))}", ""]
         out += ["```sql", step.statement, "```", ""]
