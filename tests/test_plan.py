@@ -405,7 +405,7 @@ def test_summary_on_workflow_runs_100gb():
     plan = Plan(DiffResult(RefInfo("a", None), RefInfo("b", None), "postgresql", changes, []), PlanContext(live=live), [Step(changes[0], "")], live, DEFAULT_THROUGHPUT)
     (first, *_rest) = plan.summary()
     assert first.startswith("1 operation will block writes for a total of about ")
-    assert first.endswith("on workflow_runs (100 GB); all of them block reads too (ACCESS EXCLUSIVE)")
+    assert first.endswith("on workflow_runs (100 GB); it blocks reads too (ACCESS EXCLUSIVE)")
     assert " h " in first
 
 
@@ -649,6 +649,7 @@ def test_live_plan_top_item_is_the_workflow_runs_rewrite(live_plan, production):
     assert len(facts.indexes) == 3
     summary = plan.summary()
     assert summary[0].startswith("1 operation will block writes for a total of about ")
+    assert not any("not in the live database" in n for n in plan.notes)  # new tables aren't expected there
     assert "on workflow_runs (" in summary[0]
     # end_users.session_id: brief lock, no rewrite, no estimate
     session = next(s for s in plan.steps if s.change.column == "session_id")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..result import Change, DiffResult
 from .calibrate import calibrate as run_calibration
 from .calibrate import load_calibration, save_calibration
-from .estimate import DEFAULT_THROUGHPUT, Throughput, estimate_changes, format_bytes, format_duration
+from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
 from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, BLOCKS_WRITES, Hazard
 from .live import LiveDatabaseError, LiveFacts, read_live_facts
 from .recipes import RenderedStep, render_recipe
@@ -133,9 +133,11 @@ class Plan:
                 size = f" ({format_bytes(facts.total_bytes)})" if facts else " (not in the database)"
                 n = len(steps)
                 reads = sum(1 for s in steps if s.blocks_reads)
-                line = f"{n} operation{'s' * (n != 1)} will block writes for a total of about {format_duration(total)} on {table}{size}"
-                if reads:
-                    line += f"; {'all' if reads == n else reads} of them block{'s' * (reads == 1 and n != 1)} reads too (ACCESS EXCLUSIVE)"
+                line = f"{n} operation{'s' * (n != 1)} will block writes for a total of {about(total)} on {table}{size}"
+                if reads == n == 1:
+                    line += "; it blocks reads too (ACCESS EXCLUSIVE)"
+                elif reads:
+                    line += f"; {'all' if reads == n else reads} of them block reads too (ACCESS EXCLUSIVE)"
                 lines.append(line)
         else:
             for table, steps in sorted(by_table.items()):
@@ -254,8 +256,9 @@ def make_plan(
 
 def _live_notes(changes: list[Change], live: LiveFacts) -> list[str]:
     notes = []
+    new_tables = {c.table for c in changes if c.kind == "add_table"}
     for name in live.missing:
-        if any(c.table == name and c.kind != "add_table" for c in changes):
+        if name not in new_tables:
             notes.append(f"table {name} is not in the live database (different schema or search_path?): no estimate for it")
     for c in changes:
         if c.kind == "add_table" and live.table(c.table) is not None:

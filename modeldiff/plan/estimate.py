@@ -111,6 +111,13 @@ def format_duration(seconds: float | None) -> str:
     return f"{h} h {m} min" if m else f"{h} h"
 
 
+def about(seconds: float | None) -> str:
+    """'about 3 h 10 min', 'under a second'."""
+    if seconds is None:
+        return "unknown"
+    return "under a second" if seconds < 1 else f"about {format_duration(seconds)}"
+
+
 def rewrite(t: TableFacts, tp: Throughput) -> Estimate:
     seconds = t.table_bytes / tp.rewrite
     rebuild = sum(t.heap_bytes / tp.scan + i.bytes / tp.index for i in t.indexes)

@@ -65,15 +65,15 @@ RECIPES: dict[str, Recipe] = {
                     "brief; keeps new writes in sync",
                 ),
                 RecipeStep(
-                    "UPDATE {table} SET {tmp_column} = {column} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {table} WHERE {tmp_column} IS DISTINCT FROM {column} LIMIT 10000));",
+                    "UPDATE {table} SET {tmp_column} = {column} WHERE id >= :lo AND id < :lo + 10000 AND {tmp_column} IS DISTINCT FROM {column};",
                     "ROW EXCLUSIVE",
-                    "repeat until 0 rows; pause between batches to let replicas keep up",
+                    "walk the primary key (id here) in ranges, one transaction each; pause between batches so replicas keep up",
                     batched=True,
                 ),
                 RecipeStep(None, None, "rebuild each index that contains {column} on {tmp_column} with CREATE INDEX CONCURRENTLY", autocommit=True),
                 RecipeStep(
                     "BEGIN;\nALTER TABLE {table} RENAME COLUMN {column} TO {column}_old;\nALTER TABLE {table} RENAME COLUMN {tmp_column} TO {column};\n"
-                    "DROP TRIGGER {tmp_column}_sync ON {table};\nCOMMIT;",
+                    "DROP TRIGGER {tmp_column}_sync ON {table};\nDROP FUNCTION {tmp_column}_sync();\nCOMMIT;",
                     "ACCESS EXCLUSIVE",
                     "brief; move defaults, NOT NULL (via CHECK ... NOT VALID + VALIDATE first) and constraints in the same transaction",
                 ),
@@ -88,9 +88,9 @@ RECIPES: dict[str, Recipe] = {
                 RecipeStep("ALTER TABLE {table} ADD COLUMN {column} {new_type};", "ACCESS EXCLUSIVE", "brief"),
                 RecipeStep("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default};", "ACCESS EXCLUSIVE", "brief; applies to new rows only"),
                 RecipeStep(
-                    "UPDATE {table} SET {column} = {default} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {table} WHERE {column} IS NULL LIMIT 10000));",
+                    "UPDATE {table} SET {column} = {default} WHERE id >= :lo AND id < :lo + 10000 AND {column} IS NULL;",
                     "ROW EXCLUSIVE",
-                    "repeat until 0 rows",
+                    "walk the primary key (id here) in ranges, one transaction each",
                     batched=True,
                 ),
             ),

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from rich.markup import escape
 
 from ..plan.build import Plan, Step
-from ..plan.estimate import format_bytes, format_duration
+from ..plan.estimate import about, format_bytes
 from ..plan.hazards import BLOCKS_READS, BLOCKS_WRITES
 from ..plan.recipes import RECIPES
 from .text import _short, describe
@@ -26,7 +26,7 @@ def _lock_text(step: Step) -> str:
 
 def _estimate_text(step: Step, plan: Plan) -> str | None:
     if step.seconds is not None:
-        return f"about {format_duration(step.seconds)}"
+        return about(step.seconds)
     if step.costly:
         return "unknown: pass --database-url" if plan.live is None else "unknown: table not found in the database"
     if step.lock_held == "brief":
