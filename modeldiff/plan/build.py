@@ -10,7 +10,7 @@ from ..result import Change, DiffResult
 from .calibrate import calibrate as run_calibration
 from .calibrate import load_calibration, save_calibration
 from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
-from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, BLOCKS_WRITES, Hazard
+from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, Hazard
 from .live import LiveDatabaseError, LiveFacts, read_live_facts
 from .recipes import RenderedStep, render_recipe
 from .rules import DEFAULT_PG_VERSION, PlanContext, annotate, format_pg_version, parse_pg_version
@@ -90,6 +90,7 @@ class Step:
 
     def to_json(self) -> dict:
         out = self.change.to_json()
+        out.setdefault("hazards", [])
         out["target"] = self.target
         out["statement"] = self.statement
         out["lock"] = {"mode": self.lock, "held": self.lock_held, "tables": self.locked_tables} if self.lock else None
