@@ -20,11 +20,13 @@ from rich.console import Console
 from .layout import PRESETS, LayoutError
 from .load import LoadFailure
 from .pipeline import DiffRequest, diff
+from .plan import CATALOGUE, LiveDatabaseError, explain, make_plan, parse_pg_version
 from .render.json import render_json
+from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
 from .render.text import render_text
 from .source import SourceError
 
-EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError)
+EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError)
 
 
 class UserError(click.ClickException):
@@ -201,6 +203,74 @@ def cache_clear_command():
 
     removed = Cache().clear()
     click.echo(f"removed {removed} cache entries")
+
+
+def _explain_callback(ctx, param, value):
+    if value is None or ctx.resilient_parsing:
+        return
+    try:
+        click.echo(explain(value), nl=False)
+    except KeyError:
+        raise UserError(f"unknown hazard code {value!r} (see `modeldiff hazards`)") from None
+    ctx.exit(0)
+
+
+def _pg_version(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_pg_version(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command("plan")
+@click.argument("repo")
+@click.argument("from_ref", metavar="FROM")
+@click.argument("to_ref", metavar="TO")
+@common_options
+@click.option("--database-url", envvar="MODELDIFF_DATABASE_URL", help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
+@click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on (e.g. 10, 12.4); default: the live server's, else 16.")
+@click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
+@click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("--explain", metavar="CODE", expose_value=False, is_eager=True, callback=_explain_callback, help="Print the documentation of a hazard code and exit.")
+def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, fmt, output):
+    """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long."""
+    request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+    if calibrate and not database_url:
+        raise UserError("--calibrate needs --database-url (the server to measure)")
+    log = lambda message: click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
+
+    def run():
+        result = diff(request)
+        return make_plan(result, database_url, pg_version, calibrate, calibrate_size, log)
+
+    plan = run_guarded(run)
+    if fmt == "json":
+        write_output(render_plan_json(plan), output)
+    elif fmt == "markdown":
+        write_output(render_plan_markdown(plan), output)
+    else:
+        write_output(render_plan_text(plan), output, markup=True)
+
+
+@main.command("hazards")
+@click.argument("codes", nargs=-1, metavar="[CODE]...")
+def hazards_command(codes):
+    """List the hazard codes, or document the given ones."""
+    if not codes:
+        for hazard in CATALOGUE.values():
+            click.echo(f"{hazard.code}  {hazard.name:<32} {hazard.title}")
+        click.echo("\n`modeldiff hazards CODE` (or `modeldiff plan --explain CODE`) shows what it does, why it hurts and the safe recipe.")
+        return
+    for i, code in enumerate(codes):
+        try:
+            text = explain(code)
+        except KeyError:
+            raise UserError(f"unknown hazard code {code!r} (see `modeldiff hazards`)") from None
+        click.echo(("\n" if i else "") + text, nl=False)
 
 
 @main.command("layouts")

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from .load import LoadedSchema
 from .pg import EmbeddedPostgres
+from .plan.facts import collect_facts
 from .result import Change, DiffResult, RefInfo, Warning
 from .scratch import create_schema
 
@@ -135,6 +136,7 @@ def compare_databases(old: str | Place, new: str | Place):
             changes = changes_from_ops(script.upgrade_ops)
             changes += primary_key_changes(inspect(old_conn), inspect(new_conn))
             changes += enum_changes(inspect(old_conn), inspect(new_conn))
+            collect_facts(old_conn, new_conn, changes)
     finally:
         old_engine.dispose()
         new_engine.dispose()

@@ -1,5 +1,6 @@
 """The pipeline as calls, for the CLI and for library users:
-source -> layout -> load (cached, refs in parallel) -> compare (cached per pair).
+source -> layout -> load (cached, refs in parallel) -> compare (cached per pair) ->
+hazards (the schema-only part of the plan stage, recomputed on every run).
 
 A run that finds everything in the cache never starts PostgreSQL nor imports a model.
 """
@@ -15,6 +16,7 @@ from typing import Callable
 from .cache import Cache, environment_fingerprint
 from .layout import Layout, resolve_layout
 from .load import LoadedSchema, LoadOptions, load_schema
+from .plan.rules import annotate
 from .result import DiffResult, Warning
 from .source import Repository, Snapshot
 
@@ -182,6 +184,7 @@ def diff(request: DiffRequest, server=None) -> DiffResult:
         comparer = PairComparer(session, stack, server)
         old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early)
         result = comparer.compare(old, new)
+    annotate(result.changes)  # hazards from the schema alone, for an assumed recent PostgreSQL
     result.stats.update(_stats(session.layout, old, new))
     return result
 
@@ -202,6 +205,7 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
             old, new = loaded[-1], future.result()
             loaded.append(new)
             result = comparer.compare(old, new)
+            annotate(result.changes)
             result.stats.update(_stats(session.layout, old, new))
             pairs.append((old, new, result))
             if progress:

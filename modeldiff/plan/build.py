@@ -1,0 +1,276 @@
+"""The upgrade plan: every change with its statement, hazards and estimate, sorted by cost,
+with a summary that answers "what will hurt, and for how long" first."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..result import Change, DiffResult
+from .calibrate import calibrate as run_calibration
+from .calibrate import load_calibration, save_calibration
+from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
+from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, Hazard
+from .live import LiveDatabaseError, LiveFacts, read_live_facts
+from .recipes import RenderedStep, render_recipe
+from .rules import DEFAULT_PG_VERSION, PlanContext, annotate, format_pg_version, parse_pg_version
+from .statements import statement_for
+from .types import parse_type
+
+# Which hazard makes a step most worth reading first, when no duration separates them.
+_SEVERITY = ["MD102", "MD105", "MD103", "MD106", "MD104", "MD202", "MD203", "MD204", "MD205", "MD201", "MD301", "MD302", "MD303", "MD304", "MD107", "MD101"]
+_LOCK_RANK = {ACCESS_EXCLUSIVE: 3, "SHARE ROW EXCLUSIVE": 2, "SHARE": 1}
+
+
+@dataclass
+class Step:
+    change: Change
+    statement: str
+
+    @property
+    def hazards(self) -> list[Hazard]:
+        return self.change.hazards
+
+    @property
+    def seconds(self) -> float | None:
+        estimates = [h.estimate.seconds for h in self.hazards if h.estimate is not None]
+        return sum(estimates) if estimates else None
+
+    @property
+    def costly(self) -> bool:
+        """Holds a blocking lock for as long as the table's size dictates."""
+        return any(h.cost and h.holds == "operation" for h in self.hazards)
+
+    @property
+    def lock(self) -> str | None:
+        locks = [h.lock for h in self.hazards if h.lock]
+        return max(locks, key=lambda lock: _LOCK_RANK.get(lock, 0)) if locks else None
+
+    @property
+    def lock_held(self) -> str | None:
+        held = {h.holds for h in self.hazards if h.lock}
+        return "operation" if "operation" in held else ("brief" if held else None)
+
+    @property
+    def blocks_reads(self) -> bool:
+        return any(h.lock in BLOCKS_READS for h in self.hazards if h.holds == "operation")
+
+    @property
+    def locked_tables(self) -> list[str]:
+        seen: list[str] = []
+        for h in self.hazards:
+            for t in h.tables:
+                if h.lock and t not in seen:
+                    seen.append(t)
+        return seen
+
+    @property
+    def severity(self) -> int:
+        ranks = [_SEVERITY.index(h.code) for h in self.hazards if h.code in _SEVERITY]
+        return min(ranks) if ranks else len(_SEVERITY)
+
+    @property
+    def target(self) -> str:
+        c = self.change
+        if c.column:
+            return f"{c.table}.{c.column}"
+        if c.name and c.table:
+            return f"{c.table}.{c.name}"
+        if c.kind.endswith("_enum"):
+            return f"type {c.name}"
+        return c.table or c.name or ""
+
+    def recipes(self) -> list[tuple[Hazard, list[RenderedStep]]]:
+        out, seen = [], set()
+        for h in self.hazards:
+            if h.recipe and (h.recipe, tuple(sorted(h.recipe_params.items()))) not in seen:
+                seen.add((h.recipe, tuple(sorted(h.recipe_params.items()))))
+                out.append((h, render_recipe(h.recipe, self.change, self.statement, h.recipe_params)))
+        return out
+
+    def to_json(self) -> dict:
+        out = self.change.to_json()
+        out.setdefault("hazards", [])
+        out["target"] = self.target
+        out["statement"] = self.statement
+        out["lock"] = {"mode": self.lock, "held": self.lock_held, "tables": self.locked_tables} if self.lock else None
+        out["estimated_seconds"] = None if self.seconds is None else round(self.seconds, 3)
+        out["recipes"] = [{"hazard": h.code, "recipe": h.recipe, "steps": [s.to_json() for s in steps]} for h, steps in self.recipes()]
+        return out
+
+
+@dataclass
+class Plan:
+    result: DiffResult
+    context: PlanContext
+    steps: list[Step]
+    live: LiveFacts | None = None
+    throughput: Throughput | None = None
+    notes: list[str] = field(default_factory=list)
+    calibration_file: str | None = None
+
+    @property
+    def hazardous(self) -> list[Step]:
+        return [s for s in self.steps if s.hazards]
+
+    def version_line(self) -> str:
+        v = format_pg_version(self.context.pg_version)
+        how = {"option": "from --pg-version", "server": "the live server's version", "assumed": "assumed; pass --pg-version or --database-url"}[self.context.version_source]
+        return f"PostgreSQL {v} ({how})"
+
+    def summary(self) -> list[str]:
+        """The answer first: what blocks, for how long, on which table; then the other risks."""
+        lines: list[str] = []
+        costly = [s for s in self.steps if s.costly]
+        by_table: dict[str, list[Step]] = defaultdict(list)
+        for step in costly:
+            for table in step.locked_tables[:1] or [step.change.table or step.change.name or "?"]:
+                by_table[table].append(step)
+        if self.live is not None:
+            ranked = sorted(by_table.items(), key=lambda kv: -sum(s.seconds or 0 for s in kv[1]))
+            for table, steps in ranked:
+                total = sum(s.seconds or 0 for s in steps)
+                facts = self.live.table(table)
+                size = f" ({format_bytes(facts.total_bytes)})" if facts else " (not in the database)"
+                n = len(steps)
+                reads = sum(1 for s in steps if s.blocks_reads)
+                line = f"{n} operation{'s' * (n != 1)} will block writes for a total of {about(total)} on {table}{size}"
+                if reads == n == 1:
+                    line += "; it blocks reads too (ACCESS EXCLUSIVE)"
+                elif reads:
+                    line += f"; {'all' if reads == n else reads} of them block reads too (ACCESS EXCLUSIVE)"
+                lines.append(line)
+        else:
+            for table, steps in sorted(by_table.items()):
+                kinds = sorted({_cost_words(h) for s in steps for h in s.hazards if h.cost and h.holds == "operation"})
+                n = len(steps)
+                lines.append(
+                    f"{n} operation{'s' * (n != 1)} on {table} will block writes for as long as it takes to {' and '.join(kinds)} it "
+                    f"(pass --database-url for its size and the duration)"
+                )
+        count = lambda codes: [s for s in self.steps if any(h.code in codes for h in s.hazards)]  # noqa: E731
+        for codes, words in (
+            ({"MD201"}, "delete{s} data"),
+            ({"MD202", "MD203", "MD204", "MD205"}, "may fail on existing data"),
+            ({"MD301", "MD302", "MD303", "MD304"}, "break{s} the previous release while it still runs"),
+            ({"MD107"}, "cannot run inside a transaction on this version"),
+        ):
+            steps = count(codes)
+            if steps:
+                n = len(steps)
+                lines.append(f"{n} operation{'s' * (n != 1)} {words.format(s='' if n != 1 else 's')}: {', '.join(s.target for s in steps)}")
+        brief = [s for s in self.steps if s.lock_held == "brief"]
+        if brief:
+            n = len(brief)
+            line = f"{n} operation{'s' * (n != 1)} take{'s' * (n == 1)} a brief ACCESS EXCLUSIVE lock: run {'them' if n != 1 else 'it'} with a short lock_timeout"
+            if self.live is not None and self.live.server.oldest_transaction_seconds:
+                line += f" (the oldest open transaction is {format_duration(self.live.server.oldest_transaction_seconds)} old)"
+            lines.append(line)
+        if not lines:
+            lines.append("nothing in this upgrade locks a live table for long, deletes data or breaks the previous release")
+        return lines
+
+    def to_json(self) -> dict:
+        data = {
+            "from": self.result.from_ref.to_json(),
+            "to": self.result.to_ref.to_json(),
+            "postgresql": {"version_num": self.context.pg_version, "version": format_pg_version(self.context.pg_version), "source": self.context.version_source},
+            "summary": self.summary(),
+            "server": self.live.server.to_json() if self.live else None,
+            "tables": {name: t.to_json() for name, t in sorted(self.live.tables.items())} if self.live else None,
+            "throughput": self.throughput.to_json() if self.throughput else None,
+            "steps": [s.to_json() for s in self.steps],
+            "notes": self.notes,
+            "warnings": [w.to_json() for w in self.result.warnings],
+        }
+        return data
+
+
+def _cost_words(h: Hazard) -> str:
+    return {"rewrite": "rewrite", "scan": "scan", "index": "index", "fk": "scan"}.get(h.cost, h.cost)
+
+
+def tables_of(changes: list[Change]) -> list[str]:
+    names: set[str] = set()
+    for c in changes:
+        if c.table:
+            names.add(c.table)
+        if c.detail.get("referred_table"):
+            names.add(c.detail["referred_table"])
+        for used in c.detail.get("used_by", []):
+            names.add(used.rsplit(".", 1)[0])
+        names.update(c.detail.get("references", []))
+    return sorted(names)
+
+
+def make_plan(
+    result: DiffResult,
+    database_url: str | None = None,
+    pg_version: str | int | None = None,
+    calibrate: bool = False,
+    calibrate_mb: float = 256,
+    log=None,
+) -> Plan:
+    """Annotate `result.changes` with hazards (in place) and build the plan.
+
+    With `database_url`, sizes come from that database (read-only) and costly operations get
+    estimates; with `calibrate` too, the server's throughput is measured first (the only
+    write: a scratch schema, dropped afterwards) and remembered in the user cache.
+    """
+    log = log or (lambda message: None)
+    notes: list[str] = []
+    live = None
+    if calibrate and not database_url:
+        raise LiveDatabaseError("--calibrate needs --database-url (the server to measure)")
+    if database_url:
+        live = read_live_facts(database_url, tables_of(result.changes))
+    context = PlanContext()
+    if pg_version is not None:
+        context.pg_version, context.version_source = parse_pg_version(pg_version), "option"
+        if live is not None and live.server.version_num // 10000 != context.pg_version // 10000:
+            notes.append(f"--pg-version {format_pg_version(context.pg_version)} overrides the live server's {live.server.version}")
+    elif live is not None:
+        context.pg_version, context.version_source = live.server.version_num, "server"
+    else:
+        context.pg_version, context.version_source = DEFAULT_PG_VERSION, "assumed"
+    if live is not None:
+        context.live = live
+        context.timezone = live.server.settings.get("TimeZone")
+    annotate(result.changes, context)
+
+    throughput = None
+    calibration_file = None
+    if live is not None:
+        if calibrate:
+            key, throughput = run_calibration(database_url, calibrate_mb, log)
+            calibration_file = str(save_calibration(key, throughput))
+            log(f"calibration saved to {calibration_file}")
+        else:
+            throughput = load_calibration(live.server.key) or DEFAULT_THROUGHPUT
+        estimate_changes(result.changes, live, throughput)
+        notes += _live_notes(result.changes, live)
+    steps = [Step(c, statement_for(c)) for c in result.changes]
+    order = {id(c): i for i, c in enumerate(result.changes)}
+    steps.sort(key=lambda s: (-(s.seconds or 0), not s.costly, s.severity, order[id(s.change)]))
+    return Plan(result, context, steps, live, throughput, notes, calibration_file)
+
+
+def _live_notes(changes: list[Change], live: LiveFacts) -> list[str]:
+    notes = []
+    new_tables = {c.table for c in changes if c.kind == "add_table"}
+    for name in live.missing:
+        if name not in new_tables:
+            notes.append(f"table {name} is not in the live database (different schema or search_path?): no estimate for it")
+    for c in changes:
+        if c.kind == "add_table" and live.table(c.table) is not None:
+            notes.append(f"table {c.table} already exists in the live database although the FROM release doesn't define it")
+        if c.kind == "modify_type":
+            facts = live.table(c.table)
+            column = facts.columns.get(c.column) if facts else None
+            if column is not None:
+                actual = parse_type(column["type"])
+                if actual == parse_type(c.new):
+                    notes.append(f"{c.table}.{c.column} is already {column['type']} in the live database: this change may have been applied")
+                elif actual != parse_type(c.old):
+                    notes.append(f"{c.table}.{c.column} is {column['type']} in the live database, not {c.old} as in the FROM release")
+    return notes

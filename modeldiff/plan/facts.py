@@ -1,0 +1,198 @@
+"""Facts the hazard rules need that a change alone does not carry, read from the two scratch
+databases of the compare stage (both are real PostgreSQL, so these are PostgreSQL's own
+answers, not guesses from model source).
+
+`collect_facts` is called by `compare.compare_databases` and adds keys to `Change.detail`:
+
+* add_column: `default_volatility` (immutable / stable / volatile: the strictest of every
+  function the default's expression tree calls, from `pg_proc.provolatile` in the TO
+  database), `identity` (always / by default), `generated` (stored / virtual)
+* modify_nullable to NOT NULL: `not_null_check` (a valid CHECK (col IS NOT NULL) in the FROM
+  database, which lets PostgreSQL >= 12 skip the scan), `has_default`
+* modify_default: `nullable` (of the column, in the FROM database)
+* remove_table: `references` (tables its foreign keys point at: dropping it locks them)
+* modify_enum / remove_enum: `used_by` (table.column of every column of that type)
+* modify_primary_key: `nullable_columns` (new key columns that are still nullable: the key's
+  implicit SET NOT NULL scans them)
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..result import Change
+
+_FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
+_VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+
+
+def _rows(conn, sql: str, params: tuple = ()):
+    return conn.exec_driver_sql(sql, params).fetchall()
+
+
+def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
+    """Add the facts above to `changes` (SQLAlchemy connections to the FROM and TO databases)."""
+    for change in changes:
+        k = change.kind
+        if k == "add_column":
+            change.detail.update(column_facts(new_conn, change.table, change.column))
+        elif k == "modify_nullable" and change.new is False:
+            check = not_null_check(old_conn, change.table, change.column)
+            if check:
+                change.detail["not_null_check"] = check
+            change.detail["has_default"] = bool(_scalar(old_conn, _DEFAULT_SQL, (change.table, change.column))) or bool(
+                _scalar(new_conn, _DEFAULT_SQL, (change.table, change.column))
+            )
+        elif k == "modify_default":
+            nullable = _scalar(old_conn, "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(quote_ident(%s)) AND attname = %s", (change.table, change.column))
+            if nullable is not None:
+                change.detail["nullable"] = bool(nullable)
+        elif k == "remove_table":
+            refs = [r[0] for r in _rows(old_conn, "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(quote_ident(%s)) AND confrelid <> conrelid ORDER BY 1", (change.table,))]
+            if refs:
+                change.detail["references"] = refs
+        elif k in ("modify_enum", "remove_enum"):
+            used = [
+                r[0]
+                for r in _rows(
+                    old_conn,
+                    "SELECT a.attrelid::regclass::text || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                    "JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid "
+                    # Only this connection's own schema: compare keeps each ref in a schema of one database.
+                    "WHERE t.typname = %s AND t.typtype = 'e' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
+                    "AND c.relnamespace = current_schema()::regnamespace AND t.typnamespace = current_schema()::regnamespace ORDER BY 1",
+                    (change.name,),
+                )
+            ]
+            if used:
+                change.detail["used_by"] = used
+        elif k == "modify_primary_key" and change.new:
+            nullable = [
+                r[0]
+                for r in _rows(
+                    old_conn,
+                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(quote_ident(%s)) AND attname = ANY(%s) AND NOT attnotnull ORDER BY attnum",
+                    (change.table, list(change.new)),
+                )
+            ]
+            if nullable:
+                change.detail["nullable_columns"] = nullable
+
+
+_DEFAULT_SQL = (
+    "SELECT 1 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+    "WHERE d.adrelid = to_regclass(quote_ident(%s)) AND a.attname = %s"
+)
+
+
+def _scalar(conn, sql: str, params: tuple):
+    row = conn.exec_driver_sql(sql, params).first()
+    return row[0] if row else None
+
+
+def column_facts(conn, table: str, column: str) -> dict:
+    row = conn.exec_driver_sql(
+        "SELECT a.attidentity, a.attgenerated, d.adbin::text FROM pg_attribute a "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = to_regclass(quote_ident(%s)) AND a.attname = %s",
+        (table, column),
+    ).first()
+    if row is None:
+        return {}
+    identity, generated, tree = row
+    facts: dict = {}
+    if identity:
+        facts["identity"] = "always" if identity == "a" else "by default"
+    if generated:
+        facts["generated"] = "stored" if generated == "s" else "virtual"
+    elif tree:
+        facts["default_volatility"] = expression_volatility(conn, tree)
+    return facts
+
+
+def expression_volatility(conn, tree: str) -> str:
+    """The strictest volatility of the functions and operators a stored expression calls.
+
+    `tree` is a pg_node_tree as text (`pg_attrdef.adbin::text`): FuncExpr nodes carry
+    `:funcid`, OpExpr-like nodes `:opfuncid`; NextValueExpr is nextval() itself.
+    SQLValueFunction (CURRENT_TIMESTAMP...) is stable and has no function id.
+    """
+    if "{NEXTVALUEEXPR" in tree:
+        return "volatile"
+    oids = sorted({int(x) for x in _FUNC_IDS.findall(tree)} - {0})
+    if not oids:
+        return "stable" if "{SQLVALUEFUNCTION" in tree else "immutable"
+    # 'i' < 's' < 'v': the maximum is the strictest.
+    worst = _scalar(conn, "SELECT max(provolatile::text) FROM pg_proc WHERE oid = ANY(%s)", (oids,))
+    if "{SQLVALUEFUNCTION" in tree and (worst or "i") < "s":
+        worst = "s"
+    return _VOLATILITY.get(worst or "i", "volatile")
+
+
+def not_null_check(conn, table: str, column: str) -> str | None:
+    """A valid CHECK constraint that, on its own, proves `column IS NOT NULL`.
+
+    Conservative: the constraint must be exactly `CHECK ((col IS NOT NULL))` or have it as a
+    top-level AND term. PostgreSQL's prover accepts more; we never claim a skip it would not do.
+    """
+    rows = _rows(
+        conn,
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(quote_ident(%s)) AND contype = 'c' AND convalidated ORDER BY conname",
+        (table,),
+    )
+    return check_proving_not_null(rows, column)
+
+
+def check_proving_not_null(rows, column: str) -> str | None:
+    ident = re.escape(column) + "|" + re.escape('"' + column.replace('"', '""') + '"')
+    term = re.compile(r"\(?(?:" + ident + r") IS NOT NULL\)?")
+    for name, definition in rows:
+        body = definition.strip()
+        if not body.upper().startswith("CHECK "):
+            continue
+        body = body[6:].strip()
+        if " NO INHERIT" in body.upper():
+            body = body[: body.upper().index(" NO INHERIT")]
+        body = _strip_parens(body)
+        if _split(body, " OR ") != [body]:
+            continue
+        terms = _split(body, " AND ")
+        if any(term.fullmatch(_strip_parens(t)) for t in terms):
+            return name
+    return None
+
+
+def _strip_parens(text: str) -> str:
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _split(text: str, word: str) -> list[str]:
+    """`text` split on `word` (e.g. " AND ") where it is outside parentheses."""
+    terms, depth, start, upper = [], 0, 0, text.upper()
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and upper.startswith(word, i):
+            terms.append(text[start:i])
+            start = i + len(word)
+            i += len(word) - 1
+        i += 1
+    terms.append(text[start:])
+    return terms

@@ -1,0 +1,311 @@
+"""Safe recipes: the online way to make a change, as data.
+
+Each recipe is a list of steps; a step is a SQL template (or, for steps that happen in the
+application, `sql=None` and a note), the lock it takes, and whether it must run outside a
+transaction. Templates are filled from a `Change` by `render_recipe`, so the runbook can show
+concrete SQL today, and a migration renderer (`--online`) can later emit the same steps as
+alembic operations: `autocommit` maps to `op.get_context().autocommit_block()`, `batched`
+to a loop, `app` steps to a split into two releases.
+
+Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {condition}
+{referred_table} {referred_columns} {default} {tmp_column} {check_name}, all identifiers
+already quoted where needed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..result import Change
+
+
+@dataclass(frozen=True)
+class RecipeStep:
+    sql: str | None  # None: an application-side step, described by `note`
+    lock: str | None = None
+    note: str = ""
+    autocommit: bool = False  # must run outside a transaction block
+    batched: bool = False  # repeat in small batches until it affects no rows
+    release: int = 1  # which release (deploy) the step belongs to: 1 = this upgrade, 2 = a later one
+
+
+@dataclass(frozen=True)
+class Recipe:
+    id: str
+    title: str
+    steps: tuple[RecipeStep, ...]
+    notes: str = ""
+
+
+_LT = RecipeStep("SET lock_timeout = '2s';", None, "give up instead of queueing; retry on timeout")
+
+RECIPES: dict[str, Recipe] = {
+    r.id: r
+    for r in [
+        Recipe(
+            "lock-timeout",
+            "Run with a short lock_timeout and retry",
+            (_LT, RecipeStep("{statement}", "ACCESS EXCLUSIVE", "brief: catalog only")),
+        ),
+        Recipe(
+            "drop-index-concurrently",
+            "Drop the index concurrently",
+            (RecipeStep("DROP INDEX CONCURRENTLY IF EXISTS {name};", "SHARE UPDATE EXCLUSIVE", "reads and writes continue", autocommit=True),),
+        ),
+        Recipe(
+            "change-type-expand-contract",
+            "New column, dual write, batched backfill, swap",
+            (
+                RecipeStep("ALTER TABLE {table} ADD COLUMN {tmp_column} {new_type};", "ACCESS EXCLUSIVE", "brief: nullable, no default"),
+                RecipeStep(
+                    "CREATE FUNCTION {tmp_column}_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.{tmp_column} := NEW.{column}; RETURN NEW; END $$;\n"
+                    "CREATE TRIGGER {tmp_column}_sync BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {tmp_column}_sync();",
+                    "SHARE ROW EXCLUSIVE",
+                    "brief; keeps new writes in sync",
+                ),
+                RecipeStep(
+                    "UPDATE {table} SET {tmp_column} = {column} WHERE id >= :lo AND id < :lo + 10000 AND {tmp_column} IS DISTINCT FROM {column};",
+                    "ROW EXCLUSIVE",
+                    "walk the primary key (id here) in ranges, one transaction each; pause between batches so replicas keep up",
+                    batched=True,
+                ),
+                RecipeStep(None, None, "rebuild each index that contains {column} on {tmp_column} with CREATE INDEX CONCURRENTLY", autocommit=True),
+                RecipeStep(
+                    "BEGIN;\nALTER TABLE {table} RENAME COLUMN {column} TO {column}_old;\nALTER TABLE {table} RENAME COLUMN {tmp_column} TO {column};\n"
+                    "DROP TRIGGER {tmp_column}_sync ON {table};\nDROP FUNCTION {tmp_column}_sync();\nCOMMIT;",
+                    "ACCESS EXCLUSIVE",
+                    "brief; move defaults, NOT NULL (via CHECK ... NOT VALID + VALIDATE first) and constraints in the same transaction",
+                ),
+                RecipeStep("ALTER TABLE {table} DROP COLUMN {column}_old;", "ACCESS EXCLUSIVE", "in a later release, once nothing reads it", release=2),
+            ),
+            "Converting a primary key also widens every referencing foreign-key column, which rewrites those tables too.",
+        ),
+        Recipe(
+            "add-column-backfill",
+            "Add the column without the volatile default, then backfill",
+            (
+                RecipeStep("ALTER TABLE {table} ADD COLUMN {column} {new_type};", "ACCESS EXCLUSIVE", "brief"),
+                RecipeStep("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default};", "ACCESS EXCLUSIVE", "brief; applies to new rows only"),
+                RecipeStep(
+                    "UPDATE {table} SET {column} = {default} WHERE id >= :lo AND id < :lo + 10000 AND {column} IS NULL;",
+                    "ROW EXCLUSIVE",
+                    "walk the primary key (id here) in ranges, one transaction each",
+                    batched=True,
+                ),
+            ),
+            "If the column must be NOT NULL, finish with the not-null-via-check recipe.",
+        ),
+        Recipe(
+            "not-null-via-check",
+            "NOT NULL through a validated CHECK",
+            (
+                RecipeStep("ALTER TABLE {table} ADD CONSTRAINT {check_name} CHECK ({column} IS NOT NULL) NOT VALID;", "ACCESS EXCLUSIVE", "brief: new rows are checked from now on"),
+                RecipeStep("UPDATE {table} SET {column} = ... WHERE {column} IS NULL;", "ROW EXCLUSIVE", "backfill NULLs in batches, if any", batched=True),
+                RecipeStep("ALTER TABLE {table} VALIDATE CONSTRAINT {check_name};", "SHARE UPDATE EXCLUSIVE", "full scan, but reads and writes continue"),
+                RecipeStep("ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;", "ACCESS EXCLUSIVE", "brief: the valid CHECK proves it, no scan (PostgreSQL >= 12)"),
+                RecipeStep("ALTER TABLE {table} DROP CONSTRAINT {check_name};", "ACCESS EXCLUSIVE", "brief; in its own statement, not with SET NOT NULL"),
+            ),
+        ),
+        Recipe(
+            "check-not-valid",
+            "Add the CHECK NOT VALID, validate separately",
+            (
+                RecipeStep("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition}) NOT VALID;", "ACCESS EXCLUSIVE", "brief"),
+                RecipeStep("ALTER TABLE {table} VALIDATE CONSTRAINT {name};", "SHARE UPDATE EXCLUSIVE", "full scan, reads and writes continue"),
+            ),
+        ),
+        Recipe(
+            "create-index-concurrently",
+            "Build the index concurrently",
+            (RecipeStep("CREATE {unique}INDEX CONCURRENTLY {name} ON {table} ({columns});", "SHARE UPDATE EXCLUSIVE", "reads and writes continue; if it fails, DROP INDEX CONCURRENTLY the INVALID leftover and retry", autocommit=True),),
+            "Not on PostgreSQL 14.0-14.3 (corruption bug). Only one concurrent build per table at a time.",
+        ),
+        Recipe(
+            "rename-index",
+            "Rename the existing index instead of rebuilding it",
+            (RecipeStep("ALTER INDEX {old_name} RENAME TO {name};", "SHARE UPDATE EXCLUSIVE", "instant"),),
+        ),
+        Recipe(
+            "constraint-using-index",
+            "Build the unique index concurrently, then attach it",
+            (
+                RecipeStep("CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});", "SHARE UPDATE EXCLUSIVE", "reads and writes continue", autocommit=True),
+                RecipeStep("ALTER TABLE {table} ADD CONSTRAINT {name} {constraint} USING INDEX {name};", "ACCESS EXCLUSIVE", "brief (a PRIMARY KEY on nullable columns first needs not-null-via-check)"),
+            ),
+        ),
+        Recipe(
+            "fk-not-valid",
+            "Add the foreign key NOT VALID, validate separately",
+            (
+                RecipeStep("ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {referred_table} ({referred_columns}) NOT VALID;", "SHARE ROW EXCLUSIVE", "brief, on both tables"),
+                RecipeStep("ALTER TABLE {table} VALIDATE CONSTRAINT {name};", "SHARE UPDATE EXCLUSIVE", "scan; writes continue"),
+            ),
+        ),
+        Recipe(
+            "enum-remove-value",
+            "Stop writing the label, then recreate the type",
+            (
+                RecipeStep(None, None, "release 1: stop writing {removed} and deploy"),
+                RecipeStep("UPDATE {used_table} SET {used_column} = ... WHERE {used_column} = {removed};", "ROW EXCLUSIVE", "for each column using {name}: {used_by}", batched=True, release=2),
+                RecipeStep(
+                    "CREATE TYPE {name}_new AS ENUM ({labels});\n"
+                    "ALTER TABLE {used_table} ALTER COLUMN {used_column} TYPE {name}_new USING {used_column}::text::{name}_new;\n"
+                    "DROP TYPE {name};\nALTER TYPE {name}_new RENAME TO {name};",
+                    "ACCESS EXCLUSIVE",
+                    "rewrites each table using the type: off-peak, or leave the unused label in place on large tables",
+                    release=2,
+                ),
+            ),
+        ),
+        Recipe(
+            "enum-add-value-autocommit",
+            "Add enum values outside the transaction",
+            (RecipeStep("ALTER TYPE {name} ADD VALUE IF NOT EXISTS {value};", None, "one statement per value, in op.get_context().autocommit_block()", autocommit=True),),
+        ),
+        Recipe(
+            "drop-in-later-release",
+            "Stop using it first, drop it in a later release",
+            (
+                RecipeStep(None, None, "release 1: remove {target} from the models (or stop reading and writing it) and deploy"),
+                RecipeStep("{statement}", "ACCESS EXCLUSIVE", "release 2: drop it, after a backup if the data may be needed", release=2),
+            ),
+        ),
+        Recipe(
+            "rename-in-orm",
+            "Keep the column name in the database",
+            (RecipeStep(None, None, "map the attribute to the existing column: {new_column} = Column(\"{old_column}\", ...); no DDL at all"),),
+        ),
+        Recipe(
+            "required-in-later-release",
+            "Require the column only after the old release is gone",
+            (
+                RecipeStep("ALTER TABLE {table} ADD COLUMN {column} {new_type};", "ACCESS EXCLUSIVE", "release 1: nullable (or NOT NULL with a constant default, which is instant on PostgreSQL >= 11)"),
+                RecipeStep(None, None, "release 1: the new code writes {column}; backfill existing rows in batches"),
+                RecipeStep(None, None, "release 2: SET NOT NULL with the not-null-via-check recipe", release=2),
+            ),
+        ),
+        Recipe(
+            "precheck-duplicates",
+            "Look for duplicates first",
+            (RecipeStep("SELECT {columns}, count(*) FROM {table} GROUP BY {columns} HAVING count(*) > 1 LIMIT 20;", "ACCESS SHARE", "read-only; deduplicate before building"),),
+        ),
+        Recipe(
+            "precheck-type",
+            "Look for values that do not convert first",
+            (RecipeStep("SELECT count(*) FROM {table} WHERE {column} IS NOT NULL AND pg_input_is_valid({column}::text, '{new_type_text}') IS NOT TRUE;", "ACCESS SHARE", "read-only (pg_input_is_valid needs PostgreSQL >= 16)"),),
+        ),
+        Recipe(
+            "precheck-nulls",
+            "Backfill NULLs first",
+            (RecipeStep("SELECT count(*) FROM {table} WHERE {column} IS NULL;", "ACCESS SHARE", "read-only; backfill in batches if not 0"),),
+        ),
+        Recipe(
+            "precheck-violations",
+            "Look for violating rows first",
+            (RecipeStep("{violations_sql}", "ACCESS SHARE", "read-only"),),
+        ),
+    ]
+}
+
+_SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_RESERVED = {"user", "order", "group", "table", "select", "where", "from", "to", "default", "check", "column", "primary", "references", "end", "limit", "offset", "all", "and", "or", "not", "null", "true", "false", "desc", "asc", "as", "on", "in", "is", "case", "when", "then", "else", "both", "using", "window", "with", "type"}
+
+
+def quote(identifier: str) -> str:
+    if _SIMPLE.match(identifier) and identifier not in _RESERVED:
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def params(change: Change, statement: str = "") -> dict[str, str]:
+    d = change.detail
+    p = {
+        "table": quote(change.table) if change.table else "",
+        "column": quote(change.column) if change.column else "",
+        "name": quote(change.name) if change.name else "",
+        "new_type": str(change.new) if change.kind in ("modify_type", "add_column") else "",
+        "new_type_text": str(change.new).lower() if change.kind == "modify_type" else "",
+        "old_type": str(change.old) if change.kind == "modify_type" else "",
+        "columns": ", ".join(quote(c) for c in d.get("columns", []) if c),
+        "condition": d.get("condition", ""),
+        "referred_table": quote(d["referred_table"]) if d.get("referred_table") else "",
+        "referred_columns": ", ".join(quote(c) for c in d.get("referred_columns", [])),
+        "default": d.get("default") or "...",
+        "tmp_column": quote(f"{change.column}_new") if change.column else "",
+        "check_name": quote(f"{change.table}_{change.column}_not_null"[:63]) if change.column else "",
+        "unique": "UNIQUE " if d.get("unique") else "",
+        "constraint": "PRIMARY KEY" if change.kind == "modify_primary_key" else "UNIQUE",
+        "statement": statement,
+        "target": f"{change.table}.{change.column}" if change.column else str(change.table),
+        "old_name": "",
+        "new_column": "",
+        "old_column": change.column or "",
+        "value": "",
+        "violations_sql": "",
+    }
+    if change.kind == "modify_primary_key":
+        p["columns"] = ", ".join(quote(c) for c in (change.new or []))
+    if change.kind == "modify_enum" and change.new is not None:
+        literal = lambda v: "'" + v.replace("'", "''") + "'"  # noqa: E731
+        p["value"] = ", ".join(literal(v) for v in change.new if v not in (change.old or []))
+        p["removed"] = ", ".join(literal(v) for v in (change.old or []) if v not in change.new)
+        p["labels"] = ", ".join(literal(v) for v in change.new)
+        used = d.get("used_by", [])
+        p["used_by"] = ", ".join(used)
+        if used:
+            table, _, column = used[0].rpartition(".")
+            p["used_table"], p["used_column"] = quote(table), quote(column)
+    if change.kind == "add_constraint" and d.get("condition"):
+        p["violations_sql"] = f"SELECT count(*) FROM {p['table']} WHERE NOT ({d['condition']});"
+    if change.kind == "add_fk":
+        cols = d.get("columns", [])
+        refs = d.get("referred_columns", [])
+        join = " AND ".join(f"r.{quote(b)} = t.{quote(a)}" for a, b in zip(cols, refs))
+        nonnull = " AND ".join(f"t.{quote(a)} IS NOT NULL" for a in cols)
+        p["violations_sql"] = f"SELECT count(*) FROM {p['table']} t WHERE {nonnull} AND NOT EXISTS (SELECT 1 FROM {p['referred_table']} r WHERE {join});"
+    return p
+
+
+@dataclass
+class RenderedStep:
+    sql: str | None
+    lock: str | None
+    note: str
+    autocommit: bool
+    batched: bool
+    release: int
+
+    def to_json(self) -> dict:
+        out = {"sql": self.sql, "lock": self.lock, "note": self.note}
+        for key in ("autocommit", "batched"):
+            if getattr(self, key):
+                out[key] = True
+        if self.release != 1:
+            out["release"] = self.release
+        return out
+
+
+def render_recipe(recipe_id: str, change: Change, statement: str = "", extra: dict | None = None) -> list[RenderedStep]:
+    """The recipe's steps with the change's names filled in; `extra` adds or overrides placeholders."""
+    recipe = RECIPES[recipe_id]
+    p = _Defaulting(params(change, statement))
+    p.update(extra or {})
+    out = []
+    for step in recipe.steps:
+        out.append(
+            RenderedStep(
+                step.sql.format_map(p) if step.sql else None,
+                step.lock,
+                step.note.format_map(p),
+                step.autocommit,
+                step.batched,
+                step.release,
+            )
+        )
+    return out
+
+
+class _Defaulting(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
