@@ -1,0 +1,469 @@
+"""The operations that turn FROM's database into TO's, complete enough to run.
+
+`compare_databases` gives alembic's UpgradeOps plus the changes alembic never looks at.
+This adds operations for those (enum types, primary keys), decides for each column type
+change whether PostgreSQL can convert the data by itself, needs a USING cast, or needs a
+human (found by trying it on the embedded server, in a transaction that is rolled back),
+and offers each output its own "view" of the column types:
+
+* postgresql: the reflected types, enums with create_type=False (the migration creates
+  and drops enum types explicitly, so table creation must not);
+* python: the same, but a project type (Dify's StringUUID) wherever the loader child proved
+  that the project's own expression for it builds an identical type;
+* mysql, sqlite: the type and server default each model column has on that dialect, as
+  the loader child compiled them (PostgreSQL's reflected spelling means nothing there).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import psycopg2
+from alembic.operations import ops
+from sqlalchemy import MetaData, Table, create_engine, inspect, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
+
+from .compare import compare_databases, type_sql
+from .load import LoadedSchema
+from .ops import AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, NoteOp, quote
+from .pg import EmbeddedPostgres
+from .result import Change
+
+VIEWS = ("postgresql", "python", "mysql", "sqlite")
+UPGRADE, DOWNGRADE = "upgrade", "downgrade"
+
+
+class ProjectType(TypeDecorator):
+    """A column type the project defines (e.g. `models.types.StringUUID()`): rendered as
+    the project spells it, compiled as the type PostgreSQL reflected."""
+
+    impl = TypeEngine
+    cache_ok = True
+
+    def __init__(self, reflected, expr: str, import_: str) -> None:
+        super().__init__()
+        self.reflected, self.expr, self.import_ = reflected, expr, import_
+
+    def load_dialect_impl(self, dialect):
+        return self.reflected
+
+
+class SQLType(UserDefinedType):
+    """A type given as SQL text (what the loader compiled for MySQL or SQLite)."""
+
+    cache_ok = True
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def get_col_spec(self, **kw) -> str:
+        return self.sql
+
+    def __repr__(self) -> str:
+        return f"SQLType({self.sql!r})"
+
+
+@dataclass
+class Cast:
+    """How one column type change runs on PostgreSQL."""
+
+    using: str | None = None  # USING expression, when an explicit cast is needed
+    drop_default: bool = False  # the old default must go first (it cannot be cast)
+    todo: str | None = None  # no cast exists: a human decides
+
+
+@dataclass
+class _Slot:
+    """A place in the ops holding a column type (and maybe its server default)."""
+
+    holder: object  # a Column, or an AlterColumnOp
+    type_attr: str
+    default_attr: str | None
+    side: str  # "from" or "to": whose model facts describe it
+    table: str
+    column: str
+    reflected_type: object = None
+    reflected_default: object = None
+
+
+@dataclass
+class Migration:
+    upgrade_ops: ops.UpgradeOps
+    changes: list[Change]
+    old: LoadedSchema | None
+    new: LoadedSchema
+    from_tables: dict[str, Table]  # FROM's tables as reflected (SQLite rebuilds tables from them)
+    casts: dict[tuple[str, str, str], Cast] = field(default_factory=dict)
+    slots: list[_Slot] = field(default_factory=list)
+    approximations: dict[str, list[str]] = field(default_factory=dict)  # view -> notes
+
+    def todos(self) -> list[str]:
+        """What a human must decide, as `table.column: text`, upgrade direction first."""
+        out = []
+        for direction in (UPGRADE, DOWNGRADE):
+            for (d, table, column), cast in sorted(self.casts.items()):
+                if d == direction and cast.todo:
+                    out.append(f"{direction}: {table}.{column}: {cast.todo}")
+        for op in _walk(self.upgrade_ops):
+            if isinstance(op, AlterEnumOp) and not op.appends_only:
+                out.append(f"upgrade: enum {op.name}: loses {', '.join(op.removed()) or 'its label order'}")
+            if isinstance(op, AlterEnumOp) and not op.reverse().appends_only:
+                out.append(f"downgrade: enum {op.name}: loses {', '.join(op.reverse().removed()) or 'its label order'}")
+        return out
+
+    def directions(self, view: str) -> tuple[ops.UpgradeOps, ops.DowngradeOps]:
+        """Upgrade and downgrade ops with `view`'s column types, casts and notes."""
+        self._apply_view(view)
+        upgrade = ops.UpgradeOps(ops=list(self.upgrade_ops.ops))
+        downgrade = upgrade.reverse()
+        if view in ("postgresql", "python"):
+            upgrade = ops.UpgradeOps(ops=self._annotate(upgrade.ops, UPGRADE))
+            downgrade = ops.DowngradeOps(ops=self._annotate(downgrade.ops, DOWNGRADE))
+        elif view in ("mysql", "sqlite"):
+            # Enum types are part of the column type on these dialects.
+            strip = (CreateEnumOp, DropEnumOp, AlterEnumOp)
+            upgrade = ops.UpgradeOps(ops=[o for o in upgrade.ops if not isinstance(o, strip)])
+            downgrade = ops.DowngradeOps(ops=[o for o in downgrade.ops if not isinstance(o, strip)])
+        return upgrade, downgrade
+
+    # -- views --------------------------------------------------------------------------
+
+    def _apply_view(self, view: str) -> None:
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}")
+        notes = self.approximations.setdefault(view, [])
+        notes.clear()
+        for slot in self.slots:
+            reflected = slot.reflected_type
+            fact = self._fact(slot.side, slot.table, slot.column)
+            default = slot.reflected_default
+            if view in ("postgresql", "python"):
+                new_type = _no_create_type(reflected)
+                if view == "python" and fact and fact.get("python") and not isinstance(reflected, postgresql.ENUM):
+                    new_type = ProjectType(new_type, fact["python"]["expr"], fact["python"]["import"])
+            else:
+                new_type, default = self._dialect_column(view, slot, fact, reflected, default, notes)
+            setattr(slot.holder, slot.type_attr, new_type)
+            if slot.default_attr:
+                setattr(slot.holder, slot.default_attr, default)
+        for table in self.from_tables.values():
+            for column in table.columns:
+                slot = column.info.setdefault("modeldiff", _Slot(column, "type", "server_default", "from", table.name, column.name, column.type, column.server_default))
+                fact = self._fact("from", table.name, column.name)
+                if view in ("postgresql", "python"):
+                    column.type, column.server_default = _no_create_type(slot.reflected_type), slot.reflected_default
+                else:
+                    column.type, column.server_default = self._dialect_column(view, slot, fact, slot.reflected_type, slot.reflected_default, [])
+
+    def _fact(self, side: str, table: str, column: str) -> dict | None:
+        schema = self.old if side == "from" else self.new
+        if schema is None:
+            return None
+        entry = schema.tables.get(table)
+        if entry is None:
+            return None
+        return next((c for c in entry.get("columns", []) if c["name"] == column), None)
+
+    def _dialect_column(self, view, slot: _Slot, fact, reflected, default, notes):
+        """Type and server default for MySQL/SQLite, from the model as compiled there."""
+        where = f"{slot.table}.{slot.column}"
+        facts = (fact or {}).get("dialects", {}).get(view)
+        if facts is None:
+            notes.append(f"{where}: no {view} facts for this column; PostgreSQL's type is used")
+            return _generic(reflected), default
+        sql = facts.get("type")
+        if sql is None and facts.get("generic"):
+            sql = facts["generic"]
+            notes.append(f"{where}: {facts.get('error', 'no such type')}; {sql} used")
+        if sql is None and view == "mysql" and "VARCHAR requires a length" in (facts.get("error") or ""):
+            sql = "TEXT"
+            notes.append(f"{where}: VARCHAR without a length does not exist in MySQL; TEXT used")
+        if sql is None:
+            notes.append(f"{where}: no {view} type ({facts.get('error')}); PostgreSQL's {type_sql(reflected)} used")
+            sql = type_sql(reflected)
+        if slot.default_attr is None or default is False:
+            return SQLType(sql), default
+        if default is None:
+            return SQLType(sql), None
+        model_default = facts.get("default")
+        return SQLType(sql), (text(_portable_default(model_default)) if model_default else None)
+
+    # -- per-direction annotations ---------------------------------------------------------
+
+    def _annotate(self, op_list: list, direction: str) -> list:
+        out = []
+        for op in op_list:
+            if isinstance(op, ops.ModifyTableOps):
+                out.append(ops.ModifyTableOps(op.table_name, self._annotate(op.ops, direction), schema=op.schema))
+            elif isinstance(op, ops.AlterColumnOp) and op.modify_type is not None:
+                out += self._cast_ops(op, direction)
+            else:
+                out.append(op)
+        return out
+
+    def _cast_ops(self, op: ops.AlterColumnOp, direction: str) -> list:
+        cast = self.casts.get((direction, op.table_name, op.column_name))
+        if cast is None or (cast.using is None and cast.todo is None):
+            return [op]
+        if cast.todo:
+            return [NoteOp(f"{op.table_name}.{op.column_name}: {cast.todo}"), op]
+        out: list = []
+        kw = dict(
+            schema=op.schema,
+            existing_type=op.existing_type,
+            existing_nullable=op.existing_nullable,
+            existing_comment=op.existing_comment,
+            modify_nullable=op.modify_nullable,
+            modify_comment=op.modify_comment,
+            modify_type=op.modify_type,
+        )
+        default_after = op.modify_server_default if op.modify_server_default is not False else op.existing_server_default
+        note = f"{op.table_name}.{op.column_name}: {type_sql(_plain(op.existing_type))} -> {type_sql(_plain(op.modify_type))} needs an explicit cast; rows whose value does not convert make it fail"
+        out.append(NoteOp(note, todo=False))
+        if cast.drop_default:
+            out.append(ops.AlterColumnOp(op.table_name, op.column_name, schema=op.schema, existing_type=op.existing_type, existing_server_default=op.existing_server_default, modify_server_default=None))
+            out.append(CastAlterColumnOp(op.table_name, op.column_name, existing_server_default=None, postgresql_using=cast.using, **kw))
+            if default_after is not None:
+                out.append(ops.AlterColumnOp(op.table_name, op.column_name, schema=op.schema, existing_type=op.modify_type, existing_server_default=None, modify_server_default=default_after))
+        else:
+            out.append(
+                CastAlterColumnOp(
+                    op.table_name,
+                    op.column_name,
+                    existing_server_default=op.existing_server_default,
+                    modify_server_default=op.modify_server_default,
+                    postgresql_using=cast.using,
+                    **kw,
+                )
+            )
+        return out
+
+
+def _plain(type_):
+    return type_.reflected if isinstance(type_, ProjectType) else type_
+
+
+def _no_create_type(type_):
+    """Enum columns never create or drop their type: the explicit enum ops do."""
+    if isinstance(type_, postgresql.ENUM) and type_.create_type:
+        return postgresql.ENUM(*type_.enums, name=type_.name, schema=type_.schema, create_type=False)
+    return type_
+
+
+def _generic(type_):
+    try:
+        return type_.as_generic()
+    except NotImplementedError:
+        return type_
+
+
+_PG_CAST = re.compile(r"('(?:[^']|'')*')::[a-z][a-z0-9_ ]*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*", re.I)
+
+
+def _portable_default(sql: str) -> str:
+    """Drop PostgreSQL's `::type` casts from literals (`'normal'::character varying`), which
+    other dialects cannot parse; what remains is the literal the model meant."""
+    sql = _PG_CAST.sub(r"\1", sql)
+    return re.sub(r"^CURRENT_TIMESTAMP\(\d\)$", "CURRENT_TIMESTAMP", sql.strip(), flags=re.I)
+
+
+def _walk(container):
+    for op in container.ops:
+        if isinstance(op, ops.OpContainer):
+            yield from _walk(op)
+        else:
+            yield op
+
+
+# --- building --------------------------------------------------------------------------
+
+
+def build_migration(
+    server: EmbeddedPostgres,
+    from_db: str,
+    to_db: str,
+    old: LoadedSchema | None,
+    new: LoadedSchema,
+) -> Migration:
+    """The migration from database `from_db` to `to_db` of `server` (FROM may be empty:
+    `old` None), from the loaded schemas' facts."""
+    from_url, to_url = server.sqlalchemy_url(from_db), server.sqlalchemy_url(to_db)
+    changes, upgrade_ops = compare_databases(from_url, to_url)
+    from_meta, from_enums, to_enums = _reflect(from_url), _enums(from_url), _enums(to_url)
+    _add_enum_ops(upgrade_ops, changes, from_meta)
+    _add_primary_key_ops(upgrade_ops, changes, from_meta, to_url)
+    for op in _walk(upgrade_ops):
+        # Reflection says "no autoincrement" for every altered column; alembic only uses it
+        # on MySQL and warns about it elsewhere. A real autoincrement (True) is kept.
+        if isinstance(op, ops.AlterColumnOp) and op.kw.get("autoincrement") is False:
+            del op.kw["autoincrement"]
+    migration = Migration(upgrade_ops, changes, old, new, dict(from_meta.tables))
+    migration.slots = _slots(upgrade_ops)
+    migration._apply_view("postgresql")
+    up = ops.UpgradeOps(ops=list(upgrade_ops.ops))
+    enums = {**to_enums, **from_enums}
+    migration.casts.update(_probe_casts(server, from_db, up, UPGRADE, enums))
+    migration.casts.update(_probe_casts(server, to_db, up.reverse(), DOWNGRADE, {**from_enums, **to_enums}))
+    return migration
+
+
+def _reflect(url: str) -> MetaData:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        meta = MetaData()
+        with engine.connect() as conn:
+            meta.reflect(conn)
+        return meta
+    finally:
+        engine.dispose()
+
+
+def _enums(url: str) -> dict[str, list[str]]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return {e["name"]: e["labels"] for e in inspect(conn).get_enums()}
+    finally:
+        engine.dispose()
+
+
+def _add_enum_ops(upgrade_ops: ops.UpgradeOps, changes: list[Change], from_meta: MetaData) -> None:
+    """Created enums first, dropped enums last, label changes first (see AlterEnumOp)."""
+    first, last = [], []
+    for change in changes:
+        if change.kind == "add_enum":
+            first.append(CreateEnumOp(change.name, change.new))
+        elif change.kind == "remove_enum":
+            last.append(DropEnumOp(change.name, change.old))
+        elif change.kind == "modify_enum":
+            columns = [
+                (table.name, column.name, _default_sql(column))
+                for table in from_meta.sorted_tables
+                for column in table.columns
+                if isinstance(column.type, postgresql.ENUM) and column.type.name == change.name
+            ]
+            first.append(AlterEnumOp(change.name, change.old, change.new, columns))
+    upgrade_ops.ops[:0] = first
+    upgrade_ops.ops.extend(last)
+
+
+def _default_sql(column) -> str | None:
+    default = column.server_default
+    return None if default is None else str(getattr(default.arg, "text", default.arg))
+
+
+def _add_primary_key_ops(upgrade_ops: ops.UpgradeOps, changes: list[Change], from_meta: MetaData, to_url: str) -> None:
+    """Drop the old primary key before the table's other changes, add the new one after
+    them (its columns may be added, or made NOT NULL, in between)."""
+    for change in changes:
+        if change.kind != "modify_primary_key":
+            continue
+        table = change.table
+        modify = next((o for o in upgrade_ops.ops if isinstance(o, ops.ModifyTableOps) and o.table_name == table), None)
+        if modify is None:
+            modify = ops.ModifyTableOps(table, [])
+            upgrade_ops.ops.append(modify)
+        old_name, new_name = change.detail.get("old_name"), change.detail.get("new_name")
+        create_new = ops.CreatePrimaryKeyOp(new_name, table, change.new) if change.new else None
+        if change.old:
+            recreate_old = ops.CreatePrimaryKeyOp(old_name, table, change.old)
+            modify.ops.insert(0, ops.DropConstraintOp(old_name, table, type_="primary", _reverse=recreate_old))
+        if create_new is not None:
+            modify.ops.append(create_new)
+
+
+def _slots(upgrade_ops: ops.UpgradeOps) -> list[_Slot]:
+    slots: list[_Slot] = []
+
+    def column_slot(column, side: str, table: str) -> None:
+        slots.append(_Slot(column, "type", "server_default", side, table, column.name, column.type, column.server_default))
+
+    for op in upgrade_ops.ops:
+        if isinstance(op, ops.CreateTableOp):
+            for column in op.columns:
+                if hasattr(column, "type") and hasattr(column, "server_default"):
+                    column_slot(column, "to", op.table_name)
+        elif isinstance(op, ops.DropTableOp) and op._reverse is not None:
+            for column in op._reverse.columns:
+                if hasattr(column, "type") and hasattr(column, "server_default"):
+                    column_slot(column, "from", op.table_name)
+        elif isinstance(op, ops.ModifyTableOps):
+            for inner in op.ops:
+                if isinstance(inner, ops.AddColumnOp):
+                    column_slot(inner.column, "to", inner.table_name)
+                elif isinstance(inner, ops.DropColumnOp) and inner._reverse is not None:
+                    column_slot(inner._reverse.column, "from", inner.table_name)
+                elif isinstance(inner, ops.AlterColumnOp):
+                    t, c = inner.table_name, inner.column_name
+                    if inner.existing_type is not None:
+                        slots.append(_Slot(inner, "existing_type", "existing_server_default", "from", t, c, inner.existing_type, inner.existing_server_default))
+                    if inner.modify_type is not None:
+                        has_default = inner.modify_server_default is not False
+                        slots.append(_Slot(inner, "modify_type", "modify_server_default" if has_default else None, "to", t, c, inner.modify_type, inner.modify_server_default))
+                    elif inner.modify_server_default is not False:
+                        # The default changes, the type does not: TO's facts still apply.
+                        slots.append(_Slot(inner, "_modeldiff_type", "modify_server_default", "to", t, c, inner.existing_type, inner.modify_server_default))
+    return slots
+
+
+# --- deciding casts, on the server ------------------------------------------------------------
+
+
+def _probe_casts(server: EmbeddedPostgres, database: str, container, direction: str, enums: dict) -> dict:
+    """Try each type change on a scratch column in `database` (which is in the state the
+    direction starts from), rolled back: plain, then USING col::type, then the same with
+    the old default dropped first. What still fails has no cast: a human decides."""
+    out = {}
+    alters = [o for o in _walk(container) if isinstance(o, ops.AlterColumnOp) and o.modify_type is not None]
+    if not alters:
+        return out
+    conn = server.connect(database)
+    try:
+        cur = conn.cursor()
+        for op in alters:
+            old_sql, new_sql = type_sql(op.existing_type), type_sql(op.modify_type)
+            default = op.existing_server_default
+            default_sql = None if default in (None, False) else str(getattr(default.arg, "text", default.arg))
+            column = quote(op.column_name)
+            using = f"{column}::{new_sql}"
+            attempts = [
+                (Cast(), default_sql, None),
+                (Cast(using=using), default_sql, using),
+                (Cast(using=using, drop_default=True), None, using),
+            ]
+            if default_sql is None:
+                del attempts[2]
+            for cast, with_default, using_sql in attempts:
+                if _try_alter(cur, op.column_name, old_sql, new_sql, with_default, using_sql, enums):
+                    out[(direction, op.table_name, op.column_name)] = cast
+                    break
+            else:
+                out[(direction, op.table_name, op.column_name)] = Cast(
+                    todo=f"PostgreSQL has no cast from {old_sql} to {new_sql}: write the conversion "
+                    f"(ALTER COLUMN ... TYPE {new_sql} USING <expression>) or migrate the data another way"
+                )
+        cur.close()
+    finally:
+        conn.rollback()
+        conn.close()
+    return out
+
+
+def _try_alter(cur, column: str, old_sql: str, new_sql: str, default_sql: str | None, using: str | None, enums: dict) -> bool:
+    cur.execute("SAVEPOINT probe")
+    try:
+        for name, labels in enums.items():  # types the column may need that this database lacks
+            cur.execute("SELECT 1 FROM pg_type WHERE typname = %s", (name,))
+            if cur.fetchone() is None and name in (old_sql, new_sql, old_sql.strip('"'), new_sql.strip('"')):
+                cur.execute(f"CREATE TYPE {quote(name)} AS ENUM ({', '.join(['%s'] * len(labels))})", labels)
+        default = f" DEFAULT {default_sql}" if default_sql else ""
+        cur.execute(f"CREATE TEMP TABLE modeldiff_probe ({quote(column)} {old_sql}{default})")
+        cur.execute(f"ALTER TABLE modeldiff_probe ALTER COLUMN {quote(column)} TYPE {new_sql}" + (f" USING {using}" if using else ""))
+        return True
+    except psycopg2.Error:
+        return False
+    finally:
+        cur.execute("ROLLBACK TO SAVEPOINT probe")
