@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import psycopg2
 from alembic.operations import ops
-from sqlalchemy import MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Column, DefaultClause, MetaData, Table, create_engine, inspect, text
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
@@ -96,6 +97,7 @@ class Migration:
     old: LoadedSchema | None
     new: LoadedSchema
     from_tables: dict[str, Table]  # FROM's tables as reflected (SQLite rebuilds tables from them)
+    to_tables: dict[str, Table]  # TO's, for rebuilding on the way down
     casts: dict[tuple[str, str, str], Cast] = field(default_factory=dict)
     slots: list[_Slot] = field(default_factory=list)
     approximations: dict[str, list[str]] = field(default_factory=dict)  # view -> notes
@@ -148,15 +150,20 @@ class Migration:
                 new_type, default = self._dialect_column(view, slot, fact, reflected, default, notes)
             setattr(slot.holder, slot.type_attr, new_type)
             if slot.default_attr:
-                setattr(slot.holder, slot.default_attr, default)
-        for table in self.from_tables.values():
+                setattr(slot.holder, slot.default_attr, _for_holder(slot.holder, default))
+        for side, tables in (("from", self.from_tables), ("to", self.to_tables)):
+            self._apply_view_to_tables(view, side, tables)
+
+    def _apply_view_to_tables(self, view: str, side: str, tables: dict[str, Table]) -> None:
+        for table in tables.values():
             for column in table.columns:
-                slot = column.info.setdefault("modeldiff", _Slot(column, "type", "server_default", "from", table.name, column.name, column.type, column.server_default))
-                fact = self._fact("from", table.name, column.name)
+                slot = column.info.setdefault("modeldiff", _Slot(column, "type", "server_default", side, table.name, column.name, column.type, column.server_default))
+                fact = self._fact(side, table.name, column.name)
                 if view in ("postgresql", "python"):
                     column.type, column.server_default = _no_create_type(slot.reflected_type), slot.reflected_default
                 else:
-                    column.type, column.server_default = self._dialect_column(view, slot, fact, slot.reflected_type, slot.reflected_default, [])
+                    column.type, default = self._dialect_column(view, slot, fact, slot.reflected_type, slot.reflected_default, [])
+                    column.server_default = _for_holder(column, default)
 
     def _fact(self, side: str, table: str, column: str) -> dict | None:
         schema = self.old if side == "from" else self.new
@@ -242,6 +249,13 @@ class Migration:
         return out
 
 
+def _for_holder(holder, default):
+    """A Column's server default must be a DefaultClause (alembic copies columns)."""
+    if isinstance(holder, Column) and isinstance(default, TextClause):
+        return DefaultClause(default)
+    return default
+
+
 def _plain(type_):
     return type_.reflected if isinstance(type_, ProjectType) else type_
 
@@ -292,7 +306,8 @@ def build_migration(
     `old` None), from the loaded schemas' facts."""
     from_url, to_url = server.sqlalchemy_url(from_db), server.sqlalchemy_url(to_db)
     changes, upgrade_ops = compare_databases(from_url, to_url)
-    from_meta, from_enums, to_enums = _reflect(from_url), _enums(from_url), _enums(to_url)
+    from_meta, to_meta = _reflect(from_url), _reflect(to_url)
+    from_enums, to_enums = _enums(from_url), _enums(to_url)
     _add_enum_ops(upgrade_ops, changes, from_meta)
     _add_primary_key_ops(upgrade_ops, changes, from_meta, to_url)
     for op in _walk(upgrade_ops):
@@ -300,7 +315,7 @@ def build_migration(
         # on MySQL and warns about it elsewhere. A real autoincrement (True) is kept.
         if isinstance(op, ops.AlterColumnOp) and op.kw.get("autoincrement") is False:
             del op.kw["autoincrement"]
-    migration = Migration(upgrade_ops, changes, old, new, dict(from_meta.tables))
+    migration = Migration(upgrade_ops, changes, old, new, dict(from_meta.tables), dict(to_meta.tables))
     migration.slots = _slots(upgrade_ops)
     migration._apply_view("postgresql")
     up = ops.UpgradeOps(ops=list(upgrade_ops.ops))
