@@ -16,12 +16,13 @@ and offers each output its own "view" of the column types:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 import psycopg2
 from alembic.operations import ops
-from sqlalchemy import Column, DefaultClause, MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Column, DefaultClause, MetaData, Table, create_engine, create_mock_engine, inspect, text
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
@@ -29,7 +30,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from .compare import compare_databases, type_sql
 from .load import LoadedSchema
-from .ops import AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, NoteOp, quote
+from .ops import AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp, quote
 from .pg import EmbeddedPostgres
 from .result import Change
 
@@ -88,6 +89,7 @@ class _Slot:
     column: str
     reflected_type: object = None
     reflected_default: object = None
+    reflected_autoincrement: object = None
 
 
 @dataclass
@@ -101,6 +103,7 @@ class Migration:
     casts: dict[tuple[str, str, str], Cast] = field(default_factory=dict)
     slots: list[_Slot] = field(default_factory=list)
     approximations: dict[str, list[str]] = field(default_factory=dict)  # view -> notes
+    table_notes: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # (view, side, table) -> notes
 
     def todos(self) -> list[str]:
         """What a human must decide, as `table.column: text`, upgrade direction first."""
@@ -124,12 +127,36 @@ class Migration:
         if view in ("postgresql", "python"):
             upgrade = ops.UpgradeOps(ops=self._annotate(upgrade.ops, UPGRADE))
             downgrade = ops.DowngradeOps(ops=self._annotate(downgrade.ops, DOWNGRADE))
-        elif view in ("mysql", "sqlite"):
-            # Enum types are part of the column type on these dialects.
-            strip = (CreateEnumOp, DropEnumOp, AlterEnumOp)
-            upgrade = ops.UpgradeOps(ops=[o for o in upgrade.ops if not isinstance(o, strip)])
-            downgrade = ops.DowngradeOps(ops=[o for o in downgrade.ops if not isinstance(o, strip)])
+        else:
+            # Enum types are part of the column type on these dialects: no type to create
+            # or drop, and a label change is a change of each using column's type.
+            converted = []
+            for op in self.upgrade_ops.ops:
+                if isinstance(op, AlterEnumOp):
+                    converted += self._enum_as_column_types(op, view)
+                elif not isinstance(op, (CreateEnumOp, DropEnumOp)):
+                    converted.append(op)
+            upgrade = ops.UpgradeOps(ops=converted)
+            downgrade = upgrade.reverse()
         return upgrade, downgrade
+
+    def _enum_as_column_types(self, op: AlterEnumOp, view: str) -> list:
+        out = []
+        for table, column, _default in op.columns:
+            before = self.from_tables[table].c[column]  # already in `view`'s types
+            fact = (self._fact("to", table, column) or {}).get("dialects", {}).get(view, {})
+            if not fact.get("type") or fact["type"] == before.type.compile(dialect=_dialect(view)):
+                continue  # dropped by TO, or its type there does not change
+            alter = ops.AlterColumnOp(
+                table,
+                column,
+                existing_type=before.type,
+                existing_nullable=before.nullable,
+                existing_server_default=before.server_default,
+                modify_type=SQLType(fact["type"]),
+            )
+            out.append(ops.ModifyTableOps(table, [alter]))
+        return out
 
     # -- views --------------------------------------------------------------------------
 
@@ -149,20 +176,27 @@ class Migration:
             else:
                 new_type, default = self._dialect_column(view, slot, fact, reflected, default, notes)
             setattr(slot.holder, slot.type_attr, new_type)
+            if isinstance(slot.holder, Column):
+                _set_autoincrement(slot, view)
             if slot.default_attr:
                 setattr(slot.holder, slot.default_attr, _for_holder(slot.holder, default))
         for side, tables in (("from", self.from_tables), ("to", self.to_tables)):
             self._apply_view_to_tables(view, side, tables)
+        notes[:] = sorted(set(notes))
 
     def _apply_view_to_tables(self, view: str, side: str, tables: dict[str, Table]) -> None:
         for table in tables.values():
+            # Kept per table: they matter only where SQLite rebuilds that table.
+            notes = self.table_notes.setdefault((view, side, table.name), [])
+            notes.clear()
             for column in table.columns:
                 slot = column.info.setdefault("modeldiff", _Slot(column, "type", "server_default", side, table.name, column.name, column.type, column.server_default))
                 fact = self._fact(side, table.name, column.name)
+                _set_autoincrement(slot, view)
                 if view in ("postgresql", "python"):
                     column.type, column.server_default = _no_create_type(slot.reflected_type), slot.reflected_default
                 else:
-                    column.type, default = self._dialect_column(view, slot, fact, slot.reflected_type, slot.reflected_default, [])
+                    column.type, default = self._dialect_column(view, slot, fact, slot.reflected_type, slot.reflected_default, notes)
                     column.server_default = _for_holder(column, default)
 
     def _fact(self, side: str, table: str, column: str) -> dict | None:
@@ -189,8 +223,10 @@ class Migration:
             sql = "TEXT"
             notes.append(f"{where}: VARCHAR without a length does not exist in MySQL; TEXT used")
         if sql is None:
-            notes.append(f"{where}: no {view} type ({facts.get('error')}); PostgreSQL's {type_sql(reflected)} used")
-            sql = type_sql(reflected)
+            # Nothing the model offers compiles here (e.g. PostgreSQL ARRAY): arrays are
+            # JSON documents on MySQL, and SQLite stores anything in a TEXT column.
+            sql = "JSON" if view == "mysql" and isinstance(reflected, postgresql.ARRAY) else "TEXT"
+            notes.append(f"{where}: no {view} type for {type_sql(reflected)} ({facts.get('error')}); {sql} used")
         if slot.default_attr is None or default is False:
             return SQLType(sql), default
         if default is None:
@@ -247,6 +283,21 @@ class Migration:
                 )
             )
         return out
+
+
+def _set_autoincrement(slot: _Slot, view: str) -> None:
+    """PostgreSQL reflects SERIAL columns as autoincrement=True; elsewhere "auto" lets the
+    dialect decide (SQLite refuses True on a composite primary key)."""
+    column = slot.holder
+    if slot.reflected_autoincrement is None:
+        slot.reflected_autoincrement = column.autoincrement
+    reflected = slot.reflected_autoincrement
+    column.autoincrement = "auto" if view in ("mysql", "sqlite") and reflected is True else reflected
+
+
+@functools.lru_cache(maxsize=None)
+def _dialect(name: str):
+    return create_mock_engine(f"{name}://", lambda *a, **k: None).dialect
 
 
 def _for_holder(holder, default):
@@ -382,10 +433,10 @@ def _add_primary_key_ops(upgrade_ops: ops.UpgradeOps, changes: list[Change], fro
             modify = ops.ModifyTableOps(table, [])
             upgrade_ops.ops.append(modify)
         old_name, new_name = change.detail.get("old_name"), change.detail.get("new_name")
-        create_new = ops.CreatePrimaryKeyOp(new_name, table, change.new) if change.new else None
+        create_new = AddPrimaryKeyOp(new_name, table, change.new) if change.new else None
         if change.old:
-            recreate_old = ops.CreatePrimaryKeyOp(old_name, table, change.old)
-            modify.ops.insert(0, ops.DropConstraintOp(old_name, table, type_="primary", _reverse=recreate_old))
+            recreate_old = AddPrimaryKeyOp(old_name, table, change.old)
+            modify.ops.insert(0, DropPrimaryKeyOp(old_name, table, type_="primary", _reverse=recreate_old))
         if create_new is not None:
             modify.ops.append(create_new)
 

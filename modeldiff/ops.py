@@ -128,6 +128,21 @@ class CastAlterColumnOp(ops.AlterColumnOp):
     """alter_column with `postgresql_using`, which alembic's renderer leaves out."""
 
 
+class AddPrimaryKeyOp(ops.CreatePrimaryKeyOp):
+    """create_primary_key, which alembic's renderer refuses (NotImplementedError)."""
+
+    def reverse(self):
+        return DropPrimaryKeyOp(self.constraint_name, self.table_name, type_="primary", schema=self.schema, _reverse=self)
+
+
+class DropPrimaryKeyOp(ops.DropConstraintOp):
+    """drop_constraint(type_="primary") whose reverse is the primary key it dropped
+    (alembic's reverses into a generic AddConstraintOp, which it cannot render)."""
+
+    def reverse(self):
+        return self._reverse
+
+
 # --- Python rendering -----------------------------------------------------------------
 
 
@@ -147,8 +162,10 @@ def _render_drop_enum(autogen_context, op: DropEnumOp) -> str:
 def _render_alter_enum(autogen_context, op: AlterEnumOp) -> list[str]:
     lines = []
     if op.appends_only:
+        # alembic's printer indents after the colon and dedents at the blank line.
         lines.append("with op.get_context().autocommit_block():")
-        lines += [f"    op.execute({sql!r})" for sql in op.statements()]
+        lines += [f"op.execute({sql!r})" for sql in op.statements()]
+        lines.append("")
         return lines
     lines.append(
         f"# TODO(modeldiff): enum {op.name} loses {', '.join(op.removed()) or 'its label order'}; rows holding a "
@@ -168,6 +185,12 @@ def _render_cast_alter(autogen_context, op: CastAlterColumnOp) -> str:
     text = _render._alter_column(autogen_context, op)
     assert text.endswith(")")
     return text[:-1] + f",\n{' ' * 11}postgresql_using={op.kw['postgresql_using']!r})"
+
+
+@renderers.dispatch_for(AddPrimaryKeyOp)
+def _render_add_pk(autogen_context, op: AddPrimaryKeyOp) -> str:
+    schema = f", schema={op.schema!r}" if op.schema else ""
+    return f"op.create_primary_key({op.constraint_name!r}, {op.table_name!r}, {list(op.columns)!r}{schema})"
 
 
 # --- Running them (online, and offline into SQL text) -----------------------------------

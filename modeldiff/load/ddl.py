@@ -128,7 +128,7 @@ def _dialect_facts(column, dialect) -> dict:
 
 def _short_error(exc: Exception) -> str:
     text = str(exc).split(" (Background on this error")[0].splitlines()[0]
-    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>", type(exc).__name__, text)
+    text = re.sub(r"Compiler <[\w.]+ object at 0x[0-9a-f]+>", "the compiler", text)
     return text[:200]
 
 

@@ -41,14 +41,16 @@ def render_sql(migration: Migration, dialect: str, direction: str = "upgrade", h
     with context.begin_transaction():
         for op in container.ops:
             if isinstance(op, ops.ModifyTableOps):
-                tables = migration.from_tables if direction == "upgrade" else migration.to_tables
-                _modify_table(operations, op, dialect, tables)
+                side = "from" if direction == "upgrade" else "to"
+                tables = migration.from_tables if side == "from" else migration.to_tables
+                notes = migration.table_notes.get((dialect, side, op.table_name), [])
+                _modify_table(operations, op, dialect, tables, notes)
             else:
                 operations.invoke(op)
     return buf.getvalue()
 
 
-def _modify_table(operations: Operations, container: ops.ModifyTableOps, dialect: str, tables: dict) -> None:
+def _modify_table(operations: Operations, container: ops.ModifyTableOps, dialect: str, tables: dict, notes: list[str]) -> None:
     inner = list(container.ops)
     if dialect != "sqlite" or all(_sqlite_in_place(op) for op in inner):
         for op in inner:
@@ -59,6 +61,8 @@ def _modify_table(operations: Operations, container: ops.ModifyTableOps, dialect
         for op in inner:
             operations.invoke(op)
         return
+    for note in notes:
+        operations.get_context().impl.static_output(f"-- modeldiff: rebuilt table {note}")
     with operations.batch_alter_table(container.table_name, schema=container.schema, copy_from=table, recreate="always") as batch:
         for op in inner:
             batch.invoke(op)
