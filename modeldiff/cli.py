@@ -291,6 +291,8 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
         click.echo(f"modeldiff: wrote {target} (revision {rid}, {where})", err=True)
     for todo in prepared.migration.todos():
         click.echo(f"modeldiff: TODO {todo}", err=True)
+    if outcome is not None and not outcome.passed:
+        sys.exit(1)  # written because of --force; it still does not round-trip
 
 
 @main.command("verify")

@@ -22,7 +22,21 @@ from dataclasses import dataclass, field
 
 import psycopg2
 from alembic.operations import ops
-from sqlalchemy import Column, DefaultClause, MetaData, Table, create_engine, create_mock_engine, inspect, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DefaultClause,
+    ForeignKeyConstraint,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    create_mock_engine,
+    inspect,
+    text,
+)
+from sqlalchemy.util import OrderedSet
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
@@ -366,6 +380,7 @@ def build_migration(
         # on MySQL and warns about it elsewhere. A real autoincrement (True) is kept.
         if isinstance(op, ops.AlterColumnOp) and op.kw.get("autoincrement") is False:
             del op.kw["autoincrement"]
+    _stable_order(upgrade_ops, from_meta, to_meta)
     migration = Migration(upgrade_ops, changes, old, new, dict(from_meta.tables), dict(to_meta.tables))
     migration.slots = _slots(upgrade_ops)
     migration._apply_view("postgresql")
@@ -374,6 +389,28 @@ def build_migration(
     migration.casts.update(_probe_casts(server, from_db, up, UPGRADE, enums))
     migration.casts.update(_probe_casts(server, to_db, up.reverse(), DOWNGRADE, {**from_enums, **to_enums}))
     return migration
+
+
+def _constraint_key(constraint) -> tuple:
+    kinds = (PrimaryKeyConstraint, ForeignKeyConstraint, UniqueConstraint, CheckConstraint)
+    kind = next((i for i, k in enumerate(kinds) if isinstance(constraint, k)), len(kinds))
+    columns = [c.name for c in getattr(constraint, "columns", [])]
+    return (kind, constraint.name or "", columns, str(getattr(constraint, "sqltext", "")))
+
+
+def _stable_order(upgrade_ops: ops.UpgradeOps, *metas: MetaData) -> None:
+    """Constraints and indexes live in sets, whose order changes from run to run; SQL
+    built from them (CREATE TABLE, SQLite's table rebuilds) would too. Fix one order."""
+    for meta in metas:
+        for table in meta.tables.values():
+            table.constraints = OrderedSet(sorted(table.constraints, key=_constraint_key))
+            table.indexes = OrderedSet(sorted(table.indexes, key=lambda i: i.name or ""))
+    creates = [op for op in upgrade_ops.ops if isinstance(op, ops.CreateTableOp)]
+    creates += [op._reverse for op in upgrade_ops.ops if isinstance(op, ops.DropTableOp) and op._reverse is not None]
+    for op in creates:
+        columns = [c for c in op.columns if isinstance(c, Column)]
+        others = sorted((c for c in op.columns if not isinstance(c, Column)), key=_constraint_key)
+        op.columns = columns + others
 
 
 def _reflect(url: str) -> MetaData:
