@@ -3,8 +3,8 @@
 `compare_databases` gives alembic's UpgradeOps plus the changes alembic never looks at.
 This adds operations for those (enum types, primary keys), decides for each column type
 change whether PostgreSQL can convert the data by itself, needs a USING cast, or needs a
-human (found by trying it on the embedded server, in a transaction that is rolled back),
-and offers each output its own "view" of the column types:
+human (`casts.py` tries it on the embedded server), and offers each output its own "view"
+of the column types:
 
 * postgresql: the reflected types, enums with create_type=False (the migration creates
   and drops enum types explicitly, so table creation must not);
@@ -20,7 +20,6 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-import psycopg2
 from alembic.operations import ops
 from sqlalchemy import (
     CheckConstraint,
@@ -42,14 +41,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
+from .casts import DOWNGRADE, UPGRADE, Cast, probe_casts
 from .compare import compare_databases, type_sql
 from .load import LoadedSchema
-from .ops import AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp, quote
+from .ops import AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
 from .pg import EmbeddedPostgres
 from .result import Change
 
 VIEWS = ("postgresql", "python", "mysql", "sqlite")
-UPGRADE, DOWNGRADE = "upgrade", "downgrade"
 
 
 class ProjectType(TypeDecorator):
@@ -80,15 +79,6 @@ class SQLType(UserDefinedType):
 
     def __repr__(self) -> str:
         return f"SQLType({self.sql!r})"
-
-
-@dataclass
-class Cast:
-    """How one column type change runs on PostgreSQL."""
-
-    using: str | None = None  # USING expression, when an explicit cast is needed
-    drop_default: bool = False  # the old default must go first (it cannot be cast)
-    todo: str | None = None  # no cast exists: a human decides
 
 
 @dataclass
@@ -386,8 +376,8 @@ def build_migration(
     migration._apply_view("postgresql")
     up = ops.UpgradeOps(ops=list(upgrade_ops.ops))
     enums = {**to_enums, **from_enums}
-    migration.casts.update(_probe_casts(server, from_db, up, UPGRADE, enums))
-    migration.casts.update(_probe_casts(server, to_db, up.reverse(), DOWNGRADE, {**from_enums, **to_enums}))
+    migration.casts.update(probe_casts(server, from_db, up, UPGRADE, enums))
+    migration.casts.update(probe_casts(server, to_db, up.reverse(), DOWNGRADE, {**from_enums, **to_enums}))
     return migration
 
 
@@ -510,63 +500,3 @@ def _slots(upgrade_ops: ops.UpgradeOps) -> list[_Slot]:
                         # The default changes, the type does not: TO's facts still apply.
                         slots.append(_Slot(inner, "_modeldiff_type", "modify_server_default", "to", t, c, inner.existing_type, inner.modify_server_default))
     return slots
-
-
-# --- deciding casts, on the server ------------------------------------------------------------
-
-
-def _probe_casts(server: EmbeddedPostgres, database: str, container, direction: str, enums: dict) -> dict:
-    """Try each type change on a scratch column in `database` (which is in the state the
-    direction starts from), rolled back: plain, then USING col::type, then the same with
-    the old default dropped first. What still fails has no cast: a human decides."""
-    out = {}
-    alters = [o for o in _walk(container) if isinstance(o, ops.AlterColumnOp) and o.modify_type is not None]
-    if not alters:
-        return out
-    conn = server.connect(database)
-    try:
-        cur = conn.cursor()
-        for op in alters:
-            old_sql, new_sql = type_sql(op.existing_type), type_sql(op.modify_type)
-            default = op.existing_server_default
-            default_sql = None if default in (None, False) else str(getattr(default.arg, "text", default.arg))
-            column = quote(op.column_name)
-            using = f"{column}::{new_sql}"
-            attempts = [
-                (Cast(), default_sql, None),
-                (Cast(using=using), default_sql, using),
-                (Cast(using=using, drop_default=True), None, using),
-            ]
-            if default_sql is None:
-                del attempts[2]
-            for cast, with_default, using_sql in attempts:
-                if _try_alter(cur, op.column_name, old_sql, new_sql, with_default, using_sql, enums):
-                    out[(direction, op.table_name, op.column_name)] = cast
-                    break
-            else:
-                out[(direction, op.table_name, op.column_name)] = Cast(
-                    todo=f"PostgreSQL has no cast from {old_sql} to {new_sql}: write the conversion "
-                    f"(ALTER COLUMN ... TYPE {new_sql} USING <expression>) or migrate the data another way"
-                )
-        cur.close()
-    finally:
-        conn.rollback()
-        conn.close()
-    return out
-
-
-def _try_alter(cur, column: str, old_sql: str, new_sql: str, default_sql: str | None, using: str | None, enums: dict) -> bool:
-    cur.execute("SAVEPOINT probe")
-    try:
-        for name, labels in enums.items():  # types the column may need that this database lacks
-            cur.execute("SELECT 1 FROM pg_type WHERE typname = %s", (name,))
-            if cur.fetchone() is None and name in (old_sql, new_sql, old_sql.strip('"'), new_sql.strip('"')):
-                cur.execute(f"CREATE TYPE {quote(name)} AS ENUM ({', '.join(['%s'] * len(labels))})", labels)
-        default = f" DEFAULT {default_sql}" if default_sql else ""
-        cur.execute(f"CREATE TEMP TABLE modeldiff_probe ({quote(column)} {old_sql}{default})")
-        cur.execute(f"ALTER TABLE modeldiff_probe ALTER COLUMN {quote(column)} TYPE {new_sql}" + (f" USING {using}" if using else ""))
-        return True
-    except psycopg2.Error:
-        return False
-    finally:
-        cur.execute("ROLLBACK TO SAVEPOINT probe")
