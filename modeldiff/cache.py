@@ -41,7 +41,15 @@ def environment_fingerprint(python: str | None) -> list:
             return "-"
 
     interpreter = python or sys.executable
-    return [FORMAT, v("modeldiff"), v("sqlalchemy"), v("flask-sqlalchemy"), v("alembic"), interpreter, sys.version]
+    return [FORMAT, v("modeldiff"), _loader_digest(), v("sqlalchemy"), v("flask-sqlalchemy"), v("alembic"), interpreter, sys.version]
+
+
+def _loader_digest() -> str:
+    """The loader's own code: what it records can change without a version bump."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(__file__).parent / "load").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class Cache:

@@ -12,21 +12,27 @@ import sys
 import tempfile
 import traceback
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from .alembic_history import HistoryError, down_revision_for
 from .layout import PRESETS, LayoutError
 from .load import LoadFailure
-from .pipeline import DiffRequest, diff
+from .pg import EmbeddedPostgres
+from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepare_migration
 from .plan import CATALOGUE, LiveDatabaseError, explain, make_plan, parse_pg_version
 from .render.json import render_json
 from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
-from .render.text import render_text
+from .render.migration import file_name, new_rev_id, render_revision
+from .render.sql import DIALECTS, render_sql
+from .render.text import describe, render_text
 from .source import SourceError
+from .verify import VerifyResult, verify_revision
 
-EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError)
+EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError)
 
 
 class UserError(click.ClickException):
@@ -149,13 +155,37 @@ def main() -> None:
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
 @common_options
-@click.option("--dialect", type=click.Choice(["postgresql"]), default="postgresql", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--dialect",
+    type=click.Choice(list(DIALECTS)),
+    default="postgresql",
+    show_default=True,
+    help="SQL dialect of --format sql (the comparison itself always runs on PostgreSQL).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sql"]), default="text", show_default=True)
+@click.option("--downgrade", is_flag=True, help="With --format sql: the SQL back from TO to FROM.")
 @click.option("-o", "--output", help="Write to this file instead of stdout.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (like git diff --exit-code).")
-def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, dialect, fmt, output, exit_code):
+def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, dialect, fmt, downgrade, output, exit_code):
     """Schema changes between two refs (tag, branch, commit or WORKTREE) of REPO."""
     request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+    if fmt != "sql" and (dialect != "postgresql" or downgrade):
+        raise UserError("--dialect and --downgrade apply to --format sql only")
+    if fmt == "sql":
+
+        def sql_action():
+            with EmbeddedPostgres() as server:
+                prepared = prepare_migration(request, server)
+                direction = "downgrade" if downgrade else "upgrade"
+                header = f"modeldiff: {direction} {_ref_line(prepared, downgrade)}, {dialect}"
+                return prepared.result, render_sql(prepared.migration, dialect, direction, header=header)
+
+        result, sql = run_guarded(sql_action)
+        write_output(sql, output)
+        _echo_warnings(result.warnings)
+        if exit_code and result.changes:
+            sys.exit(1)
+        return
     result = run_guarded(lambda: diff(request))
     if fmt == "json":
         write_output(render_json(result), output)
@@ -163,6 +193,153 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         write_output(render_text(result), output, markup=True)
     if exit_code and result.changes:
         sys.exit(1)
+
+
+
+def _ref_line(prepared: PreparedMigration, reverse: bool = False) -> str:
+    a, b = prepared.result.from_ref, prepared.result.to_ref
+    if reverse:
+        a, b = b, a
+    return f"{a.ref} ({(a.commit or 'work tree')[:10]}) -> {b.ref} ({(b.commit or 'work tree')[:10]})"
+
+
+def _echo_warnings(warnings) -> None:
+    for warning in warnings:
+        click.echo(f"modeldiff: warning: {warning} [{warning.code}]", err=True)
+
+
+def _parse_date(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO date/time: {text!r}", param_hint="--create-date") from None
+
+
+def _verify(prepared: PreparedMigration, source: str) -> VerifyResult:
+    return verify_revision(
+        prepared.server, source, prepared.pair.old, prepared.pair.new, prepared.from_db, prepared.to_db, prepared.migration.todos()
+    )
+
+
+def render_verify_text(prepared: PreparedMigration, outcome: VerifyResult) -> str:
+    n = len(prepared.result.changes)
+    lines = [f"verify {_ref_line(prepared)}: {n} change{'s' * (n != 1)}, revision run on PostgreSQL"]
+    for result, target in ((outcome.upgrade, "TO"), (outcome.downgrade, "FROM")):
+        verdict = "pass" if result.passed else "FAIL"
+        lines.append(f"  {result.direction:<9} {verdict}  ({result.seconds:.1f} s)" + ("" if result.passed else f": the result differs from {target}" if not result.error else ""))
+        if result.error:
+            lines.append(f"      error: {result.error}")
+        for change in result.changes:
+            lines.append(f"      {change.table or '(types)'}: {describe(change)}")
+    if outcome.todos:
+        lines.append(f"  needs a human ({len(outcome.todos)}):")
+        lines += [f"      TODO {todo}" for todo in outcome.todos]
+    return "\n".join(lines) + "\n"
+
+
+def _verify_json(prepared: PreparedMigration, outcome: VerifyResult) -> str:
+    data = {
+        "from": prepared.result.from_ref.to_json(),
+        "to": prepared.result.to_ref.to_json(),
+        "changes": len(prepared.result.changes),
+        "passed": outcome.passed,
+        "upgrade": outcome.upgrade.to_json(),
+        "downgrade": outcome.downgrade.to_json(),
+        "todos": outcome.todos,
+        "warnings": [w.to_json() for w in prepared.result.warnings],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _revision_source(prepared: PreparedMigration, request: DiffRequest, message: str, rev_id: str | None, create_date: datetime, migrations: str | None):
+    history = from_history(request, prepared.pair.layout, migrations)
+    down_revision = down_revision_for(history)
+    notes = [f"Generated by modeldiff from {_ref_line(prepared)}."]
+    if history is not None:
+        notes.append(f"Follows the head of {history.path} at {request.from_ref}.")
+        if isinstance(down_revision, tuple):
+            notes.append(f"That directory has {len(down_revision)} heads; this revision merges them.")
+    for todo in prepared.migration.todos():
+        notes.append(f"TODO(modeldiff): {todo}")
+    rev_id = rev_id or new_rev_id()
+    source = render_revision(prepared.migration, message=message, rev_id=rev_id, down_revision=down_revision, create_date=create_date, notes=notes)
+    return source, rev_id, down_revision, history
+
+
+@main.command("revision")
+@click.argument("repo")
+@click.argument("from_ref", metavar="FROM")
+@click.argument("to_ref", metavar="TO")
+@common_options
+@click.option("-m", "--message", default=None, help="Revision message (default: 'upgrade to TO').")
+@click.option("-o", "--output", help="File, or directory to write <rev>_<slug>.py into (default: stdout).")
+@click.option("--rev-id", help="Revision id (default: random, like alembic).")
+@click.option("--create-date", help="Create Date written into the file, ISO format (default: now).")
+@click.option("--migrations", help="The app's alembic versions directory in the repository (default: the layout's).")
+@click.option("--verify", "do_verify", is_flag=True, help="Round-trip the revision on PostgreSQL first; refuse to write it if it fails.")
+@click.option("--force", is_flag=True, help="With --verify: write the file even if it does not round-trip.")
+def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, message, output, rev_id, create_date, migrations, do_verify, force):
+    """Draft an alembic revision that upgrades FROM's schema to TO's (and back)."""
+    request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+    message = message or f"upgrade to {to_ref}"
+    date = _parse_date(create_date)
+
+    def action():
+        with EmbeddedPostgres() as server:
+            prepared = prepare_migration(request, server)
+            source, rid, down, history = _revision_source(prepared, request, message, rev_id, date, migrations)
+            outcome = _verify(prepared, source) if do_verify else None
+            report = render_verify_text(prepared, outcome) if outcome else None
+            return prepared, source, rid, down, history, outcome, report
+
+    prepared, source, rid, down, history, outcome, report = run_guarded(action)
+    _echo_warnings(prepared.result.warnings)
+    if report:
+        click.echo(report, err=True, nl=False)
+    if outcome is not None and not outcome.passed and not force:
+        click.echo("modeldiff: the revision does not round-trip; not written (--force writes it anyway)", err=True)
+        sys.exit(1)
+    target = output
+    if output and output != "-" and (output.endswith(("/", os.sep)) or Path(output).is_dir()):
+        Path(output).mkdir(parents=True, exist_ok=True)
+        target = str(Path(output) / file_name(rid, message))
+    write_output(source, target)
+    if target and target != "-":
+        where = f"follows {', '.join(down) if isinstance(down, tuple) else down}" if down else "starts a new history"
+        click.echo(f"modeldiff: wrote {target} (revision {rid}, {where})", err=True)
+    for todo in prepared.migration.todos():
+        click.echo(f"modeldiff: TODO {todo}", err=True)
+    if outcome is not None and not outcome.passed:
+        sys.exit(1)  # written because of --force; it still does not round-trip
+
+
+@main.command("verify")
+@click.argument("repo")
+@click.argument("from_ref", metavar="FROM")
+@click.argument("to_ref", metavar="TO")
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", help="Write the report to this file instead of stdout.")
+def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, fmt, output):
+    """Generate the FROM -> TO revision and round-trip it on PostgreSQL: upgrade must give
+    TO's schema and downgrade FROM's. Exit 0 pass, 1 fail, 2 error."""
+    request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+
+    def action():
+        with EmbeddedPostgres() as server:
+            prepared = prepare_migration(request, server)
+            source, *_ = _revision_source(prepared, request, f"upgrade to {to_ref}", "modeldiff0000", datetime(2000, 1, 1), None)
+            outcome = _verify(prepared, source)
+            text = _verify_json(prepared, outcome) if fmt == "json" else render_verify_text(prepared, outcome)
+            return prepared, outcome, text
+
+    prepared, outcome, text = run_guarded(action)
+    _echo_warnings(prepared.result.warnings)
+    write_output(text, output)
+    sys.exit(0 if outcome.passed else 1)
+
 
 
 @main.command("history")

@@ -3,6 +3,8 @@ source -> layout -> load (cached, refs in parallel) -> compare (cached per pair)
 hazards (the schema-only part of the plan stage, recomputed on every run).
 
 A run that finds everything in the cache never starts PostgreSQL nor imports a model.
+Drafting migrations (revision, sql, verify) goes source -> layout -> load -> create both
+schemas -> migration, uncached past the load: it needs alembic's operations.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .cache import Cache, environment_fingerprint
 from .layout import Layout, resolve_layout
 from .load import LoadedSchema, LoadOptions, load_schema
 from .plan.rules import annotate
-from .result import DiffResult, Warning
+from .result import DiffResult, RefInfo, Warning
 from .source import Repository, Snapshot
 
 
@@ -230,3 +232,58 @@ def _started(server):
         yield server
     finally:
         server.close()
+
+
+@dataclass
+class LoadedPair:
+    layout: Layout
+    old: LoadedSchema
+    new: LoadedSchema
+
+
+@dataclass
+class PreparedMigration:
+    """Both refs loaded and created in `server`, and the migration between them."""
+
+    pair: LoadedPair
+    result: DiffResult
+    migration: "Migration"  # noqa: F821 - imported late: alembic is not needed for diff
+    from_db: str
+    to_db: str
+    server: object
+
+
+def prepare_migration(request: DiffRequest, server) -> PreparedMigration:
+    """load -> create both schemas in `server` -> the migration (for revision, sql, verify)."""
+    from .compare import materialize
+    from .migration import build_migration
+
+    session, snapshots = open_session(request, [request.from_ref, request.to_ref])
+    old, new = (loaded.schema for loaded in load_refs(session, snapshots))
+    pair = LoadedPair(session.layout, old, new)
+    warnings: list[Warning] = [*old.warnings, *new.warnings]
+    from_db, created = materialize(server, old)
+    warnings += created
+    to_db, created = materialize(server, new)
+    warnings += created
+    migration = build_migration(server, from_db, to_db, old, new)
+    result = DiffResult(
+        from_ref=RefInfo(old.ref, old.commit),
+        to_ref=RefInfo(new.ref, new.commit),
+        dialect="postgresql",
+        changes=migration.changes,
+        warnings=sorted(set(warnings), key=Warning.sort_key),
+        upgrade_ops=migration.upgrade_ops,
+        stats={"layout": session.layout.describe(), "partial": old.partial or new.partial},
+    )
+    return PreparedMigration(pair, result, migration, from_db, to_db, server)
+
+
+def from_history(request: DiffRequest, layout: Layout, migrations: str | None):
+    """The app's alembic history at FROM (`migrations` overrides the layout's path)."""
+    from .alembic_history import read_history
+
+    path = migrations or layout.migrations_path
+    if not path:
+        return None
+    return read_history(Repository(request.repo).snapshot(request.from_ref), path)

@@ -9,6 +9,9 @@ renderers need.
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 import sys
 from typing import Any
 
@@ -77,6 +80,11 @@ def _table_of(ddl) -> Table | None:
     return None
 
 
+# Dialects the SQL renderer can emit for besides PostgreSQL: each column's type and server
+# default as the model would give them there (the comparison itself only sees PostgreSQL).
+OTHER_DIALECTS = ("mysql", "sqlite")
+
+
 def _column_facts(table: Table, dialect) -> list[dict]:
     facts = []
     for column in table.columns:
@@ -84,15 +92,93 @@ def _column_facts(table: Table, dialect) -> list[dict]:
             type_sql = column.type.compile(dialect=dialect)
         except Exception as exc:  # noqa: BLE001
             type_sql = f"<{type(exc).__name__}>"
-        facts.append(
-            {
-                "name": column.name,
-                "type_sql": type_sql,
-                "type_class": f"{type(column.type).__module__}.{type(column.type).__qualname__}",
-                "type_repr": repr(column.type),
-            }
-        )
+        fact = {
+            "name": column.name,
+            "type_sql": type_sql,
+            "type_class": f"{type(column.type).__module__}.{type(column.type).__qualname__}",
+            "type_repr": repr(column.type),
+            "dialects": {name: _dialect_facts(column, _dialect(name)) for name in OTHER_DIALECTS},
+        }
+        python = _python_expression(column.type, dialect)
+        if python:
+            fact["python"] = python
+        facts.append(fact)
     return facts
+
+
+def _dialect_facts(column, dialect) -> dict:
+    """Type and server default of `column` compiled for `dialect`; None where it cannot be."""
+    out: dict = {"type": None, "default": None}
+    try:
+        out["type"] = column.type.compile(dialect=dialect)
+    except Exception as exc:  # noqa: BLE001 - e.g. MySQL VARCHAR without a length, JSONB
+        out["error"] = _short_error(exc)
+        # The nearest type the dialect has (JSONB -> JSON): the SQL renderer may use it, saying so.
+        try:
+            out["generic"] = column.type.as_generic().compile(dialect=dialect)
+        except Exception:  # noqa: BLE001
+            pass
+    if column.server_default is not None and type(column.server_default).__name__ not in ("Identity", "Computed"):
+        try:
+            out["default"] = dialect.ddl_compiler(dialect, None).get_column_default_string(column)
+        except Exception as exc:  # noqa: BLE001
+            out["default_error"] = _short_error(exc)
+    return out
+
+
+def _short_error(exc: Exception) -> str:
+    text = str(exc).split(" (Background on this error")[0].splitlines()[0]
+    text = re.sub(r"Compiler <[\w.]+ object at 0x[0-9a-f]+>", "the compiler", text)
+    return text[:200]
+
+
+def _python_expression(type_, dialect) -> dict | None:
+    """How a migration file can spell a project-defined column type, e.g.
+    `models.types.StringUUID()` with `import models as models`.
+
+    Only offered when it is proven here, where the project's code is loaded: the repr must
+    be a call with literal arguments, and calling the class with them must give a type that
+    compiles to the same SQL on every dialect. (Dify's `EnumText()` repr drops its enum
+    class, so it is not offered, and the renderer falls back to the plain SQL type.)
+    """
+    cls = type(type_)
+    if cls.__module__.startswith("sqlalchemy") or "." in cls.__qualname__ or is_stub(type_):
+        return None
+    try:
+        call = ast.parse(repr(type_), mode="eval").body
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == cls.__name__):
+            return None
+        args = [ast.literal_eval(a) for a in call.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
+        if len(kwargs) != len(call.keywords):
+            return None
+        rebuilt = cls(*args, **kwargs)
+        for name in ("postgresql", *OTHER_DIALECTS):
+            d = _dialect(name)
+            if _compile_or_none(rebuilt, d) != _compile_or_none(type_, d):
+                return None
+    except Exception:  # noqa: BLE001 - any failure just means "not offered"
+        return None
+    top, _, rest = cls.__module__.partition(".")
+    # `import models as models` (Dify's template) works when `models.types` is reachable as
+    # attributes from the top package once it is imported; otherwise import the module.
+    obj = sys.modules.get(top)
+    for part in [p for p in rest.split(".") if p] + [cls.__name__]:
+        obj = getattr(obj, part, None)
+    statement = f"import {top} as {top}" if obj is cls else f"import {cls.__module__}"
+    return {"expr": f"{cls.__module__}.{repr(type_)}", "import": statement, "key": call_key(args, kwargs)}
+
+
+def call_key(args, kwargs) -> str:
+    """The arguments of a type's constructor call as text, to recognise the call again."""
+    return repr((tuple(args), sorted(kwargs.items())))
+
+
+def _compile_or_none(type_, dialect) -> str | None:
+    try:
+        return type_.compile(dialect=dialect)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _stubs_in_type(table: Table) -> list[str]:
@@ -170,6 +256,7 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
     return {"tables": tables, "preamble": preamble, "postamble": postamble, "warnings": warnings}
 
 
+@functools.lru_cache(maxsize=None)
 def _dialect(name: str):
     return create_mock_engine(f"{name}://", lambda *a, **k: None).dialect
 
