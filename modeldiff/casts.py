@@ -15,7 +15,7 @@ import psycopg2
 from alembic.operations import ops
 
 from .compare import type_sql
-from .ops import quote
+from .ops import quote, walk_ops
 from .pg import EmbeddedPostgres
 
 UPGRADE, DOWNGRADE = "upgrade", "downgrade"
@@ -34,7 +34,7 @@ def probe_casts(server: EmbeddedPostgres, database: str, container, direction: s
     """How each type change in `container` runs, keyed (direction, table, column);
     `database` is in the state the direction starts from."""
     out = {}
-    alters = [o for o in _walk(container) if isinstance(o, ops.AlterColumnOp) and o.modify_type is not None]
+    alters = [o for o in walk_ops(container) if isinstance(o, ops.AlterColumnOp) and o.modify_type is not None]
     if not alters:
         return out
     conn = server.connect(database)
@@ -84,11 +84,3 @@ def _try_alter(cur, column: str, old_sql: str, new_sql: str, default_sql: str | 
         return False
     finally:
         cur.execute("ROLLBACK TO SAVEPOINT probe")
-
-
-def _walk(container):
-    for op in container.ops:
-        if isinstance(op, ops.OpContainer):
-            yield from _walk(op)
-        else:
-            yield op

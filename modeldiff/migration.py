@@ -44,7 +44,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 from .casts import DOWNGRADE, UPGRADE, Cast, probe_casts
 from .compare import compare_databases, type_sql
 from .load import LoadedSchema
-from .ops import AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
+from .ops import walk_ops, AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
 from .pg import EmbeddedPostgres
 from .result import Change
 
@@ -116,7 +116,7 @@ class Migration:
             for (d, table, column), cast in sorted(self.casts.items()):
                 if d == direction and cast.todo:
                     out.append(f"{direction}: {table}.{column}: {cast.todo}")
-        for op in _walk(self.upgrade_ops):
+        for op in walk_ops(self.upgrade_ops):
             if isinstance(op, AlterEnumOp) and not op.appends_only:
                 out.append(f"upgrade: enum {op.name}: loses {', '.join(op.removed()) or 'its label order'}")
             if isinstance(op, AlterEnumOp) and not op.reverse().appends_only:
@@ -339,14 +339,6 @@ def _portable_default(sql: str) -> str:
     return re.sub(r"^CURRENT_TIMESTAMP\(\d\)$", "CURRENT_TIMESTAMP", sql.strip(), flags=re.I)
 
 
-def _walk(container):
-    for op in container.ops:
-        if isinstance(op, ops.OpContainer):
-            yield from _walk(op)
-        else:
-            yield op
-
-
 # --- building --------------------------------------------------------------------------
 
 
@@ -365,7 +357,7 @@ def build_migration(
     from_enums, to_enums = _enums(from_url), _enums(to_url)
     _add_enum_ops(upgrade_ops, changes, from_meta)
     _add_primary_key_ops(upgrade_ops, changes, from_meta, to_url)
-    for op in _walk(upgrade_ops):
+    for op in walk_ops(upgrade_ops):
         # Reflection says "no autoincrement" for every altered column; alembic only uses it
         # on MySQL and warns about it elsewhere. A real autoincrement (True) is kept.
         if isinstance(op, ops.AlterColumnOp) and op.kw.get("autoincrement") is False:

@@ -17,6 +17,15 @@ _PG = postgresql.dialect()
 _POSTGRESQL_IMPORT = "from sqlalchemy.dialects import postgresql"
 
 
+def walk_ops(container):
+    """Every operation of an alembic op container, nested containers flattened."""
+    for op in container.ops:
+        if isinstance(op, ops.OpContainer):
+            yield from walk_ops(op)
+        else:
+            yield op
+
+
 def _enum_expr(name: str, labels: list[str]) -> str:
     return f"postgresql.ENUM({', '.join(repr(label) for label in labels)}, name={name!r})"
 
