@@ -21,7 +21,7 @@ from rich.console import Console
 from .alembic_history import HistoryError, down_revision_for
 from .layout import PRESETS, LayoutError
 from .load import LoadFailure
-from .pg import EmbeddedPostgres
+from .pg import shared_server
 from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepare_migration
 from .plan import CATALOGUE, LiveDatabaseError, explain, make_plan, parse_pg_version
 from .render.json import render_json
@@ -174,7 +174,7 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     if fmt == "sql":
 
         def sql_action():
-            with EmbeddedPostgres() as server:
+            with shared_server() as server:
                 prepared = prepare_migration(request, server)
                 direction = "downgrade" if downgrade else "upgrade"
                 header = f"modeldiff: {direction} {_ref_line(prepared, downgrade)}, {dialect}"
@@ -287,7 +287,7 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
     date = _parse_date(create_date)
 
     def action():
-        with EmbeddedPostgres() as server:
+        with shared_server() as server:
             prepared = prepare_migration(request, server)
             source, rid, down, history = _revision_source(prepared, request, message, rev_id, date, migrations)
             outcome = _verify(prepared, source) if do_verify else None
@@ -328,7 +328,7 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
     request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
 
     def action():
-        with EmbeddedPostgres() as server:
+        with shared_server() as server:
             prepared = prepare_migration(request, server)
             source, *_ = _revision_source(prepared, request, f"upgrade to {to_ref}", "modeldiff0000", datetime(2000, 1, 1), None)
             outcome = _verify(prepared, source)

@@ -34,6 +34,7 @@ class EmbeddedPostgres:
         self._dir = data_dir
         self._server = None
         self._schemas: list[str] = []
+        self._databases: list[str] = []
         self._ready = threading.Event()
         self._error: BaseException | None = None
 
@@ -99,8 +100,14 @@ class EmbeddedPostgres:
     def close(self) -> None:
         if not self._ready.is_set():
             self._ready.wait()
-        if self._server is not None and self._schemas and not self._private:
-            try:
+        if self._server is not None and (self._schemas or self._databases) and not self._private:
+            try:  # what this run made in the shared server goes with it
+                conn = self.connect("postgres")
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    for database in self._databases:
+                        cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                conn.close()
                 conn = self.connect()
                 conn.autocommit = True
                 with conn.cursor() as cur:
@@ -147,6 +154,7 @@ class EmbeddedPostgres:
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         conn.close()
+        self._databases.append(name)
         return name
 
     def server_version(self) -> int:
