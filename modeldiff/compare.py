@@ -91,18 +91,26 @@ def compare_databases(old_url: str, new_url: str):
             impl = MigrationContext.configure(new_conn).impl
             target = MetaData()
             event.listen(target, "column_reflect", impl.autogen_column_reflect)
+            # Tables in named schemas too (`__table_args__ = {"schema": ...}`), on both sides.
+            schemas = sorted(set(_user_schemas(old_conn)) | set(_user_schemas(new_conn)))
             target.reflect(new_conn)
+            for schema in schemas:
+                target.reflect(new_conn, schema=schema)
             context = MigrationContext.configure(
                 old_conn,
                 opts={
                     "compare_type": _compare_type,
                     "compare_server_default": _compare_default,
                     "target_metadata": target,
+                    "include_schemas": bool(schemas),
+                    "include_name": _include_name,
                 },
             )
             script = produce_migrations(context, target)
             changes = changes_from_ops(script.upgrade_ops)
             changes += primary_key_changes(inspect(old_conn), inspect(new_conn))
+            for schema in schemas:
+                changes += primary_key_changes(inspect(old_conn), inspect(new_conn), schema)
             changes += enum_changes(inspect(old_conn), inspect(new_conn))
     finally:
         old_engine.dispose()
@@ -110,12 +118,29 @@ def compare_databases(old_url: str, new_url: str):
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
 
 
+def _user_schemas(conn) -> list[str]:
+    """Schemas other than the default one and PostgreSQL's own."""
+    insp = inspect(conn)
+    default = insp.default_schema_name
+    return [s for s in insp.get_schema_names() if s != default and s != "information_schema" and not s.startswith("pg_")]
+
+
+def _include_name(name, type_, parent_names) -> bool:
+    if type_ == "schema":
+        return name is None or (name != "information_schema" and not name.startswith("pg_"))
+    return True
+
+
+def _qualified(table) -> str:
+    return f"{table.schema}.{table.name}" if getattr(table, "schema", None) else table.name
+
+
 def changes_from_ops(upgrade_ops) -> list[Change]:
     changes = []
     for diff in upgrade_ops.as_diffs():
         if isinstance(diff, list):  # column modifications come grouped
-            for kind, _schema, table, column, existing, old, new in diff:
-                changes.append(_modify(kind, table, column, existing, old, new))
+            for kind, schema, table, column, existing, old, new in diff:
+                changes.append(_modify(kind, f"{schema}.{table}" if schema else table, column, existing, old, new))
         else:
             changes.append(_structural(diff))
     return changes
@@ -140,9 +165,10 @@ def _structural(diff) -> Change:
     kind = diff[0]
     if kind in ("add_table", "remove_table"):
         table = diff[1]
-        return Change(kind, table.name, detail={"columns": [c.name for c in table.columns]})
+        return Change(kind, _qualified(table), detail={"columns": [c.name for c in table.columns]})
     if kind in ("add_column", "remove_column"):
-        _, _schema, table, column = diff
+        _, schema, table, column = diff
+        table = f"{schema}.{table}" if schema else table
         facts = {"nullable": column.nullable}
         if column.server_default is not None:
             facts["default"] = _default_text(column.server_default)
@@ -151,7 +177,7 @@ def _structural(diff) -> Change:
     if kind in ("add_index", "remove_index"):
         index = diff[1]
         columns = [getattr(e, "name", None) or str(e) for e in index.expressions]
-        return Change(kind, index.table.name, name=index.name, detail={"columns": columns, "unique": bool(index.unique)})
+        return Change(kind, _qualified(index.table), name=index.name, detail={"columns": columns, "unique": bool(index.unique)})
     if kind in ("add_constraint", "remove_constraint"):
         constraint = diff[1]
         detail = {"type": type(constraint).__name__.replace("Constraint", "").lower()}
@@ -159,36 +185,36 @@ def _structural(diff) -> Change:
             detail["columns"] = _columns(constraint)
         if hasattr(constraint, "sqltext"):
             detail["condition"] = str(constraint.sqltext)
-        return Change(kind, constraint.table.name, name=constraint.name, detail=detail)
+        return Change(kind, _qualified(constraint.table), name=constraint.name, detail=detail)
     if kind in ("add_fk", "remove_fk"):
         fk = diff[1]
         return Change(
             kind,
-            fk.table.name,
+            _qualified(fk.table),
             name=fk.name,
             detail={
                 "columns": list(fk.column_keys),
-                "referred_table": fk.referred_table.name,
+                "referred_table": _qualified(fk.referred_table),
                 "referred_columns": [e.column.name for e in fk.elements],
             },
         )
     if kind in ("add_table_comment", "remove_table_comment"):
         table = diff[1]
         old = diff[2] if kind == "add_table_comment" and len(diff) > 2 else None
-        return Change("modify_table_comment", table.name, old=old, new=table.comment)
+        return Change("modify_table_comment", _qualified(table), old=old, new=table.comment)
     return Change(kind, None, detail={"alembic": repr(diff)})
 
 
-def primary_key_changes(old, new) -> list[Change]:
+def primary_key_changes(old, new, schema: str | None = None) -> list[Change]:
     """Alembic never compares primary keys."""
     changes = []
-    for table in sorted(set(old.get_table_names()) & set(new.get_table_names())):
-        a, b = old.get_pk_constraint(table), new.get_pk_constraint(table)
+    for table in sorted(set(old.get_table_names(schema=schema)) & set(new.get_table_names(schema=schema))):
+        a, b = old.get_pk_constraint(table, schema=schema), new.get_pk_constraint(table, schema=schema)
         if a["constrained_columns"] != b["constrained_columns"] or (a.get("name") != b.get("name") and a["constrained_columns"]):
             changes.append(
                 Change(
                     "modify_primary_key",
-                    table,
+                    f"{schema}.{table}" if schema else table,
                     name=b.get("name") or a.get("name"),
                     old=a["constrained_columns"] or None,
                     new=b["constrained_columns"] or None,

@@ -26,7 +26,9 @@ class Layout:
     markers: tuple[str, ...] = ()  # files whose presence selects this preset
 
     def describe(self) -> str:
-        parts = [f"models {self.models_path}", f"import root {self.import_root or '.'}"]
+        paths = self.models_path.split(",")
+        shown = self.models_path if len(paths) <= 3 else f"{', '.join(paths[:2])}, ... ({len(paths)} paths)"
+        parts = [f"models {shown}", f"import root {self.import_root or '.'}"]
         parts += [f"--set {k}={v}" for k, v in sorted(self.settings.items())]
         return f"{self.name} ({', '.join(parts)})"
 
@@ -140,6 +142,18 @@ class _Tree:
         prefix = path + "/" if path else ""
         return sorted(f for f in self.files if f.startswith(prefix) and f.endswith(".py"))
 
+    def grep(self, pattern: re.Pattern) -> list[str]:
+        """Python files whose content matches; `git grep` on a commit (fast, and it never
+        touches the work tree or index), bounded reading for the work tree."""
+        snapshot = self.snapshot
+        if snapshot.commit is not None:
+            try:
+                out = snapshot.repo.git.grep("-l", "-I", "-E", pattern.pattern.decode(), snapshot.commit, "--", "*.py")
+            except Exception:  # noqa: BLE001 - git grep exits 1 when nothing matches
+                return []
+            return sorted(line.split(":", 1)[1] for line in out.splitlines() if ":" in line)
+        return [f for f in self.python_files("") if pattern.search(self.read(f))]
+
     def defines_tables(self, path: str) -> bool:
         return any(TABLE_HINT.search(self.read(f)) for f in self.python_files(path)[:50])
 
@@ -162,13 +176,22 @@ def _detect(snapshot: Snapshot) -> Layout | None:
             continue
         if parts[-1] == "models.py":
             candidates.add(path)
-        elif len(parts) >= 2 and parts[-2] == "models":
-            candidates.add("/".join(parts[:-1]))
+        elif "models" in parts[:-1]:  # a models package, or namespace directory, at any depth
+            candidates.add("/".join(parts[: parts.index("models") + 1]))
     candidates = {c for c in candidates if tree.defines_tables(c)}
-    if not candidates:
-        raise LayoutError(f"{snapshot.ref}: no models package found; pass --models PATH (several: --models A,B)")
-    chosen = _choose(sorted(candidates), snapshot.ref)
+    chosen = _choose(sorted(candidates), snapshot.ref) if candidates else _table_directories(tree, snapshot.ref)
     return Layout("detected", ",".join(chosen), guess_import_root(snapshot, chosen, tree))
+
+
+def _table_directories(tree: _Tree, ref: str) -> list[str]:
+    """No `models` anywhere: the directories of the files that define tables, if few."""
+    files = [f for f in tree.grep(TABLE_HINT) if not _excluded(f)]
+    dirs = sorted({f.rpartition("/")[0] for f in files})
+    outer = [d for d in dirs if not any(d != o and d.startswith(o + "/") for o in dirs)]
+    if not outer or "" in outer or len(outer) > 4:
+        found = f" (tables are defined in {len(files)} files under {len(outer)} directories)" if files else ""
+        raise LayoutError(f"{ref}: no models package found{found}; pass --models PATH (several: --models A,B)")
+    return outer
 
 
 def _choose(candidates: list[str], ref: str) -> list[str]:

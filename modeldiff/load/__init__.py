@@ -274,8 +274,18 @@ def _read_outcome(ref: str, options: LoadOptions, workdir: Path) -> dict:
 
 def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: float) -> LoadedSchema:
     ref = snapshot.ref
-    warnings = [Warning(w["code"], w["message"], ref, w.get("location")) for w in result["warnings"]]
-    in_schema = [{"name": w["stub"], "where": w.get("location") or w["message"].split(":")[0], "how": w["code"]} for w in result["warnings"] if w.get("stub")]
+    missing = {k for k, v in result["stubbed_modules"].items() if v == "not importable"}
+    warnings = []
+    in_schema = []
+    for w in result["warnings"]:
+        message = w["message"]
+        if w.get("stub"):
+            for where in w.get("locations") or [w.get("location") or ""]:
+                in_schema.append({"name": w["stub"], "where": where, "how": w["code"]})
+            library = _missing_library(w["stub"], missing)
+            if library:
+                message += f"; {library} is not installed for the loader (--python PATH: an interpreter that has it)"
+        warnings.append(Warning(w["code"], message, ref, w.get("location")))
     prefixes = tuple(p + ("/" if not p.endswith(".py") else "") for p in options.models_paths)
     for use in result["stub_uses"]:
         # Only uses in model files can shape the schema; app modules using stubs are expected.
@@ -340,6 +350,12 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         blocked=result.get("blocked", []),
         sandbox=confinement,
     )
+
+
+def _missing_library(stub: str, missing: set[str]) -> str | None:
+    """The top-level library a stub comes from, if it was stubbed for not being installed."""
+    top = stub.split(".")[0]
+    return top if top in missing else None
 
 
 _HOW = {

@@ -103,7 +103,10 @@ def _compiled(element, dialect) -> str:
 
 
 def _table_of(ddl) -> Table | None:
-    element = ddl.element
+    element = getattr(ddl, "element", None)
+    if element is None:  # a literal DDL("...") attached to a table's after_create event
+        target = getattr(ddl, "target", None)
+        return target if isinstance(target, Table) else None
     if isinstance(ddl, (CreateTable, SetTableComment)):
         return element
     if isinstance(ddl, (CreateIndex, AddConstraint)):
@@ -138,7 +141,7 @@ def _stubs_in_type(table: Table) -> list[tuple[str, str, str]]:
     for column in table.columns:
         for attr, value in sorted(vars(column.type).items()):
             if is_stub(value) or (isinstance(value, type) and getattr(value, "__modeldiff_stub__", None)):
-                found.append((f"{table.name}.{column.name}: type {type(column.type).__name__} uses stubbed {value!r} ({attr})", _stub_name(value), f"{table.name}.{column.name}"))
+                found.append((f"type {type(column.type).__name__} uses stubbed {_stub_name(value)} ({attr})", _stub_name(value), f"{table.key}.{column.name}"))
     return found
 
 
@@ -147,16 +150,24 @@ _STUB_NAME = re.compile(re.escape(STUB_MARKER) + r"\.([A-Za-z_][\w.]*(?:\(\))?(?
 
 def _stub_name(value: Any) -> str:
     path = getattr(value, "_path", None) if not isinstance(value, type) else None
-    if isinstance(path, str):
-        return path
-    marker = getattr(value if isinstance(value, type) else type(value), "__modeldiff_stub__", None)
-    return marker if isinstance(marker, str) else repr(value)
+    if not isinstance(path, str):
+        marker = getattr(value if isinstance(value, type) else type(value), "__modeldiff_stub__", None)
+        path = marker if isinstance(marker, str) else repr(value)
+    return clean_stub_name(path)
 
 
-def _prepare(metadata: MetaData, dialect) -> list[dict]:
+def clean_stub_name(path: str) -> str:
+    """`sqlalchemy_utils.TSVectorType()()` -> `sqlalchemy_utils.TSVectorType`."""
+    while path.endswith("()"):
+        path = path[:-2]
+    return path
+
+
+def _prepare(metadata: MetaData, dialect, placeholders: dict) -> list[dict]:
     """Make a MetaData compilable without hiding what was wrong: a foreign key to a table
-    that does not exist (its module failed, or never existed) is dropped, and a column whose
-    type is a stub (or cannot be compiled) becomes TEXT, each with a warning."""
+    that does not exist (its module failed, or never existed) is dropped with a warning, and
+    a column whose type is a stub (or cannot be compiled) becomes TEXT, collected in
+    `placeholders` ((stub name, problem) -> ["table.column", ...]) for one warning each."""
     warnings: list[dict] = []
     for table in list(metadata.tables.values()):
         for fkc in list(table.foreign_key_constraints):
@@ -168,30 +179,26 @@ def _prepare(metadata: MetaData, dialect) -> list[dict]:
                 for element in fkc.elements:
                     element.parent.foreign_keys.discard(element)
                     table.foreign_keys.discard(element)
-                warnings.append({"code": "missing-fk-target", "message": f"{table.key}: foreign key ({', '.join(fkc.column_keys)}) dropped: {exc}", "location": table.key})
+                warnings.append({"code": "missing-fk-target", "message": f"foreign key ({', '.join(fkc.column_keys)}) dropped: {exc}", "location": table.key})
         for column in table.columns:
-            problem = None
+            problem = stub = None
             if is_stub(column.type) or (isinstance(column.type, type) and getattr(column.type, "__modeldiff_stub__", None)):
-                problem = f"its type is stubbed {_stub_name(column.type)}"
                 stub = _stub_name(column.type)
+                problem = f"type is stubbed {stub}"
             else:
-                stub = None
                 try:
                     compiled = column.type.compile(dialect=dialect)
                     if STUB_MARKER in compiled:
-                        stub = (_STUB_NAME.findall(compiled) or [compiled])[0]
-                        problem = f"its type uses stubbed {stub}"
+                        stub = clean_stub_name((_STUB_NAME.findall(compiled) or [compiled])[0])
+                        problem = f"type uses stubbed {stub}"
                 except Exception as exc:  # noqa: BLE001 - arbitrary user types
                     if isinstance(column.type, NullType):
-                        problem = "it has no type (a foreign key to a missing table?)"
+                        problem = "no type (a foreign key to a missing table?)"
                     else:
-                        problem = f"its type {type(column.type).__name__} cannot be compiled ({type(exc).__name__}: {str(exc)[:120]})"
+                        problem = f"type {type(column.type).__name__} cannot be compiled ({type(exc).__name__}: {str(exc)[:120]})"
             if problem:
                 column.type = Text()
-                warning = {"code": "stub-type" if stub else "placeholder-type", "message": f"{table.key}.{column.name}: {problem}; created as TEXT, so changes of its type are not seen", "location": f"{table.key}.{column.name}"}
-                if stub:
-                    warning["stub"] = stub
-                warnings.append(warning)
+                placeholders.setdefault((stub or "", problem), []).append(f"{table.key}.{column.name}")
     return warnings
 
 
@@ -202,9 +209,13 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
     postamble: list[str] = []
     warnings: list[dict] = []
 
+    schemas = sorted({t.schema for _, md in metadatas for t in md.tables.values() if t.schema})
+    # Tables in a named schema (`__table_args__ = {"schema": ...}`) need it to exist first.
+    preamble += [f"CREATE SCHEMA IF NOT EXISTS {_dialect(dialect_name).identifier_preparer.quote_schema(name)}" for name in schemas]
+    placeholders: dict[tuple[str, str], list[str]] = {}
     for label, metadata in metadatas:
         dialect = _dialect(dialect_name)
-        warnings += _prepare(metadata, dialect)
+        warnings += _prepare(metadata, dialect, placeholders)
         captured: list = []
 
         def executor(sql, *multiparams, **params):
@@ -257,8 +268,19 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
         for message, stub, where in _stubs_in_type(table):
             warnings.append({"code": "stub-in-type", "message": message, "stub": stub, "location": where})
         text = "\n".join([entry.get("create", "")] + entry["statements"])
-        for stub in sorted(set(_STUB_NAME.findall(text))):
-            warnings.append({"code": "stub-in-ddl", "message": f"table {key}: stubbed {stub} reached the DDL", "stub": stub, "location": key})
+        for stub in sorted({clean_stub_name(s) for s in _STUB_NAME.findall(text)}):
+            warnings.append({"code": "stub-in-ddl", "message": f"stubbed {stub} reached the DDL", "stub": stub, "location": key})
+    for (stub, problem), columns in sorted(placeholders.items()):
+        columns = sorted(columns)
+        shown = ", ".join(columns[:6]) + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
+        warning = {
+            "code": "stub-type" if stub else "placeholder-type",
+            "message": f"{problem}: {len(columns)} column{'s' * (len(columns) != 1)} created as TEXT, so changes of their type are not seen ({shown})",
+            "locations": columns,
+        }
+        if stub:
+            warning["stub"] = stub
+        warnings.append(warning)
     return {"tables": tables, "preamble": preamble, "postamble": postamble, "warnings": warnings}
 
 

@@ -47,7 +47,7 @@ class StubRecorder:
 
     def record(self, path: str, how: str) -> None:
         frame = sys._getframe(2)
-        if how in ("compared", "truth-tested") and self.repo_path(frame.f_code.co_filename) is None:
+        if how in ("compared", "truth-tested", "iterated") and self.repo_path(frame.f_code.co_filename) is None:
             return  # a library testing a stub (SQLAlchemy checking `default=`) decides nothing
         while frame is not None:
             where = self.repo_path(frame.f_code.co_filename)
@@ -58,14 +58,27 @@ class StubRecorder:
 
 
 RECORDER = StubRecorder()
-_base_classes: dict[str, type] = {}
+_base_classes: dict[tuple[str, bool], type] = {}
 # `--set` values for names that resolve to stubs: "configs.dify_config.DB_TYPE" -> "postgresql"
 OVERRIDES: dict[str, object] = {}
 
 
-def _plain_base(path: str) -> type:
-    """The class a stub becomes when used as a base class (one per stub path)."""
-    if path not in _base_classes:
+class _StubMeta(type):
+    """Metaclass of stub base classes used alone: class-level attributes the stubbed base
+    would have had (`Model.update_forward_refs()`, `Schema.Config`) are stubs too."""
+
+    def __getattr__(cls, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return Stub(f"{cls.__modeldiff_stub__}.{name}")
+
+
+def _plain_base(path: str, with_meta: bool = False) -> type:
+    """The class a stub becomes when used as a base class (one per stub path). With
+    `with_meta`, class attributes are stubs as well; only when no other base brings a
+    metaclass of its own (SQLAlchemy's), which would conflict."""
+    key = (path, with_meta)
+    if key not in _base_classes:
 
         def __init__(self, *args, **kwargs):  # noqa: N807 - accepts any constructor call
             pass
@@ -86,7 +99,7 @@ def _plain_base(path: str) -> type:
                 raise AttributeError(name)
             return Stub(f"{path}().{name}")
 
-        base = _base_classes[path] = type(
+        base = _base_classes[key] = (_StubMeta if with_meta else type)(
             path.rsplit(".", 1)[-1],
             (),
             {
@@ -97,7 +110,7 @@ def _plain_base(path: str) -> type:
                 "__modeldiff_stub__": path,
             },
         )
-    return _base_classes[path]
+    return _base_classes[key]
 
 
 class Stub:
@@ -136,7 +149,8 @@ class Stub:
 
     def __mro_entries__(self, bases):
         RECORDER.record(self._path, "base-class")
-        return (_plain_base(self._path),)
+        alone = all(isinstance(b, Stub) or type(b) in (type, _StubMeta) for b in bases)
+        return (_plain_base(self._path, with_meta=alone),)
 
     def __iter__(self):
         RECORDER.record(self._path, "iterated")
@@ -164,6 +178,32 @@ class Stub:
         return self
 
     __ror__ = __or__
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+    def __delitem__(self, key) -> None:
+        pass
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    # Arithmetic keeps a stub a stub (a value built from it still carries the marker).
+    def _derived(self, *_args):
+        return Stub(f"{self._path}()")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _derived
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __pow__ = _derived
+    __and__ = __rand__ = __xor__ = __rxor__ = __neg__ = __pos__ = __invert__ = _derived
+
+    def __lt__(self, other) -> bool:
+        RECORDER.record(self._path, "compared")
+        return False
+
+    __le__ = __gt__ = __ge__ = __lt__
 
     # -- conversions to concrete values: recorded -----------------------------------------
     def __bool__(self) -> bool:
