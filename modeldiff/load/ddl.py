@@ -32,11 +32,13 @@ def find_metadatas(module_names: list[str]) -> list[tuple[str, MetaData]]:
     """Every MetaData reachable from the repository's modules, deduplicated, labelled by the
     most direct name it has (a MetaData or Flask-SQLAlchemy `db` attribute over a registry
     or declarative base over a mapped class; then alphabetically), in a stable order."""
-    found: dict[int, tuple[tuple[int, str], MetaData]] = {}
+    found: dict[int, tuple[tuple[int, int, str], MetaData]] = {}
+    order = {name: i for i, name in enumerate(module_names)}  # import order: definers first
 
     def add(rank: int, label: str, md: Any) -> None:
-        if isinstance(md, MetaData) and (id(md) not in found or (rank, label) < found[id(md)][0]):
-            found[id(md)] = ((rank, label), md)
+        key = (rank, order.get(label.rsplit(".", 1)[0], 0), label)
+        if isinstance(md, MetaData) and (id(md) not in found or key < found[id(md)][0]):
+            found[id(md)] = (key, md)
 
     for name in sorted(module_names):
         module = sys.modules.get(name)
@@ -61,14 +63,14 @@ def find_metadatas(module_names: list[str]) -> list[tuple[str, MetaData]]:
                 continue
             if isinstance(value, type):
                 try:
-                    add(1, label, value.__dict__.get("metadata"))
+                    add(2 if value.__module__ == name else 3, label, value.__dict__.get("metadata"))
                     table = getattr(value, "__table__", None)
                 except Exception:  # noqa: BLE001 - arbitrary user classes
                     continue
                 if isinstance(table, Table):
-                    add(2, label, table.metadata)
+                    add(4, label, table.metadata)
     # A MetaData without tables adds nothing but noise (and ambiguity for --metadata).
-    return sorted(((key[1], md) for key, md in found.values() if md.tables), key=lambda lm: lm[0])
+    return sorted(((key[2], md) for key, md in found.values() if md.tables), key=lambda lm: lm[0])
 
 
 def select_metadatas(metadatas: list[tuple[str, MetaData]], wanted: list[str]) -> tuple[list[tuple[str, MetaData]], str | None]:

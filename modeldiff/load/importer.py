@@ -210,7 +210,7 @@ class RepoImporter(importlib.abc.MetaPathFinder):
                     target = getattr(target, attr)
             except AttributeError:
                 continue
-            if isinstance(target, StubModule) or type(target).__name__ == "Stub":
+            if isinstance(target, Stub):
                 self.applied.add(key)  # served by OVERRIDES
                 continue
             try:
