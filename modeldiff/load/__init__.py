@@ -323,7 +323,8 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         key = (item["what"], item["detail"], item["file"], item["line"])
         blocked[key] = blocked.get(key, 0) + 1
     for (what, detail, file, line), _count in blocked.items():
-        warnings.append(Warning(f"blocked-{what}", f"model code tried {detail}: refused", ref, f"{file}:{line}" if file else None))
+        message = _BLOCKED.get(what, "model code tried {}: refused").format(detail)
+        warnings.append(Warning(f"blocked-{what}", message, ref, f"{file}:{line}" if file else None))
     confinement = result.get("sandbox", {})
     if confinement and not confinement.get("landlock"):
         warnings.append(Warning("sandbox-limited", f"kernel confinement unavailable ({confinement.get('reason', '?')}); only Python-level guards apply", ref))
@@ -350,6 +351,17 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         blocked=result.get("blocked", []),
         sandbox=confinement,
     )
+
+
+_BLOCKED = {
+    "write": "model code tried to write outside its private directory ({}): refused",
+    "network": "model code tried to use the network ({}): refused",
+    "database": "model code tried to connect to a database ({}): refused",
+    "signal": "model code tried to signal another process ({}): refused",
+    "exit": "model code called {}: raised as SystemExit instead",
+    "process": "model code tried to start a process ({}): refused",
+    "flask-sqlalchemy": "Flask-SQLAlchemy {} (its tables are still loaded)",
+}
 
 
 def _missing_library(stub: str, missing: set[str]) -> str | None:

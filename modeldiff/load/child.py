@@ -78,9 +78,12 @@ def run(request: dict) -> dict:
     modules = model_modules(manifest, import_root, models_paths)
     if not modules:
         return {"error": {"kind": "models-missing", "message": f"no Python files under {', '.join(models_paths)}"}}
+    read = make_reader(request["source"])  # starts `git cat-file` before the sandbox closes
+    if hasattr(read, "__self__"):
+        _HELPERS.append(read.__self__)
     repo = importer.RepoImporter(
         manifest,
-        make_reader(request["source"]),  # starts `git cat-file` before the sandbox closes
+        read,
         import_root,
         models_package=[package_name(import_root, p) for p in models_paths],
         workdir=workdir,
@@ -142,6 +145,19 @@ def run(request: dict) -> dict:
     }
 
 
+# Our own helper processes (the git blob reader): ended before we exit, so that the
+# supervisor never mistakes them for processes model code left behind.
+_HELPERS: list = []
+
+
+def _close_helpers() -> None:
+    for helper in _HELPERS:
+        try:
+            helper.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def _failed_module(name: str):
     """With --keep-going, a model module that failed is a stub for the modules importing it."""
     from modeldiff.load.stubs import make_stub_module
@@ -160,6 +176,7 @@ def main() -> None:
         result = run(request)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never a traceback
         result = {"error": {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}}
+    _close_helpers()
     out = request_path.with_name("result.json")
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, sort_keys=True, default=str))

@@ -32,9 +32,13 @@ class BlobReader:
         return data
 
     def close(self) -> None:
+        """End `git cat-file` (it exits at end of input) and reap it."""
         if self._proc.stdin:
             self._proc.stdin.close()
-        self._proc.wait()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # the supervisor will kill it
 
 
 def make_reader(source: dict):

@@ -82,7 +82,7 @@ def describe_exception(exc: BaseException) -> str:
 
 def _from_environ(exc: KeyError) -> bool:
     for frame, _ in traceback.walk_tb(exc.__traceback__):
-        if frame.f_code.co_name == "__getitem__" and frame.f_code.co_filename.endswith("os.py"):
+        if frame.f_code.co_name == "__getitem__" and frame.f_code.co_filename.endswith(("os.py", "<frozen os>")):
             return True
     return False
 

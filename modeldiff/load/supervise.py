@@ -167,6 +167,12 @@ def main() -> int:
         except (BlockingIOError, OSError):
             pass
     worker_done = worker.poll() is not None
+    if worker_done and reaper:
+        # A helper ending on its own (it saw its input close) is not a stray: a moment's grace.
+        grace = time.monotonic() + 0.5
+        while descendants(os.getpid()) and time.monotonic() < grace:
+            _reap()
+            time.sleep(0.02)
     if not worker_done:
         try:
             worker.kill()
