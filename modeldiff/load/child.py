@@ -115,7 +115,7 @@ def run(request: dict) -> dict:
                 if exc.module != name and name not in sys.modules:
                     continue
             except sandbox.SandboxViolation as exc:
-                return {"error": {"kind": "sandbox", "module": name, "file": exc.file, "line": exc.line, "message": exc.what}}
+                return {"error": {"kind": "sandbox", "module": exc.module or name, "file": exc.file, "line": exc.line, "message": exc.what}}
             break
     if timeout > 0:
         faulthandler.cancel_dump_traceback_later()

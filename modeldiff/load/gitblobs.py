@@ -36,9 +36,9 @@ class BlobReader:
         if self._proc.stdin:
             self._proc.stdin.close()
         try:
-            self._proc.wait(timeout=10)
+            self._proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
-            pass  # the supervisor will kill it
+            pass  # a process forked by model code holds its input open: the supervisor kills both
 
 
 def make_reader(source: dict):

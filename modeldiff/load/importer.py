@@ -237,6 +237,10 @@ class RepoLoader(importlib.abc.Loader):
                 self._exec_whole(module, source, path)
             else:
                 self._exec_by_statement(module, source, path)
+        except BaseException as exc:
+            if getattr(exc, "module", "") is None:  # a SandboxViolation: name the innermost module
+                exc.module = self.fullname
+            raise
         finally:
             imp.leave()
         imp.loaded.append(self.fullname)

@@ -37,6 +37,7 @@ class SandboxViolation(BaseException):
     def __init__(self, what: str, file: str, line: int) -> None:
         super().__init__(what)
         self.what, self.file, self.line = what, file, line
+        self.module: str | None = None  # set by the importer that was running it
 
 
 class HardExit(SystemExit):
