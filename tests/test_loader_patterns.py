@@ -296,6 +296,52 @@ def test_fixed_ref_diff_is_complete(samples, server):
     assert not result.stats["partial"]
 
 
+# -- layout detection ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, ref, models, root",
+    [
+        ("flaskbinds", "v1.0", "blog/models", ""),
+        ("typed20", "v1", "src/shop/db/models", "src"),  # namespace packages, src layout
+        ("classical", "r1", "billing/schema,core/schema", ""),  # no `models`: where tables are defined
+        ("fragile", "v1", "app/models", ""),
+    ],
+)
+def test_detection_without_flags(samples, name, ref, models, root):
+    layout = resolve_layout(Repository(str(samples[name])).snapshot(ref), None, None, {})
+    assert (layout.name, layout.models_path, layout.import_root) == ("detected", models, root)
+
+
+def test_detection_per_domain_models_modules_and_explicit_import_root_guess(tmp_path):
+    table = "from app.db import Base\nfrom sqlalchemy import Column, Integer\nclass {0}(Base):\n    __tablename__ = '{1}'\n    id = Column(Integer, primary_key=True)\n"
+    repo = make_repo(
+        tmp_path,
+        {
+            "src/app/__init__.py": "",
+            "src/app/db.py": "from sqlalchemy.orm import declarative_base\nBase = declarative_base()\n",
+            "src/app/users/models.py": table.format("User", "users"),
+            "src/app/billing/models.py": table.format("Invoice", "invoices"),
+            "src/app/billing/schemas.py": "class InvoiceOut: pass\n",
+            "tests/models.py": table.format("Fixture", "fixtures"),
+        },
+    )
+    snapshot = Repository(str(repo)).snapshot("v1")
+    layout = resolve_layout(snapshot, None, None, {})
+    assert (layout.models_path, layout.import_root) == ("src/app/billing/models.py,src/app/users/models.py", "src")
+    assert set(load(repo, "v1").tables) == {"users", "invoices"}
+    # An explicit --models gets its import root from the models' own imports too.
+    explicit = resolve_layout(snapshot, "src/app/users/models.py", None, {})
+    assert explicit.import_root == "src"
+
+
+def test_detection_refuses_to_guess_between_two_apps(tmp_path):
+    model = "from sqlalchemy import Column, Integer, MetaData, Table\nTable('t', MetaData(), Column('id', Integer))\n"
+    repo = make_repo(tmp_path, {"shop/models/__init__.py": model, "blog/models/__init__.py": model})
+    from modeldiff.layout import LayoutError
+
+    with pytest.raises(LayoutError, match=r"several models packages \(blog/models, shop/models\); pass --models"):
+        resolve_layout(Repository(str(repo)).snapshot("v1"), None, None, {})
+
+
 # -- the same ref twice is always empty ------------------------------------------------------------
 @pytest.mark.parametrize("name, ref", [("flaskbinds", "v1.1"), ("typed20", "v2"), ("classical", "r2")])
 def test_same_ref_twice_is_empty(samples, server, name, ref):
