@@ -373,6 +373,16 @@ class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.importer = importer
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname.startswith("_"):
+            return None  # private modules are probed for with `try: import _x` (distutils hack)
+        # Finders appended after us (pkg_resources' VendorImporter...) get their turn first.
+        later = sys.meta_path[sys.meta_path.index(self) + 1 :] if self in sys.meta_path else []
+        for finder in later:
+            try:
+                if finder.find_spec(fullname, path, target) is not None:
+                    return None
+            except Exception:  # noqa: BLE001 - a broken finder is not ours to fix
+                continue
         return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
 
     def create_module(self, spec):
