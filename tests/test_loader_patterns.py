@@ -275,9 +275,9 @@ def test_keep_going_loads_the_rest_and_marks_partial(samples):
 def test_cli_exit_codes_for_a_broken_ref(samples):
     proc = cli("diff", str(samples["fragile"]), "v1", "v2")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "modeldiff: error: v2: app/models/orders.py:12: SyntaxError: '(' was never closed (orders.py, line 12) (module app.models.orders)"
-    ]
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("modeldiff: error: v2: app/models/orders.py:12: SyntaxError: '(' was never closed")
+    assert line.endswith("(module app.models.orders)")
     proc = cli("diff", str(samples["fragile"]), "v1", "v2", "--keep-going", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

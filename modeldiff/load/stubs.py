@@ -45,7 +45,8 @@ class StubRecorder:
                 return repo + filename[len(local):]
         return None
 
-    def record(self, path: str, how: str) -> None:
+    def record(self, path, how: str) -> None:
+        path = path._path if isinstance(path, Stub) else path  # a stub or its path
         frame = sys._getframe(2)
         if how in ("compared", "truth-tested", "iterated") and self.repo_path(frame.f_code.co_filename) is None:
             return  # a library testing a stub (SQLAlchemy checking `default=`) decides nothing
@@ -200,7 +201,7 @@ class Stub:
     __and__ = __rand__ = __xor__ = __rxor__ = __neg__ = __pos__ = __invert__ = _derived
 
     def __lt__(self, other) -> bool:
-        RECORDER.record(self._path, "compared")
+        RECORDER.record(self, "compared")
         return False
 
     __le__ = __gt__ = __ge__ = __lt__
