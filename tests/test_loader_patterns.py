@@ -140,6 +140,36 @@ def test_set_replaces_a_stubbed_name(samples):
     assert "unused-setting" not in codes(schema)
 
 
+def test_enum_and_type_from_an_app_module_that_partly_fails_stay_real(tmp_path):
+    repo = make_repo(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/types.py": (
+                "import enum, os\n"
+                "from sqlalchemy.types import Numeric, TypeDecorator\n"
+                "from app.vault import client\n"  # a missing app module: stubbed, import works
+                "API_KEY = client.fetch(os.environ['VAULT_TOKEN'])\n"  # raises: skipped
+                "class Color(enum.Enum):\n    RED = 'red'\n    BLUE = 'blue'\n"
+                "class Money(TypeDecorator):\n    impl = Numeric(12, 2)\n    cache_ok = True\n"
+            ),
+            "app/models/__init__.py": (
+                "from sqlalchemy import Column, Enum, Integer, MetaData, Table\n"
+                "from app.types import Color, Money, API_KEY\n"
+                "metadata = MetaData()\n"
+                "Table('paints', metadata, Column('id', Integer, primary_key=True),\n"
+                "      Column('color', Enum(Color, name='color')), Column('price', Money()))\n"
+            ),
+        },
+    )
+    schema = load(repo, "v1")
+    assert "CREATE TYPE color AS ENUM ('RED', 'BLUE')" in schema.preamble
+    assert "price NUMERIC(12, 2)" in schema.tables["paints"]["create"]
+    assert "KeyError: 'VAULT_TOKEN'" in schema.stubbed_app_modules["app.types"]
+    assert [s["stubbed_names"] for s in schema.skipped_statements] == [["API_KEY"]]
+    assert schema.stubs_in_schema == []  # API_KEY is imported by the models but shapes nothing
+
+
 def test_duplicate_table_across_metadatas_is_reported(tmp_path):
     repo = make_repo(
         tmp_path,
