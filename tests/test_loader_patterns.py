@@ -390,3 +390,11 @@ def make_repo(tmp_path: Path, files: dict[str, str], tag: str = "v1") -> Path:
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", tag], ["tag", tag]):
         subprocess.run(["git", "-C", str(repo), *args], check=True, env=env)
     return repo
+
+
+def test_python_option_failures_are_one_line_errors(samples, tmp_path):
+    with pytest.raises(LoadFailure, match=r"^v1: cannot run the interpreter '/nonexistent/python'"):
+        load(samples["fragile"], "v1", python="/nonexistent/python")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    with pytest.raises(LoadFailure, match=r"^v1: the loader cannot start under .*No module named 'sqlalchemy'.*--python needs"):
+        load(samples["fragile"], "v1", python=str(tmp_path / "bare" / "bin" / "python"))

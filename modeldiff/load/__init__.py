@@ -166,16 +166,19 @@ def _limit_files() -> None:
 def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path) -> dict:
     token = uuid.uuid4().hex
     with open(workdir / "supervisor.log", "wb") as log:
-        proc = subprocess.Popen(
-            [options.python, "-s", str(SUPERVISOR), str(request_path)],
-            cwd=workdir,
-            env=_child_env(workdir, token, options.env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # its own process group: forks die with it
-            preexec_fn=_limit_files,
-        )
+        try:
+            proc = subprocess.Popen(
+                [options.python, "-s", str(SUPERVISOR), str(request_path)],
+                cwd=workdir,
+                env=_child_env(workdir, token, options.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its own process group: forks die with it
+                preexec_fn=_limit_files,
+            )
+        except OSError as exc:
+            raise LoadFailure(f"{ref}: cannot run the interpreter {options.python!r}: {exc.strerror or exc}") from None
         try:
             proc.wait(timeout=options.timeout + GRACE)
         except subprocess.TimeoutExpired:

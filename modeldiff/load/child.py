@@ -171,22 +171,31 @@ def main() -> None:
     sys.dont_write_bytecode = True
     os.chdir(request["workdir"])
     real_exit = os._exit
-    _bootstrap()
+    try:
+        _bootstrap()
+    except Exception as exc:  # noqa: BLE001 - e.g. --python without SQLAlchemy
+        result = {"error": {"kind": "internal", "message": f"the loader cannot start under {sys.executable} ({type(exc).__name__}: {exc}); --python needs an interpreter with SQLAlchemy >= 1.4"}}
+        _write_result(request_path, result)
+        real_exit(0)
     try:
         result = run(request)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never a traceback
         result = {"error": {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}}
     _close_helpers()
-    out = request_path.with_name("result.json")
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, sort_keys=True, default=str))
-    tmp.replace(out)
+    _write_result(request_path, result)
     # Model code may have started threads or registered atexit handlers: don't wait for them.
     try:
         sys.stdout.flush()
     except Exception:  # noqa: BLE001 - model code may have broken stdout
         pass
     real_exit(0)
+
+
+def _write_result(request_path: Path, result: dict) -> None:
+    out = request_path.with_name("result.json")
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, sort_keys=True, default=str))
+    tmp.replace(out)
 
 
 if __name__ == "__main__":
