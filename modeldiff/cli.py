@@ -6,6 +6,7 @@ Exit codes follow `git diff --exit-code`: 0 success, 1 changes found (only with
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -114,7 +115,7 @@ def run_guarded(action):
 
 def common_options(func):
     options = [
-        click.option("--models", help="Path of the models package in the repository (e.g. api/models)."),
+        click.option("--models", multiple=True, help="Path of the models package or module in the repository (e.g. api/models); several: repeat it or separate with commas."),
         click.option("--import-root", help="Directory the models are imported from (e.g. api)."),
         click.option("--set", "settings", multiple=True, metavar="K=V", help="Set a config value the models read, e.g. configs.dify_config.DB_TYPE=postgresql."),
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
@@ -122,13 +123,37 @@ def common_options(func):
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
+        click.option("--metadata", "metadata", multiple=True, metavar="NAME", help="Only this MetaData: its label, attribute name (db, Base) or Flask-SQLAlchemy bind key; repeatable. Default: all."),
+        click.option("--env", "env", multiple=True, metavar="K=V", help="An environment variable model code may read (it sees none of yours); repeatable."),
     ]
+    # --metadata and --env reach make_request through the click context, so that commands
+    # written before them (plan, verify) need no new parameters.
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        meta = click.get_current_context().meta
+        meta["modeldiff.metadata"] = kwargs.pop("metadata", ())
+        meta["modeldiff.env"] = kwargs.pop("env", ())
+        return func(*args, **kwargs)
+
     for option in reversed(options):
-        func = option(func)
-    return func
+        wrapper = option(wrapper)
+    return wrapper
 
 
-def make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache) -> DiffRequest:
+def parse_env(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise click.BadParameter(f"expected NAME=VALUE, got {text!r}", param_hint="--env")
+    return key.strip(), value
+
+
+def make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache=False, metadata=None, env=None) -> DiffRequest:
+    if isinstance(models, (tuple, list)):
+        models = ",".join(models) if models else None
+    context = click.get_current_context(silent=True)
+    meta = context.meta if context is not None else {}
+    metadata = meta.get("modeldiff.metadata", ()) if metadata is None else metadata
+    env = meta.get("modeldiff.env", ()) if env is None else env
     return DiffRequest(
         repo=repo,
         from_ref=from_ref,
@@ -141,6 +166,8 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
         python=python,
         keep_going=keep_going,
         use_cache=not no_cache,
+        metadata=tuple(metadata),
+        env=dict(parse_env(e) for e in env),
     )
 
 

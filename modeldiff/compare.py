@@ -11,6 +11,7 @@ its blind spots (VARCHAR(255) -> VARCHAR). Detectors for what alembic never look
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+import warnings as pywarnings
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
 from .load import LoadedSchema
@@ -89,7 +91,12 @@ def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -
 
 
 def materialize_in_schema(server: EmbeddedPostgres, schema: LoadedSchema, version: int | None = None) -> tuple[Place, list[Warning]]:
-    """`schema` created in a new PostgreSQL schema of the server's shared database."""
+    """`schema` created in a new PostgreSQL schema of the server's shared database, or in a
+    database of its own when its tables use named schemas (two refs' `audit.events` would
+    collide in one database)."""
+    if any(table.get("schema") for table in schema.tables.values()):
+        database, warnings = materialize(server, schema)
+        return Place(server.sqlalchemy_url(database)), warnings
     name = server.create_schema(schema.ref)
     conn = server.connect(search_path=name)
     try:
@@ -123,18 +130,33 @@ def compare_databases(old: str | Place, new: str | Place):
             impl = MigrationContext.configure(new_conn).impl
             target = MetaData()
             event.listen(target, "column_reflect", impl.autogen_column_reflect)
+            # Tables in named schemas too (`__table_args__ = {"schema": ...}`), on both sides.
+            # Such refs have a database of their own; a ref in a scratch schema of the shared
+            # database has none, and the other runs' scratch schemas are not ours to compare.
+            places = [p if isinstance(p, Place) else Place(p) for p in (old, new)]
+            schemas = sorted({s for place, conn in zip(places, (old_conn, new_conn)) if not place.search_path for s in _user_schemas(conn)})
             target.reflect(new_conn)
+            for schema in schemas:
+                target.reflect(new_conn, schema=schema)
             context = MigrationContext.configure(
                 old_conn,
                 opts={
                     "compare_type": _compare_type,
                     "compare_server_default": _compare_default,
                     "target_metadata": target,
+                    "include_schemas": bool(schemas),
+                    "include_name": lambda name, type_, parents: type_ != "schema" or name is None or name in schemas,
                 },
             )
-            script = produce_migrations(context, target)
+            with pywarnings.catch_warnings():
+                # Tables with mutually dependent foreign keys (users <-> teams) are normal;
+                # alembic only sorts them for rendering. Not the user's concern here.
+                pywarnings.filterwarnings("ignore", message="Cannot correctly sort tables", category=SAWarning)
+                script = produce_migrations(context, target)
             changes = changes_from_ops(script.upgrade_ops)
             changes += primary_key_changes(inspect(old_conn), inspect(new_conn))
+            for schema in schemas:
+                changes += primary_key_changes(inspect(old_conn), inspect(new_conn), schema)
             changes += enum_changes(inspect(old_conn), inspect(new_conn))
             collect_facts(old_conn, new_conn, changes)
     finally:
@@ -143,12 +165,23 @@ def compare_databases(old: str | Place, new: str | Place):
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
 
 
+def _user_schemas(conn) -> list[str]:
+    """Schemas other than the default one and PostgreSQL's own."""
+    insp = inspect(conn)
+    default = insp.default_schema_name
+    return [s for s in insp.get_schema_names() if s != default and s != "information_schema" and not s.startswith("pg_")]
+
+
+def _qualified(table) -> str:
+    return f"{table.schema}.{table.name}" if getattr(table, "schema", None) else table.name
+
+
 def changes_from_ops(upgrade_ops) -> list[Change]:
     changes = []
     for diff in upgrade_ops.as_diffs():
         if isinstance(diff, list):  # column modifications come grouped
-            for kind, _schema, table, column, existing, old, new in diff:
-                changes.append(_modify(kind, table, column, existing, old, new))
+            for kind, schema, table, column, existing, old, new in diff:
+                changes.append(_modify(kind, f"{schema}.{table}" if schema else table, column, existing, old, new))
         else:
             changes.append(_structural(diff))
     return changes
@@ -173,9 +206,10 @@ def _structural(diff) -> Change:
     kind = diff[0]
     if kind in ("add_table", "remove_table"):
         table = diff[1]
-        return Change(kind, table.name, detail={"columns": [c.name for c in table.columns]})
+        return Change(kind, _qualified(table), detail={"columns": [c.name for c in table.columns]})
     if kind in ("add_column", "remove_column"):
-        _, _schema, table, column = diff
+        _, schema, table, column = diff
+        table = f"{schema}.{table}" if schema else table
         facts = {"nullable": column.nullable}
         if column.server_default is not None:
             facts["default"] = _default_text(column.server_default)
@@ -184,7 +218,7 @@ def _structural(diff) -> Change:
     if kind in ("add_index", "remove_index"):
         index = diff[1]
         columns = [getattr(e, "name", None) or str(e) for e in index.expressions]
-        return Change(kind, index.table.name, name=index.name, detail={"columns": columns, "unique": bool(index.unique)})
+        return Change(kind, _qualified(index.table), name=index.name, detail={"columns": columns, "unique": bool(index.unique)})
     if kind in ("add_constraint", "remove_constraint"):
         constraint = diff[1]
         detail = {"type": type(constraint).__name__.replace("Constraint", "").lower()}
@@ -192,30 +226,30 @@ def _structural(diff) -> Change:
             detail["columns"] = _columns(constraint)
         if hasattr(constraint, "sqltext"):
             detail["condition"] = str(constraint.sqltext)
-        return Change(kind, constraint.table.name, name=constraint.name, detail=detail)
+        return Change(kind, _qualified(constraint.table), name=constraint.name, detail=detail)
     if kind in ("add_fk", "remove_fk"):
         fk = diff[1]
         return Change(
             kind,
-            fk.table.name,
+            _qualified(fk.table),
             name=fk.name,
             detail={
                 "columns": list(fk.column_keys),
-                "referred_table": fk.referred_table.name,
+                "referred_table": _qualified(fk.referred_table),
                 "referred_columns": [e.column.name for e in fk.elements],
             },
         )
     if kind in ("add_table_comment", "remove_table_comment"):
         table = diff[1]
         old = diff[2] if kind == "add_table_comment" and len(diff) > 2 else None
-        return Change("modify_table_comment", table.name, old=old, new=table.comment)
+        return Change("modify_table_comment", _qualified(table), old=old, new=table.comment)
     return Change(kind, None, detail={"alembic": repr(diff)})
 
 
-def primary_key_changes(old, new) -> list[Change]:
+def primary_key_changes(old, new, schema: str | None = None) -> list[Change]:
     """Alembic never compares primary keys. (Batched reflection: one query per side.)"""
-    a = {key[1]: pk for key, pk in old.get_multi_pk_constraint().items()}
-    b = {key[1]: pk for key, pk in new.get_multi_pk_constraint().items()}
+    a = {key[1]: pk for key, pk in old.get_multi_pk_constraint(schema=schema).items()}
+    b = {key[1]: pk for key, pk in new.get_multi_pk_constraint(schema=schema).items()}
     changes = []
     for table in sorted(set(a) & set(b)):
         old_pk, new_pk = a[table], b[table]
@@ -224,7 +258,7 @@ def primary_key_changes(old, new) -> list[Change]:
             changes.append(
                 Change(
                     "modify_primary_key",
-                    table,
+                    f"{schema}.{table}" if schema else table,
                     name=new_pk.get("name") or old_pk.get("name"),
                     old=old_pk["constrained_columns"] or None,
                     new=new_pk["constrained_columns"] or None,

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import psycopg2
 
-logging.getLogger("pgserver").setLevel(logging.ERROR)
+# pgserver logs a failed `pg_ctl stop` (another run stopped the shared server first) as an
+# error on stderr; our errors are one line, and that one is not the user's.
+logging.getLogger("pgserver").setLevel(logging.CRITICAL + 1)
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 DATABASE = "modeldiff"

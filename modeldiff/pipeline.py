@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .cache import Cache, environment_fingerprint
-from .layout import Layout, resolve_layout
+from .layout import Layout, LayoutError, resolve_layout, split_models
 from .load import LoadedSchema, LoadOptions, load_schema
 from .plan.rules import annotate
 from .result import DiffResult, RefInfo, Warning
@@ -36,6 +36,8 @@ class DiffRequest:
     python: str | None = None
     keep_going: bool = False
     use_cache: bool = True
+    metadata: tuple[str, ...] = ()  # --metadata NAME: only these MetaData objects
+    env: dict = field(default_factory=dict)  # --env K=V: environment variables model code sees
 
 
 @dataclass
@@ -50,33 +52,52 @@ class LoadedRef:
 class Session:
     """What a run resolved once and shares between its refs."""
 
+    request: DiffRequest
     repository: Repository
-    layout: Layout
-    options: LoadOptions
+    layout: Layout  # found at the newest ref
     cache: Cache
-    context: list  # what besides the files decides a load (cache key part)
+
+    def layout_for(self, snapshot: Snapshot) -> Layout:
+        """The newest ref's layout, unless it was found by looking (not given) and this
+        ref keeps its models elsewhere: then this ref's own."""
+        request = self.request
+        if request.models is None and not all(snapshot.exists(p) for p in split_models(self.layout.models_path)):
+            try:
+                return resolve_layout(snapshot, None, request.import_root, request.settings, request.use_presets)
+            except LayoutError:
+                pass
+        return self.layout
+
+    def options_for(self, snapshot: Snapshot) -> tuple[LoadOptions, list]:
+        """How to load `snapshot`, and what besides its files decides the load (cache key)."""
+        request, layout = self.request, self.layout_for(snapshot)
+        options = LoadOptions(
+            import_root=layout.import_root,
+            models_path=layout.models_path,
+            settings=layout.settings,
+            timeout=request.timeout,
+            keep_going=request.keep_going,
+            metadata=tuple(request.metadata),
+            env=dict(request.env),
+            **({"python": request.python} if request.python else {}),
+        )
+        context = [
+            *environment_fingerprint(request.python),
+            layout.import_root,
+            layout.models_path,
+            sorted((k, repr(v)) for k, v in layout.settings.items()),
+            request.keep_going,
+            list(request.metadata),
+            sorted((str(k), str(v)) for k, v in request.env.items()),
+        ]
+        return options, context
 
 
 def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[Snapshot]]:
     repository = Repository(request.repo)
     snapshots = [repository.snapshot(ref) for ref in refs]
     layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
-    options = LoadOptions(
-        import_root=layout.import_root,
-        models_path=layout.models_path,
-        settings=layout.settings,
-        timeout=request.timeout,
-        keep_going=request.keep_going,
-        **({"python": request.python} if request.python else {}),
-    )
-    context = [
-        *environment_fingerprint(request.python),
-        layout.import_root,
-        layout.models_path,
-        sorted((k, repr(v)) for k, v in layout.settings.items()),
-        request.keep_going,
-    ]
-    return Session(repository, layout, options, Cache(enabled=request.use_cache), context), snapshots
+    return Session(request, repository, layout, Cache(enabled=request.use_cache)), snapshots
 
 
 def load_refs(
@@ -96,8 +117,9 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
     futures: list[Future] = []
     started_server = False
     for snapshot in snapshots:
-        listing = snapshot.list_files(session.options.import_root)
-        key, entry = session.cache.find_schema(snapshot, listing, session.options.models_path, session.context)
+        options, context = session.options_for(snapshot)
+        listing = snapshot.list_files(options.import_root)
+        key, entry = session.cache.find_schema(snapshot, listing, options.models_path, context)
         if entry is not None:
             done: Future = Future()
             done.set_result(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True))
@@ -113,8 +135,9 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
 
 
 def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress) -> LoadedRef:
-    schema = load_schema(snapshot, session.options)
-    key = session.cache.store_schema(snapshot, listing, session.options.models_path, session.context, schema.to_json())
+    options, context = session.options_for(snapshot)
+    schema = load_schema(snapshot, options)
+    key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
     if progress:
         progress(snapshot.ref)
     return LoadedRef(snapshot, schema, key, False)
@@ -187,7 +210,7 @@ def diff(request: DiffRequest, server=None) -> DiffResult:
         old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early)
         result = comparer.compare(old, new)
     annotate(result.changes)  # hazards from the schema alone, for an assumed recent PostgreSQL
-    result.stats.update(_stats(session.layout, old, new))
+    result.stats.update(_stats(session, old, new))
     return result
 
 
@@ -208,20 +231,35 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
             loaded.append(new)
             result = comparer.compare(old, new)
             annotate(result.changes)
-            result.stats.update(_stats(session.layout, old, new))
+            result.stats.update(_stats(session, old, new))
             pairs.append((old, new, result))
             if progress:
                 progress(f"{old.snapshot.ref}..{new.snapshot.ref}")
     return session, loaded, pairs
 
 
-def _stats(layout: Layout, old: LoadedRef, new: LoadedRef) -> dict:
+def _stats(session: Session, old: LoadedRef, new: LoadedRef) -> dict:
+    old_layout, new_layout = session.layout_for(old.snapshot), session.layout_for(new.snapshot)
+    layout = new_layout.describe() if old_layout == new_layout else f"{old_layout.describe()} -> {new_layout.describe()}"
     return {
-        "layout": layout.describe(),
+        "layout": layout,
         "tables": {"from": len(old.schema.tables), "to": len(new.schema.tables)},
         "stubbed_modules": {"from": sorted(old.schema.stubbed_modules), "to": sorted(new.schema.stubbed_modules)},
         "partial": old.schema.partial or new.schema.partial,
+        "metadatas": {"from": old.schema.metadatas, "to": new.schema.metadatas},
+        "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
         "cached": {"from": old.from_cache, "to": new.from_cache},
+    }
+
+
+def stub_report(schema: LoadedSchema) -> dict:
+    """What was stubbed while loading one ref, for the JSON result: application modules
+    (partly) replaced by stubs and why, libraries that were missing, and the stubbed names
+    that reached the schema (and where)."""
+    return {
+        "app_modules": schema.stubbed_app_modules,
+        "missing_libraries": schema.missing_modules,
+        "in_schema": schema.stubs_in_schema,
     }
 
 
@@ -239,6 +277,12 @@ class LoadedPair:
     layout: Layout
     old: LoadedSchema
     new: LoadedSchema
+    old_layout: Layout | None = None  # when the FROM ref keeps its models elsewhere
+
+    def describe_layout(self) -> str:
+        if self.old_layout is None or self.old_layout == self.layout:
+            return self.layout.describe()
+        return f"{self.old_layout.describe()} -> {self.layout.describe()}"
 
 
 @dataclass

@@ -1,15 +1,22 @@
 """Stage 2, load: one ref's model sources -> its schema, imported in a child process.
 
 The parent side only prepares the request (a manifest of the ref's files under the import
-root), runs `child.py` with a time limit in a scrubbed environment and a private temp
-directory, and reads back JSON. Each ref gets its own process, so two refs never share
-`sys.modules`, and no repository code ever runs in this process.
+root), runs `supervise.py` -> `child.py` with a time limit in a scrubbed environment and a
+private temp directory, and reads back JSON. Each ref gets its own processes, so two refs
+never share `sys.modules`, and no repository code ever runs in this process.
+
+Containment of model code (see `sandbox.py` and `supervise.py`): no inherited environment,
+writes only inside the private directory (Landlock where the kernel has it, an audit hook
+everywhere), no network, no database connections, no processes (an attempt is an error),
+bounded time, output, file size and memory; every process it manages to leave behind is
+killed, and the private directory is removed whatever happened.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -17,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +32,12 @@ from pathlib import Path
 from ..result import Warning
 from ..source import Snapshot
 
-CHILD = Path(__file__).with_name("child.py")
-OUTPUT_LIMIT = 64 * 1024 * 1024  # bytes model code may write (prints, files) before it is stopped
+SUPERVISOR = Path(__file__).with_name("supervise.py")
+FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
+OUTPUT_LIMIT = 4 * 1024 * 1024  # bytes model code may print before it is stopped
+MEMORY_LIMIT = 8 * 1024**3  # address space of the child (RLIMIT_AS)
+GRACE = 15.0  # seconds the parent waits beyond --timeout for the supervisor itself
+TOKEN_VAR = "MODELDIFF_LOAD_TOKEN"  # marks every process of one load, for the final sweep
 
 
 class LoadFailure(Exception):
@@ -35,11 +47,21 @@ class LoadFailure(Exception):
 @dataclass(frozen=True)
 class LoadOptions:
     import_root: str
-    models_path: str
+    models_path: str  # one path, or several separated by commas
     settings: dict = field(default_factory=dict)
     timeout: float = 120.0
     python: str = sys.executable
     keep_going: bool = False
+    metadata: tuple[str, ...] = ()  # only these MetaData objects (label, bind key or attribute)
+    env: dict = field(default_factory=dict)  # environment variables model code may read
+
+    @property
+    def models_paths(self) -> list[str]:
+        return split_paths(self.models_path)
+
+
+def split_paths(models_path: str) -> list[str]:
+    return [p.strip().strip("/") for p in models_path.split(",") if p.strip().strip("/")]
 
 
 @dataclass
@@ -56,6 +78,20 @@ class LoadedSchema:
     partial: bool = False
     seconds: float = 0.0
     absent: list[str] = field(default_factory=list)  # repo paths probed and not found
+    skipped_statements: list = field(default_factory=list)  # app-module statements that raised
+    stubs_in_schema: list = field(default_factory=list)  # {"name", "where", "how"}
+    blocked: list = field(default_factory=list)  # what the sandbox refused
+    sandbox: dict = field(default_factory=dict)
+
+    @property
+    def stubbed_app_modules(self) -> dict[str, str]:
+        """Repository modules that were partly or wholly stubbed (not missing libraries)."""
+        return {k: v for k, v in self.stubbed_modules.items() if v != "not importable"}
+
+    @property
+    def missing_modules(self) -> list[str]:
+        """Modules (libraries) that could not be imported at all and were stubbed."""
+        return sorted(k for k, v in self.stubbed_modules.items() if v == "not importable")
 
     def to_json(self) -> dict:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "warnings"}
@@ -70,8 +106,12 @@ class LoadedSchema:
 
 
 def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
-    if not snapshot.list_files(options.models_path):
-        raise LoadFailure(f"{snapshot.ref}: models path {options.models_path!r} does not exist at this ref")
+    paths = options.models_paths
+    if not paths:
+        raise LoadFailure(f"{snapshot.ref}: no models path given")
+    for path in paths:
+        if not snapshot.list_files(path):
+            raise LoadFailure(f"{snapshot.ref}: models path {path!r} does not exist at this ref")
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="modeldiff-load-"))
     try:
@@ -80,9 +120,13 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
             "manifest": snapshot.list_files(options.import_root),
             "source": snapshot.reader_spec(),
             "import_root": options.import_root.strip("/"),
-            "models_path": options.models_path.strip("/"),
+            "models_path": paths[0],
+            "models_paths": paths,
             "settings": options.settings,
             "keep_going": options.keep_going,
+            "metadata": list(options.metadata),
+            "timeout": options.timeout,
+            "limits": {"output_bytes": OUTPUT_LIMIT, "memory_bytes": MEMORY_LIMIT},
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request))
@@ -93,79 +137,174 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
     if error:
         if error["kind"] == "import":
             raise LoadFailure(f"{snapshot.ref}: {error['file']}:{error['line']}: {error['message']} (module {error['module']})")
+        if error["kind"] == "sandbox":
+            where = f"{error['file']}:{error['line']}: " if error.get("file") else ""
+            raise LoadFailure(f"{snapshot.ref}: {where}{error['message']}; loading models may not run programs (module {error['module']})")
         raise LoadFailure(f"{snapshot.ref}: {error['message']}")
     return _to_schema(snapshot, options, result, time.monotonic() - started)
 
 
-def load_pair(snapshots: list[Snapshot], options: LoadOptions) -> list[LoadedSchema]:
-    """Load several refs at once: one child per ref, bounded by the CPU count."""
+def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions]) -> list[LoadedSchema]:
+    """Load several refs at once: one child per ref, bounded by the CPU count. `options`
+    is shared, or one per snapshot (when the layout moved between refs)."""
+    per_ref = options if isinstance(options, list) else [options] * len(snapshots)
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
-        return list(pool.map(lambda s: load_schema(s, options), snapshots))
+        return list(pool.map(load_schema, snapshots, per_ref))
 
 
-def _child_env(workdir: Path) -> dict[str, str]:
+def _child_env(workdir: Path, token: str, extra: dict) -> dict[str, str]:
     # Nothing inherited but PATH: no credentials, no DATABASE_URL, no PYTHON* settings.
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(workdir),
-        "TMPDIR": str(workdir),
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",  # set iteration order in model code must not vary between runs
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "GIT_OPTIONAL_LOCKS": "0",
-    }
+    env = {str(k): str(v) for k, v in extra.items()}
+    env.update(
+        {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",  # set iteration order in model code must not vary between runs
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONIOENCODING": "utf-8:backslashreplace",
+            "GIT_OPTIONAL_LOCKS": "0",
+            TOKEN_VAR: token,
+        }
+    )
+    return env
 
 
-def _limit_output() -> None:
-    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))
+def _limit_files() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
 
 
 def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path) -> dict:
-    log_path = workdir / "output.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [options.python, "-s", str(CHILD), str(request_path)],
-            cwd=workdir,
-            env=_child_env(workdir),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # its own process group: forks die with it
-            preexec_fn=_limit_output,
-        )
+    token = uuid.uuid4().hex
+    with open(workdir / "supervisor.log", "wb") as log:
         try:
-            proc.wait(timeout=options.timeout)
-            timed_out = False
+            proc = subprocess.Popen(
+                [options.python, "-s", str(SUPERVISOR), str(request_path)],
+                cwd=workdir,
+                env=_child_env(workdir, token, options.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its own process group: forks die with it
+                preexec_fn=_limit_files,
+            )
+        except OSError as exc:
+            raise LoadFailure(f"{ref}: cannot run the interpreter {options.python!r}: {exc.strerror or exc}") from None
+        try:
+            proc.wait(timeout=options.timeout + GRACE)
         except subprocess.TimeoutExpired:
-            timed_out = True
+            pass
         finally:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
             proc.wait()
-    result_path = workdir / "result.json"
-    if result_path.exists():
-        return json.loads(result_path.read_text())
+            sweep(token)
+    return _read_outcome(ref, options, workdir)
+
+
+def sweep(token: str) -> int:
+    """Kill any process still carrying this load's token in its environment (a daemon that
+    escaped the supervisor). Linux only; returns how many were found."""
+    needle = f"{TOKEN_VAR}={token}".encode()
+    found = 0
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle not in handle.read().split(b"\0"):
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            found += 1
+        except OSError:
+            continue
+    return found
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _where(workdir: Path) -> str:
+    """Where the import was when it stopped: the innermost repository frame of the stack
+    dump (a hang), else the module being imported."""
+    location = ""
+    stack = workdir / "stack.txt"
+    prefix = str(workdir / "src") + "/"
+    if stack.exists():
+        for line in stack.read_text(errors="replace").splitlines():
+            match = _FRAME.match(line)
+            if match and match.group(1).startswith(prefix):
+                location = f"{match.group(1)[len(prefix):]}:{match.group(2)}"
+                break  # faulthandler prints the most recent call first
     progress = workdir / "progress"
-    where = progress.read_text() if progress.exists() else ""
-    where = f" while importing {where}" if where else ""
-    if timed_out:
-        raise LoadFailure(f"{ref}: model import timed out after {options.timeout:g}s{where}")
-    if proc.returncode == -signal.SIGXFSZ:
-        raise LoadFailure(f"{ref}: model code wrote more than {OUTPUT_LIMIT // 2**20} MB{where}")
-    tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
+    module = progress.read_text(errors="replace").strip() if progress.exists() else ""
+    parts = []
+    if location:
+        parts.append(f" at {location}")
+    if module:
+        parts.append(f" while importing {module}")
+    return "".join(parts)
+
+
+_FRAME = re.compile(r'\s*File "(.+)", line (\d+)')
+
+
+def _read_outcome(ref: str, options: LoadOptions, workdir: Path) -> dict:
+    status = _read_json(workdir / "status.json")
+    result = _read_json(workdir / "result.json")
+    where = _where(workdir)
+    if status is None:
+        raise LoadFailure(f"{ref}: the loader's supervisor did not finish within {options.timeout + GRACE:g}s{where}")
+    if status["output_exceeded"]:
+        raise LoadFailure(f"{ref}: model code printed more than {OUTPUT_LIMIT // 2**20} MB{where}; stopped")
+    if status["timed_out"]:
+        raise LoadFailure(f"{ref}: model import timed out after {options.timeout:g}s{where} (raise it with --timeout)")
+    if status["strays"]:
+        n = status["strays"]
+        raise LoadFailure(f"{ref}: model code left {n} process{'es' * (n != 1)} running after the import (killed){where}; loading models may not run programs")
+    if result is not None:
+        return result
+    code = status["returncode"]
+    if code is not None and code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exit code {code}"
+    log = workdir / "output.log"
+    tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
     detail = f": {tail[0][:200]}" if tail else ""
-    raise LoadFailure(f"{ref}: model code ended the loader (exit code {proc.returncode}){where}{detail}")
+    raise LoadFailure(f"{ref}: model code ended the loader ({how}){where}{detail}")
 
 
 def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: float) -> LoadedSchema:
     ref = snapshot.ref
-    warnings = [Warning(w["code"], w["message"], ref) for w in result["warnings"]]
-    models_prefix = options.models_path.strip("/") + "/"
+    missing = {k for k, v in result["stubbed_modules"].items() if v == "not importable"}
+    warnings = []
+    in_schema = []
+    for w in result["warnings"]:
+        message = w["message"]
+        if w.get("stub"):
+            for where in w.get("locations") or [w.get("location") or ""]:
+                in_schema.append({"name": w["stub"], "where": where, "how": w["code"]})
+            library = _missing_library(w["stub"], missing)
+            if library:
+                message += f"; {library} is not installed for the loader (--python PATH: an interpreter that has it)"
+        warnings.append(Warning(w["code"], message, ref, w.get("location")))
+    prefixes = tuple(p + ("/" if not p.endswith(".py") else "") for p in options.models_paths)
     for use in result["stub_uses"]:
         # Only uses in model files can shape the schema; app modules using stubs are expected.
-        if use["file"].startswith(models_prefix):
+        if use["file"].startswith(prefixes) or use["file"] in options.models_paths:
             if use["how"] in ("compared", "truth-tested"):
                 name = use.get("reached_as") or use["path"]
                 origin = f" (a stub of {use['path']})" if name != use["path"] else ""
@@ -173,6 +312,34 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
             else:
                 message = f"stubbed {use['path']} {_HOW.get(use['how'], use['how'])}"
             warnings.append(Warning(f"stub-{use['how']}", message, ref, f"{use['file']}:{use['line']}"))
+            in_schema.append({"name": use["path"], "where": f"{use['file']}:{use['line']}", "how": use["how"]})
+    skipped_by_module: dict[str, list[dict]] = {}
+    for statement in result.get("skipped_statements", []):
+        skipped_by_module.setdefault(statement["module"], []).append(statement)
+    for module, statements in skipped_by_module.items():
+        first = statements[0]
+        names = sorted({n for s in statements for n in s["stubbed_names"]})
+        more = f" (and {len(statements) - 1} more statement{'s' * (len(statements) > 2)})" if len(statements) > 1 else ""
+        at = f" at {first['error_at']}" if first.get("error_at") and not first["error_at"].startswith(f"{first['file']}:") else ""
+        warnings.append(
+            Warning(
+                "module-stubbed",
+                f"application module {module}: a statement raised {first['error']}{at}{more}; skipped, "
+                + (f"stubbed: {', '.join(names)}" if names else "nothing stubbed"),
+                ref,
+                f"{first['file']}:{first['line']}",
+            )
+        )
+    blocked: dict[tuple, int] = {}
+    for item in result.get("blocked", []):
+        key = (item["what"], item["detail"], item["file"], item["line"])
+        blocked[key] = blocked.get(key, 0) + 1
+    for (what, detail, file, line), _count in blocked.items():
+        message = _BLOCKED.get(what, "model code tried {}: refused").format(detail)
+        warnings.append(Warning(f"blocked-{what}", message, ref, f"{file}:{line}" if file else None))
+    confinement = result.get("sandbox", {})
+    if confinement and not confinement.get("landlock"):
+        warnings.append(Warning("sandbox-limited", f"kernel confinement unavailable ({confinement.get('reason', '?')}); only Python-level guards apply", ref))
     for key in result["unused_settings"]:
         warnings.append(Warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded", ref))
     for failure in result["failures"]:
@@ -192,7 +359,28 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         metadatas=result["metadatas"],
         partial=bool(result["failures"]),
         seconds=seconds,
+        skipped_statements=result.get("skipped_statements", []),
+        stubs_in_schema=sorted({(d["name"], d["where"], d["how"]): d for d in in_schema}.values(), key=lambda d: (d["name"], d["where"])),
+        blocked=result.get("blocked", []),
+        sandbox=confinement,
     )
+
+
+_BLOCKED = {
+    "write": "model code tried to write outside its private directory ({}): refused",
+    "network": "model code tried to use the network ({}): refused",
+    "database": "model code tried to connect to a database ({}): refused",
+    "signal": "model code tried to signal another process ({}): refused",
+    "exit": "model code called {}: raised as SystemExit instead",
+    "process": "model code tried to start a process ({}): refused",
+    "flask-sqlalchemy": "Flask-SQLAlchemy {} (its tables are still loaded)",
+}
+
+
+def _missing_library(stub: str, missing: set[str]) -> str | None:
+    """The top-level library a stub comes from, if it was stubbed for not being installed."""
+    top = stub.split(".")[0]
+    return top if top in missing else None
 
 
 _HOW = {

@@ -1,8 +1,9 @@
 """Entry point of the loader child: import one ref's models, write its schema as JSON.
 
-Run as a script (`python -I child.py REQUEST.json`) so that it also works under the
-application's own interpreter (`--python`). Reads the request, imports the models package
-and all its submodules through `importer`, and writes `result.json` beside the request.
+Run as a script (`python -s child.py REQUEST.json`, started by `supervise.py`) so that it
+also works under the application's own interpreter (`--python`). Reads the request, starts
+the git blob reader, confines itself (`sandbox`), imports the models package(s) and all
+their submodules through `importer`, and writes `result.json` beside the request.
 Nothing but this process ever executes repository code.
 """
 
@@ -11,82 +12,133 @@ from __future__ import annotations
 import json
 import os
 import sys
+import types
 from pathlib import Path
+
+# Module names under a models path that are not models: tests and their fixtures.
+_NOT_MODELS = {"tests", "test", "conftest", "testing"}
 
 
 def _bootstrap() -> None:
-    # Make `modeldiff.load` importable without exposing the rest of our checkout to model
-    # code: only our package directory's parent goes on the path, and it is taken off again.
-    package_parent = str(Path(__file__).resolve().parents[2])
-    sys.path.insert(0, package_parent)
+    # Make our child-side modules importable without running `modeldiff/load/__init__.py`
+    # (the parent side, which needs GitPython) and without putting our checkout on sys.path
+    # where model code could import the rest of it.
+    load_dir = Path(__file__).resolve().parent
+    for name, path in (("modeldiff", load_dir.parent), ("modeldiff.load", load_dir)):
+        package = types.ModuleType(name)
+        package.__path__ = [str(path)]  # type: ignore[attr-defined]
+        sys.modules[name] = package
     import modeldiff.load.ddl  # noqa: F401
     import modeldiff.load.importer  # noqa: F401
+    import modeldiff.load.sandbox  # noqa: F401
 
-    sys.path.remove(package_parent)
 
-
-def model_modules(manifest: dict[str, str], import_root: str, models_path: str) -> list[str]:
-    """Module names of every .py file under the models path, package first."""
+def package_name(import_root: str, models_path: str) -> str:
+    """`api/models` under `api` -> `models`; `src/app/db/base.py` under `src` -> `app.db.base`."""
     root = import_root.strip("/")
-    models_path = models_path.strip("/")
+    inner = models_path.strip("/")[len(root) + 1 if root else 0:]
+    inner = inner.removesuffix(".py").removesuffix("/__init__")
+    return inner.replace("/", ".")
+
+
+def model_modules(manifest: dict[str, str], import_root: str, models_path: str | list[str]) -> list[str]:
+    """Module names of every .py file under the models path(s), packages first."""
+    root = import_root.strip("/")
+    paths = [models_path] if isinstance(models_path, str) else list(models_path)
     names = []
-    for relpath in manifest:
-        if not relpath.endswith(".py") or not (relpath == models_path or relpath.startswith(models_path + "/")):
-            continue
-        inner = relpath[len(root) + 1:] if root else relpath
-        parts = inner[: -len(".py")].split("/")
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        if all(p.isidentifier() for p in parts):
+    for path in paths:
+        path = path.strip("/")
+        for relpath in manifest:
+            if not relpath.endswith(".py") or not (relpath == path or relpath.startswith(path + "/")):
+                continue
+            inner = relpath[len(root) + 1:] if root else relpath
+            parts = inner[: -len(".py")].split("/")
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            if not parts or not all(p.isidentifier() for p in parts):
+                continue
+            below = parts[len(package_name(import_root, path).split(".")):]
+            if any(p in _NOT_MODELS or p.startswith("test_") for p in below):
+                continue
             names.append(".".join(parts))
     return sorted(set(names), key=lambda n: (n.count("."), n))
 
 
 def run(request: dict) -> dict:
-    from modeldiff.load import ddl, importer
+    import faulthandler
+
+    from modeldiff.load import ddl, importer, sandbox
     from modeldiff.load.gitblobs import make_reader
     from modeldiff.load.stubs import RECORDER
 
     workdir = Path(request["workdir"])
     manifest: dict[str, str] = request["manifest"]
     import_root = request["import_root"]
-    models_path = request["models_path"]
-    modules = model_modules(manifest, import_root, models_path)
+    models_paths = request.get("models_paths") or [request["models_path"]]
+    modules = model_modules(manifest, import_root, models_paths)
     if not modules:
-        return {"error": {"kind": "models-missing", "message": f"no Python files under {models_path}"}}
-    root = import_root.strip("/")
-    package = models_path.strip("/")[len(root) + 1 if root else 0:].removesuffix(".py").replace("/", ".")
+        return {"error": {"kind": "models-missing", "message": f"no Python files under {', '.join(models_paths)}"}}
+    read = make_reader(request["source"])  # starts `git cat-file` before the sandbox closes
+    if hasattr(read, "__self__"):
+        _HELPERS.append(read.__self__)
     repo = importer.RepoImporter(
         manifest,
-        make_reader(request["source"]),
+        read,
         import_root,
-        models_package=package,
+        models_package=[package_name(import_root, p) for p in models_paths],
         workdir=workdir,
         settings=request.get("settings", {}),
     )
+    confinement = sandbox.install(str(workdir), importer.locate_frame)
+    timeout = float(request.get("timeout") or 0)
+    stack_file = None
+    if timeout > 0:
+        # Where the import is stuck, if it is: dumped just before the supervisor kills us.
+        stack_file = open(workdir / "stack.txt", "w")
+        faulthandler.dump_traceback_later(max(timeout - min(1.0, timeout * 0.2), 0.1), exit=False, file=stack_file)
     importer.install(repo)
 
     failures = []
     for name in modules:
-        (workdir / "progress").write_text(name)
-        try:
-            __import__(name)
-        except importer.LoadError as exc:
-            failure = {"module": exc.module, "file": exc.file, "line": exc.line, "message": exc.message}
-            if not request.get("keep_going"):
-                return {"error": {"kind": "import", **failure}}
-            failures.append(failure)
-    (workdir / "progress").write_text("")
+        for _attempt in range(3):
+            try:
+                __import__(name)
+            except importer.LoadError as exc:
+                failure = {"module": exc.module, "file": exc.file, "line": exc.line, "message": exc.message}
+                if not request.get("keep_going"):
+                    return {"error": {"kind": "import", **failure}}
+                if failure not in failures:
+                    failures.append(failure)
+                # Modules importing the failed one get a stub for it; retry `name` if it only
+                # failed because of that import.
+                sys.modules.setdefault(exc.module, _failed_module(exc.module))
+                if exc.module != name and name not in sys.modules:
+                    continue
+            except sandbox.SandboxViolation as exc:
+                return {"error": {"kind": "sandbox", "module": exc.module or name, "file": exc.file, "line": exc.line, "message": exc.what}}
+            break
+    if timeout > 0:
+        faulthandler.cancel_dump_traceback_later()
 
     metadatas = ddl.find_metadatas(repo.loaded)
+    available = [{"label": label, "tables": len(md.tables)} for label, md in metadatas]
+    wanted = request.get("metadata") or []
+    if wanted:
+        metadatas, problem = ddl.select_metadatas(metadatas, wanted)
+        if problem:
+            return {"error": {"kind": "metadata", "message": problem}}
     schema = ddl.schema_ddl(metadatas, request.get("dialect", "postgresql"))
     uses = sorted({(u.path, u.how, u.file, u.line, u.reached_as) for u in RECORDER.uses}, key=lambda u: (u[2], u[3], u[0], u[1]))
     return {
         "metadatas": [label for label, _ in metadatas],
+        "metadatas_found": available,
         **schema,
         "failures": failures,
         "stub_uses": [{"path": p, "how": h, "file": f, "line": n, "reached_as": r} for p, h, f, n, r in uses],
         "stubbed_modules": dict(sorted(RECORDER.stubbed_modules.items())),
+        "skipped_statements": repo.skipped,
+        "blocked": sandbox.BLOCKED,
+        "sandbox": confinement,
         "unused_settings": sorted(set(request.get("settings", {})) - repo.applied),
         "files_read": dict(sorted(repo.files_read.items())),
         "absent": sorted(repo.absent),
@@ -94,23 +146,57 @@ def run(request: dict) -> dict:
     }
 
 
+# Our own helper processes (the git blob reader): ended before we exit, so that the
+# supervisor never mistakes them for processes model code left behind.
+_HELPERS: list = []
+
+
+def _close_helpers() -> None:
+    for helper in _HELPERS:
+        try:
+            helper.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _failed_module(name: str):
+    """With --keep-going, a model module that failed is a stub for the modules importing it."""
+    from modeldiff.load.stubs import make_stub_module
+
+    return make_stub_module(name)
+
+
 def main() -> None:
     request_path = Path(sys.argv[1])
     request = json.loads(request_path.read_text())
     sys.dont_write_bytecode = True
     os.chdir(request["workdir"])
-    _bootstrap()
+    real_exit = os._exit
+    try:
+        _bootstrap()
+    except Exception as exc:  # noqa: BLE001 - e.g. --python without SQLAlchemy
+        result = {"error": {"kind": "internal", "message": f"the loader cannot start under {sys.executable} ({type(exc).__name__}: {exc}); --python needs an interpreter with SQLAlchemy >= 1.4"}}
+        _write_result(request_path, result)
+        real_exit(0)
     try:
         result = run(request)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never a traceback
         result = {"error": {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}}
+    _close_helpers()
+    _write_result(request_path, result)
+    # Model code may have started threads or registered atexit handlers: don't wait for them.
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - model code may have broken stdout
+        pass
+    real_exit(0)
+
+
+def _write_result(request_path: Path, result: dict) -> None:
     out = request_path.with_name("result.json")
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, sort_keys=True, default=str))
     tmp.replace(out)
-    # Model code may have started threads or registered atexit handlers: don't wait for them.
-    sys.stdout.flush()
-    os._exit(0)
 
 
 if __name__ == "__main__":

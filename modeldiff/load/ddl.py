@@ -15,7 +15,10 @@ import re
 import sys
 from typing import Any
 
-from sqlalchemy import MetaData, Table, create_mock_engine
+from sqlalchemy import MetaData, Table, Text, create_mock_engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import registry as orm_registry
+from sqlalchemy.types import NullType
 from sqlalchemy.schema import (
     AddConstraint,
     CreateIndex,
@@ -28,13 +31,16 @@ from .stubs import STUB_MARKER, is_stub
 
 
 def find_metadatas(module_names: list[str]) -> list[tuple[str, MetaData]]:
-    """Every MetaData reachable from the repository's modules, labelled by where it was
-    first seen (module.attribute), deduplicated, in a stable order."""
-    found: dict[int, tuple[str, MetaData]] = {}
+    """Every MetaData reachable from the repository's modules, deduplicated, labelled by the
+    most direct name it has (a MetaData or Flask-SQLAlchemy `db` attribute over a registry
+    or declarative base over a mapped class; then alphabetically), in a stable order."""
+    found: dict[int, tuple[tuple[int, int, str], MetaData]] = {}
+    order = {name: i for i, name in enumerate(module_names)}  # import order: definers first
 
-    def add(label: str, md: Any) -> None:
-        if isinstance(md, MetaData) and id(md) not in found:
-            found[id(md)] = (label, md)
+    def add(rank: int, label: str, md: Any) -> None:
+        key = (rank, order.get(label.rsplit(".", 1)[0], 0), label)
+        if isinstance(md, MetaData) and (id(md) not in found or key < found[id(md)][0]):
+            found[id(md)] = (key, md)
 
     for name in sorted(module_names):
         module = sys.modules.get(name)
@@ -45,24 +51,55 @@ def find_metadatas(module_names: list[str]) -> list[tuple[str, MetaData]]:
                 continue
             label = f"{name}.{attr}"
             if isinstance(value, MetaData):
-                add(label, value)
+                add(0, label, value)
+                continue
+            if isinstance(value, orm_registry):  # imperative mapping: registry().map_imperatively
+                add(1, label, value.metadata)
                 continue
             metadatas = getattr(type(value), "__module__", "").startswith("flask_sqlalchemy") and getattr(
                 value, "metadatas", None
             )
             if isinstance(metadatas, dict):  # Flask-SQLAlchemy 3.x: one MetaData per bind key
                 for bind_key, md in sorted(metadatas.items(), key=lambda kv: str(kv[0])):
-                    add(label if bind_key is None else f"{label}[{bind_key}]", md)
+                    add(0, label if bind_key is None else f"{label}[{bind_key}]", md)
                 continue
             if isinstance(value, type):
                 try:
-                    add(label, value.__dict__.get("metadata"))
+                    add(2 if value.__module__ == name else 3, label, value.__dict__.get("metadata"))
                     table = getattr(value, "__table__", None)
                 except Exception:  # noqa: BLE001 - arbitrary user classes
                     continue
                 if isinstance(table, Table):
-                    add(label, table.metadata)
-    return sorted(found.values(), key=lambda lm: lm[0])
+                    add(4, label, table.metadata)
+    # A MetaData without tables adds nothing but noise (and ambiguity for --metadata).
+    return sorted(((key[2], md) for key, md in found.values() if md.tables), key=lambda lm: lm[0])
+
+
+def select_metadatas(metadatas: list[tuple[str, MetaData]], wanted: list[str]) -> tuple[list[tuple[str, MetaData]], str | None]:
+    """The metadatas named by `--metadata` values: a full label (`app.models.db`), its last
+    part (`db`, `Base`), or a Flask-SQLAlchemy bind key (`auth` for `app.db[auth]`;
+    `default` for the bind-less one). Returns (selection, error message)."""
+    chosen: list[tuple[str, MetaData]] = []
+    for name in wanted:
+        matches = [lm for lm in metadatas if _label_matches(lm[0], name)]
+        if not matches:
+            known = ", ".join(f"{label} ({len(md.tables)} tables)" for label, md in metadatas) or "none"
+            return [], f"--metadata {name}: no such MetaData; found: {known}"
+        if len(matches) > 1:
+            return [], f"--metadata {name}: ambiguous, matches {', '.join(label for label, _ in matches)}"
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return chosen, None
+
+
+def _label_matches(label: str, name: str) -> bool:
+    if label == name:
+        return True
+    base, _, key = label.partition("[")
+    key = key.rstrip("]")
+    if key:
+        return name == key or name == f"{base.rsplit('.', 1)[-1]}[{key}]"
+    return base.rsplit(".", 1)[-1] == name or base.endswith("." + name) or (name == "default" and "[" not in label)
 
 
 def _compiled(element, dialect) -> str:
@@ -70,7 +107,10 @@ def _compiled(element, dialect) -> str:
 
 
 def _table_of(ddl) -> Table | None:
-    element = ddl.element
+    element = getattr(ddl, "element", None)
+    if element is None:  # a literal DDL("...") attached to a table's after_create event
+        target = getattr(ddl, "target", None)
+        return target if isinstance(target, Table) else None
     if isinstance(ddl, (CreateTable, SetTableComment)):
         return element
     if isinstance(ddl, (CreateIndex, AddConstraint)):
@@ -181,14 +221,72 @@ def _compile_or_none(type_, dialect) -> str | None:
         return None
 
 
-def _stubs_in_type(table: Table) -> list[str]:
-    """Stubs hidden inside custom column types (e.g. an enum class that sizes a column)."""
+def _stubs_in_type(table: Table) -> list[tuple[str, str, str]]:
+    """Stubs hidden inside custom column types (e.g. an enum class that sizes a column):
+    (message, stub name, table.column)."""
     found = []
     for column in table.columns:
         for attr, value in sorted(vars(column.type).items()):
             if is_stub(value) or (isinstance(value, type) and getattr(value, "__modeldiff_stub__", None)):
-                found.append(f"{table.name}.{column.name}: type {type(column.type).__name__} uses stubbed {value!r} ({attr})")
+                found.append((f"type {type(column.type).__name__} uses stubbed {_stub_name(value)} ({attr})", _stub_name(value), f"{table.key}.{column.name}"))
     return found
+
+
+_STUB_NAME = re.compile(re.escape(STUB_MARKER) + r"\.([A-Za-z_][\w.]*(?:\(\))?(?:\[\])?[\w.]*)")
+
+
+def _stub_name(value: Any) -> str:
+    path = getattr(value, "_path", None) if not isinstance(value, type) else None
+    if not isinstance(path, str):
+        marker = getattr(value if isinstance(value, type) else type(value), "__modeldiff_stub__", None)
+        path = marker if isinstance(marker, str) else repr(value)
+    return clean_stub_name(path)
+
+
+def clean_stub_name(path: str) -> str:
+    """`sqlalchemy_utils.TSVectorType()()` -> `sqlalchemy_utils.TSVectorType`."""
+    while path.endswith("()"):
+        path = path[:-2]
+    return path
+
+
+def _prepare(metadata: MetaData, dialect, placeholders: dict) -> list[dict]:
+    """Make a MetaData compilable without hiding what was wrong: a foreign key to a table
+    that does not exist (its module failed, or never existed) is dropped with a warning, and
+    a column whose type is a stub (or cannot be compiled) becomes TEXT, collected in
+    `placeholders` ((stub name, problem) -> ["table.column", ...]) for one warning each."""
+    warnings: list[dict] = []
+    for table in list(metadata.tables.values()):
+        for fkc in list(table.foreign_key_constraints):
+            try:
+                for element in fkc.elements:
+                    element.column  # noqa: B018 - resolves the target, raising if it is missing
+            except (sa_exc.NoReferencedTableError, sa_exc.NoReferencedColumnError) as exc:
+                table.constraints.discard(fkc)
+                for element in fkc.elements:
+                    element.parent.foreign_keys.discard(element)
+                    table.foreign_keys.discard(element)
+                warnings.append({"code": "missing-fk-target", "message": f"foreign key ({', '.join(fkc.column_keys)}) dropped: {exc}", "location": table.key})
+        for column in table.columns:
+            problem = stub = None
+            if is_stub(column.type) or (isinstance(column.type, type) and getattr(column.type, "__modeldiff_stub__", None)):
+                stub = _stub_name(column.type)
+                problem = f"type is stubbed {stub}"
+            else:
+                try:
+                    compiled = column.type.compile(dialect=dialect)
+                    if STUB_MARKER in compiled:
+                        stub = clean_stub_name((_STUB_NAME.findall(compiled) or [compiled])[0])
+                        problem = f"type uses stubbed {stub}"
+                except Exception as exc:  # noqa: BLE001 - arbitrary user types
+                    if isinstance(column.type, NullType):
+                        problem = "no type (a foreign key to a missing table?)"
+                    else:
+                        problem = f"type {type(column.type).__name__} cannot be compiled ({type(exc).__name__}: {str(exc)[:120]})"
+            if problem:
+                column.type = Text()
+                placeholders.setdefault((stub or "", problem), []).append(f"{table.key}.{column.name}")
+    return warnings
 
 
 def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postgresql") -> dict:
@@ -198,8 +296,13 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
     postamble: list[str] = []
     warnings: list[dict] = []
 
+    schemas = sorted({t.schema for _, md in metadatas for t in md.tables.values() if t.schema})
+    # Tables in a named schema (`__table_args__ = {"schema": ...}`) need it to exist first.
+    preamble += [f"CREATE SCHEMA IF NOT EXISTS {_dialect(dialect_name).identifier_preparer.quote_schema(name)}" for name in schemas]
+    placeholders: dict[tuple[str, str], list[str]] = {}
     for label, metadata in metadatas:
         dialect = _dialect(dialect_name)
+        warnings += _prepare(metadata, dialect, placeholders)
         captured: list = []
 
         def executor(sql, *multiparams, **params):
@@ -247,12 +350,24 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
 
     for key, entry in tables.items():
         table = entry.pop("_table")
+        entry["statements"].sort()  # SQLAlchemy walks Table.indexes, a set: make it stable
         entry["columns"] = _column_facts(table, _dialect(dialect_name))
-        for message in _stubs_in_type(table):
-            warnings.append({"code": "stub-in-type", "message": message})
+        for message, stub, where in _stubs_in_type(table):
+            warnings.append({"code": "stub-in-type", "message": message, "stub": stub, "location": where})
         text = "\n".join([entry.get("create", "")] + entry["statements"])
-        if STUB_MARKER in text:
-            warnings.append({"code": "stub-in-ddl", "message": f"table {key}: a stubbed value reached the DDL"})
+        for stub in sorted({clean_stub_name(s) for s in _STUB_NAME.findall(text)}):
+            warnings.append({"code": "stub-in-ddl", "message": f"stubbed {stub} reached the DDL", "stub": stub, "location": key})
+    for (stub, problem), columns in sorted(placeholders.items()):
+        columns = sorted(columns)
+        shown = ", ".join(columns[:6]) + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
+        warning = {
+            "code": "stub-type" if stub else "placeholder-type",
+            "message": f"{problem}: {len(columns)} column{'s' * (len(columns) != 1)} created as TEXT, so changes of their type are not seen ({shown})",
+            "locations": columns,
+        }
+        if stub:
+            warning["stub"] = stub
+        warnings.append(warning)
     return {"tables": tables, "preamble": preamble, "postamble": postamble, "warnings": warnings}
 
 

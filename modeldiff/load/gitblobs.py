@@ -32,9 +32,13 @@ class BlobReader:
         return data
 
     def close(self) -> None:
+        """End `git cat-file` (it exits at end of input) and reap it."""
         if self._proc.stdin:
             self._proc.stdin.close()
-        self._proc.wait()
+        try:
+            self._proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass  # a process forked by model code holds its input open: the supervisor kills both
 
 
 def make_reader(source: dict):

@@ -1,19 +1,26 @@
 """Import hooks of the loader child.
 
-`RepoFinder` serves the repository's modules from the ref's files (a module is written to
+`RepoImporter` serves the repository's modules from the ref's files (a module is written to
 the child's private directory only when it is imported, so Dify's ~3000-file `api/` costs
 only the ~200 files the models reach). `StubFinder`, last on `sys.meta_path`, answers every
 module nothing else could find with a stub module.
 
-Policy for a repository module that raises while it is imported:
-- inside the models package, or defining the schema's `db`/`MetaData`/declarative base:
-  the error is the user's to see (LoadError with file and line);
-- anywhere else (an app module pulling in the whole app): it becomes a stub, and the
-  reason is recorded.
+Policy for repository code that raises while it is imported:
+- a module inside the models package(s) runs as Python runs it: any exception is the user's
+  to see (`LoadError` with file and line);
+- every other repository module (an application package's `__init__` that builds the app,
+  reads settings, connects to services...) runs statement by statement: a top-level
+  statement that raises is skipped, the names it would have bound become stubs, and the
+  module is reported as partly stubbed. Only a failing statement that itself defines schema
+  (a `SQLAlchemy()`/`MetaData()`/declarative base, a `Table(...)`, a mapped class) is an
+  error, since skipping it would silently lose tables.
 """
 
 from __future__ import annotations
 
+import __future__
+
+import ast
 import importlib.abc
 import importlib.machinery
 import re
@@ -22,17 +29,22 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from .stubs import OVERRIDES, RECORDER, StubModule, make_stub_module
+from .stubs import OVERRIDES, RECORDER, Stub, StubModule, make_stub_module
 
-# A module whose source matches this defines where tables are registered; stubbing it
-# would silently yield zero tables.
+# Source text that defines where tables are registered, or tables themselves: a statement
+# (or an unparsable module) matching this must not be skipped.
 SCHEMA_DEFINING = re.compile(
     rb"\bSQLAlchemy\s*\(|\bMetaData\s*\(|\bdeclarative_base\s*\(|\bDeclarativeBase\b|\bregistry\s*\("
+    rb"|__tablename__|__table__\b|\bTable\s*\(|\bmapped_column\s*\(|\bColumn\s*\(|\bmap_imperatively\s*\(|\bmapper\s*\("
 )
+_FUTURE_FLAGS = {name: getattr(__future__, name).compiler_flag for name in __future__.all_feature_names}
 
 
-class LoadError(Exception):
-    """A model module failed to import: carries the repo file and line."""
+class LoadError(BaseException):
+    """A model module failed to import: carries the repo file and line.
+
+    A BaseException, so that an application's `except Exception:` around its model imports
+    (a common "import everything" idiom) cannot hide it."""
 
     def __init__(self, module: str, file: str, line: int, message: str) -> None:
         super().__init__(f"{file}:{line}: {message} (while importing {module})")
@@ -50,7 +62,41 @@ def error_location(exc: BaseException, recorder=RECORDER) -> tuple[str, int]:
         where = recorder.repo_path(frame.f_code.co_filename)
         if where:
             found = (where, lineno)
+    if found == ("", 0) and getattr(exc, "file", None):  # SandboxViolation knows where it was raised
+        return exc.file, exc.line
     return found
+
+
+def describe_exception(exc: BaseException) -> str:
+    from .sandbox import HardExit
+
+    if isinstance(exc, HardExit):
+        return f"module called os._exit({exc.code!r})" if exc.code != "abort" else "module called os.abort()"
+    if isinstance(exc, SystemExit):
+        return f"module called sys.exit({exc.code!r})"
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg}"  # file and line are given apart
+    message = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, KeyError) and _from_environ(exc):
+        message += f" (environment variable; the loader sees none of yours: pass --env {exc.args[0]}=...)"
+    return message
+
+
+def _from_environ(exc: KeyError) -> bool:
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_name == "__getitem__" and frame.f_code.co_filename.endswith(("os.py", "<frozen os>")):
+            return True
+    return False
+
+
+def locate_frame(frame) -> tuple[str, int] | None:
+    """Innermost repository file and line of a live frame stack."""
+    while frame is not None:
+        where = RECORDER.repo_path(frame.f_code.co_filename)
+        if where is not None:
+            return where, frame.f_lineno
+        frame = frame.f_back
+    return None
 
 
 class RepoImporter(importlib.abc.MetaPathFinder):
@@ -59,15 +105,16 @@ class RepoImporter(importlib.abc.MetaPathFinder):
         manifest: dict[str, str],
         read: Callable[[str], bytes],
         import_root: str,
-        models_package: str,
+        models_package: str | list[str],
         workdir: Path,
         settings: dict[str, object],
     ) -> None:
         self.manifest = manifest  # repo path -> blob id or file path
         self.read = read
         self.root = import_root.strip("/")
-        self.models_package = models_package
+        self.models_packages = [models_package] if isinstance(models_package, str) else list(models_package)
         self.src = workdir / "src"
+        self.progress = workdir / "progress"
         self.settings = dict(settings)
         self.applied: set[str] = set()
         self.loaded: list[str] = []  # repo modules, in import order
@@ -75,6 +122,8 @@ class RepoImporter(importlib.abc.MetaPathFinder):
         # Repo paths looked up and not found: if one appears at another ref, the import
         # could resolve differently, so the cache key includes them.
         self.absent: set[str] = set()
+        self.skipped: list[dict] = []  # statements of app modules that raised and were skipped
+        self._stack: list[str] = []
         self.dirs = {str(Path(p).parent) for p in manifest}
         for d in list(self.dirs):
             while d not in ("", "."):
@@ -82,6 +131,10 @@ class RepoImporter(importlib.abc.MetaPathFinder):
                 self.dirs.add(d)
         RECORDER.add_root(str(self.src) + "/", "")
         OVERRIDES.update(self.settings)
+
+    @property
+    def models_package(self) -> str:
+        return self.models_packages[0]
 
     # -- locating -------------------------------------------------------------------------
     def _repo_prefix(self, fullname: str) -> str:
@@ -131,9 +184,24 @@ class RepoImporter(importlib.abc.MetaPathFinder):
                 except OSError:
                     pass
 
+    # -- progress (read by the parent when the child hangs or dies) -------------------------
+    def enter(self, fullname: str, relpath: str) -> None:
+        self._stack.append(f"{fullname} ({relpath})")
+        self._write_progress()
+
+    def leave(self) -> None:
+        self._stack.pop()
+        self._write_progress()
+
+    def _write_progress(self) -> None:
+        try:
+            self.progress.write_text(self._stack[-1] if self._stack else "")
+        except OSError:
+            pass
+
     # -- policy ---------------------------------------------------------------------------
     def is_model_module(self, fullname: str) -> bool:
-        return fullname == self.models_package or fullname.startswith(self.models_package + ".")
+        return any(fullname == p or fullname.startswith(p + ".") for p in self.models_packages)
 
     def apply_settings(self, module) -> None:
         """Set `--set` values on real objects once the module holding them is loaded."""
@@ -148,7 +216,7 @@ class RepoImporter(importlib.abc.MetaPathFinder):
                     target = getattr(target, attr)
             except AttributeError:
                 continue
-            if isinstance(target, StubModule) or type(target).__name__ == "Stub":
+            if isinstance(target, Stub):
                 self.applied.add(key)  # served by OVERRIDES
                 continue
             try:
@@ -169,30 +237,139 @@ class RepoLoader(importlib.abc.Loader):
         imp = self.importer
         path, source = imp.materialize(self.relpath)
         module.__file__ = str(path)
-        must_load = imp.is_model_module(self.fullname) or SCHEMA_DEFINING.search(source)
+        imp.enter(self.fullname, self.relpath)
+        try:
+            if imp.is_model_module(self.fullname):
+                self._exec_whole(module, source, path)
+            else:
+                self._exec_by_statement(module, source, path)
+        except BaseException as exc:
+            if getattr(exc, "module", "") is None:  # a SandboxViolation: name the innermost module
+                exc.module = self.fullname
+            raise
+        finally:
+            imp.leave()
+        imp.loaded.append(self.fullname)
+        imp.apply_settings(module)
+
+    def _fail(self, exc: BaseException) -> LoadError:
+        file, line = error_location(exc)
+        return LoadError(self.fullname, file or self.relpath, line, describe_exception(exc))
+
+    def _exec_whole(self, module, source: bytes, path: Path) -> None:
+        """A model module: exactly as Python would run it."""
+        from .sandbox import SandboxViolation
+
         try:
             code = compile(source, str(path), "exec", dont_inherit=True)
             exec(code, module.__dict__)
-        except LoadError:
-            raise  # a model module this one imported: already located
+        except (LoadError, SandboxViolation):
+            raise
         except BaseException as exc:  # noqa: BLE001 - SystemExit from model code included
-            if must_load or isinstance(exc, KeyboardInterrupt):
-                file, line = error_location(exc)
-                message = f"{type(exc).__name__}: {exc}".strip()
-                if isinstance(exc, SyntaxError):
-                    message = f"SyntaxError: {exc.msg}"
-                elif isinstance(exc, SystemExit):
-                    message = f"module called sys.exit({exc.code!r})"
-                raise LoadError(self.fullname, file or self.relpath, line, message) from exc
-            # An app module we only needed a few names from: keep what it defined, stub the rest.
-            file, line = error_location(exc)
-            RECORDER.stubbed_modules[self.fullname] = f"{file}:{line}: {type(exc).__name__}: {exc}"
-            module.__class__ = StubModule
-            if not hasattr(module, "__path__") and self.relpath.endswith("__init__.py"):
-                module.__path__ = []
-            sys.modules[self.fullname] = module
-        imp.loaded.append(self.fullname)
-        imp.apply_settings(module)
+            raise self._fail(exc) from exc
+
+    def _exec_by_statement(self, module, source: bytes, path: Path) -> None:
+        """An application module: run each top-level statement, skip the ones that raise."""
+        from .sandbox import SandboxViolation
+
+        try:
+            tree = ast.parse(source, filename=str(path))
+        except (SyntaxError, ValueError) as exc:
+            if SCHEMA_DEFINING.search(source):
+                raise self._fail(exc) from exc
+            self._stub_whole(module, exc)
+            return
+        flags = 0
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                flags |= sum(_FUTURE_FLAGS.get(alias.name, 0) for alias in stmt.names)
+        lines = source.splitlines()
+        skipped = False
+        for index, stmt in enumerate(tree.body):
+            if index and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # a bare string: only the first one is the module docstring
+            code = compile(ast.Module([stmt], type_ignores=[]), str(path), "exec", flags=flags, dont_inherit=True)
+            try:
+                exec(code, module.__dict__)
+            except (LoadError, SandboxViolation, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - SystemExit included
+                text = b"\n".join(lines[stmt.lineno - 1 : (stmt.end_lineno or stmt.lineno)])
+                if SCHEMA_DEFINING.search(text):
+                    raise self._fail(exc) from exc
+                self._skip(module, stmt, exc)
+                skipped = True
+        if skipped:
+            module.__class__ = StubModule  # names it never defined are stubs too
+
+    def _skip(self, module, stmt: ast.stmt, exc: BaseException) -> None:
+        file, line = error_location(exc)
+        message = describe_exception(exc)
+        names = []
+        for name, stub_path in _bound_names(stmt, module):
+            if name not in module.__dict__:
+                module.__dict__[name] = Stub(stub_path)
+                names.append(name)
+        self.importer.skipped.append(
+            {
+                "module": self.fullname,
+                "file": self.relpath,
+                "line": stmt.lineno,
+                "error": message,
+                "error_at": f"{file}:{line}" if file else "",
+                "stubbed_names": names,
+            }
+        )
+        RECORDER.stubbed_modules.setdefault(self.fullname, f"{self.relpath}:{stmt.lineno}: {message}")
+
+    def _stub_whole(self, module, exc: BaseException) -> None:
+        file, line = error_location(exc)
+        RECORDER.stubbed_modules[self.fullname] = f"{file or self.relpath}:{line}: {describe_exception(exc)}"
+        self.importer.skipped.append(
+            {"module": self.fullname, "file": self.relpath, "line": line, "error": describe_exception(exc), "error_at": f"{file}:{line}", "stubbed_names": ["*"]}
+        )
+        module.__class__ = StubModule
+        if not hasattr(module, "__path__") and self.relpath.endswith("__init__.py"):
+            module.__path__ = []
+
+
+def _bound_names(stmt: ast.stmt, module) -> list[tuple[str, str]]:
+    """(name, stub path) for each module-level name a statement binds."""
+    package = module.__dict__.get("__package__") or ""
+    out: list[tuple[str, str]] = []
+
+    def visit(node) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    out.append((alias.asname, alias.name))
+                else:
+                    top = alias.name.split(".")[0]
+                    out.append((top, top))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(parts + ([node.module] if node.module else []))
+            for alias in node.names:
+                if alias.name != "*":
+                    out.append((alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.append((node.name, f"{module.__name__}.{node.name}"))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.append((node.id, f"{module.__name__}.{node.id}"))
+        elif isinstance(node, ast.Lambda):
+            return
+        else:
+            for child in ast.iter_child_nodes(node):
+                visit(child)
+
+    visit(stmt)
+    seen: dict[str, str] = {}
+    for name, path in out:
+        seen.setdefault(name, path)
+    return list(seen.items())
 
 
 class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -202,6 +379,16 @@ class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.importer = importer
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname.startswith("_"):
+            return None  # private modules are probed for with `try: import _x` (distutils hack)
+        # Finders appended after us (pkg_resources' VendorImporter...) get their turn first.
+        later = sys.meta_path[sys.meta_path.index(self) + 1 :] if self in sys.meta_path else []
+        for finder in later:
+            try:
+                if finder.find_spec(fullname, path, target) is not None:
+                    return None
+            except Exception:  # noqa: BLE001 - a broken finder is not ours to fix
+                continue
         return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
 
     def create_module(self, spec):

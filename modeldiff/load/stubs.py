@@ -49,15 +49,18 @@ class StubRecorder:
                 return repo + filename[len(local):]
         return None
 
-    def record(self, stub: "Stub", how: str) -> None:
-        path = stub._path
+    def record(self, stub, how: str) -> None:
+        """Record a use of `stub` (a Stub, or its path) by the repository code calling us."""
+        path = stub._path if isinstance(stub, Stub) else stub
         frame = sys._getframe(2)
-        if how in ("compared", "truth-tested"):
-            if self.repo_path(frame.f_code.co_filename) is None:
-                return  # a library testing a stub (SQLAlchemy checking `default=`) decides nothing
+        if how in ("compared", "truth-tested", "iterated"):
             where = self.repo_path(frame.f_code.co_filename)
-            self.uses.append(StubUse(path, how, where, frame.f_lineno, reached_as(stub, frame)))
-            return
+            if where is None:
+                return  # a library testing a stub (SQLAlchemy checking `default=`) decides nothing
+            if how != "iterated":
+                name = reached_as(stub, frame) if isinstance(stub, Stub) else path
+                self.uses.append(StubUse(path, how, where, frame.f_lineno, name))
+                return
         while frame is not None:
             where = self.repo_path(frame.f_code.co_filename)
             if where is not None:
@@ -102,14 +105,27 @@ def _home_module(name: str, value: object, current: str) -> str:
 
 
 RECORDER = StubRecorder()
-_base_classes: dict[str, type] = {}
+_base_classes: dict[tuple[str, bool], type] = {}
 # `--set` values for names that resolve to stubs: "configs.dify_config.DB_TYPE" -> "postgresql"
 OVERRIDES: dict[str, object] = {}
 
 
-def _plain_base(path: str) -> type:
-    """The class a stub becomes when used as a base class (one per stub path)."""
-    if path not in _base_classes:
+class _StubMeta(type):
+    """Metaclass of stub base classes used alone: class-level attributes the stubbed base
+    would have had (`Model.update_forward_refs()`, `Schema.Config`) are stubs too."""
+
+    def __getattr__(cls, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return Stub(f"{cls.__modeldiff_stub__}.{name}")
+
+
+def _plain_base(path: str, with_meta: bool = False) -> type:
+    """The class a stub becomes when used as a base class (one per stub path). With
+    `with_meta`, class attributes are stubs as well; only when no other base brings a
+    metaclass of its own (SQLAlchemy's), which would conflict."""
+    key = (path, with_meta)
+    if key not in _base_classes:
 
         def __init__(self, *args, **kwargs):  # noqa: N807 - accepts any constructor call
             pass
@@ -130,7 +146,7 @@ def _plain_base(path: str) -> type:
                 raise AttributeError(name)
             return Stub(f"{path}().{name}")
 
-        base = _base_classes[path] = type(
+        base = _base_classes[key] = (_StubMeta if with_meta else type)(
             path.rsplit(".", 1)[-1],
             (),
             {
@@ -141,7 +157,7 @@ def _plain_base(path: str) -> type:
                 "__modeldiff_stub__": path,
             },
         )
-    return _base_classes[path]
+    return _base_classes[key]
 
 
 class Stub:
@@ -180,7 +196,8 @@ class Stub:
 
     def __mro_entries__(self, bases):
         RECORDER.record(self, "base-class")
-        return (_plain_base(self._path),)
+        alone = all(isinstance(b, Stub) or type(b) in (type, _StubMeta) for b in bases)
+        return (_plain_base(self._path, with_meta=alone),)
 
     def __iter__(self):
         RECORDER.record(self, "iterated")
@@ -208,6 +225,32 @@ class Stub:
         return self
 
     __ror__ = __or__
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+    def __delitem__(self, key) -> None:
+        pass
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    # Arithmetic keeps a stub a stub (a value built from it still carries the marker).
+    def _derived(self, *_args):
+        return Stub(f"{self._path}()")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _derived
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __pow__ = _derived
+    __and__ = __rand__ = __xor__ = __rxor__ = __neg__ = __pos__ = __invert__ = _derived
+
+    def __lt__(self, other) -> bool:
+        RECORDER.record(self, "compared")
+        return False
+
+    __le__ = __gt__ = __ge__ = __lt__
 
     # -- conversions to concrete values: recorded -----------------------------------------
     def __bool__(self) -> bool:

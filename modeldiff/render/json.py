@@ -9,7 +9,7 @@ from ..result import DiffResult
 
 def render_json(result: DiffResult) -> str:
     data = result.to_json()
-    for key in ("layout", "tables", "stubbed_modules", "partial"):
+    for key in ("layout", "tables", "stubbed_modules", "partial", "metadatas", "stubs"):
         if key in result.stats:
             data[key] = result.stats[key]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -78,6 +78,8 @@ def render_text(result: DiffResult) -> str:
     ]
     if "layout" in result.stats:
         lines.append(f"[dim]layout: {escape(result.stats['layout'])}[/]")
+    if "stubs" in result.stats:
+        lines.append(f"[dim]{escape(_stub_summary(result.stats['stubs']))}[/]")
     if result.stats.get("partial"):
         lines.append("[bold red]partial result: some model modules failed to import (see warnings)[/]")
     grouped: dict[str, list[Change]] = defaultdict(list)
@@ -105,3 +107,13 @@ def render_text(result: DiffResult) -> str:
             where += f" {location}" if location else ""
             lines.append(f"  [yellow]! {escape(where)}: {escape(message)}[/] [dim]\\[{escape(code)}][/]")
     return "\n".join(lines) + "\n"
+
+
+def _stub_summary(stubs: dict) -> str:
+    """One line: what the loader had to replace by stubs at each ref (details: --format json)."""
+    parts = []
+    for side in ("from", "to"):
+        report = stubs.get(side) or {}
+        apps, libs, used = len(report.get("app_modules", {})), len(report.get("missing_libraries", [])), len({d["name"] for d in report.get("in_schema", [])})
+        parts.append(f"{side}: {apps} app module{'s' * (apps != 1)} partly stubbed, {libs} missing librar{'ies' if libs != 1 else 'y'}, {used} stubbed name{'s' * (used != 1)} in the schema")
+    return "stubs " + "; ".join(parts)

@@ -1,0 +1,280 @@
+"""Confinement of the loader child before it runs any repository code (standard library only).
+
+Three layers, each covering what the previous one cannot:
+
+- Landlock (Linux >= 5.13, no privileges needed): the kernel refuses every write outside the
+  child's private directory (reads stay allowed), every TCP connect/bind (ABI >= 4), and
+  signals to processes outside the child (ABI >= 6). Applies to C extensions too.
+- An audit hook (PEP 578, cannot be removed): starting a process (fork, subprocess, exec,
+  spawn, system) is a `SandboxViolation` that ends the load with a clear error; writes
+  outside the private directory, network connections and signals to other processes are
+  refused with the `OSError` the application would see anyway, and recorded.
+- Patches: `os._exit`/`os.abort` raise instead of ending the process; SQLAlchemy engines and
+  psycopg2 refuse to connect to a database (SQLite in the private directory stays usable).
+
+Everything refused is recorded in `BLOCKED` with the repository file and line that tried it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import sys
+
+REAL_EXIT = os._exit  # for the loader itself, once model code is done
+
+# -- what was refused ---------------------------------------------------------------------------
+BLOCKED: list[dict] = []  # {"what", "detail", "file", "line"}
+_locate = None  # set by install(): frame -> (repo file, line) of the innermost repository frame
+
+
+class SandboxViolation(BaseException):
+    """Model code did something a model import must never do (start a process).
+
+    A BaseException, so that an application's `except Exception:` cannot hide it."""
+
+    def __init__(self, what: str, file: str, line: int) -> None:
+        super().__init__(what)
+        self.what, self.file, self.line = what, file, line
+        self.module: str | None = None  # set by the importer that was running it
+
+
+class HardExit(SystemExit):
+    """`os._exit()` / `os.abort()` called by model code (raised instead of exiting)."""
+
+
+def _where() -> tuple[str, int]:
+    frame = sys._getframe(2)
+    if _locate is not None:
+        found = _locate(frame)
+        if found:
+            return found
+    return "", 0
+
+
+def _record(what: str, detail: str) -> tuple[str, int]:
+    file, line = _where()
+    if len(BLOCKED) < 200:
+        BLOCKED.append({"what": what, "detail": detail[:300], "file": file, "line": line})
+    return file, line
+
+
+# -- Landlock -----------------------------------------------------------------------------------
+_SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446  # same number on every architecture
+_PR_SET_NO_NEW_PRIVS = 38
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE = 1 << 0, 1 << 1, 1 << 2
+_FS_WRITES_V1 = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # write, remove, make_*
+_FS_REFER, _FS_TRUNCATE = 1 << 13, 1 << 14
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
+_SCOPE_ABSTRACT_UNIX, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock(writable_dir: str) -> dict:
+    """Restrict this process (and everything it starts) to writing only beneath
+    `writable_dir` (and /dev/null), with no TCP and no signals to outside processes.
+    Returns what was applied; never raises."""
+    if not sys.platform.startswith("linux"):
+        return {"landlock": False, "reason": "not Linux"}
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syscall = libc.syscall
+        syscall.restype = ctypes.c_long
+        abi = syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+        if abi < 1:
+            return {"landlock": False, "reason": f"Landlock unavailable ({os.strerror(ctypes.get_errno())})"}
+        fs = _FS_WRITES_V1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
+        net = _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0
+        scoped = _SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL if abi >= 6 else 0
+        attr = _RulesetAttr(fs, net, scoped)
+        size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
+        ruleset = syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+        if ruleset < 0:
+            return {"landlock": False, "reason": f"landlock_create_ruleset: {os.strerror(ctypes.get_errno())}"}
+        try:
+            for path, access in ((writable_dir, fs), ("/dev/null", _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0))):
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                try:
+                    rule = _PathBeneath(access, fd)
+                    if syscall(_SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
+                        return {"landlock": False, "reason": f"landlock_add_rule {path}: {os.strerror(ctypes.get_errno())}"}
+                finally:
+                    os.close(fd)
+            if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                return {"landlock": False, "reason": "prctl(NO_NEW_PRIVS) failed"}
+            if syscall(_SYS_RESTRICT, ctypes.c_int(ruleset), ctypes.c_uint32(0)) < 0:
+                return {"landlock": False, "reason": f"landlock_restrict_self: {os.strerror(ctypes.get_errno())}"}
+        finally:
+            os.close(ruleset)
+        return {"landlock": True, "abi": int(abi), "network": bool(net), "signals": bool(scoped)}
+    except Exception as exc:  # noqa: BLE001 - confinement is best effort; the audit hook remains
+        return {"landlock": False, "reason": f"{type(exc).__name__}: {exc}"}
+
+
+# -- audit hook ---------------------------------------------------------------------------------
+_PROCESS_EVENTS = {
+    "os.fork": "os.fork()",
+    "os.forkpty": "os.forkpty()",
+    "os.posix_spawn": "os.posix_spawn()",
+    "os.spawn": "os.spawn*()",
+    "os.system": "os.system()",
+    "os.exec": "os.exec*()",
+    "os.startfile": "os.startfile()",
+    "subprocess.Popen": "subprocess",
+    "pty.spawn": "pty.spawn()",
+}
+_NETWORK_EVENTS = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"}
+_PATH_EVENTS = {  # event -> indexes of path arguments that must stay inside the private dir
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.mkdir": (0,),
+    "os.rename": (0, 1),
+    "os.link": (0, 1),
+    "os.symlink": (1,),
+    "os.chmod": (0,),
+    "os.chown": (0,),
+    "os.utime": (0,),
+    "os.truncate": (0,),
+    "os.mkfifo": (0,),
+    "os.mknod": (0,),
+    "os.chflags": (0,),
+    "os.lchflags": (0,),
+    "shutil.rmtree": (0,),
+}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+class _Guard:
+    def __init__(self, writable_dir: str) -> None:
+        self.root = os.path.realpath(writable_dir)
+        self.pid = os.getpid()
+        self.active = True
+
+    def allowed_path(self, path) -> bool:
+        if isinstance(path, int) or path is None:
+            return True  # an already-open descriptor
+        try:
+            text = os.fsdecode(path)
+        except TypeError:
+            return True
+        full = os.path.realpath(os.path.join(os.getcwd(), text))
+        return full == os.devnull or full == self.root or full.startswith(self.root + os.sep)
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if not self.active:
+            return
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writing and not self.allowed_path(path):
+                _record("write", f"open({os.fsdecode(path)!s}, {mode or flags!r})")
+                raise PermissionError(errno.EACCES, "modeldiff: model code may not write outside its private directory", os.fsdecode(path))
+            return
+        if event in _PATH_EVENTS:
+            for index in _PATH_EVENTS[event]:
+                if index < len(args) and not self.allowed_path(args[index]):
+                    _record("write", f"{event}({args[index]!s})")
+                    raise PermissionError(errno.EACCES, f"modeldiff: model code may not change files outside its private directory ({event})")
+            return
+        if event in _PROCESS_EVENTS:
+            what = _PROCESS_EVENTS[event]
+            detail = f"{what} {args[1]!r}" if event in ("subprocess.Popen", "os.exec") and len(args) > 1 else what
+            file, line = _record("process", detail)
+            raise SandboxViolation(f"model code tried to start a process ({detail[:120]})", file, line)
+        if event in ("os.kill", "os.killpg"):
+            pid = args[0] if args else None
+            if event == "os.kill" and pid == os.getpid():
+                return
+            _record("signal", f"{event}{tuple(args)!r}")
+            raise PermissionError(errno.EPERM, "modeldiff: model code may not signal other processes")
+        if event in _NETWORK_EVENTS:
+            target = args[1] if len(args) > 1 else (args[0] if args else "")
+            _record("network", f"{event} {target!r}")
+            raise PermissionError(errno.EACCES, "modeldiff: model code may not use the network")
+
+
+def _refuse_exit(code: int = 0):
+    _record("exit", f"os._exit({code!r})")
+    raise HardExit(code)
+
+
+def _refuse_abort():
+    _record("exit", "os.abort()")
+    raise HardExit("abort")
+
+
+def _patch_database_drivers() -> None:
+    """No database connections from model code: engines and psycopg2 refuse to connect."""
+
+    def refuse(what: str):
+        def connect(*args, **kwargs):
+            _record("database", what)
+            raise PermissionError(errno.EACCES, "modeldiff: model code may not connect to a database")
+
+        return connect
+
+    try:
+        from sqlalchemy.pool import base as pool_base
+
+        original = pool_base.Pool.connect
+
+        def pool_connect(self):
+            url = str(getattr(getattr(self, "_dialect", None), "name", ""))
+            if url == "sqlite":
+                return original(self)  # files land in the private directory
+            _record("database", f"{url} engine connect")
+            raise PermissionError(errno.EACCES, "modeldiff: model code may not connect to a database")
+
+        pool_base.Pool.connect = pool_connect
+    except Exception:  # noqa: BLE001 - an interpreter without SQLAlchemy fails later, clearly
+        pass
+    try:
+        import psycopg2
+
+        psycopg2.connect = refuse("psycopg2.connect")
+        psycopg2._connect = refuse("psycopg2._connect")
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _tolerant_flask_sqlalchemy() -> None:
+    """`SQLAlchemy(app)` / `db.init_app(app)` with an app whose config we don't have must not
+    lose the MetaData: the extension's models and tables exist before init_app runs."""
+    try:
+        from flask_sqlalchemy import extension
+    except Exception:  # noqa: BLE001
+        return
+    original = extension.SQLAlchemy.init_app
+
+    def init_app(self, app):
+        try:
+            return original(self, app)
+        except Exception as exc:  # noqa: BLE001
+            _record("flask-sqlalchemy", f"init_app failed and was skipped: {type(exc).__name__}: {exc}")
+
+    extension.SQLAlchemy.init_app = init_app
+
+
+def install(writable_dir: str, locate) -> dict:
+    """Confine this process. Call after our own helpers (the git reader) have started and
+    before any repository code runs."""
+    global _locate
+    _locate = locate
+    applied = landlock(writable_dir)
+    _patch_database_drivers()
+    _tolerant_flask_sqlalchemy()
+    os._exit = _refuse_exit  # type: ignore[assignment]
+    os.abort = _refuse_abort  # type: ignore[assignment]
+    guard = _Guard(writable_dir)
+    sys.addaudithook(guard)
+    applied["audit_hook"] = True
+    return applied

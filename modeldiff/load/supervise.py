@@ -1,0 +1,207 @@
+"""Supervisor of one loader child (standard library only; any Python 3.9+).
+
+    python -s supervise.py REQUEST.json
+
+Started by the parent in its own session. It makes itself a child subreaper (Linux), so
+that every process model code manages to start, even a daemon that double-forked and called
+`setsid`, stays its descendant; runs `child.py` with the time limit, reads its output (a
+bounded head and tail go to `output.log`; more than the limit ends the child); and when the
+child is done, or killed, kills every descendant still alive. It writes `status.json`:
+
+    {"returncode", "timed_out", "output_exceeded", "output_bytes", "strays", "seconds"}
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHILD = Path(__file__).with_name("child.py")
+_PR_SET_CHILD_SUBREAPER = 36
+_KEEP = 16 * 1024  # bytes of output kept from the start and from the end
+
+
+def _subreaper() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def descendants(root: int) -> set[int]:
+    """Live (non-zombie) descendants of `root`, from /proc."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return set()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(b")", 1)[-1].split()
+        if len(fields) < 2 or fields[0] == b"Z":
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            if pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def kill_all(exclude: set[int]) -> int:
+    """SIGKILL every descendant until none is left; how many there were besides `exclude`."""
+    seen: set[int] = set()
+    for _ in range(200):
+        alive = descendants(os.getpid())
+        if not alive:
+            break
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGSTOP)  # a forking process cannot outrun us
+            except OSError:
+                pass
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        seen |= alive
+        _reap()
+        time.sleep(0.005)
+    _reap()
+    return len(seen - exclude)
+
+
+def main() -> int:
+    request_path = Path(sys.argv[1])
+    request = json.loads(request_path.read_text())
+    workdir = request_path.parent
+    limits = request.get("limits", {})
+    timeout = float(request.get("timeout") or 120)
+    output_limit = int(limits.get("output_bytes", 4 * 2**20))
+    memory = int(limits.get("memory_bytes", 0))
+    reaper = _subreaper()
+
+    def confine() -> None:
+        if memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    started = time.monotonic()
+    worker = subprocess.Popen(
+        [sys.executable, "-s", str(CHILD), str(request_path)],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=confine,
+    )
+    head, tail, total = bytearray(), bytearray(), 0
+    timed_out = exceeded = False
+    selector = selectors.DefaultSelector()
+    selector.register(worker.stdout, selectors.EVENT_READ)
+    fd = worker.stdout.fileno()
+    os.set_blocking(fd, False)
+    open_pipe = True
+    while worker.poll() is None:
+        remaining = started + timeout - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        if not open_pipe:
+            time.sleep(min(0.05, remaining))
+            continue
+        for _key, _ in selector.select(timeout=min(0.1, remaining)):
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                open_pipe = False
+                selector.unregister(worker.stdout)
+                break
+            total += len(chunk)
+            if len(head) < _KEEP:
+                head += chunk[: _KEEP - len(head)]
+            tail = (tail + chunk)[-_KEEP:]
+        if total > output_limit:
+            exceeded = True
+            break
+    # Whatever is still buffered (without waiting: a stray may hold the pipe open).
+    if open_pipe:
+        try:
+            while total <= output_limit:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                total += len(chunk)
+                tail = (tail + chunk)[-_KEEP:]
+        except (BlockingIOError, OSError):
+            pass
+    worker_done = worker.poll() is not None
+    if worker_done and reaper:
+        # A helper ending on its own (it saw its input close) is not a stray: a moment's grace.
+        grace = time.monotonic() + 0.5
+        while descendants(os.getpid()) and time.monotonic() < grace:
+            _reap()
+            time.sleep(0.02)
+    if not worker_done:
+        try:
+            worker.kill()
+        except OSError:
+            pass
+    strays = kill_all(exclude=set() if worker_done else {worker.pid}) if reaper else 0
+    if not reaper:  # no subreaper: at least the worker's own process group
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    worker.wait()
+    worker.stdout.close()
+    log = bytes(head) + (b"\n[...]\n" + bytes(tail) if total > len(head) else b"")
+    (workdir / "output.log").write_bytes(log)
+    status = {
+        "returncode": worker.returncode,
+        "timed_out": timed_out,
+        "output_exceeded": exceeded,
+        "output_bytes": total,
+        "strays": strays,
+        "subreaper": reaper,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    tmp = workdir / "status.tmp"
+    tmp.write_text(json.dumps(status))
+    tmp.replace(workdir / "status.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

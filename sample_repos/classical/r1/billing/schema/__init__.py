@@ -1,0 +1,1 @@
+from .invoices import invoice_lines, invoices  # noqa: F401

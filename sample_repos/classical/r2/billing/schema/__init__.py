@@ -1,0 +1,1 @@
+from .invoices import invoice_lines, invoices, payments  # noqa: F401

@@ -1,0 +1,7 @@
+import enum
+
+
+class Role(enum.Enum):
+    READER = "reader"
+    EDITOR = "editor"
+    ADMIN = "admin"

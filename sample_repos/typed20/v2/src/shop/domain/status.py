@@ -1,0 +1,8 @@
+import enum
+
+
+class OrderStatus(str, enum.Enum):
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    REFUNDED = "refunded"

@@ -1,0 +1,399 @@
+"""Hostile or careless model code: it must end in a clear error within the time limit, see
+no secrets, write nothing outside its private directory, and leave no process or temp
+directory behind; the user's work tree must stay exactly as it was.
+
+Each test builds a one-commit repository whose model module does one bad thing, and loads it
+with `load_schema` (no database needed) and a 3 s timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from modeldiff.load import LoadFailure, LoadOptions, load_schema
+from modeldiff.source import Repository
+
+TIMEOUT = 3.0
+GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_OPTIONAL_LOCKS": "0"}
+
+BASE = """\
+from sqlalchemy import Column, Integer, MetaData, Table
+
+metadata = MetaData()
+Table("things", metadata, Column("id", Integer, primary_key=True))
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV, "HOME": str(repo.parent)}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def make_repo(tmp_path: Path, files: dict[str, str], tag: str = "v1") -> Path:
+    repo = tmp_path / "repo"
+    if not (repo / ".git").exists():
+        repo.mkdir(parents=True)
+        git(repo, "init", "-q", "-b", "main")
+    for rel, text in files.items():
+        path = repo / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", tag)
+    git(repo, "tag", tag)
+    return repo
+
+
+def hostile(tmp_path: Path, code: str, where: str = "zzmodels/evil.py", extra: dict | None = None) -> Path:
+    """A repo whose models package `zzmodels` has one table and one module running `code`."""
+    files = {"zzmodels/__init__.py": BASE + "from . import evil  # noqa\n" if where == "zzmodels/evil.py" else BASE}
+    files[where] = code
+    files.update(extra or {})
+    return make_repo(tmp_path, files)
+
+
+@pytest.fixture
+def marker(monkeypatch, tmp_path):
+    """A private temp dir for the loader, and a marker every process of the load carries."""
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    value = uuid.uuid4().hex
+    yield value
+    # No temp directory and no process of this load may survive it.
+    assert list(private_tmp.iterdir()) == []
+    assert processes_with(value) == []
+
+
+def processes_with(value: str) -> list[int]:
+    needle = f"MD_TEST_MARKER={value}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as handle:
+                    if needle in handle.read().split(b"\0"):
+                        with open(f"/proc/{entry}/stat", "rb") as stat:
+                            if stat.read().rsplit(b")", 1)[-1].split()[0] != b"Z":
+                                found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def load(repo: Path, marker: str, ref: str = "v1", models: str = "zzmodels", **options):
+    snapshot = Repository(str(repo)).snapshot(ref)
+    env = {"MD_TEST_MARKER": marker, **options.pop("env", {})}
+    return load_schema(snapshot, LoadOptions("", models, timeout=options.pop("timeout", TIMEOUT), env=env, **options))
+
+
+def fails(repo: Path, marker: str, **options) -> tuple[str, float]:
+    started = time.monotonic()
+    with pytest.raises(LoadFailure) as info:
+        load(repo, marker, **options)
+    return str(info.value), time.monotonic() - started
+
+
+# -- time ------------------------------------------------------------------------------------------
+def test_busy_loop_times_out_with_the_line(tmp_path, marker):
+    repo = hostile(tmp_path, "x = 0\nwhile True:\n    x += 1\n")
+    message, seconds = fails(repo, marker)
+    assert message.startswith("v1: model import timed out after 3s at zzmodels/evil.py:")
+    assert message.split(" at ")[1].split(" ")[0] in ("zzmodels/evil.py:2", "zzmodels/evil.py:3")
+    assert "while importing zzmodels.evil" in message
+    assert seconds < TIMEOUT + 5
+
+
+def test_sleep_in_an_app_module_times_out(tmp_path, marker):
+    repo = hostile(tmp_path, "import time\ntime.sleep(600)\n", where="zzapp/slow.py", extra={"zzmodels/x.py": "import zzapp.slow\n"})
+    message, seconds = fails(repo, marker)
+    assert message.startswith("v1: model import timed out after 3s at zzapp/slow.py:2 while importing zzapp.slow")
+    assert seconds < TIMEOUT + 5
+
+
+# -- output ----------------------------------------------------------------------------------------
+def test_printing_megabytes_is_stopped(tmp_path, marker):
+    repo = hostile(tmp_path, "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
+    message, seconds = fails(repo, marker)
+    assert message.startswith("v1: model code printed more than 4 MB while importing zzmodels.evil")
+    assert seconds < TIMEOUT
+
+
+def test_writing_a_huge_file_is_stopped(tmp_path, marker):
+    repo = hostile(tmp_path, "with open('big.bin', 'wb') as f:\n    while True:\n        f.write(b'x' * 2**20)\n")
+    message, _ = fails(repo, marker)
+    assert message.startswith("v1: zzmodels/evil.py:3: OSError: [Errno 27] File too large")
+
+
+def test_memory_is_bounded(tmp_path, marker):
+    repo = hostile(tmp_path, "hog = bytearray(12 * 2**30)\n")  # under RAM here, over the 8 GiB limit
+    message, _ = fails(repo, marker)
+    assert message.startswith("v1: zzmodels/evil.py:1: MemoryError")
+
+
+# -- exits -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("import sys\nsys.exit(3)\n", "v1: zzmodels/evil.py:2: module called sys.exit(3) (module zzmodels.evil)"),
+        ("import os\nos._exit(4)\n", "v1: zzmodels/evil.py:2: module called os._exit(4) (module zzmodels.evil)"),
+        ("import os\nos.abort()\n", "v1: zzmodels/evil.py:2: module called os.abort() (module zzmodels.evil)"),
+        ("import posix\nposix._exit(5)\n", "v1: model code ended the loader (exit code 5) while importing zzmodels.evil (zzmodels/evil.py)"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "v1: model code ended the loader (killed by SIGKILL) while importing zzmodels.evil (zzmodels/evil.py)"),
+    ],
+)
+def test_exiting_the_process_is_a_clear_error(tmp_path, marker, code, expected):
+    repo = hostile(tmp_path, code)
+    message, seconds = fails(repo, marker)
+    assert message == expected
+    assert seconds < TIMEOUT
+
+
+def test_sys_exit_in_an_app_config_module_is_skipped_not_fatal(tmp_path, marker):
+    repo = hostile(
+        tmp_path,
+        "import os, sys\nif not os.environ.get('SECRET_KEY'):\n    sys.exit('SECRET_KEY is not set')\nDEBUG = True\n",
+        where="zzapp/config.py",
+        extra={"zzmodels/x.py": "from zzapp.config import DEBUG\nassert DEBUG is True\n"},
+    )
+    schema = load(repo, marker)
+    assert list(schema.tables) == ["things"]
+    (warning,) = [w for w in schema.warnings if w.code == "module-stubbed"]
+    assert warning.location == "zzapp/config.py:2" and "sys.exit('SECRET_KEY is not set')" in warning.message
+
+
+# -- processes -------------------------------------------------------------------------------------
+DAEMON = """\
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(600)
+    os._exit(0)
+"""
+
+C_DAEMON = """\
+import ctypes, time
+libc = ctypes.CDLL(None)
+if libc.fork() == 0:          # not through os.fork: no audit event, no Python-level guard
+    libc.setsid()
+    if libc.fork() == 0:
+        time.sleep(600)
+    libc._exit(0)
+"""
+
+
+def test_fork_and_daemonize_is_refused(tmp_path, marker):
+    repo = hostile(tmp_path, DAEMON)
+    message, seconds = fails(repo, marker)
+    assert message == "v1: zzmodels/evil.py:2: model code tried to start a process (os.fork()); loading models may not run programs (module zzmodels.evil)"
+    assert seconds < TIMEOUT
+
+
+def test_fork_in_an_app_module_cannot_be_caught(tmp_path, marker):
+    code = "import os\ntry:\n    os.fork()\nexcept Exception:\n    pass\n"
+    repo = hostile(tmp_path, code, where="zzapp/boot.py", extra={"zzmodels/x.py": "import zzapp.boot\n"})
+    message, _ = fails(repo, marker)
+    assert message.startswith("v1: zzapp/boot.py:3: model code tried to start a process (os.fork())")
+
+
+def test_subprocess_daemon_is_refused(tmp_path, marker):
+    repo = hostile(tmp_path, "import subprocess\nsubprocess.Popen(['setsid', 'sleep', '600'])\n")
+    message, _ = fails(repo, marker)
+    assert message.startswith("v1: zzmodels/evil.py:2: model code tried to start a process (subprocess ['setsid', 'sleep', '600'])")
+
+
+def test_daemon_forked_below_python_is_killed_and_reported(tmp_path, marker):
+    repo = hostile(tmp_path, C_DAEMON)
+    message, seconds = fails(repo, marker)
+    assert message.startswith("v1: model code left ")
+    assert "processes running after the import (killed)" in message
+    assert seconds < TIMEOUT + 5
+    # (the marker fixture checks that no process of the load is left)
+
+
+def test_signalling_the_supervisor_is_refused(tmp_path, marker):
+    repo = hostile(tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
+    message, _ = fails(repo, marker)
+    assert message.startswith("v1: zzmodels/evil.py:2: PermissionError: [Errno 1] modeldiff: model code may not signal other processes")
+
+
+# -- environment, network, files -------------------------------------------------------------------
+SECRETS = {"DATABASE_URL": "postgresql://admin:hunter2@prod/db", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI", "PYTHONPATH": "/nowhere"}
+
+
+def test_parent_environment_is_not_visible(tmp_path, marker, monkeypatch):
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    code = """\
+    import os
+    SEEN = sorted(k for k in ("DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "PYTHONPATH") if k in os.environ)
+    LEAKED = [k for k, v in os.environ.items() if "hunter2" in v or "wJalrXUtnFEMI" in v]
+    if SEEN or LEAKED:
+        raise RuntimeError(f"model code sees {SEEN} {LEAKED}")
+    assert os.environ["EXPLICIT"] == "given"
+    """
+    repo = hostile(tmp_path, code)
+    assert list(load(repo, marker, env={"EXPLICIT": "given"}).tables) == ["things"]
+    # Positive control: without --env, the variable is really absent.
+    message, _ = fails(repo, marker)
+    assert "KeyError: 'EXPLICIT'" in message
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=1)\n",
+        "import socket\nsocket.getaddrinfo('example.com', 443)\n",
+        "import sqlalchemy\nsqlalchemy.create_engine('postgresql+psycopg2://u@localhost/db').connect()\n",
+        "import psycopg2\npsycopg2.connect('host=/var/run/postgresql dbname=postgres')\n",
+    ],
+)
+def test_network_and_databases_are_refused(tmp_path, marker, code):
+    repo = hostile(tmp_path, code)
+    message, _ = fails(repo, marker)
+    assert message.startswith("v1: zzmodels/evil.py:2: PermissionError: [Errno 13] modeldiff: model code may not")
+
+
+def test_tcp_below_python_is_refused_by_the_kernel(tmp_path, marker):
+    code = """\
+    import ctypes, socket, struct, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
+    addr = struct.pack("HH4s8x", socket.AF_INET, socket.htons(5432), socket.inet_aton("127.0.0.1"))
+    if libc.connect(fd, addr, len(addr)) == 0:
+        raise RuntimeError("connected")
+    raise RuntimeError("connect: " + os.strerror(ctypes.get_errno()))
+    """
+    repo = hostile(tmp_path, code)
+    message, _ = fails(repo, marker)
+    assert message.endswith("RuntimeError: connect: Permission denied (module zzmodels.evil)")
+
+
+def test_writes_outside_the_private_directory_are_refused(tmp_path, marker):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("original")
+    code = f"""\
+    import ctypes, os, shutil
+    for attempt in (
+        lambda: open({str(victim)!r}, "w"),
+        lambda: os.remove({str(victim)!r}),
+        lambda: os.rename({str(victim)!r}, {str(victim)!r} + ".moved"),
+        lambda: shutil.rmtree({str(tmp_path)!r}),
+        lambda: open({str(tmp_path / 'new.txt')!r}, "x"),
+    ):
+        try:
+            attempt()
+        except PermissionError:
+            continue
+        raise RuntimeError("a write got through")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.open({str(victim).encode()!r}, os.O_WRONLY | os.O_TRUNC) >= 0:  # below the audit hook
+        raise RuntimeError("the kernel let a write through")
+    open("scratch.txt", "w").write("the private directory is writable")
+    """
+    repo = hostile(tmp_path, code)
+    schema = load(repo, marker)
+    assert list(schema.tables) == ["things"]
+    assert victim.read_text() == "original" and not (tmp_path / "new.txt").exists()
+    blocked = [w for w in schema.warnings if w.code == "blocked-write"]
+    assert len(blocked) == 5 and all(w.location.startswith("zzmodels/evil.py:") for w in blocked)
+    assert schema.sandbox["landlock"] is True
+
+
+def test_loadError_cannot_be_swallowed_by_except_exception(tmp_path, marker):
+    # A common "import everything" idiom: try: import models... except Exception: log.
+    repo = make_repo(
+        tmp_path,
+        {
+            "zzapp/__init__.py": "try:\n    from zzapp.models import broken  # noqa\nexcept Exception:\n    pass\n",
+            "zzapp/models/__init__.py": BASE,
+            "zzapp/models/broken.py": "raise RuntimeError('broken model')\n",
+        },
+    )
+    message, _ = fails(repo, marker, models="zzapp/models")
+    assert message == "v1: zzapp/models/broken.py:1: RuntimeError: broken model (module zzapp.models.broken)"
+
+
+def test_repository_code_never_runs_in_this_process(tmp_path, marker):
+    repo = hostile(tmp_path, "import builtins\nbuiltins.MODELDIFF_PWNED = True\n")
+    load(repo, marker)
+    assert not any(name == "zzmodels" or name.startswith("zzmodels.") for name in sys.modules)
+    assert not hasattr(__builtins__ if isinstance(__builtins__, dict) else __builtins__, "MODELDIFF_PWNED")
+
+
+# -- the user's work tree --------------------------------------------------------------------------
+def snapshot(repo: Path) -> dict:
+    files = {}
+    for path in sorted(repo.rglob("*")):
+        if path.is_file():
+            files[str(path.relative_to(repo))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    index = repo / ".git" / "index"
+    state = {"files": files, "index_mtime": index.stat().st_mtime_ns}
+    state["status"] = git(repo, "--no-optional-locks", "status", "--porcelain", "--untracked-files=all")
+    return state
+
+
+def test_work_tree_is_unchanged_after_runs_including_failing_ones(tmp_path):
+    repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE, "README.md": "hello\n"})
+    tree = str(repo)
+    make_repo(
+        tmp_path,
+        {
+            "zzmodels/evil.py": f"""\
+            import os
+            for path in ({tree + '/README.md'!r}, {tree + '/zzmodels/__init__.py'!r}, {tree + '/.git/index'!r}):
+                try:
+                    open(path, "a").write("pwned")
+                except PermissionError:
+                    pass
+            import subprocess
+            subprocess.run(["git", "-C", {tree!r}, "commit", "--allow-empty", "-m", "pwned"])
+            """,
+            "zzmodels/__init__.py": BASE + "from . import evil  # noqa\n",
+        },
+        tag="v2",
+    )
+    make_repo(tmp_path, {"zzmodels/__init__.py": BASE + "Table('broken', metadata\n", "zzmodels/evil.py": "X = 1\n"}, tag="v3")
+    make_repo(tmp_path, {"zzmodels/__init__.py": BASE + "import time\ntime.sleep(60)\n"}, tag="v4")
+    git(repo, "checkout", "-q", "v1")
+    (repo / "zzmodels" / "__init__.py").write_text(BASE + "Table('local', metadata, Column('id', Integer, primary_key=True))\n")
+    (repo / "zzmodels" / "untracked.py").write_text("X = 1\n")
+    before = snapshot(repo)
+    assert before["status"] == " M zzmodels/__init__.py\n?? zzmodels/untracked.py\n"
+
+    env = {k: v for k, v in os.environ.items() if k != "MODELDIFF_DEBUG"}
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    runs = [
+        (["v1", "WORKTREE"], 0),
+        (["v1", "v2"], 2),  # tries to write into the work tree and to commit
+        (["v1", "v3"], 2),  # syntax error
+        (["v3", "WORKTREE", "--keep-going"], 0),
+        (["v1", "v4", "--timeout", "3"], 2),  # hangs
+    ]
+    outputs = []
+    for args, code in runs:
+        proc = subprocess.run(
+            [sys.executable, "-m", "modeldiff.cli", "diff", tree, *args, "--models", "zzmodels", "--format", "json"],
+            capture_output=True, text=True, env=env, cwd=tree, timeout=120,
+        )
+        assert proc.returncode == code, (args, proc.stderr)
+        outputs.append(proc)
+    assert json.loads(outputs[0].stdout)["changes"] == [{"kind": "add_table", "table": "local", "detail": {"columns": ["id"]}}]
+    assert "tried to start a process (subprocess" in outputs[1].stderr
+    assert snapshot(repo) == before
+    # No loader directory (nor embedded PostgreSQL directory) is left; pgserver's own
+    # runtime-* directory (platformdirs' fallback for XDG_RUNTIME_DIR) is not ours.
+    assert [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("runtime-")] == []
