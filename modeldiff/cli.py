@@ -27,11 +27,9 @@ from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepar
 from .plan import CATALOGUE, LiveDatabaseError, explain, make_plan, parse_pg_version
 from .render.json import render_json
 from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
-from .render.migration import file_name, new_rev_id, render_revision
-from .render.sql import DIALECTS, render_sql
+from .render import SQL_DIALECTS
 from .render.text import describe, render_text
 from .source import SourceError
-from .verify import VerifyResult, verify_revision
 
 EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError)
 
@@ -184,7 +182,7 @@ def main() -> None:
 @common_options
 @click.option(
     "--dialect",
-    type=click.Choice(list(DIALECTS)),
+    type=click.Choice(list(SQL_DIALECTS)),
     default="postgresql",
     show_default=True,
     help="SQL dialect of --format sql (the comparison itself always runs on PostgreSQL).",
@@ -201,6 +199,8 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     if fmt == "sql":
 
         def sql_action():
+            from .render.sql import render_sql
+
             with shared_server() as server:
                 prepared = prepare_migration(request, server)
                 direction = "downgrade" if downgrade else "upgrade"
@@ -245,6 +245,8 @@ def _parse_date(text: str | None) -> datetime:
 
 
 def _verify(prepared: PreparedMigration, source: str) -> VerifyResult:
+    from .verify import verify_revision
+
     return verify_revision(
         prepared.server, source, prepared.pair.old, prepared.pair.new, prepared.from_db, prepared.to_db, prepared.migration.todos()
     )
@@ -290,6 +292,8 @@ def _revision_source(prepared: PreparedMigration, request: DiffRequest, message:
             notes.append(f"That directory has {len(down_revision)} heads; this revision merges them.")
     for todo in prepared.migration.todos():
         notes.append(f"TODO(modeldiff): {todo}")
+    from .render.migration import new_rev_id, render_revision
+
     rev_id = rev_id or new_rev_id()
     source = render_revision(prepared.migration, message=message, rev_id=rev_id, down_revision=down_revision, create_date=create_date, notes=notes)
     return source, rev_id, down_revision, history
@@ -331,6 +335,8 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
     target = output
     if output and output != "-" and (output.endswith(("/", os.sep)) or Path(output).is_dir()):
         Path(output).mkdir(parents=True, exist_ok=True)
+        from .render.migration import file_name
+
         target = str(Path(output) / file_name(rid, message))
     write_output(source, target)
     if target and target != "-":

@@ -19,7 +19,7 @@ from alembic.operations import Operations, ops
 
 from ..migration import Migration
 
-DIALECTS = ("postgresql", "mysql", "sqlite")
+from . import SQL_DIALECTS as DIALECTS
 # What SQLite can do to an existing table without rebuilding it.
 _SQLITE_IN_PLACE = (ops.CreateIndexOp, ops.DropIndexOp, ops.AddColumnOp)
 
