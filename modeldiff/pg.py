@@ -14,8 +14,11 @@ import itertools
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -31,9 +34,11 @@ _names = itertools.count()
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path | None = None, private: bool = False) -> None:
+    def __init__(self, data_dir: Path | None = None, private: bool = False, keep_alive: float = 0) -> None:
         self._private = private or data_dir is None
         self._dir = data_dir
+        # Seconds the shared server stays up after its last use (0: stopped with the run).
+        self._keep_alive = 0 if self._private else keep_alive
         self._server = None
         self._schemas: list[str] = []
         self._databases: list[str] = []
@@ -59,7 +64,7 @@ class EmbeddedPostgres:
                 self._dir = Path(tempfile.mkdtemp(prefix="mdpg-"))
             else:
                 self._dir.mkdir(parents=True, exist_ok=True)
-            mode = "delete" if self._private else "stop"
+            mode = "delete" if self._private else ("stop" if self._keep_alive <= 0 else None)
             try:
                 self._server = pgserver.get_server(self._dir, cleanup_mode=mode)
             except Exception:  # noqa: BLE001
@@ -85,6 +90,9 @@ class EmbeddedPostgres:
                     except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
                         pass  # a concurrent run made it first
             conn.close()
+            if self._keep_alive > 0:
+                self._touch()
+                self._ensure_watchdog()
         except BaseException as exc:  # noqa: BLE001 - re-raised in wait()
             self._error = exc
         finally:
@@ -119,9 +127,38 @@ class EmbeddedPostgres:
             except psycopg2.Error:
                 pass
         if self._server is not None:
-            self._server.cleanup()
+            if self._keep_alive > 0:
+                self._touch()
+            self._server.cleanup()  # stops the server unless it is kept alive (or still in use)
         if self._private and self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _touch(self) -> None:
+        Path(f"{self._dir}.last-used").touch()
+
+    def _ensure_watchdog(self) -> None:
+        """One detached process that stops the kept-alive server once it is idle."""
+        from .pg_watchdog import _alive
+
+        marker = Path(f"{self._dir}.watchdog")
+        try:
+            if _alive(int(marker.read_text())):
+                return
+        except (OSError, ValueError):
+            pass
+        subprocess.Popen(
+            [sys.executable, "-m", "modeldiff.pg_watchdog", str(self._dir), str(self._keep_alive)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+        for _ in range(50):  # its marker, so that the next run does not start another
+            if marker.exists():
+                break
+            time.sleep(0.01)
 
     # -- access -----------------------------------------------------------------------------
     def url(self, database: str = DATABASE) -> str:
@@ -169,7 +206,9 @@ class EmbeddedPostgres:
 
 
 def shared_server() -> EmbeddedPostgres:
-    """The server kept in the user's cache directory, reused across runs."""
+    """The server kept in the user's cache directory, reused across runs: it stays up for
+    $MODELDIFF_PG_IDLE seconds (default 300) after the last run used it; 0 stops it with
+    each run."""
     from .source import default_cache_dir
 
-    return EmbeddedPostgres(default_cache_dir() / "pg16")
+    return EmbeddedPostgres(default_cache_dir() / "pg16", keep_alive=float(os.environ.get("MODELDIFF_PG_IDLE", "300")))

@@ -26,6 +26,7 @@ def _builder():
 def private_cache(tmp_path_factory):
     """Tests never read or write the user's cache (nor share its PostgreSQL)."""
     os.environ["MODELDIFF_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["MODELDIFF_PG_IDLE"] = "0"  # no server outlives a test's run (see test_server_keep_alive)
     yield
 
 

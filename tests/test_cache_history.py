@@ -142,3 +142,35 @@ def test_remote_url_is_cloned_blobless_once(difylike, own_cache, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert list((own_cache / "repos").iterdir()) == clones
     assert "nope: cannot clone" in run_cli("diff", "file:///nonexistent/nope", "a", "b").stderr.replace("file:///nonexistent/", "")
+
+
+def _postmaster_alive(pgdata: Path) -> bool:
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def test_server_keep_alive_and_idle_stop(difylike, own_cache, monkeypatch):
+    """The shared server outlives a run (the next one attaches), and a watchdog stops it
+    once nothing has used it for MODELDIFF_PG_IDLE seconds."""
+    import time
+
+    monkeypatch.setenv("MODELDIFF_PG_IDLE", "3")
+    pgdata = own_cache / "pg16"
+    assert run_cli("diff", str(difylike), "v0.14.2", "v0.15.3", "--no-cache").returncode == 0
+    assert _postmaster_alive(pgdata)
+    watchdog = int(Path(f"{pgdata}.watchdog").read_text())
+    assert run_cli("diff", str(difylike), "v0.15.3", "v1.0.0", "--no-cache").returncode == 0
+    assert int(Path(f"{pgdata}.watchdog").read_text()) == watchdog  # one watchdog, reused
+    deadline = time.monotonic() + 30
+    while _postmaster_alive(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _postmaster_alive(pgdata)
+    while Path(f"{pgdata}.watchdog").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the watchdog notices within one of its sleeps, then leaves
+    assert not Path(f"{pgdata}.watchdog").exists()
+    # Stopped is not broken: the next run starts it again.
+    assert run_cli("diff", str(difylike), "v0.14.2", "v0.15.3", "--no-cache").returncode == 0
