@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import re
+import textwrap
 from dataclasses import dataclass, field, replace
 
 from alembic.autogenerate import renderers
@@ -323,14 +324,14 @@ class _Direction:
         rewrite = _plan_rewrite(self, op, old, new, verdict)
         self.rewrites.append(rewrite)
         section = f"section {rewrite.number}"
-        lines = [
-            f"{op.table_name}.{op.column_name}: {old} -> {new} rewrites {op.table_name} and all of its",
-            "indexes under an ACCESS EXCLUSIVE lock: reads and writes wait for the whole copy.",
-            f"On a large table, first run the expand / backfill / switch steps in {self.options.plan_file}",
-            f"({section}, {self.direction}). This ALTER then finds the column already {new}",
-            "and takes only a brief lock. Not done here: those steps span hours and a release.",
-        ]
-        return [OnlinePlanNoteOp(lines)]
+        text = (
+            f"{op.table_name}.{op.column_name}: {old} -> {new} rewrites {op.table_name} and all of its indexes under "
+            "an ACCESS EXCLUSIVE lock: reads and writes wait for the whole copy. On a large table, first run the "
+            f"expand / backfill / switch steps in {self.options.plan_file} ({section}, {self.direction}) while the "
+            f"application runs. This ALTER then finds the column already {new} and takes only a brief lock. "
+            "They are not in this file: they take hours and end in a later release."
+        )
+        return [OnlinePlanNoteOp(textwrap.wrap(text, 86))]
 
 
 def _leaves(op_list):
@@ -415,8 +416,9 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
         why = "it is part of the primary key" if any(c.name == column for c in pk) else "the table has no single-column primary key"
         rewrite.notes.append(f"The backfill is not generated in batches: {why}. Batch the UPDATE by hand (e.g. by ctid ranges).")
         out.append(replace(steps["backfill"], sql=f"UPDATE {qt} SET {tmp} = {params['set_value']} WHERE {tmp} IS DISTINCT FROM {params['set_value']};"))
-    builds, swaps = _index_steps(rewrite, start, table, column, tmp, new)
-    out.append(replace(steps["indexes"], sql="\n".join(builds) or None, note=("reads and writes continue; one build at a time" if builds else f"no index contains {column}: nothing to rebuild")))
+    builds, swaps = _index_steps(rewrite, start, table, column)
+    if builds:
+        out.append(replace(steps["indexes"], sql="\n".join(builds), lock="SHARE UPDATE EXCLUSIVE", note="reads and writes continue; one build at a time; the swap puts them in the old indexes' place"))
     target_column = target.c[column] if target is not None and column in target.c else None
     start_column = start.c[column] if start is not None and column in start.c else None
     not_null = target_column is not None and not target_column.nullable
@@ -480,7 +482,7 @@ BEGIN
 END $$;"""
 
 
-def _index_steps(rewrite: Rewrite, start: Table | None, table: str, column: str, tmp: str, new: str) -> tuple[list[str], list[str]]:
+def _index_steps(rewrite: Rewrite, start: Table | None, table: str, column: str) -> tuple[list[str], list[str]]:
     """CREATE INDEX CONCURRENTLY on the new column for each plain index on the old one,
     and the swap's statements that put them in the old ones' place."""
     builds: list[str] = []
