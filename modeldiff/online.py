@@ -393,13 +393,16 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     q, qt = quote(column), quote(table)
     tmp, old_copy = quote(f"{column}_new"), quote(f"{column}_old")
     cast = d.migration.casts.get((d.direction, table, column))
-    if cast is not None and cast.todo:
-        rewrite.notes.append(f"PostgreSQL has no cast from {old} to {new}: write the conversion in the trigger and the backfill yourself.")
     explicit = cast is not None and cast.using is not None
     params = {
         "set_value": f"{q}::{new}" if explicit else q,
         "new_value": f"NEW.{q}::{new}" if explicit else f"NEW.{q}",
     }
+    if cast is not None and cast.todo:
+        # Placeholders that do not parse: a trigger that compiled but failed at run time
+        # would make the application's writes fail.
+        rewrite.notes.append(f"PostgreSQL has no cast from {old} to {new}: replace <convert ...> in the trigger and the backfill with the conversion.")
+        params = {"set_value": f"<convert {column}>", "new_value": f"<convert NEW.{column}>"}
     pk = list(start.primary_key.columns) if start is not None else []
     if len(pk) == 1 and pk[0].name != column:
         params["pk"] = quote(pk[0].name)
@@ -407,7 +410,10 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     out: list[RenderedStep] = []
     if verdict.may_fail:
         out += [replace(s, note=s.note + "; every value must convert, or the backfill fails") for s in render_recipe("precheck-type", change)]
-    out += [steps["add"], steps["sync"]]
+    sync_step = steps["sync"]
+    if verdict.may_fail:
+        sync_step = replace(sync_step, note=sync_step.note + f"; from now on a write whose value does not convert to {new} fails, as it will after the upgrade")
+    out += [steps["add"], sync_step]
     # Batches: walk the primary key in ranges of BATCH_ROWS keys, each its own transaction.
     if len(pk) == 1 and pk[0].name != column:
         out.append(replace(steps["backfill"], sql=_backfill_loop(qt, quote(pk[0].name), type_sql(pk[0].type), tmp, params["set_value"]),

@@ -48,6 +48,7 @@ class Item(Base):
     note = sa.Column(sa.String(50), nullable=True)
     hits = sa.Column(sa.Integer, server_default=sa.text("0"), nullable=False)
     code = sa.Column(sa.String(36), nullable=True)
+    labels = sa.Column(sa.ARRAY(sa.String(20)), nullable=True)
     __table_args__ = (sa.Index("items_hits_idx", "hits"),)
 
 
@@ -86,6 +87,9 @@ class Tag(Base):
 '''
 )
 
+# v3: VARCHAR(20)[] -> JSON, for which PostgreSQL has no cast.
+SYNTHETIC_V3 = SYNTHETIC_V2.replace("labels = sa.Column(sa.ARRAY(sa.String(20)), nullable=True)", "labels = sa.Column(sa.JSON, nullable=True)")
+
 
 # --- fixtures ------------------------------------------------------------------------------
 
@@ -93,7 +97,8 @@ class Tag(Base):
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> str:
     repo = tmp_path_factory.mktemp("online") / "repo"
-    return str(make_repo(repo, {"v1": {"models/__init__.py": SYNTHETIC_V1}, "v2": {"models/__init__.py": SYNTHETIC_V2}}))
+    versions = {"v1": SYNTHETIC_V1, "v2": SYNTHETIC_V2, "v3": SYNTHETIC_V3}
+    return str(make_repo(repo, {tag: {"models/__init__.py": source} for tag, source in versions.items()}))
 
 
 @pytest.fixture(scope="module")
@@ -364,6 +369,27 @@ def test_online_plan_runs_with_data_and_leaves_the_revision_only_brief_locks(ser
     cur.execute("SELECT count(*) FROM items WHERE code IS DISTINCT FROM (CASE WHEN id % 2 = 0 OR id > 30000 THEN md5(id::text)::uuid END)")
     assert cur.fetchone() == (0,)
     conn.close()
+
+
+def test_a_plan_without_a_cast_cannot_be_run_blindly(server, prepared):
+    """No cast from VARCHAR(20)[] to JSON: the trigger must not compile (a trigger that
+    failed at run time would fail the application's writes)."""
+    p = prepared("synthetic", "v2", "v3")
+    (rewrite, _back) = make_online(p.migration).rewrites
+    assert (rewrite.table, rewrite.column, rewrite.old, rewrite.new) == ("items", "labels", "VARCHAR(20)[]", "JSON")
+    assert any("no cast" in note for note in rewrite.notes)
+    sync = next(s for s in rewrite.steps if s.key == "sync")
+    assert "NEW.labels_new := <convert NEW.labels>;" in sync.sql
+    work, _ = materialize(server, p.pair.old)
+    conn = server.connect(work)
+    conn.autocommit = True
+    try:
+        cur = conn.cursor()
+        cur.execute(next(s for s in rewrite.steps if s.key == "add").sql)
+        with pytest.raises(Exception, match="syntax error"):
+            cur.execute(sync.sql)
+    finally:
+        conn.close()
 
 
 # --- the command line -------------------------------------------------------------------------
