@@ -2,10 +2,11 @@
 
 Each recipe is a list of steps; a step is a SQL template (or, for steps that happen in the
 application, `sql=None` and a note), the lock it takes, and whether it must run outside a
-transaction. Templates are filled from a `Change` by `render_recipe`, so the runbook can show
-concrete SQL today, and a migration renderer (`--online`) can later emit the same steps as
-alembic operations: `autocommit` maps to `op.get_context().autocommit_block()`, `batched`
-to a loop, `app` steps to a split into two releases.
+transaction. Templates are filled from a `Change` by `render_recipe`, so the runbook shows
+concrete SQL. `revision --online` (`modeldiff.online`) emits the single-revision recipes as
+alembic operations (`autocommit` -> `op.get_context().autocommit_block()`) and writes the
+multi-step ones (change-type-expand-contract, with not-null-via-check and precheck-type) as
+a Markdown plan, from these same steps.
 
 Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {condition}
 {referred_table} {referred_columns} {default} {tmp_column} {old_copy} {sync} {pk} {check_name},
