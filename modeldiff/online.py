@@ -267,8 +267,9 @@ class _Direction:
 
     def _using_index(self, table: str, name: str, columns: list[str], kind: str, kw: dict) -> list:
         index_kw = {"postgresql_concurrently": True}
-        if kw.get("postgresql_nulls_not_distinct"):
-            index_kw["postgresql_nulls_not_distinct"] = True
+        for option in ("postgresql_nulls_not_distinct", "postgresql_include"):
+            if kw.get(option):
+                index_kw[option] = kw[option]
         build = ops.CreateIndexOp(name, table, columns, unique=True, **index_kw)
         attach = f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {kind} USING INDEX {quote(name)}"
         if kw.get("deferrable"):
