@@ -4,7 +4,9 @@ A fresh database gets FROM's schema; the revision file's `upgrade()` runs on it 
 alembic (a MigrationContext bound to that database, the `op` proxy pointing at it), and the
 result is compared with TO's database; then `downgrade()` runs and the result is compared
 with FROM's. "Same" means `compare_databases` finds no change at all, primary keys and enum
-types included.
+types included, and the catalog shows nothing an online revision can leave behind that
+alembic does not compare: a constraint still NOT VALID, an index left INVALID by a failed
+concurrent build, a CHECK constraint the expected database lacks (a temporary NOT NULL proof).
 
 The file is run as written, with one substitution: where it imports the project (Dify's
 `import models as models` for `models.types.StringUUID()`), stand-ins take the project
@@ -95,7 +97,45 @@ def _run_and_compare(server, module, direction: str, database: str, expected_db:
     except RevisionError as exc:
         return DirectionResult(direction, False, error=str(exc), seconds=time.monotonic() - started)
     changes, _ = compare_databases(url, server.sqlalchemy_url(expected_db))
+    changes += leftovers(server, database, expected_db)
     return DirectionResult(direction, not changes, changes, seconds=time.monotonic() - started)
+
+
+_CONSTRAINTS = """
+SELECT c.conrelid::regclass::text, c.conname, c.contype, c.convalidated, pg_get_constraintdef(c.oid)
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE n.nspname = current_schema() AND c.conrelid <> 0
+"""
+_INVALID_INDEXES = """
+SELECT i.indrelid::regclass::text, x.relname
+FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace n ON n.oid = x.relnamespace
+WHERE n.nspname = current_schema() AND NOT i.indisvalid
+"""
+
+
+def leftovers(server, database: str, expected_db: str) -> list[Change]:
+    """What `database` has and alembic's comparison with `expected_db` does not see."""
+
+    def rows(db: str, sql: str) -> list[tuple]:
+        conn = server.connect(db)
+        try:
+            cur = conn.cursor()
+            cur.execute(sql)
+            return cur.fetchall()
+        finally:
+            conn.close()
+
+    out = []
+    expected_checks = {(t, name) for t, name, kind, _, _ in rows(expected_db, _CONSTRAINTS) if kind == "c"}
+    for table, name, kind, validated, definition in sorted(rows(database, _CONSTRAINTS)):
+        if not validated:
+            out.append(Change("invalid_constraint", table, name=name, detail={"definition": definition}))
+        elif kind == "c" and (table, name) not in expected_checks:
+            condition = definition[len("CHECK ("):-1] if definition.startswith("CHECK (") else definition
+            out.append(Change("add_constraint", table, name=name, detail={"type": "check", "condition": condition}))
+    for table, name in sorted(rows(database, _INVALID_INDEXES)):
+        out.append(Change("invalid_index", table, name=name))
+    return out
 
 
 def run_revision(module: types.ModuleType, url: str, direction: str) -> None:

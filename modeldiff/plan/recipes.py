@@ -2,14 +2,17 @@
 
 Each recipe is a list of steps; a step is a SQL template (or, for steps that happen in the
 application, `sql=None` and a note), the lock it takes, and whether it must run outside a
-transaction. Templates are filled from a `Change` by `render_recipe`, so the runbook can show
-concrete SQL today, and a migration renderer (`--online`) can later emit the same steps as
-alembic operations: `autocommit` maps to `op.get_context().autocommit_block()`, `batched`
-to a loop, `app` steps to a split into two releases.
+transaction. Templates are filled from a `Change` by `render_recipe`, so the runbook shows
+concrete SQL. `revision --online` (`modeldiff.online`) emits the single-revision recipes as
+alembic operations (`autocommit` -> `op.get_context().autocommit_block()`) and writes the
+multi-step ones (change-type-expand-contract, with not-null-via-check and precheck-type) as
+a Markdown plan, from these same steps.
 
 Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {condition}
-{referred_table} {referred_columns} {default} {tmp_column} {check_name}, all identifiers
-already quoted where needed.
+{referred_table} {referred_columns} {default} {tmp_column} {old_copy} {sync} {pk} {check_name},
+all identifiers already quoted where needed; {new_value} and {set_value} are the value
+converted (in the trigger, in the backfill). A step's `key` lets `modeldiff.online` replace
+the generic SQL with the concrete, runnable statements it can derive from the schema.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class RecipeStep:
     autocommit: bool = False  # must run outside a transaction block
     batched: bool = False  # repeat in small batches until it affects no rows
     release: int = 1  # which release (deploy) the step belongs to: 1 = this upgrade, 2 = a later one
+    key: str = ""  # names the step for renderers that fill in more than the template (online plans)
 
 
 @dataclass(frozen=True)
@@ -57,27 +61,30 @@ RECIPES: dict[str, Recipe] = {
             "change-type-expand-contract",
             "New column, dual write, batched backfill, swap",
             (
-                RecipeStep("ALTER TABLE {table} ADD COLUMN {tmp_column} {new_type};", "ACCESS EXCLUSIVE", "brief: nullable, no default"),
+                RecipeStep("ALTER TABLE {table} ADD COLUMN {tmp_column} {new_type};", "ACCESS EXCLUSIVE", "brief: nullable, no default", key="add"),
                 RecipeStep(
-                    "CREATE FUNCTION {tmp_column}_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.{tmp_column} := NEW.{column}; RETURN NEW; END $$;\n"
-                    "CREATE TRIGGER {tmp_column}_sync BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {tmp_column}_sync();",
+                    "CREATE FUNCTION {sync}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.{tmp_column} := {new_value}; RETURN NEW; END $$;\n"
+                    "CREATE TRIGGER {sync} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {sync}();",
                     "SHARE ROW EXCLUSIVE",
                     "brief; keeps new writes in sync",
+                    key="sync",
                 ),
                 RecipeStep(
-                    "UPDATE {table} SET {tmp_column} = {column} WHERE id >= :lo AND id < :lo + 10000 AND {tmp_column} IS DISTINCT FROM {column};",
+                    "UPDATE {table} SET {tmp_column} = {set_value} WHERE {pk} >= :lo AND {pk} < :lo + 10000 AND {tmp_column} IS DISTINCT FROM {set_value};",
                     "ROW EXCLUSIVE",
-                    "walk the primary key (id here) in ranges, one transaction each; pause between batches so replicas keep up",
+                    "walk the primary key ({pk} here) in ranges, one transaction each; pause between batches so replicas keep up",
                     batched=True,
+                    key="backfill",
                 ),
-                RecipeStep(None, None, "rebuild each index that contains {column} on {tmp_column} with CREATE INDEX CONCURRENTLY", autocommit=True),
+                RecipeStep(None, None, "rebuild each index that contains {column} on {tmp_column} with CREATE INDEX CONCURRENTLY", autocommit=True, key="indexes"),
                 RecipeStep(
-                    "BEGIN;\nALTER TABLE {table} RENAME COLUMN {column} TO {column}_old;\nALTER TABLE {table} RENAME COLUMN {tmp_column} TO {column};\n"
-                    "DROP TRIGGER {tmp_column}_sync ON {table};\nDROP FUNCTION {tmp_column}_sync();\nCOMMIT;",
+                    "BEGIN;\nALTER TABLE {table} RENAME COLUMN {column} TO {old_copy};\nALTER TABLE {table} RENAME COLUMN {tmp_column} TO {column};\n"
+                    "DROP TRIGGER {sync} ON {table};\nDROP FUNCTION {sync}();\nCOMMIT;",
                     "ACCESS EXCLUSIVE",
                     "brief; move defaults, NOT NULL (via CHECK ... NOT VALID + VALIDATE first) and constraints in the same transaction",
+                    key="swap",
                 ),
-                RecipeStep("ALTER TABLE {table} DROP COLUMN {column}_old;", "ACCESS EXCLUSIVE", "in a later release, once nothing reads it", release=2),
+                RecipeStep("ALTER TABLE {table} DROP COLUMN {old_copy};", "ACCESS EXCLUSIVE", "in a later release, once nothing reads it", release=2, key="drop"),
             ),
             "Converting a primary key also widens every referencing foreign-key column, which rewrites those tables too.",
         ),
@@ -233,6 +240,11 @@ def params(change: Change, statement: str = "") -> dict[str, str]:
         "referred_columns": ", ".join(quote(c) for c in d.get("referred_columns", [])),
         "default": d.get("default") or "...",
         "tmp_column": quote(f"{change.column}_new") if change.column else "",
+        "old_copy": quote(f"{change.column}_old") if change.column else "",
+        "sync": quote(f"{change.table}_{change.column}_sync"[:63]) if change.column else "",
+        "new_value": f"NEW.{quote(change.column)}" if change.column else "",
+        "set_value": quote(change.column) if change.column else "",
+        "pk": "id",
         "check_name": quote(f"{change.table}_{change.column}_not_null"[:63]) if change.column else "",
         "unique": "UNIQUE " if d.get("unique") else "",
         "constraint": "PRIMARY KEY" if change.kind == "modify_primary_key" else "UNIQUE",
@@ -275,6 +287,7 @@ class RenderedStep:
     autocommit: bool
     batched: bool
     release: int
+    key: str = ""
 
     def to_json(self) -> dict:
         out = {"sql": self.sql, "lock": self.lock, "note": self.note}
@@ -301,6 +314,7 @@ def render_recipe(recipe_id: str, change: Change, statement: str = "", extra: di
                 step.autocommit,
                 step.batched,
                 step.release,
+                step.key,
             )
         )
     return out

@@ -54,6 +54,10 @@ def describe(change: Change) -> str:
         return f"enum type {change.name}: ({', '.join(change.old)}) → ({', '.join(change.new)})"
     if k == "modify_table_comment":
         return f"table comment {_val(k, change.old)} → {_val(k, change.new)}"
+    if k == "invalid_constraint":
+        return f"constraint {change.name} is NOT VALID (never validated): {d.get('definition', '')}"
+    if k == "invalid_index":
+        return f"index {change.name} is INVALID (left by a failed concurrent build)"
     return f"{k} {change.name or ''}".strip()
 
 
