@@ -9,7 +9,9 @@ schemas -> migration, uncached past the load: it needs alembic's operations.
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -105,13 +107,14 @@ def load_refs(
     snapshots: list[Snapshot],
     progress: Callable[[str], None] | None = None,
     on_miss: Callable[[], None] | None = None,
+    on_loaded: Callable[[LoadedRef], None] | None = None,
 ) -> list[LoadedRef]:
     """Every snapshot's schema, from the cache or loaded (in parallel child processes)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss)]
+        return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
 
 
-def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolExecutor, progress=None, on_miss=None) -> list[Future]:
+def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolExecutor, progress=None, on_miss=None, on_loaded=None) -> list[Future]:
     """A future per snapshot, in order: cache hits are done at once, the rest are loaded by
     `pool` (its workers wait on child processes, so its size bounds the children)."""
     futures: list[Future] = []
@@ -130,17 +133,20 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
         if on_miss and not started_server:
             on_miss()
             started_server = True
-        futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress))
+        futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress, on_loaded))
     return futures
 
 
-def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress) -> LoadedRef:
+def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None) -> LoadedRef:
     options, context = session.options_for(snapshot)
     schema = load_schema(snapshot, options)
     key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
     if progress:
         progress(snapshot.ref)
-    return LoadedRef(snapshot, schema, key, False)
+    loaded = LoadedRef(snapshot, schema, key, False)
+    if on_loaded:
+        on_loaded(loaded)
+    return loaded
 
 
 def _restamp(schema: LoadedSchema, snapshot: Snapshot) -> LoadedSchema:
@@ -151,25 +157,46 @@ def _restamp(schema: LoadedSchema, snapshot: Snapshot) -> LoadedSchema:
 
 class PairComparer:
     """Compares loaded refs pairwise, materializing each ref at most once per run and
-    starting the embedded PostgreSQL only if some pair is not in the cache."""
+    starting the embedded PostgreSQL only if some pair is not in the cache.
+
+    To keep the two cores busy while refs load: the server starts, alembic is imported and
+    each freshly loaded ref is created in the database in the background, so that by the
+    time both refs of a pair are there, little is left but the comparison itself."""
 
     def __init__(self, session: Session, stack: ExitStack, server=None) -> None:
         self.session, self.stack, self.server = session, stack, server
-        self.places: dict[str, tuple] = {}
+        self.places: dict[str, Future] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2)
+        if server is not None:
+            stack.callback(self._pool.shutdown)
 
     def _server(self):
-        if self.server is None:
-            from .pg import shared_server
-
-            self.server = self.stack.enter_context(_started(shared_server()))
+        self.start_early()
         return self.server.wait()
 
     def start_early(self) -> None:
-        """Let the server come up while refs load (it is needed to compare new loads)."""
-        if self.server is None:
+        """Let the server come up, and alembic load, while refs load."""
+        with self._lock:
+            if self.server is not None:
+                return
             from .pg import shared_server
 
             self.server = self.stack.enter_context(_started(shared_server()))
+            # Callbacks run last-in first-out: background work ends before the server does.
+            self.stack.callback(self._pool.shutdown)
+            self._pool.submit(importlib.import_module, "modeldiff.compare")
+
+    def prepare(self, ref: LoadedRef) -> None:
+        """Create `ref` in the database in the background (called as soon as it loads)."""
+        with self._lock:
+            if ref.key not in self.places:
+                self.places[ref.key] = self._pool.submit(self._materialize, ref)
+
+    def _materialize(self, ref: LoadedRef):
+        from .compare import materialize_in_schema
+
+        return materialize_in_schema(self._server(), ref.schema)
 
     def compare(self, old: LoadedRef, new: LoadedRef) -> DiffResult:
         key = self.session.cache.pair_key(old.key, new.key)
@@ -178,18 +205,11 @@ class PairComparer:
             return _restamp_result(DiffResult.from_json(cached), old, new)
         from .compare import compare_places
 
-        server = self._server()
-        old_place, new_place = (self._place(server, ref) for ref in (old, new))
-        result = compare_places(old.schema, new.schema, old_place, new_place)
+        for ref in (old, new):
+            self.prepare(ref)
+        result = compare_places(old.schema, new.schema, self.places[old.key].result(), self.places[new.key].result())
         self.session.cache.put("pair", key, result.to_json())
         return result
-
-    def _place(self, server, ref: LoadedRef):
-        if ref.key not in self.places:
-            from .compare import materialize_in_schema
-
-            self.places[ref.key] = materialize_in_schema(server, ref.schema)
-        return self.places[ref.key]
 
 
 def _restamp_result(result: DiffResult, old: LoadedRef, new: LoadedRef) -> DiffResult:
@@ -207,7 +227,7 @@ def diff(request: DiffRequest, server=None) -> DiffResult:
     session, (old_snap, new_snap) = open_session(request, [request.from_ref, request.to_ref])
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server)
-        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early)
+        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=comparer.prepare)
         result = comparer.compare(old, new)
     annotate(result.changes)  # hazards from the schema alone, for an assumed recent PostgreSQL
     result.stats.update(_stats(session, old, new))
@@ -224,7 +244,7 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=os.cpu_count() or 1))
-        futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early)
+        futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=comparer.prepare)
         loaded = [futures[0].result()]
         for future in futures[1:]:
             old, new = loaded[-1], future.result()
