@@ -397,3 +397,34 @@ def test_work_tree_is_unchanged_after_runs_including_failing_ones(tmp_path):
     # No loader directory (nor embedded PostgreSQL directory) is left; pgserver's own
     # runtime-* directory (platformdirs' fallback for XDG_RUNTIME_DIR) is not ours.
     assert [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("runtime-")] == []
+
+
+@pytest.mark.parametrize("fork_server", ["1", "0"])
+def test_both_loader_paths_kill_a_daemon_and_leave_nothing(tmp_path, marker, monkeypatch, fork_server):
+    """Loads run forked from one preloaded server (the default on Linux) or in processes of
+    their own (MODELDIFF_FORK_SERVER=0): both end a daemon model code started below Python,
+    and a fork of the server leaves no descendant of it behind, whatever its environment."""
+    from modeldiff.load import _fork_server, close_fork_servers
+    from modeldiff.load.supervise import descendants
+
+    monkeypatch.setenv("MODELDIFF_FORK_SERVER", fork_server)
+    repo = hostile(tmp_path, C_DAEMON)
+    message, _ = fails(repo, marker)
+    assert "processes running after the import (killed)" in message
+    server = _fork_server(sys.executable)
+    if fork_server == "1":
+        assert server is not None and descendants(server._proc.pid) == set()
+        close_fork_servers()  # and it goes when the run ends
+        assert server._proc.poll() is not None
+    else:
+        assert server is None
+
+
+def test_fork_server_and_processes_load_the_same_schema(tmp_path, marker, monkeypatch):
+    repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE})
+    monkeypatch.setenv("MODELDIFF_FORK_SERVER", "1")
+    forked = load(repo, marker)
+    monkeypatch.setenv("MODELDIFF_FORK_SERVER", "0")
+    spawned = load(repo, marker)
+    assert forked.tables == spawned.tables and forked.tables
+    assert forked.stubbed_modules == spawned.stubbed_modules

@@ -166,14 +166,16 @@ def _failed_module(name: str):
     return make_stub_module(name)
 
 
-def main() -> None:
-    request_path = Path(sys.argv[1])
+def main(request_path: Path | None = None) -> None:
+    """As a script (`child.py REQUEST`), or called in a worker forked by supervise.py."""
+    request_path = Path(request_path or sys.argv[1])
     request = json.loads(request_path.read_text())
     sys.dont_write_bytecode = True
     os.chdir(request["workdir"])
     real_exit = os._exit
     try:
-        _bootstrap()
+        if "modeldiff.load.importer" not in sys.modules:  # a fork of the server has them
+            _bootstrap()
     except Exception as exc:  # noqa: BLE001 - e.g. --python without SQLAlchemy
         result = {"error": {"kind": "internal", "message": f"the loader cannot start under {sys.executable} ({type(exc).__name__}: {exc}); --python needs an interpreter with SQLAlchemy >= 1.4"}}
         _write_result(request_path, result)

@@ -101,8 +101,76 @@ def kill_all(exclude: set[int]) -> int:
     return len(seen - exclude)
 
 
+class ForkedWorker:
+    """The worker as a fork of this (preloaded) process, with the parts of Popen's interface
+    `supervise` uses. It runs child.py's main in-process: the libraries the fork server
+    imported once are already there."""
+
+    def __init__(self, request_path: Path, workdir: Path, confine, env: dict) -> None:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                os.close(read_end)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.dup2(write_end, 1)
+                os.dup2(write_end, 2)
+                os.chdir(workdir)
+                os.environ.clear()
+                os.environ.update(env)
+                confine()
+                from modeldiff.load import child
+
+                child.main(request_path)  # ends the process
+            finally:
+                os._exit(70)
+        os.close(write_end)
+        self.pid = pid
+        self.stdout = os.fdopen(read_end, "rb", buffering=0)
+        self.returncode: int | None = None
+
+    def _status(self, flags: int) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, flags)
+            except ChildProcessError:
+                self.returncode = 0  # reaped elsewhere, as Popen assumes
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self._status(os.WNOHANG)
+
+    def wait(self) -> int:
+        return self._status(0)
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
+def _spawn_process(request_path: Path, workdir: Path, confine, request: dict):
+    return subprocess.Popen(
+        [sys.executable, "-s", str(CHILD), str(request_path)],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=confine,
+    )
+
+
+def _spawn_fork(request_path: Path, workdir: Path, confine, request: dict):
+    return ForkedWorker(request_path, workdir, confine, request["env"])
+
+
 def main() -> int:
-    request_path = Path(sys.argv[1])
+    return supervise(Path(sys.argv[1]), _spawn_process)
+
+
+def supervise(request_path: Path, spawn) -> int:
     request = json.loads(request_path.read_text())
     workdir = request_path.parent
     limits = request.get("limits", {})
@@ -116,14 +184,7 @@ def main() -> int:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
     started = time.monotonic()
-    worker = subprocess.Popen(
-        [sys.executable, "-s", str(CHILD), str(request_path)],
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=confine,
-    )
+    worker = spawn(request_path, workdir, confine, request)
     head, tail, total = bytearray(), bytearray(), 0
     timed_out = exceeded = False
     selector = selectors.DefaultSelector()
@@ -203,5 +264,75 @@ def main() -> int:
     return 0
 
 
+def preload() -> None:
+    """What every load imports anyway: SQLAlchemy (and Flask-SQLAlchemy where installed)
+    and our child-side modules. Libraries only: no repository code ever runs here."""
+    import importlib
+
+    for name in (
+        "sqlalchemy",
+        "sqlalchemy.orm",
+        "sqlalchemy.ext.declarative",
+        "sqlalchemy.dialects.postgresql",
+        "sqlalchemy.dialects.mysql",
+        "sqlalchemy.dialects.sqlite",
+        "flask_sqlalchemy",
+    ):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an interpreter without it imports per load, as before
+            pass
+    # Our child-side modules, as child.py's own bootstrap makes them importable: without the
+    # parent side of the package (GitPython) and without our checkout on sys.path.
+    import importlib.util
+    import types
+
+    for name, path in (("modeldiff", CHILD.parent.parent), ("modeldiff.load", CHILD.parent)):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(path)]  # type: ignore[attr-defined]
+            sys.modules[name] = package
+    spec = importlib.util.spec_from_file_location("modeldiff.load.child", CHILD)
+    child = importlib.util.module_from_spec(spec)
+    sys.modules["modeldiff.load.child"] = child
+    spec.loader.exec_module(child)
+    child._bootstrap()
+
+
+def serve() -> int:
+    """Fork server: `supervise.py --serve`. Reads request paths on stdin, one per line; for
+    each forks a supervisor in a session of its own (answering `PATH PID` on stdout), which
+    forks the worker. Ends when stdin closes and its supervisors are done."""
+    preload()
+    _subreaper()  # orphans of a killed supervisor come back here, to be killed at the end
+    signal.signal(signal.SIGCHLD, lambda *_: _reap())
+    for line in sys.stdin:
+        request_path = line.strip()
+        if not request_path:
+            continue
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:  # a supervisor for this request
+            code = 1
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own worker
+                os.setsid()
+                devnull = os.open(os.devnull, os.O_RDWR)
+                os.dup2(devnull, 0)
+                os.dup2(devnull, 1)  # the protocol pipe is the server's, not ours
+                code = supervise(Path(request_path), _spawn_fork)
+            finally:
+                os._exit(code)
+        print(f"{request_path} {pid}", flush=True)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
+    kill_all(exclude=set())
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main())
