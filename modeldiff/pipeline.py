@@ -58,6 +58,7 @@ class Session:
     repository: Repository
     layout: Layout  # found at the newest ref
     cache: Cache
+    fork_server: bool = False  # set once it is known how many refs must be loaded
 
     def layout_for(self, snapshot: Snapshot) -> Layout:
         """The newest ref's layout, unless it was found by looking (not given) and this
@@ -74,6 +75,7 @@ class Session:
         """How to load `snapshot`, and what besides its files decides the load (cache key)."""
         request, layout = self.request, self.layout_for(snapshot)
         options = LoadOptions(
+            fork_server=self.fork_server,
             import_root=layout.import_root,
             models_path=layout.models_path,
             settings=layout.settings,
@@ -119,10 +121,13 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
     `pool` (its workers wait on child processes, so its size bounds the children)."""
     futures: list[Future] = []
     started_server = False
+    found = []
     for snapshot in snapshots:
         options, context = session.options_for(snapshot)
         listing = snapshot.list_files(options.import_root)
-        key, entry = session.cache.find_schema(snapshot, listing, options.models_path, context)
+        found.append((snapshot, listing, session.cache.find_schema(snapshot, listing, options.models_path, context)))
+    session.fork_server = sum(1 for *_, (_, entry) in found if entry is None) >= 3
+    for snapshot, listing, (key, entry) in found:
         if entry is not None:
             done: Future = Future()
             done.set_result(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True))

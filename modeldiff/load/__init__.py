@@ -56,6 +56,9 @@ class LoadOptions:
     keep_going: bool = False
     metadata: tuple[str, ...] = ()  # only these MetaData objects (label, bind key or attribute)
     env: dict = field(default_factory=dict)  # environment variables model code may read
+    # Fork loads from one preloaded server: pays off when a run loads three refs or more
+    # (for two, two fresh processes import their libraries side by side, on two cores).
+    fork_server: bool = True
 
     @property
     def models_paths(self) -> list[str]:
@@ -270,7 +273,7 @@ def close_fork_servers() -> None:
 
 def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path) -> dict:
     token = uuid.uuid4().hex
-    server = _fork_server(options.python)
+    server = _fork_server(options.python) if options.fork_server else None
     if server is not None:
         request = json.loads(request_path.read_text())
         request["env"] = _child_env(workdir, token, options.env)
