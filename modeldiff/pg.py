@@ -171,30 +171,26 @@ class EmbeddedPostgres:
     def sqlalchemy_url(self, database: str = DATABASE) -> str:
         return self.url(database).replace("postgresql://", "postgresql+psycopg2://", 1)
 
-    def engine_args(self, schema: str) -> dict:
-        """create_engine() arguments for a connection that sees `schema` as its own."""
-        return {"url": self.sqlalchemy_url(), "connect_args": {"options": f"-c search_path={schema},public"}}
-
     def create_schema(self, hint: str = "ref") -> str:
-        name = f"md{os.getpid()}_{next(_names)}_{''.join(c if c.isalnum() else '_' for c in hint.lower())[:30]}"
-        conn = self.connect()
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE SCHEMA "{name}"')
-        conn.close()
+        """A new PostgreSQL schema in the shared database, dropped when this run ends."""
+        name = _scratch_name(hint)
+        self._execute(DATABASE, f'CREATE SCHEMA "{name}"')
         self._schemas.append(name)
         return name
 
     def create_database(self, hint: str = "db") -> str:
         """A database of its own, for work that needs one (e.g. alembic runs)."""
-        name = f"md{os.getpid()}_{next(_names)}_{''.join(c if c.isalnum() else '_' for c in hint.lower())[:30]}"
-        conn = self.connect("postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        conn.close()
+        name = _scratch_name(hint)
+        self._execute("postgres", f'CREATE DATABASE "{name}" TEMPLATE template0')
         self._databases.append(name)
         return name
+
+    def _execute(self, database: str, sql: str) -> None:
+        conn = self.connect(database)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+        conn.close()
 
     def server_version(self) -> int:
         conn = self.connect()
@@ -203,6 +199,11 @@ class EmbeddedPostgres:
             version = int(cur.fetchone()[0])
         conn.close()
         return version
+
+
+def _scratch_name(hint: str) -> str:
+    """Unique per process and call, recognisable, and a valid identifier."""
+    return f"md{os.getpid()}_{next(_names)}_{''.join(c if c.isalnum() else '_' for c in hint.lower())[:30]}"
 
 
 def shared_server() -> EmbeddedPostgres:
