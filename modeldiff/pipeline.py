@@ -19,7 +19,7 @@ from typing import Callable
 
 from .cache import Cache, environment_fingerprint
 from .layout import Layout, LayoutError, resolve_layout, split_models
-from .load import LoadedSchema, LoadOptions, load_schema
+from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema
 from .plan.rules import annotate
 from .result import DiffResult, RefInfo, Warning
 from .source import Repository, Snapshot
@@ -126,7 +126,9 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
         options, context = session.options_for(snapshot)
         listing = snapshot.list_files(options.import_root)
         found.append((snapshot, listing, session.cache.find_schema(snapshot, listing, options.models_path, context)))
-    session.fork_server = sum(1 for *_, (_, entry) in found if entry is None) >= 3
+    # A fork server pays off when kept across runs (its imports are done already), or
+    # within a run that loads three refs or more.
+    session.fork_server = keep_alive_seconds() > 0 or sum(1 for *_, (_, entry) in found if entry is None) >= 3
     for snapshot, listing, (key, entry) in found:
         if entry is not None:
             done: Future = Future()

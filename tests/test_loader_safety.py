@@ -428,3 +428,48 @@ def test_fork_server_and_processes_load_the_same_schema(tmp_path, marker, monkey
     spawned = load(repo, marker)
     assert forked.tables == spawned.tables and forked.tables
     assert forked.stubbed_modules == spawned.stubbed_modules
+
+
+def test_fork_server_kept_across_runs_then_leaves(tmp_path, marker, monkeypatch):
+    """With MODELDIFF_PG_IDLE > 0 the fork server outlives the run that started it: the next
+    run (here: the next load after this process dropped its handle) talks to the same one;
+    it leaves, removing its socket, once idle."""
+    from modeldiff import load as load_module
+
+    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MODELDIFF_PG_IDLE", "2")
+    monkeypatch.setenv("MODELDIFF_FORK_SERVER", "1")
+    load_module.close_fork_servers()
+    repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE})
+    assert load(repo, marker).tables
+    (socket_path,) = (tmp_path / "cache").glob("forkserver-*.sock")
+    assert oct(socket_path.stat().st_mode & 0o777) == "0o600"
+    server_pid = _server_pid(socket_path)
+    load_module.close_fork_servers()  # as if a new run: it finds the socket, not a new server
+    assert load(repo, marker).tables
+    assert _server_pid(socket_path) == server_pid
+    deadline = time.monotonic() + 20
+    while socket_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not socket_path.exists()
+    load_module.close_fork_servers()
+
+
+def _server_pid(socket_path: Path) -> int:
+    """The process listening on the socket (from /proc/net/unix and the fds)."""
+    inode = None
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[-1] == str(socket_path):
+            inode = fields[6]
+    assert inode is not None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return int(entry.name)
+        except OSError:
+            continue
+    raise AssertionError("no process holds the socket")

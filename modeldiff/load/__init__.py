@@ -245,18 +245,95 @@ class ForkServer:
         sweep(self.token)
 
 
-_servers: dict[str, ForkServer] = {}
+class KeptForkServer:
+    """A fork server kept across runs, like the embedded PostgreSQL: each run finds the
+    libraries already imported. It listens on a unix socket (mode 0600) in the cache
+    directory, named after the interpreter and the loader's own code (a new modeldiff never
+    talks to an old server), and leaves after `idle` seconds without a request."""
+
+    def __init__(self, python: str, idle: float) -> None:
+        import hashlib
+
+        from ..cache import _loader_digest
+        from ..source import default_cache_dir
+
+        self.python, self.idle = python, idle
+        digest = hashlib.sha256(f"{python}\0{sys.version}\0{_loader_digest()}".encode()).hexdigest()[:12]
+        directory = default_cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"forkserver-{digest}.sock"
+
+    def submit(self, request_path: Path) -> int:
+        try:
+            return self._ask(request_path)
+        except OSError:
+            self._start()
+            return self._ask(request_path)
+
+    def _ask(self, request_path: Path) -> int:
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(60)
+            conn.connect(str(self.path))
+            conn.sendall(f"{request_path}\n".encode())
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(64)
+                if not chunk:
+                    raise OSError("the fork server closed the connection")
+                data += chunk
+        return int(data)
+
+    def _start(self) -> None:
+        import fcntl
+        import socket
+
+        with open(f"{self.path}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs start one server, not two
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(str(self.path))
+                return  # another run started it meanwhile
+            except OSError:
+                pass
+            subprocess.Popen(
+                [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.path), str(self.idle)],
+                cwd="/",
+                env=_child_env(Path("/nonexistent"), uuid.uuid4().hex, {}),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_limit_files,
+            )
+            deadline = time.monotonic() + 30
+            while not self.path.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    def close(self) -> None:
+        pass  # it leaves by itself when idle
+
+
+_servers: dict[str, ForkServer | KeptForkServer] = {}
 _servers_lock = threading.Lock()
 
 
-def _fork_server(python: str) -> ForkServer | None:
-    """The run's fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off)."""
+def keep_alive_seconds() -> float:
+    """How long background helpers (PostgreSQL, the loader's fork server) outlive a run."""
+    return float(os.environ.get("MODELDIFF_PG_IDLE", "300"))
+
+
+def _fork_server(python: str) -> ForkServer | KeptForkServer | None:
+    """The fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off): kept
+    across runs unless MODELDIFF_PG_IDLE=0, else one for this run."""
     if not sys.platform.startswith("linux") or os.environ.get("MODELDIFF_FORK_SERVER") == "0":
         return None
     with _servers_lock:
         if python not in _servers:
+            idle = keep_alive_seconds()
             try:
-                _servers[python] = ForkServer(python)
+                _servers[python] = KeptForkServer(python, idle) if idle > 0 else ForkServer(python)
             except OSError:
                 return None
             if len(_servers) == 1:

@@ -299,10 +299,29 @@ def preload() -> None:
     child._bootstrap()
 
 
+def _fork_supervisor(request_path: str, close: list[int]) -> int:
+    """Fork a supervisor for one request, in a session of its own; its pid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own worker
+            os.setsid()
+            for fd in close:  # the server's protocol channels are not ours
+                os.close(fd)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)
+            code = supervise(Path(request_path), _spawn_fork)
+        finally:
+            os._exit(code)
+    return pid
+
+
 def serve() -> int:
-    """Fork server: `supervise.py --serve`. Reads request paths on stdin, one per line; for
-    each forks a supervisor in a session of its own (answering `PATH PID` on stdout), which
-    forks the worker. Ends when stdin closes and its supervisors are done."""
+    """Fork server for one run: `supervise.py --serve`. Reads request paths on stdin, one per
+    line; for each forks a supervisor (answering `PATH PID` on stdout), which forks the
+    worker. Ends when stdin closes and its supervisors are done."""
     preload()
     _subreaper()  # orphans of a killed supervisor come back here, to be killed at the end
     signal.signal(signal.SIGCHLD, lambda *_: _reap())
@@ -311,19 +330,112 @@ def serve() -> int:
         if not request_path:
             continue
         sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:  # a supervisor for this request
-            code = 1
-            try:
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own worker
-                os.setsid()
-                devnull = os.open(os.devnull, os.O_RDWR)
-                os.dup2(devnull, 0)
-                os.dup2(devnull, 1)  # the protocol pipe is the server's, not ours
-                code = supervise(Path(request_path), _spawn_fork)
-            finally:
-                os._exit(code)
+        pid = _fork_supervisor(request_path, [])
         print(f"{request_path} {pid}", flush=True)
+    return _finish()
+
+
+def serve_socket(path: str, idle: float) -> int:
+    """Fork server kept across runs: `supervise.py --serve-socket PATH IDLE`. Each connection
+    to the unix socket PATH (mode 0600) sends one request path and gets the supervisor's pid.
+    Leaves once nothing has connected for IDLE seconds and its supervisors are done, or when
+    its socket is removed."""
+    import socket
+
+    preload()
+    _subreaper()
+    supervisors: set[int] = set()
+
+    def reap(*_) -> None:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            supervisors.discard(pid)
+
+    signal.signal(signal.SIGCHLD, reap)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    mask = os.umask(0o177)
+    try:
+        if os.path.exists(path):
+            os.unlink(path)
+        listener.bind(path)
+    finally:
+        os.umask(mask)
+    identity = os.stat(path).st_ino
+    listener.listen(16)
+    listener.settimeout(1.0)
+    last_used = time.monotonic()
+    try:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                _kill_orphans(supervisors)
+                try:
+                    mine = os.stat(path).st_ino == identity
+                except OSError:
+                    mine = False
+                if not mine or (not supervisors and time.monotonic() - last_used > idle):
+                    break
+                continue
+            last_used = time.monotonic()
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                try:
+                    while not data.endswith(b"\n"):
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                except OSError:
+                    continue
+                request_path = data.decode(errors="replace").strip()
+                if not request_path:
+                    continue
+                pid = _fork_supervisor(request_path, [listener.fileno(), conn.fileno()])
+                supervisors.add(pid)
+                try:
+                    conn.sendall(f"{pid}\n".encode())
+                except OSError:
+                    pass
+    finally:
+        listener.close()
+        try:
+            if os.stat(path).st_ino == identity:
+                os.unlink(path)
+        except OSError:
+            pass
+    return _finish()
+
+
+def _kill_orphans(supervisors: set[int]) -> None:
+    """Processes re-parented to the server (a supervisor was killed from outside before it
+    could clean up) are the leftovers of a load: they go, with everything below them."""
+    me = os.getpid()
+    for pid in descendants(me):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                parent = int(handle.read().rsplit(b")", 1)[-1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == me and pid not in supervisors:
+            for victim in descendants(pid) | {pid}:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                except OSError:
+                    pass
+    # (the SIGCHLD handler reaps them and the supervisors, keeping `supervisors` current)
+    for pid in list(supervisors):
+        if not os.path.exists(f"/proc/{pid}"):
+            supervisors.discard(pid)
+
+
+def _finish() -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     while True:
         try:
@@ -335,4 +447,8 @@ def serve() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve() if sys.argv[1:] == ["--serve"] else main())
+    if sys.argv[1:2] == ["--serve"]:
+        sys.exit(serve())
+    if sys.argv[1:2] == ["--serve-socket"]:
+        sys.exit(serve_socket(sys.argv[2], float(sys.argv[3])))
+    sys.exit(main())
