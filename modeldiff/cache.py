@@ -41,10 +41,10 @@ def environment_fingerprint(python: str | None) -> list:
             return "-"
 
     interpreter = python or sys.executable
-    return [FORMAT, v("modeldiff"), _loader_digest(), v("sqlalchemy"), v("flask-sqlalchemy"), v("alembic"), interpreter, sys.version]
+    return [FORMAT, v("modeldiff"), loader_digest(), v("sqlalchemy"), v("flask-sqlalchemy"), v("alembic"), interpreter, sys.version]
 
 
-def _loader_digest() -> str:
+def loader_digest() -> str:
     """The loader's own code: what it records can change without a version bump."""
     digest = hashlib.sha256()
     for path in sorted((Path(__file__).parent / "load").glob("*.py")):

@@ -254,11 +254,11 @@ class KeptForkServer:
     def __init__(self, python: str, idle: float) -> None:
         import hashlib
 
-        from ..cache import _loader_digest
+        from ..cache import loader_digest
         from ..source import default_cache_dir
 
         self.python, self.idle = python, idle
-        digest = hashlib.sha256(f"{python}\0{sys.version}\0{_loader_digest()}".encode()).hexdigest()[:12]
+        digest = hashlib.sha256(f"{python}\0{sys.version}\0{loader_digest()}".encode()).hexdigest()[:12]
         directory = default_cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"forkserver-{digest}.sock"
