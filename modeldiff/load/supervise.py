@@ -67,7 +67,8 @@ def descendants(root: int) -> set[int]:
     return found
 
 
-def _reap() -> None:
+def _reap(forget: set[int] | None = None) -> None:
+    """Collect every finished child; their pids leave `forget`, if given."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -75,6 +76,8 @@ def _reap() -> None:
             return
         if pid == 0:
             return
+        if forget is not None:
+            forget.discard(pid)
 
 
 def kill_all(exclude: set[int]) -> int:
@@ -346,17 +349,7 @@ def serve_socket(path: str, idle: float) -> int:
     _subreaper()
     supervisors: set[int] = set()
 
-    def reap(*_) -> None:
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            supervisors.discard(pid)
-
-    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGCHLD, lambda *_: _reap(supervisors))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     mask = os.umask(0o177)
     try:
