@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from modeldiff import load as load_module
 from modeldiff.load import LoadFailure, LoadOptions, load_schema
 from modeldiff.source import Repository
 
@@ -69,6 +70,7 @@ def marker(monkeypatch, tmp_path):
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    monkeypatch.setattr(load_module, "workdir_base", lambda: str(private_tmp))
     value = uuid.uuid4().hex
     yield value
     # No temp directory and no process of this load may survive it.
@@ -140,6 +142,30 @@ def test_memory_is_bounded(tmp_path, marker):
     repo = hostile(tmp_path, "hog = bytearray(12 * 2**30)\n")  # under RAM here, over the 8 GiB limit
     message, _ = fails(repo, marker)
     assert message.startswith("v1: zzmodels/evil.py:1: MemoryError")
+
+
+def test_filling_the_private_directory_is_stopped(tmp_path, marker, monkeypatch):
+    """Many files, each under the per-file limit: the supervisor's total bound ends it."""
+    monkeypatch.setattr(load_module, "DISK_LIMIT", 16 * 2**20)
+    code = "i = 0\nwhile True:\n    i += 1\n    with open(f'f{i}.bin', 'wb') as f:\n        f.write(b'x' * 2**20)\n"
+    repo = hostile(tmp_path, code)
+    message, seconds = fails(repo, marker)
+    assert message.startswith("v1: model code wrote more than 16 MB of files while importing zzmodels.evil")
+    assert seconds < TIMEOUT
+
+
+def test_private_directories_go_to_memory_and_are_removed(tmp_path, monkeypatch):
+    """Without TMPDIR the loader's directory is on tmpfs where there is one; it is gone after."""
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    base = load_module.workdir_base()
+    assert base == ("/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
+    before = {p.name for p in Path(base).glob("modeldiff-load-*")}
+    repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE})
+    assert load(repo, uuid.uuid4().hex).tables
+    assert {p.name for p in Path(base).glob("modeldiff-load-*")} == before
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert load_module.workdir_base() == str(tmp_path)
 
 
 # -- exits -----------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
 OUTPUT_LIMIT = 4 * 1024 * 1024  # bytes model code may print before it is stopped
 MEMORY_LIMIT = 8 * 1024**3  # address space of the child (RLIMIT_AS)
+DISK_LIMIT = 512 * 1024 * 1024  # all files model code may leave in its private directory
 GRACE = 15.0  # seconds the parent waits beyond --timeout for the supervisor itself
 TOKEN_VAR = "MODELDIFF_LOAD_TOKEN"  # marks every process of one load, for the final sweep
 
@@ -118,7 +119,7 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
         if not snapshot.list_files(path):
             raise LoadFailure(f"{snapshot.ref}: models path {path!r} does not exist at this ref")
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="modeldiff-load-"))
+    workdir = Path(tempfile.mkdtemp(prefix="modeldiff-load-", dir=workdir_base()))
     try:
         request = {
             "workdir": str(workdir),
@@ -131,7 +132,7 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
             "keep_going": options.keep_going,
             "metadata": list(options.metadata),
             "timeout": options.timeout,
-            "limits": {"output_bytes": OUTPUT_LIMIT, "memory_bytes": MEMORY_LIMIT},
+            "limits": {"output_bytes": OUTPUT_LIMIT, "memory_bytes": MEMORY_LIMIT, "disk_bytes": DISK_LIMIT},
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request))
@@ -155,6 +156,21 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
     per_ref = options if isinstance(options, list) else [options] * len(snapshots)
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
         return list(pool.map(load_schema, snapshots, per_ref))
+
+
+def workdir_base() -> str:
+    """Where private load directories go: $TMPDIR when the user set it, else a memory
+    file system (XDG_RUNTIME_DIR, /dev/shm) when there is one, else the system default.
+    A load creates and rewrites a few hundred small files; on a disk file system that
+    alone costs a tenth of a second, on tmpfs a few milliseconds. The supervisor bounds
+    what model code may write there (DISK_LIMIT)."""
+    chosen = os.environ.get("TMPDIR")
+    if chosen and os.path.isdir(chosen):
+        return chosen
+    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return tempfile.gettempdir()
 
 
 def _child_env(workdir: Path, token: str, extra: dict) -> dict[str, str]:
@@ -459,6 +475,8 @@ def _read_outcome(ref: str, options: LoadOptions, workdir: Path) -> dict:
         raise LoadFailure(f"{ref}: the loader's supervisor did not finish within {options.timeout + GRACE:g}s{where}")
     if status["output_exceeded"]:
         raise LoadFailure(f"{ref}: model code printed more than {OUTPUT_LIMIT // 2**20} MB{where}; stopped")
+    if status.get("disk_exceeded"):
+        raise LoadFailure(f"{ref}: model code wrote more than {DISK_LIMIT // 2**20} MB of files{where}; stopped")
     if status["timed_out"]:
         raise LoadFailure(f"{ref}: model import timed out after {options.timeout:g}s{where} (raise it with --timeout)")
     if status["strays"]:

@@ -8,7 +8,8 @@ that every process model code manages to start, even a daemon that double-forked
 bounded head and tail go to `output.log`; more than the limit ends the child); and when the
 child is done, or killed, kills every descendant still alive. It writes `status.json`:
 
-    {"returncode", "timed_out", "output_exceeded", "output_bytes", "strays", "seconds"}
+    {"returncode", "timed_out", "output_exceeded", "output_bytes", "disk_exceeded",
+     "strays", "seconds"}
 """
 
 from __future__ import annotations
@@ -27,6 +28,27 @@ from pathlib import Path
 CHILD = Path(__file__).with_name("child.py")
 _PR_SET_CHILD_SUBREAPER = 36
 _KEEP = 16 * 1024  # bytes of output kept from the start and from the end
+_DISK_EVERY = 0.1  # seconds between two looks at how much the child wrote
+
+
+def tree_bytes(root: Path, limit: int) -> int:
+    """Bytes allocated under `root` (as du counts them: sparse files cost nothing), stopping
+    early once past `limit`."""
+    total, stack = 0, [str(root)]
+    while stack and total <= limit:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        pass
+        except OSError:
+            pass
+    return total
 
 
 def _subreaper() -> bool:
@@ -179,6 +201,7 @@ def supervise(request_path: Path, spawn) -> int:
     limits = request.get("limits", {})
     timeout = float(request.get("timeout") or 120)
     output_limit = int(limits.get("output_bytes", 4 * 2**20))
+    disk_limit = int(limits.get("disk_bytes", 0))
     memory = int(limits.get("memory_bytes", 0))
     reaper = _subreaper()
 
@@ -189,21 +212,29 @@ def supervise(request_path: Path, spawn) -> int:
     started = time.monotonic()
     worker = spawn(request_path, workdir, confine, request)
     head, tail, total = bytearray(), bytearray(), 0
-    timed_out = exceeded = False
+    timed_out = exceeded = disk_exceeded = False
+    next_disk_check = started + _DISK_EVERY
     selector = selectors.DefaultSelector()
     selector.register(worker.stdout, selectors.EVENT_READ)
     fd = worker.stdout.fileno()
     os.set_blocking(fd, False)
     open_pipe = True
     while worker.poll() is None:
-        remaining = started + timeout - time.monotonic()
+        now = time.monotonic()
+        remaining = started + timeout - now
         if remaining <= 0:
             timed_out = True
             break
+        if disk_limit and now >= next_disk_check:
+            next_disk_check = now + _DISK_EVERY
+            if tree_bytes(workdir, disk_limit) > disk_limit:
+                disk_exceeded = True
+                break
         if not open_pipe:
-            time.sleep(min(0.05, remaining))
+            # Usually the worker has just exited and closed the pipe: look again soon.
+            time.sleep(min(0.005, remaining))
             continue
-        for _key, _ in selector.select(timeout=min(0.1, remaining)):
+        for _key, _ in selector.select(timeout=min(_DISK_EVERY, remaining)):
             try:
                 chunk = os.read(fd, 1 << 16)
             except BlockingIOError:
@@ -256,6 +287,7 @@ def supervise(request_path: Path, spawn) -> int:
         "returncode": worker.returncode,
         "timed_out": timed_out,
         "output_exceeded": exceeded,
+        "disk_exceeded": disk_exceeded,
         "output_bytes": total,
         "strays": strays,
         "subreaper": reaper,
