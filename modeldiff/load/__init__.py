@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ..result import Warning
 from ..source import Snapshot
+from ..tempdirs import scratch_base
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
@@ -159,18 +160,10 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
 
 
 def workdir_base() -> str:
-    """Where private load directories go: $TMPDIR when the user set it, else a memory
-    file system (XDG_RUNTIME_DIR, /dev/shm) when there is one, else the system default.
-    A load creates and rewrites a few hundred small files; on a disk file system that
-    alone costs a tenth of a second, on tmpfs a few milliseconds. The supervisor bounds
-    what model code may write there (DISK_LIMIT)."""
-    chosen = os.environ.get("TMPDIR")
-    if chosen and os.path.isdir(chosen):
-        return chosen
-    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
-        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
-            return candidate
-    return tempfile.gettempdir()
+    """Where private load directories go (tmpfs where there is one: a load creates and
+    rewrites a few hundred small files). The supervisor bounds what model code may write
+    there (DISK_LIMIT)."""
+    return scratch_base()
 
 
 def _child_env(workdir: Path, token: str, extra: dict) -> dict[str, str]:
