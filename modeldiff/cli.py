@@ -6,6 +6,7 @@ Exit codes follow `git diff --exit-code`: 0 success, 1 changes found (only with
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -541,5 +542,29 @@ def layouts_command():
             click.echo(f"  alembic migrations: {preset.migrations_path}")
 
 
+def run() -> None:
+    """The console entry point: the commands, then a quick exit.
+
+    Tearing down the interpreter (freeing SQLAlchemy's and alembic's modules object by
+    object) takes 0.1-0.2 s, a tenth of a cold diff, and does nothing for the user: every
+    command has closed its files, connections, servers and threads by the time it returns.
+    So the exit handlers run and the output is flushed, and then the process just ends."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to tell
+            code = code or 1
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -10,8 +10,9 @@ its blind spots (VARCHAR(255) -> VARCHAR). Detectors for what alembic never look
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
 import warnings as pywarnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -77,7 +78,7 @@ def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgr
 
 
 def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -> DiffResult:
-    """Compare two materialized schemas: each place is (Place, warnings of creating it)."""
+    """Compare two materialized schemas: each place is (Place or Side, warnings of creating it)."""
     changes, upgrade_ops = compare_databases(old_place[0], new_place[0])
     warnings = [*old.warnings, *new.warnings, *old_place[1], *new_place[1]]
     return DiffResult(
@@ -118,50 +119,127 @@ def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, li
     return database, warnings
 
 
-def compare_databases(old: str | Place, new: str | Place):
-    """Changes that turn the schema at `old` into the one at `new` (database URLs or
-    Places), sorted, and alembic's UpgradeOps for them."""
-    old_engine = (old if isinstance(old, Place) else Place(old)).engine()
-    new_engine = (new if isinstance(new, Place) else Place(new)).engine()
+class Side:
+    """One materialized schema, reflected once for the roles it plays in comparisons: as
+    TO, a MetaData (alembic's target); as FROM, an inspector whose alembic caches are
+    filled; in both, its primary keys and enum types. Preparing a ref while the other one
+    is still loading leaves little but the comparison itself for after both are there, and
+    in `history` each ref is reflected once, not once per pair. Holds one connection until
+    `close()`. Thread-safe: the roles may be prepared in the background."""
+
+    def __init__(self, place: str | Place) -> None:
+        self.place = place if isinstance(place, Place) else Place(place)
+        self.engine = self.place.engine()
+        self.connection = self.engine.connect()
+        self._lock = threading.Lock()
+        self._target: MetaData | None = None
+        self._source_ready = False
+        # Tables in named schemas too (`__table_args__ = {"schema": ...}`). A ref with them
+        # has a database of its own; one in a scratch schema of the shared database has
+        # none, and the other runs' scratch schemas are not ours to compare.
+        self.schemas = [] if self.place.search_path else _user_schemas(self.connection)
+        self.inspector = inspect(self.connection)
+        self.primary_keys = {schema: _primary_keys(self.inspector, schema) for schema in [None, *self.schemas]}
+        self.enums = {e["name"]: e["labels"] for e in self.inspector.get_enums()}
+
+    def prepare(self, roles: tuple[str, ...]) -> "Side":
+        for role in roles:
+            self.as_target() if role == "target" else self.as_source()
+        return self
+
+    def as_target(self) -> MetaData:
+        """The schema reflected into a MetaData, through alembic's own column hook, as
+        alembic reflects the FROM side (e.g. SERIAL columns lose their nextval() default
+        on both sides)."""
+        with self._lock:
+            if self._target is None:
+                target = MetaData()
+                event.listen(target, "column_reflect", MigrationContext.configure(self.connection).impl.autogen_column_reflect)
+                target.reflect(self.connection)
+                for schema in self.schemas:
+                    target.reflect(self.connection, schema=schema)
+                self._target = target
+            return self._target
+
+    def as_source(self):
+        """The inspector alembic reads this side through, with its caches filled."""
+        with self._lock:
+            if not self._source_ready:
+                _fill_alembic_caches(self.inspector, [None, *self.schemas])
+                self._source_ready = True
+            return self.inspector
+
+    def close(self) -> None:
+        self.connection.close()
+        self.engine.dispose()
+
+
+def _fill_alembic_caches(inspector, schemas: list[str | None]) -> None:
+    """What alembic's table comparison reads first, fetched now (batched, one query per
+    kind). Alembic keeps it in the inspector's info_cache and finds it there later."""
     try:
-        with old_engine.connect() as old_conn, new_engine.connect() as new_conn:
-            # Reflect the TO side through alembic's own column hook, as it reflects the FROM
-            # side (e.g. SERIAL columns lose their nextval() default on both sides).
-            impl = MigrationContext.configure(new_conn).impl
-            target = MetaData()
-            event.listen(target, "column_reflect", impl.autogen_column_reflect)
-            # Tables in named schemas too (`__table_args__ = {"schema": ...}`), on both sides.
-            # Such refs have a database of their own; a ref in a scratch schema of the shared
-            # database has none, and the other runs' scratch schemas are not ours to compare.
-            places = [p if isinstance(p, Place) else Place(p) for p in (old, new)]
-            schemas = sorted({s for place, conn in zip(places, (old_conn, new_conn)) if not place.search_path for s in _user_schemas(conn)})
-            target.reflect(new_conn)
-            for schema in schemas:
-                target.reflect(new_conn, schema=schema)
-            context = MigrationContext.configure(
-                old_conn,
-                opts={
-                    "compare_type": _compare_type,
-                    "compare_server_default": _compare_default,
-                    "target_metadata": target,
-                    "include_schemas": bool(schemas),
-                    "include_name": lambda name, type_, parents: type_ != "schema" or name is None or name in schemas,
-                },
-            )
-            with pywarnings.catch_warnings():
-                # Tables with mutually dependent foreign keys (users <-> teams) are normal;
-                # alembic only sorts them for rendering. Not the user's concern here.
-                pywarnings.filterwarnings("ignore", message="Cannot correctly sort tables", category=SAWarning)
-                script = produce_migrations(context, target)
-            changes = changes_from_ops(script.upgrade_ops)
-            changes += primary_key_changes(inspect(old_conn), inspect(new_conn))
-            for schema in schemas:
-                changes += primary_key_changes(inspect(old_conn), inspect(new_conn), schema)
-            changes += enum_changes(inspect(old_conn), inspect(new_conn))
-            collect_facts(old_conn, new_conn, changes)
-    finally:
-        old_engine.dispose()
-        new_engine.dispose()
+        from alembic.autogenerate.compare.util import _InspectorConv
+    except ImportError:  # another alembic: it fetches the same itself, later
+        return
+    for schema in schemas:
+        names = inspector.get_table_names(schema=schema)
+        _InspectorConv(inspector).pre_cache_tables(schema, names, set(names))
+
+
+def _produce_migrations(context, target: MetaData, inspector):
+    """alembic's produce_migrations(), reading the FROM side through `inspector` (whose
+    caches a Side filled) instead of a fresh one."""
+    try:
+        from alembic.autogenerate import compare as alembic_compare
+        from alembic.autogenerate.api import AutogenContext
+        from alembic.operations import ops
+
+        autogen = AutogenContext(context, metadata=target)
+        autogen.__dict__["inspector"] = inspector  # a memoized property
+        script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([]))
+        populate = alembic_compare._populate_migration_script
+    except (ImportError, AttributeError):  # another alembic: its public entry point
+        return produce_migrations(context, target)
+    populate(autogen, script)
+    return script
+
+
+def compare_databases(old: str | Place | Side, new: str | Place | Side):
+    """Changes that turn the schema at `old` into the one at `new` (database URLs, Places
+    or prepared Sides), sorted, and alembic's UpgradeOps for them."""
+    with ExitStack() as stack:
+        sides = []
+        for place in (old, new):
+            if not isinstance(place, Side):
+                place = Side(place)
+                stack.callback(place.close)
+            sides.append(place)
+        return compare_sides(*sides)
+
+
+def compare_sides(old: Side, new: Side):
+    schemas = sorted(set(old.schemas) | set(new.schemas))
+    target, source = new.as_target(), old.as_source()
+    context = MigrationContext.configure(
+        old.connection,
+        opts={
+            "compare_type": _compare_type,
+            "compare_server_default": _compare_default,
+            "target_metadata": target,
+            "include_schemas": bool(schemas),
+            "include_name": lambda name, type_, parents: type_ != "schema" or name is None or name in schemas,
+        },
+    )
+    with pywarnings.catch_warnings():
+        # Tables with mutually dependent foreign keys (users <-> teams) are normal;
+        # alembic only sorts them for rendering. Not the user's concern here.
+        pywarnings.filterwarnings("ignore", message="Cannot correctly sort tables", category=SAWarning)
+        script = _produce_migrations(context, target, source)
+    changes = changes_from_ops(script.upgrade_ops)
+    for schema in [None, *schemas]:
+        changes += primary_key_changes(old.primary_keys.get(schema, {}), new.primary_keys.get(schema, {}), schema)
+    changes += enum_changes(old.enums, new.enums)
+    collect_facts(old.connection, new.connection, changes)
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
 
 
@@ -246,10 +324,13 @@ def _structural(diff) -> Change:
     return Change(kind, None, detail={"alembic": repr(diff)})
 
 
-def primary_key_changes(old, new, schema: str | None = None) -> list[Change]:
-    """Alembic never compares primary keys. (Batched reflection: one query per side.)"""
-    a = {key[1]: pk for key, pk in old.get_multi_pk_constraint(schema=schema).items()}
-    b = {key[1]: pk for key, pk in new.get_multi_pk_constraint(schema=schema).items()}
+def _primary_keys(inspector, schema: str | None) -> dict:
+    """Table name -> reflected primary key (batched: one query)."""
+    return {key[1]: pk for key, pk in inspector.get_multi_pk_constraint(schema=schema).items()}
+
+
+def primary_key_changes(a: dict, b: dict, schema: str | None = None) -> list[Change]:
+    """Alembic never compares primary keys. `a`, `b`: table name -> reflected key."""
     changes = []
     for table in sorted(set(a) & set(b)):
         old_pk, new_pk = a[table], b[table]
@@ -268,10 +349,8 @@ def primary_key_changes(old, new, schema: str | None = None) -> list[Change]:
     return changes
 
 
-def enum_changes(old, new) -> list[Change]:
-    """PostgreSQL enum types: created, dropped, or their values changed."""
-    a = {e["name"]: e["labels"] for e in old.get_enums()}
-    b = {e["name"]: e["labels"] for e in new.get_enums()}
+def enum_changes(a: dict, b: dict) -> list[Change]:
+    """PostgreSQL enum types (name -> labels): created, dropped, or their values changed."""
     changes = []
     for name in sorted(set(a) | set(b)):
         if name not in a:

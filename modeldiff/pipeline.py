@@ -175,7 +175,9 @@ class PairComparer:
         self.places: dict[str, Future] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2)
+        self._sides: list = []
         if server is not None:
+            stack.callback(self._close_sides)
             stack.callback(self._pool.shutdown)
 
     def _server(self):
@@ -190,20 +192,43 @@ class PairComparer:
             from .pg import shared_server
 
             self.server = self.stack.enter_context(_started(shared_server()))
-            # Callbacks run last-in first-out: background work ends before the server does.
+            # Callbacks run last-in first-out: background work ends, then connections close,
+            # before the server does.
+            self.stack.callback(self._close_sides)
             self.stack.callback(self._pool.shutdown)
             self._pool.submit(importlib.import_module, "modeldiff.compare")
 
-    def prepare(self, ref: LoadedRef) -> None:
-        """Create `ref` in the database in the background (called as soon as it loads)."""
+    def prepare(self, ref: LoadedRef, roles: tuple[str, ...] = ()) -> None:
+        """Create `ref` in the database in the background (called as soon as it loads),
+        and reflect it for its `roles` in the comparisons to come ("source": FROM,
+        "target": TO); a role not prepared here is prepared when first needed."""
         with self._lock:
             if ref.key not in self.places:
-                self.places[ref.key] = self._pool.submit(self._materialize, ref)
+                self.places[ref.key] = self._pool.submit(self._materialize, ref, roles)
 
-    def _materialize(self, ref: LoadedRef):
-        from .compare import materialize_in_schema
+    def _materialize(self, ref: LoadedRef, roles: tuple[str, ...]):
+        """`ref` created in the database (a compare.Side, and the warnings of creating it)."""
+        from .compare import Side, materialize_in_schema
 
-        return materialize_in_schema(self._server(), ref.schema)
+        place, warnings = materialize_in_schema(self._server(), ref.schema)
+        side = Side(place)
+        with self._lock:
+            self._sides.append(side)
+        return side.prepare(roles), warnings
+
+    def release(self, ref: LoadedRef) -> None:
+        """`ref` takes part in no further comparison: close its connection."""
+        with self._lock:
+            future = self.places.pop(ref.key, None)
+        if future is not None and future.done() and future.exception() is None:
+            side = future.result()[0]
+            side.close()
+            with self._lock:
+                self._sides.remove(side)
+
+    def _close_sides(self) -> None:
+        for side in self._sides:
+            side.close()
 
     def compare(self, old: LoadedRef, new: LoadedRef) -> DiffResult:
         key = self.session.cache.pair_key(old.key, new.key)
@@ -234,7 +259,8 @@ def diff(request: DiffRequest, server=None) -> DiffResult:
     session, (old_snap, new_snap) = open_session(request, [request.from_ref, request.to_ref])
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server)
-        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=comparer.prepare)
+        roles = {id(old_snap): ("source",), id(new_snap): ("target",)}
+        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)]))
         result = comparer.compare(old, new)
     annotate(result.changes)  # hazards from the schema alone, for an assumed recent PostgreSQL
     result.stats.update(_stats(session, old, new))
@@ -251,12 +277,17 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server)
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=os.cpu_count() or 1))
-        futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=comparer.prepare)
+        # The first ref is only compared as FROM, the last only as TO, the others as both.
+        roles = {id(snap): ("source",) * (i < len(snapshots) - 1) + ("target",) * (i > 0) for i, snap in enumerate(snapshots)}
+        on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731
+        futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=on_loaded)
         loaded = [futures[0].result()]
         for future in futures[1:]:
             old, new = loaded[-1], future.result()
             loaded.append(new)
             result = comparer.compare(old, new)
+            if old.key != new.key:
+                comparer.release(old)  # compared as FROM: its last pair
             annotate(result.changes)
             result.stats.update(_stats(session, old, new))
             pairs.append((old, new, result))

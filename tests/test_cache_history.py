@@ -174,3 +174,88 @@ def test_server_keep_alive_and_idle_stop(difylike, own_cache, monkeypatch):
     assert not Path(f"{pgdata}.watchdog").exists()
     # Stopped is not broken: the next run starts it again.
     assert run_cli("diff", str(difylike), "v0.14.2", "v0.15.3", "--no-cache").returncode == 0
+
+
+def _relation_dir(server, database: str, schema: str) -> str | None:
+    """The tablespace location of the first table of `schema` (None: the default one)."""
+    conn = server.connect(database)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_tablespace_location(t.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE n.nspname = %s AND c.relkind = 'r' LIMIT 1",
+            (schema,),
+        )
+        row = cur.fetchone()
+    conn.close()
+    return row[0] if row else None
+
+
+def test_scratch_tables_live_in_memory_and_survive_a_reboot(difylike, own_cache):
+    """Scratch schemas are created in a tablespace on tmpfs; when a reboot empties the tmpfs
+    (simulated: its directory removed while the server is down) the next run repairs it."""
+    import shutil
+
+    from modeldiff.compare import materialize_in_schema
+    from modeldiff.pg import shared_server
+
+    schema = _loads(difylike, "v0.14.2")[0].schema
+
+    def create_one() -> str:
+        with shared_server() as server:
+            assert server.tablespace == "modeldiff_scratch"
+            place, _ = materialize_in_schema(server, schema)
+            location = _relation_dir(server, "modeldiff", place.search_path)
+            conn = server.connect()
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (place.search_path,))
+                assert cur.fetchone()[0] == len(schema.tables)
+            conn.close()
+        return location
+
+    location = create_one()
+    assert location and location.startswith(("/dev/shm/", os.environ.get("XDG_RUNTIME_DIR") or "/dev/shm/"))
+    assert not (own_cache / "pg16").joinpath("base").is_symlink()
+    shutil.rmtree(location)  # the server stopped with the run (MODELDIFF_PG_IDLE=0): a "reboot"
+    assert create_one() == location
+    # A private server's tablespace goes with it.
+    from modeldiff.pg import EmbeddedPostgres
+
+    with EmbeddedPostgres() as private:
+        database = private.create_database("t")
+        conn = private.connect("postgres")
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_tablespace_location(dattablespace) FROM pg_database WHERE datname = %s", (database,))
+            assert cur.fetchone()[0] == str(private._tablespace_dir)
+        conn.close()
+        assert private._tablespace_dir.is_dir()
+    assert not private._tablespace_dir.exists()
+
+
+def test_history_reflects_each_ref_once_per_role(difylike, monkeypatch):
+    """In history every ref between the first and the last is compared twice (as TO, then as
+    FROM): it is created and reflected once for each role, not once per pair."""
+    from modeldiff import compare, pipeline
+
+    counts = {"sides": 0, "target": 0, "source": 0}
+    real_init, real_fill = compare.Side.__init__, compare._fill_alembic_caches
+    real_reflect = compare.MetaData.reflect
+
+    def counting_init(self, place):
+        counts["sides"] += 1
+        real_init(self, place)
+
+    def counting_fill(inspector, schemas):
+        counts["source"] += 1
+        real_fill(inspector, schemas)
+
+    def counting_reflect(self, *args, **kwargs):
+        counts["target"] += 1
+        return real_reflect(self, *args, **kwargs)
+
+    monkeypatch.setattr(compare.Side, "__init__", counting_init)
+    monkeypatch.setattr(compare, "_fill_alembic_caches", counting_fill)
+    monkeypatch.setattr(compare.MetaData, "reflect", counting_reflect)
+    refs = ["v0.14.2", "v0.15.3", "v1.0.0"]
+    _, loaded, pairs = pipeline.history(DiffRequest(str(difylike), refs[0], refs[-1], use_cache=False), refs)
+    assert [len(result.changes) for *_, result in pairs][0] == 8 and all(result.changes for *_, result in pairs)
+    assert counts == {"sides": 3, "target": 2, "source": 2}

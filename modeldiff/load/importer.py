@@ -117,6 +117,7 @@ class RepoImporter(importlib.abc.MetaPathFinder):
         self.src = workdir / "src"
         self._progress_fd: int | None = None
         self._progress_width = 0
+        self._data_files: dict[str, list[str]] | None = None  # package dir -> its non-Python files
         self._progress_path = workdir / "progress"
         self.settings = dict(settings)
         self.applied: set[str] = set()
@@ -180,13 +181,16 @@ class RepoImporter(importlib.abc.MetaPathFinder):
 
     def _materialize_data_files(self, package_dir: str) -> None:
         """Non-Python files beside a package's modules, for code that opens them."""
-        prefix = package_dir + "/"
-        for relpath in self.manifest:
-            if relpath.startswith(prefix) and "/" not in relpath[len(prefix):] and not relpath.endswith(".py"):
-                try:
-                    self.materialize(relpath)
-                except OSError:
-                    pass
+        if self._data_files is None:  # one pass over the manifest, not one per package
+            self._data_files = {}
+            for relpath in self.manifest:
+                if not relpath.endswith(".py"):
+                    self._data_files.setdefault(relpath.rpartition("/")[0], []).append(relpath)
+        for relpath in self._data_files.get(package_dir, ()):
+            try:
+                self.materialize(relpath)
+            except OSError:
+                pass
 
     # -- progress (read by the parent when the child hangs or dies) -------------------------
     def enter(self, fullname: str, relpath: str) -> None:
