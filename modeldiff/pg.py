@@ -151,7 +151,7 @@ class EmbeddedPostgres:
         a reboot empties the tmpfs the directory PostgreSQL expects is made again."""
         from .tempdirs import memory_dir
 
-        base = memory_dir()
+        base = memory_dir(min_free=1024 * 2**20)  # room for tests' and users' bigger tables
         if base is None:
             return None
         owner = self._dir.stat().st_uid  # the server's OS user (pgserver's own when root)

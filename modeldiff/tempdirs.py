@@ -12,11 +12,17 @@ import os
 import tempfile
 
 
-def memory_dir() -> str | None:
-    """A writable memory file system: $XDG_RUNTIME_DIR (per user), else /dev/shm."""
+def memory_dir(min_free: int = 256 * 2**20) -> str | None:
+    """A writable memory file system with `min_free` bytes to spare: $XDG_RUNTIME_DIR (per
+    user), else /dev/shm. (A container's /dev/shm may be as small as 64 MB.)"""
     for candidate in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
         if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
-            return candidate
+            try:
+                stat = os.statvfs(candidate)
+            except OSError:
+                continue
+            if stat.f_bavail * stat.f_frsize >= min_free:
+                return candidate
     return None
 
 
