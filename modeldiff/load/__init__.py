@@ -190,102 +190,52 @@ def _limit_files() -> None:
 
 
 class ForkServer:
-    """One `supervise.py --serve` per interpreter and run: it imports SQLAlchemy and our
-    child-side modules once (a third of a load's CPU) and forks a supervisor, and that a
-    worker, per load. Everything a load does is as with a fresh process: the worker starts
-    from the server's state, in which no repository code has ever run."""
+    """`supervise.py --serve-socket`: imports SQLAlchemy and our child-side modules once (a
+    third of a load's CPU) and forks a supervisor, and that a worker, per load. Everything
+    a load does is as with a fresh process: the worker starts from the server's state, in
+    which no repository code has ever run.
 
-    def __init__(self, python: str) -> None:
-        self.token = uuid.uuid4().hex
-        # No directory of its own: it writes nothing; each load gets its private directory
-        # and environment (HOME, TMPDIR, --env) with its request.
-        self._proc = subprocess.Popen(
-            [python, "-s", str(SUPERVISOR), "--serve"],
-            cwd="/",
-            env=_child_env(Path("/nonexistent"), self.token, {}),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_limit_files,
-            text=True,
-        )
-        self._pids: dict[str, int] = {}
-        self._done = False
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+    Kept across runs (idle > 0), like the embedded PostgreSQL, so that each run finds the
+    libraries already imported: its unix socket (mode 0600) is in the cache directory, named
+    after the interpreter and the loader's own code (a new modeldiff never talks to an old
+    server), and it leaves after `idle` seconds without a request. With idle 0 it is this
+    run's own: its socket is in a private directory and `close()` ends it."""
 
-    def _read(self) -> None:
-        try:
-            for line in self._proc.stdout:
-                path, _, pid = line.strip().rpartition(" ")
-                with self._cond:
-                    self._pids[path] = int(pid)
-                    self._cond.notify_all()
-        finally:
-            with self._cond:
-                self._done = True
-                self._cond.notify_all()
+    def __init__(self, python: str, idle: float) -> None:
+        self.python, self.kept = python, idle > 0
+        self._proc: subprocess.Popen | None = None
+        if self.kept:
+            import hashlib
+
+            from ..cache import loader_digest
+            from ..source import default_cache_dir
+
+            digest = hashlib.sha256(f"{python}\0{sys.version}\0{loader_digest()}".encode()).hexdigest()[:12]
+            directory = default_cache_dir()
+            directory.mkdir(parents=True, exist_ok=True)
+            self.path, self.idle = directory / f"forkserver-{digest}.sock", idle
+        else:
+            self._dir = Path(tempfile.mkdtemp(prefix="modeldiff-fork-", dir=scratch_base()))
+            self.path, self.idle = self._dir / "fork.sock", 24 * 3600.0
+            self._start()
 
     def submit(self, request_path: Path) -> int:
         """Start a load; the pid (and process group) of its supervisor."""
-        key = str(request_path)
-        with self._cond:
-            if self._done:
-                raise OSError("the fork server has ended")
-            self._proc.stdin.write(key + "\n")
-            self._proc.stdin.flush()
-            self._cond.wait_for(lambda: key in self._pids or self._done, timeout=60)
-            if key not in self._pids:
-                raise OSError("the fork server did not answer")
-            return self._pids.pop(key)
-
-    def close(self) -> None:
         try:
-            self._proc.stdin.close()
-            self._proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        try:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self._proc.wait()
-        sweep(self.token)
-
-
-class KeptForkServer:
-    """A fork server kept across runs, like the embedded PostgreSQL: each run finds the
-    libraries already imported. It listens on a unix socket (mode 0600) in the cache
-    directory, named after the interpreter and the loader's own code (a new modeldiff never
-    talks to an old server), and leaves after `idle` seconds without a request."""
-
-    def __init__(self, python: str, idle: float) -> None:
-        import hashlib
-
-        from ..cache import loader_digest
-        from ..source import default_cache_dir
-
-        self.python, self.idle = python, idle
-        digest = hashlib.sha256(f"{python}\0{sys.version}\0{loader_digest()}".encode()).hexdigest()[:12]
-        directory = default_cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"forkserver-{digest}.sock"
-
-    def submit(self, request_path: Path) -> int:
-        try:
-            return self._ask(request_path)
+            return self._ask(f"{request_path}\n")
         except OSError:
+            if not self.kept:
+                raise
             self._start()
-            return self._ask(request_path)
+            return self._ask(f"{request_path}\n")
 
-    def _ask(self, request_path: Path) -> int:
+    def _ask(self, line: str) -> int:
         import socket
 
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(60)
             conn.connect(str(self.path))
-            conn.sendall(f"{request_path}\n".encode())
+            conn.sendall(line.encode())
             data = b""
             while not data.endswith(b"\n"):
                 chunk = conn.recv(64)
@@ -306,10 +256,13 @@ class KeptForkServer:
                 return  # another run started it meanwhile
             except OSError:
                 pass
-            subprocess.Popen(
+            self.token = uuid.uuid4().hex
+            # No directory of its own: it writes nothing; each load gets its private
+            # directory and environment (HOME, TMPDIR, --env) with its request.
+            self._proc = subprocess.Popen(
                 [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.path), str(self.idle)],
                 cwd="/",
-                env=_child_env(Path("/nonexistent"), uuid.uuid4().hex, {}),
+                env=_child_env(Path("/nonexistent"), self.token, {}),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -317,14 +270,29 @@ class KeptForkServer:
                 preexec_fn=_limit_files,
             )
             deadline = time.monotonic() + 30
-            while not self.path.exists() and time.monotonic() < deadline:
+            while not self.path.exists() and time.monotonic() < deadline and self._proc.poll() is None:
                 time.sleep(0.01)
+        if not self.path.exists():
+            raise OSError("the fork server did not start")
 
     def close(self) -> None:
-        pass  # it leaves by itself when idle
+        if self.kept or self._proc is None:
+            return  # a kept server leaves by itself when idle
+        try:
+            self._ask("quit\n")  # it waits for its supervisors, then kills what is left
+            self._proc.wait(timeout=5)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._proc.wait()
+        sweep(self.token)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
-_servers: dict[str, ForkServer | KeptForkServer] = {}
+_servers: dict[str, ForkServer] = {}
 _servers_lock = threading.Lock()
 
 
@@ -333,7 +301,7 @@ def keep_alive_seconds() -> float:
     return float(os.environ.get("MODELDIFF_PG_IDLE", "300"))
 
 
-def _fork_server(python: str) -> ForkServer | KeptForkServer | None:
+def _fork_server(python: str) -> ForkServer | None:
     """The fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off): kept
     across runs unless MODELDIFF_PG_IDLE=0, else one for this run."""
     if not sys.platform.startswith("linux") or os.environ.get("MODELDIFF_FORK_SERVER") == "0":
@@ -342,7 +310,7 @@ def _fork_server(python: str) -> ForkServer | KeptForkServer | None:
         if python not in _servers:
             idle = keep_alive_seconds()
             try:
-                _servers[python] = KeptForkServer(python, idle) if idle > 0 else ForkServer(python)
+                _servers[python] = ForkServer(python, idle)
             except OSError:
                 return None
             if len(_servers) == 1:

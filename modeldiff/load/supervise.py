@@ -353,28 +353,12 @@ def _fork_supervisor(request_path: str, close: list[int]) -> int:
     return pid
 
 
-def serve() -> int:
-    """Fork server for one run: `supervise.py --serve`. Reads request paths on stdin, one per
-    line; for each forks a supervisor (answering `PATH PID` on stdout), which forks the
-    worker. Ends when stdin closes and its supervisors are done."""
-    preload()
-    _subreaper()  # orphans of a killed supervisor come back here, to be killed at the end
-    signal.signal(signal.SIGCHLD, lambda *_: _reap())
-    for line in sys.stdin:
-        request_path = line.strip()
-        if not request_path:
-            continue
-        sys.stdout.flush()
-        pid = _fork_supervisor(request_path, [])
-        print(f"{request_path} {pid}", flush=True)
-    return _finish()
-
-
 def serve_socket(path: str, idle: float) -> int:
-    """Fork server kept across runs: `supervise.py --serve-socket PATH IDLE`. Each connection
-    to the unix socket PATH (mode 0600) sends one request path and gets the supervisor's pid.
-    Leaves once nothing has connected for IDLE seconds and its supervisors are done, or when
-    its socket is removed."""
+    """Fork server: `supervise.py --serve-socket PATH IDLE`. Each connection to the unix
+    socket PATH (mode 0600) sends one request path and gets the pid of the supervisor forked
+    for it (which forks the worker). Leaves once nothing has connected for IDLE seconds and
+    its supervisors are done, when its socket is removed, or when told `quit`; then waits for
+    its supervisors and kills whatever is left below it."""
     import socket
 
     preload()
@@ -420,6 +404,9 @@ def serve_socket(path: str, idle: float) -> int:
                 except OSError:
                     continue
                 request_path = data.decode(errors="replace").strip()
+                if request_path == "quit":  # request paths are absolute: no clash
+                    conn.sendall(b"0\n")
+                    break
                 if not request_path:
                     continue
                 pid = _fork_supervisor(request_path, [listener.fileno(), conn.fileno()])
@@ -472,8 +459,6 @@ def _finish() -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        sys.exit(serve())
     if sys.argv[1:2] == ["--serve-socket"]:
         sys.exit(serve_socket(sys.argv[2], float(sys.argv[3])))
     sys.exit(main())
