@@ -30,7 +30,7 @@ from .render.json import render_json
 from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
 from .render import SQL_DIALECTS
 from .render.text import describe, render_text
-from .source import SourceError
+from .source import SourceError, is_remote
 
 EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError)
 
@@ -96,6 +96,29 @@ def progress_reporter(total: int):
         yield lambda label: progress.update(task, advance=1, description=str(label))
 
 
+def fetch_with_progress(url: str) -> None:
+    """Clone (or fetch) a remote repository into the cache before the command opens it,
+    with a progress bar on a terminal; the command then finds it done."""
+    from .source import open_remote
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        run_guarded(lambda: open_remote(url))
+        return
+    from rich.progress import Progress
+
+    name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] or url
+    with Progress(console=console, transient=True) as progress:
+        tasks: dict[str, object] = {}
+
+        def report(stage: str, done: float, total: float | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(f"{stage} ({name})", total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        run_guarded(lambda: open_remote(url, progress=report))
+
+
 def run_guarded(action):
     """Turn expected failures into one-line errors with exit 2; never a bare traceback."""
     try:
@@ -132,6 +155,8 @@ def common_options(func):
         meta = click.get_current_context().meta
         meta["modeldiff.metadata"] = kwargs.pop("metadata", ())
         meta["modeldiff.env"] = kwargs.pop("env", ())
+        if is_remote(kwargs.get("repo") or ""):
+            fetch_with_progress(kwargs["repo"])
         return func(*args, **kwargs)
 
     for option in reversed(options):

@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import git
 
@@ -82,8 +83,8 @@ class Repository:
 
     def __init__(self, location: str, cache_dir: Path | None = None) -> None:
         self.location = location
-        if _URL.match(location):
-            path = _clone_or_fetch(location, cache_dir or default_cache_dir())
+        if is_remote(location):
+            path = open_remote(location, cache_dir)
         else:
             path = Path(location).expanduser()
             if not path.exists():
@@ -134,17 +135,54 @@ def default_cache_dir() -> Path:
     return path if os.environ.get("MODELDIFF_CACHE_DIR") else path / "modeldiff"
 
 
-def _clone_or_fetch(url: str, cache_dir: Path) -> Path:
-    """A blobless bare clone kept in the cache; later runs only fetch new refs."""
+# (what, done, total) of a clone or fetch in progress; total is None while unknown.
+CloneProgress = Callable[[str, float, "float | None"], None]
+_fetched: dict[tuple[str, str], Path] = {}  # once per process, however often a run opens it
+
+
+def open_remote(url: str, cache_dir: Path | None = None, progress: CloneProgress | None = None) -> Path:
+    """A blobless bare clone of `url` kept in the cache, cloned on first use and fetched
+    (new refs only) once per process; `progress` hears how far the transfer is."""
+    cache_dir = cache_dir or default_cache_dir()
+    key = (url, str(cache_dir))
+    if key not in _fetched:
+        _fetched[key] = _clone_or_fetch(url, cache_dir, _GitProgress(progress) if progress else None)
+    return _fetched[key]
+
+
+class _GitProgress(git.RemoteProgress):
+    _STAGES = {
+        git.RemoteProgress.COUNTING: "counting objects",
+        git.RemoteProgress.COMPRESSING: "compressing objects",
+        git.RemoteProgress.RECEIVING: "receiving objects",
+        git.RemoteProgress.RESOLVING: "resolving deltas",
+    }
+
+    def __init__(self, report: CloneProgress) -> None:
+        super().__init__()
+        self.report = report
+
+    def update(self, op_code, cur_count, max_count=None, message=""):
+        stage = self._STAGES.get(op_code & self.OP_MASK)
+        if stage:
+            self.report(stage, float(cur_count or 0), float(max_count) if max_count else None)
+
+
+def _clone_or_fetch(url: str, cache_dir: Path, progress: git.RemoteProgress | None) -> Path:
     target = cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:16]
     try:
         if (target / "HEAD").exists():
-            git.Repo(target).git.fetch("--filter=blob:none", "--tags", "--prune", "origin", "+refs/heads/*:refs/heads/*")
+            remote = git.Repo(target).remote("origin")
+            remote.fetch("+refs/heads/*:refs/heads/*", progress=progress, filter="blob:none", tags=True, prune=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-            git.Repo.clone_from(url, tmp, bare=True, multi_options=["--filter=blob:none"])
+            git.Repo.clone_from(url, tmp, progress=progress, bare=True, multi_options=["--filter=blob:none"])
             tmp.rename(target)
     except git.GitCommandError as exc:
         raise SourceError(f"{url}: cannot clone: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}") from None
     return target
+
+
+def is_remote(location: str) -> bool:
+    return bool(_URL.match(location))

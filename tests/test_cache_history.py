@@ -259,3 +259,56 @@ def test_history_reflects_each_ref_once_per_role(difylike, monkeypatch):
     _, loaded, pairs = pipeline.history(DiffRequest(str(difylike), refs[0], refs[-1], use_cache=False), refs)
     assert [len(result.changes) for *_, result in pairs][0] == 8 and all(result.changes for *_, result in pairs)
     assert counts == {"sides": 3, "target": 2, "source": 2}
+
+
+def _served(difylike, tmp_path) -> str:
+    bare = tmp_path / "served.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(difylike), str(bare)], check=True)
+    git(bare, "config", "uploadpack.allowFilter", "true")
+    return f"file://{bare}"
+
+
+def test_remote_clone_reports_progress_and_is_fetched_once_per_process(difylike, own_cache, tmp_path, monkeypatch):
+    from modeldiff import source
+
+    url = _served(difylike, tmp_path)
+    heard = []
+    calls = []
+    real = source._clone_or_fetch
+    monkeypatch.setattr(source, "_clone_or_fetch", lambda *a: calls.append(a[0]) or real(*a))
+    path = source.open_remote(url, progress=lambda stage, done, total: heard.append((stage, done, total)))
+    assert (path / "HEAD").exists()
+    stages = {stage for stage, _, _ in heard}
+    assert "receiving objects" in stages
+    done, total = max((d, t) for s, d, t in heard if s == "receiving objects")
+    assert total and done == total  # it got to the end
+    # The pipeline opens the repository again (session, history, plan): no second fetch.
+    assert source.Repository(url).tags() and source.Repository(url).tags()
+    assert calls == [url]
+
+
+def test_cloning_shows_a_progress_bar_on_a_terminal(difylike, own_cache, tmp_path):
+    import pty
+
+    url = _served(difylike, tmp_path)
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "MODELDIFF_DEBUG"}
+    env["TERM"] = "xterm"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modeldiff.cli", "diff", url, "v0.14.2", "v0.15.3", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=follower, env=env,
+    )
+    os.close(follower)
+    out, _ = proc.communicate(timeout=300)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert proc.returncode == 0 and len(json.loads(out)["changes"]) == 8
+    assert b"receiving objects" in screen
