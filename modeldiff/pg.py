@@ -118,17 +118,21 @@ class EmbeddedPostgres:
         if not self._ready.is_set():
             self._ready.wait()
         if self._server is not None and (self._schemas or self._databases) and not self._private:
-            try:  # what this run made in the shared server goes with it
+            # What this run made in the shared server goes with it, and so does what runs
+            # that were killed before their end left behind (their pid is in the name).
+            try:
                 conn = self.connect("postgres")
                 conn.autocommit = True
                 with conn.cursor() as cur:
-                    for database in self._databases:
+                    cur.execute("SELECT datname FROM pg_database WHERE datname ~ '^md[0-9]+_'")
+                    for database in sorted(set(self._databases) | _of_dead_runs(row[0] for row in cur.fetchall())):
                         cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
                 conn.close()
                 conn = self.connect()
                 conn.autocommit = True
                 with conn.cursor() as cur:
-                    for schema in self._schemas:
+                    cur.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ '^md[0-9]+_'")
+                    for schema in sorted(set(self._schemas) | _of_dead_runs(row[0] for row in cur.fetchall())):
                         cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 conn.close()
             except psycopg2.Error:
@@ -265,6 +269,19 @@ def _digest(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _of_dead_runs(names) -> set[str]:
+    """Scratch names (see _scratch_name) whose process no longer exists."""
+    dead = set()
+    for name in names:
+        try:
+            os.kill(int(name[2:].split("_", 1)[0]), 0)
+        except ProcessLookupError:
+            dead.add(name)
+        except (PermissionError, ValueError):
+            pass  # alive (another user's), or not ours
+    return dead
 
 
 def _scratch_name(hint: str) -> str:

@@ -312,3 +312,35 @@ def test_cloning_shows_a_progress_bar_on_a_terminal(difylike, own_cache, tmp_pat
     os.close(leader)
     assert proc.returncode == 0 and len(json.loads(out)["changes"]) == 8
     assert b"receiving objects" in screen
+
+
+def test_what_killed_runs_left_in_the_shared_server_is_dropped(difylike, own_cache):
+    """A run killed before its end leaves its scratch schema (and database) behind; the next
+    run that uses the server drops them, and never another live run's."""
+    from modeldiff.pg import shared_server
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    dead_schema, dead_db, live_schema = f"md{gone.pid}_0_killed", f"md{gone.pid}_1_killed", f"md{os.getppid()}_0_live"
+    with shared_server() as server:
+        conn = server.connect()
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for schema in (dead_schema, live_schema):
+                cur.execute(f'CREATE SCHEMA "{schema}"; CREATE TABLE "{schema}".t (id int)')
+        conn.close()
+        conn = server.connect("postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{dead_db}"')
+        conn.close()
+    assert run_cli("diff", str(difylike), "v0.14.2", "v0.15.3", "--no-cache").returncode == 0
+    with shared_server() as server:
+        conn = server.connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ '^md[0-9]+_'")
+            left = {row[0] for row in cur.fetchall()}
+            cur.execute("SELECT datname FROM pg_database WHERE datname ~ '^md[0-9]+_'")
+            left |= {row[0] for row in cur.fetchall()}
+        conn.close()
+    assert left == {live_schema}
