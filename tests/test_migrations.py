@@ -334,6 +334,15 @@ def test_cli_revision_writes_a_verified_file(sample, tmp_path):
     assert "upgrade   pass" in result.output and "downgrade pass" in result.output
 
 
+def test_cli_revision_without_a_rev_id_makes_one(sample):
+    """As a user runs it: no --rev-id, to stdout; the revision gets a fresh alembic-style id."""
+    result = CliRunner().invoke(main, ["revision", sample, "v0.14.2", "v0.15.3"])
+    assert result.exit_code == 0, result.output
+    match = re.search(r"^revision: str = '([0-9a-f]{12})'$", result.output, re.MULTILINE)
+    assert match, result.output[:500]
+    assert f"Revision ID: {match.group(1)}" in result.output
+
+
 def test_cli_revision_refuses_a_file_that_does_not_round_trip(synthetic, tmp_path):
     out = tmp_path / "out"
     args = ["revision", synthetic, "v2", "v3", "-o", f"{out}/", "--rev-id", "badbadbadbad", "--verify"]
