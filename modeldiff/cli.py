@@ -580,6 +580,11 @@ def run() -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code
+    except Exception as exc:  # noqa: BLE001 - outside run_guarded: still one line, never a traceback
+        if os.environ.get("MODELDIFF_DEBUG"):
+            traceback.print_exc()
+        print(f"modeldiff: error: internal error: {type(exc).__name__}: {exc} (MODELDIFF_DEBUG=1 shows the traceback)", file=sys.stderr)
+        code = 2
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1

@@ -95,3 +95,21 @@ def test_output_file_is_written_whole(difylike, tmp_path):
     failed = run_cli("diff", str(difylike), "v0.14.2", "nope", "--format", "json", "-o", str(tmp_path / "bad.json"))
     assert failed.returncode == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["diff.json"]
+
+
+def test_an_unexpected_error_outside_the_guarded_part_is_one_line(difylike):
+    """The console entry point is the last guard: a bug anywhere in a command gives one line
+    and exit 2, never a traceback."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, modeldiff.cli as cli\n"
+        "def broken(*args, **kwargs): raise KeyError('oops')\n"
+        "cli.make_request = broken\n"
+        f"sys.argv = ['modeldiff', 'diff', {str(difylike)!r}, 'v0.14.2', 'v0.15.3']\n"
+        "cli.run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr == "modeldiff: error: internal error: KeyError: 'oops' (MODELDIFF_DEBUG=1 shows the traceback)\n"
