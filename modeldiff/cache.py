@@ -13,6 +13,7 @@ rebuilt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -44,12 +45,24 @@ def environment_fingerprint(python: str | None) -> list:
     return [FORMAT, v("modeldiff"), loader_digest(), v("sqlalchemy"), v("flask-sqlalchemy"), v("alembic"), interpreter, sys.version]
 
 
-def loader_digest() -> str:
-    """The loader's own code: what it records can change without a version bump."""
+def _code_digest(paths) -> str:
     digest = hashlib.sha256()
-    for path in sorted((Path(__file__).parent / "load").glob("*.py")):
+    for path in sorted(paths):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+@functools.cache
+def loader_digest() -> str:
+    """The loader's own code: what it records can change without a version bump."""
+    return _code_digest((Path(__file__).parent / "load").glob("*.py"))
+
+
+@functools.cache
+def compare_digest() -> str:
+    """The code that turns two schemas into changes (for cached pair results)."""
+    here = Path(__file__).parent
+    return _code_digest([here / "compare.py", here / "scratch.py", here / "plan" / "facts.py"])
 
 
 class Cache:
@@ -129,7 +142,7 @@ class Cache:
 
     # -- compare results ----------------------------------------------------------------
     def pair_key(self, old_key: str, new_key: str) -> str:
-        return _digest("pair", FORMAT, old_key, new_key)
+        return _digest("pair", FORMAT, compare_digest(), old_key, new_key)
 
 
 def _dirs(listing: dict[str, str]) -> set[str]:

@@ -296,7 +296,11 @@ def _structural(diff) -> Change:
     if kind in ("add_index", "remove_index"):
         index = diff[1]
         columns = [getattr(e, "name", None) or str(e) for e in index.expressions]
-        return Change(kind, _qualified(index.table), name=index.name, detail={"columns": columns, "unique": bool(index.unique)})
+        detail = {"columns": columns, "unique": bool(index.unique)}
+        using = index.dialect_options["postgresql"].get("using")
+        if using and using != "btree":  # GIN, GiST...: another build cost, another statement
+            detail["using"] = using
+        return Change(kind, _qualified(index.table), name=index.name, detail=detail)
     if kind in ("add_constraint", "remove_constraint"):
         constraint = diff[1]
         detail = {"type": type(constraint).__name__.replace("Constraint", "").lower()}

@@ -3,7 +3,7 @@ unbounded VARCHAR; and what alembic gets wrong when it compares models with a da
 
 from __future__ import annotations
 
-from conftest import diff_json, make_repo
+from conftest import diff_json, make_repo, run_cli
 
 V1 = '''
 import enum
@@ -49,3 +49,21 @@ def test_same_models_written_differently_give_no_changes(tmp_path):
     v2 = V1.replace('server_default="1"', "server_default=sa.text('1')").replace("sa.Text,", "sa.TEXT(),")
     repo = make_repo(tmp_path / "r", {"v1": {"app/models.py": V1}, "v2": {"app/models.py": v2}})
     assert diff_json(str(repo), "v1", "v2")["changes"] == []
+
+
+def test_an_added_gin_index_says_so_in_the_change_and_the_runbook(tmp_path):
+    """The index method is part of the change: a GIN index on JSONB is another build (and
+    another statement) than a btree one."""
+    v1 = V1.replace("    body = sa.Column(", "    meta = sa.Column(sa.dialects.postgresql.JSONB)\n    body = sa.Column(")
+    v2 = v1 + '\n\nsa.Index("entries_meta_idx", Entry.meta, postgresql_using="gin")\nsa.Index("entries_label_idx", Entry.label)\n'
+    v1 = "import sqlalchemy.dialects.postgresql\n" + v1
+    v2 = "import sqlalchemy.dialects.postgresql\n" + v2
+    repo = make_repo(tmp_path / "r", {"v1": {"app/models.py": v1}, "v2": {"app/models.py": v2}})
+    details = {c["name"]: c["detail"] for c in diff_json(str(repo), "v1", "v2")["changes"]}
+    assert details == {
+        "entries_meta_idx": {"columns": ["meta"], "unique": False, "using": "gin"},
+        "entries_label_idx": {"columns": ["label"], "unique": False},
+    }
+    runbook = run_cli("plan", str(repo), "v1", "v2", "--format", "markdown").stdout
+    assert 'CREATE INDEX CONCURRENTLY entries_meta_idx ON entries USING gin (meta);' in runbook
+    assert 'CREATE INDEX CONCURRENTLY entries_label_idx ON entries (label);' in runbook

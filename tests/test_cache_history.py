@@ -344,3 +344,14 @@ def test_what_killed_runs_left_in_the_shared_server_is_dropped(difylike, own_cac
             left |= {row[0] for row in cur.fetchall()}
         conn.close()
     assert left == {live_schema}
+
+
+def test_cached_pair_results_follow_the_compare_code(monkeypatch):
+    """A pair result records what compare.py made of two schemas: new compare code, new key."""
+    from modeldiff import cache
+
+    before = Cache().pair_key("a", "b")
+    monkeypatch.setattr(cache, "compare_digest", lambda: "other-code")
+    assert Cache().pair_key("a", "b") != before
+    monkeypatch.undo()
+    assert Cache().pair_key("a", "b") == before

@@ -8,7 +8,7 @@ alembic operations (`autocommit` -> `op.get_context().autocommit_block()`) and w
 multi-step ones (change-type-expand-contract, with not-null-via-check and precheck-type) as
 a Markdown plan, from these same steps.
 
-Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {condition}
+Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {using} {condition}
 {referred_table} {referred_columns} {default} {tmp_column} {old_copy} {sync} {pk} {check_name},
 all identifiers already quoted where needed; {new_value} and {set_value} are the value
 converted (in the trigger, in the backfill). A step's `key` lets `modeldiff.online` replace
@@ -125,7 +125,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "create-index-concurrently",
             "Build the index concurrently",
-            (RecipeStep("CREATE {unique}INDEX CONCURRENTLY {name} ON {table} ({columns});", "SHARE UPDATE EXCLUSIVE", "reads and writes continue; if it fails, DROP INDEX CONCURRENTLY the INVALID leftover and retry", autocommit=True),),
+            (RecipeStep("CREATE {unique}INDEX CONCURRENTLY {name} ON {table}{using} ({columns});", "SHARE UPDATE EXCLUSIVE", "reads and writes continue; if it fails, DROP INDEX CONCURRENTLY the INVALID leftover and retry", autocommit=True),),
             "Not on PostgreSQL 14.0-14.3 (corruption bug). Only one concurrent build per table at a time.",
         ),
         Recipe(
@@ -247,6 +247,7 @@ def params(change: Change, statement: str = "") -> dict[str, str]:
         "pk": "id",
         "check_name": quote(f"{change.table}_{change.column}_not_null"[:63]) if change.column else "",
         "unique": "UNIQUE " if d.get("unique") else "",
+        "using": f" USING {d['using']}" if d.get("using") else "",
         "constraint": "PRIMARY KEY" if change.kind == "modify_primary_key" else "UNIQUE",
         "statement": statement,
         "target": f"{change.table}.{change.column}" if change.column else str(change.table),

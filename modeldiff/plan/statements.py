@@ -49,7 +49,8 @@ def statement_for(change: Change) -> str:
     if k == "modify_table_comment":
         return f"COMMENT ON TABLE {t} IS {_literal(change.new) if change.new is not None else 'NULL'};"
     if k == "add_index":
-        return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {t} ({_cols(d.get('columns'))});"
+        using = f" USING {d['using']}" if d.get("using") else ""
+        return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {t}{using} ({_cols(d.get('columns'))});"
     if k == "remove_index":
         return f"DROP INDEX {quote(change.name)};"
     if k == "add_constraint":

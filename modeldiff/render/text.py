@@ -36,7 +36,8 @@ def describe(change: Change) -> str:
         return f"column {change.column}: {what} {_val(k, change.old)} → {_val(k, change.new)}"
     if k in ("add_index", "remove_index"):
         unique = "unique " if d.get("unique") else ""
-        return f"{unique}index {change.name} ({', '.join(d.get('columns', []))})"
+        using = f" using {d['using']}" if d.get("using") else ""
+        return f"{unique}index {change.name} ({', '.join(d.get('columns', []))}){using}"
     if k in ("add_constraint", "remove_constraint"):
         cols = f" ({', '.join(d['columns'])})" if d.get("columns") else ""
         cond = f" CHECK ({d['condition']})" if d.get("condition") else ""
