@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,20 +122,8 @@ class EmbeddedPostgres:
             # What this run made in the shared server goes with it, and so does what runs
             # that were killed before their end left behind (their pid is in the name).
             try:
-                conn = self.connect("postgres")
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("SELECT datname FROM pg_database WHERE datname ~ '^md[0-9]+_'")
-                    for database in sorted(set(self._databases) | _of_dead_runs(row[0] for row in cur.fetchall())):
-                        cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                conn.close()
-                conn = self.connect()
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ '^md[0-9]+_'")
-                    for schema in sorted(set(self._schemas) | _of_dead_runs(row[0] for row in cur.fetchall())):
-                        cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                conn.close()
+                self._drop_scratch("postgres", "SELECT datname FROM pg_database", 'DROP DATABASE IF EXISTS "{}" WITH (FORCE)', self._databases)
+                self._drop_scratch(DATABASE, "SELECT nspname FROM pg_namespace", 'DROP SCHEMA IF EXISTS "{}" CASCADE', self._schemas)
             except psycopg2.Error:
                 pass
         if self._server is not None:
@@ -189,6 +178,17 @@ class EmbeddedPostgres:
             return TABLESPACE if cur.fetchone() else None
         except OSError:
             return None
+
+    def _drop_scratch(self, database: str, names_sql: str, drop_sql: str, own: list[str]) -> None:
+        """Drop `own` and the scratch objects of dead runs among what `names_sql` lists."""
+        conn = self.connect(database)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(names_sql)
+            scratch = [row[0] for row in cur.fetchall() if _SCRATCH.match(row[0])]
+            for name in sorted(set(own) | _of_dead_runs(scratch)):
+                cur.execute(drop_sql.format(name))
+        conn.close()
 
     def _touch(self) -> None:
         Path(f"{self._dir}.last-used").touch()
@@ -269,6 +269,9 @@ def _digest(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+_SCRATCH = re.compile(r"md[0-9]+_")  # see _scratch_name
 
 
 def _of_dead_runs(names) -> set[str]:
