@@ -143,8 +143,10 @@ class Side:
         self.enums = {e["name"]: e["labels"] for e in self.inspector.get_enums()}
 
     def prepare(self, roles: tuple[str, ...]) -> "Side":
-        for role in roles:
-            self.as_target() if role == "target" else self.as_source()
+        if "target" in roles:
+            self.as_target()
+        if "source" in roles:
+            self.as_source()
         return self
 
     def as_target(self) -> MetaData:
