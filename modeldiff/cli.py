@@ -20,17 +20,17 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from .alembic_history import HistoryError, down_revision_for
-from .layout import PRESETS, LayoutError
+from .draft.chain import HistoryError, down_revision_for
+from .source.layout import PRESETS, LayoutError
 from .load import LoadFailure
-from .pg import shared_server
+from .db.server import shared_server
 from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepare_migration
 from .plan import CATALOGUE, LiveDatabaseError, explain, make_plan, parse_pg_version
 from .render.json import render_json
 from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
 from .render import SQL_DIALECTS
 from .render.text import describe, render_text
-from .source import SourceError, is_remote
+from .source.repository import SourceError, is_remote
 
 EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError)
 
@@ -99,7 +99,7 @@ def progress_reporter(total: int):
 def fetch_with_progress(url: str) -> None:
     """Clone (or fetch) a remote repository into the cache before the command opens it,
     with a progress bar on a terminal; the command then finds it done."""
-    from .source import open_remote
+    from .source.repository import open_remote
 
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -271,7 +271,7 @@ def _parse_date(text: str | None) -> datetime:
 
 
 def _verify(prepared: PreparedMigration, source: str) -> VerifyResult:
-    from .verify import verify_revision
+    from .draft.verify import verify_revision
 
     return verify_revision(
         prepared.server, source, prepared.pair.old, prepared.pair.new, prepared.from_db, prepared.to_db, prepared.migration.todos()
@@ -328,7 +328,7 @@ def _revision_source(prepared: PreparedMigration, request: DiffRequest, message:
 
 def _lock_timeout(ctx, param, value):
     try:
-        from .online import check_lock_timeout
+        from .draft.online import check_lock_timeout
 
         return check_lock_timeout(value)
     except ValueError as exc:
@@ -369,7 +369,7 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
     from .render.migration import new_rev_id
 
     rev_id = rev_id or new_rev_id()
-    from .online import OnlineOptions
+    from .draft.online import OnlineOptions
 
     options = OnlineOptions(lock_timeout, plan_file=Path(plan_file).name if plan_file else f"{rev_id}_online_plan.md") if online else None
 
@@ -379,7 +379,7 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
             source, rid, down, history = _revision_source(prepared, request, message, rev_id, date, migrations, options)
             plan = None
             if options is not None:
-                from .online import make_online, render_online_plan
+                from .draft.online import make_online, render_online_plan
 
                 online_migration = make_online(prepared.migration, options)
                 if online_migration.rewrites:
@@ -431,7 +431,7 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
     """Generate the FROM -> TO revision and round-trip it on PostgreSQL: upgrade must give
     TO's schema and downgrade FROM's. Exit 0 pass, 1 fail, 2 error."""
     request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
-    from .online import OnlineOptions
+    from .draft.online import OnlineOptions
 
     options = OnlineOptions(lock_timeout) if online else None
 
@@ -460,7 +460,7 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
 def history_command(repo, refs, patterns, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, fmt, output):
     """Changes of every consecutive pair of REFS, or of the tags matching --tags, with a
     timeline per table. Example: modeldiff history ~/src/dify --tags '0.*' '1.*'"""
-    from .history import select_refs
+    from .source.refs import select_refs
     from .pipeline import history
     from .render.history import history_json, history_markdown, history_text
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .cache import Cache, environment_fingerprint
-from .layout import Layout, LayoutError, resolve_layout, split_models
+from .source.layout import Layout, LayoutError, resolve_layout, split_models
 from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema
 from .plan.rules import annotate
-from .result import DiffResult, RefInfo, Warning
-from .source import Repository, Snapshot
+from .values import DiffResult, RefInfo, Warning
+from .source.repository import Repository, Snapshot
 
 
 @dataclass(frozen=True)
@@ -189,14 +189,14 @@ class PairComparer:
         with self._lock:
             if self.server is not None:
                 return
-            from .pg import shared_server
+            from .db.server import shared_server
 
             self.server = self.stack.enter_context(_started(shared_server()))
             # Callbacks run last-in first-out: background work ends, then connections close,
             # before the server does.
             self.stack.callback(self._close_sides)
             self.stack.callback(self._pool.shutdown)
-            self._pool.submit(importlib.import_module, "modeldiff.compare")
+            self._pool.submit(importlib.import_module, "modeldiff.compare.schemas")
 
     def prepare(self, ref: LoadedRef, roles: tuple[str, ...] = ()) -> None:
         """Create `ref` in the database in the background (called as soon as it loads),
@@ -208,7 +208,7 @@ class PairComparer:
 
     def _materialize(self, ref: LoadedRef, roles: tuple[str, ...]):
         """`ref` created in the database (a compare.Side, and the warnings of creating it)."""
-        from .compare import Side, materialize_in_schema
+        from .compare.schemas import Side, materialize_in_schema
 
         place, warnings = materialize_in_schema(self._server(), ref.schema)
         side = Side(place)
@@ -235,7 +235,7 @@ class PairComparer:
         cached = self.session.cache.get("pair", key)
         if cached is not None:
             return _restamp_result(DiffResult.from_json(cached), old, new)
-        from .compare import compare_places
+        from .compare.schemas import compare_places
 
         for ref in (old, new):
             self.prepare(ref)
@@ -245,7 +245,7 @@ class PairComparer:
 
 
 def _restamp_result(result: DiffResult, old: LoadedRef, new: LoadedRef) -> DiffResult:
-    from .result import RefInfo
+    from .values import RefInfo
 
     refs = {"from": old.snapshot.ref, "to": new.snapshot.ref}
     old_refs = {result.from_ref.ref: refs["from"], result.to_ref.ref: refs["to"]}
@@ -357,8 +357,8 @@ class PreparedMigration:
 
 def prepare_migration(request: DiffRequest, server) -> PreparedMigration:
     """load -> create both schemas in `server` -> the migration (for revision, sql, verify)."""
-    from .compare import materialize
-    from .migration import build_migration
+    from .compare.schemas import materialize
+    from .draft.migration import build_migration
 
     session, snapshots = open_session(request, [request.from_ref, request.to_ref])
     old, new = (loaded.schema for loaded in load_refs(session, snapshots))
@@ -383,7 +383,7 @@ def prepare_migration(request: DiffRequest, server) -> PreparedMigration:
 
 def from_history(request: DiffRequest, layout: Layout, migrations: str | None):
     """The app's alembic history at FROM (`migrations` overrides the layout's path)."""
-    from .alembic_history import read_history
+    from .draft.chain import read_history
 
     path = migrations or layout.migrations_path
     if not path:

@@ -13,11 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from modeldiff.compare import compare_schemas
-from modeldiff.layout import resolve_layout
+from modeldiff.compare.schemas import compare_schemas
+from modeldiff.source.layout import resolve_layout
 from modeldiff.load import LoadFailure, LoadOptions, load_schema
-from modeldiff.pg import EmbeddedPostgres
-from modeldiff.source import Repository
+from modeldiff.db.server import EmbeddedPostgres
+from modeldiff.source.repository import Repository
 
 
 def main() -> int:

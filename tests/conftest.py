@@ -49,7 +49,7 @@ def build_sample(sample_root):
 
 @pytest.fixture(scope="session")
 def pg():
-    from modeldiff.pg import EmbeddedPostgres
+    from modeldiff.db.server import EmbeddedPostgres
 
     with EmbeddedPostgres() as server:
         yield server

@@ -195,8 +195,8 @@ def test_scratch_tables_live_in_memory_and_survive_a_reboot(difylike, own_cache)
     (simulated: its directory removed while the server is down) the next run repairs it."""
     import shutil
 
-    from modeldiff.compare import materialize_in_schema
-    from modeldiff.pg import shared_server
+    from modeldiff.compare.schemas import materialize_in_schema
+    from modeldiff.db.server import shared_server
 
     schema = _loads(difylike, "v0.14.2")[0].schema
 
@@ -218,7 +218,7 @@ def test_scratch_tables_live_in_memory_and_survive_a_reboot(difylike, own_cache)
     shutil.rmtree(location)  # the server stopped with the run (MODELDIFF_PG_IDLE=0): a "reboot"
     assert create_one() == location
     # A private server's tablespace goes with it.
-    from modeldiff.pg import EmbeddedPostgres
+    from modeldiff.db.server import EmbeddedPostgres
 
     with EmbeddedPostgres() as private:
         database = private.create_database("t")
@@ -234,7 +234,8 @@ def test_scratch_tables_live_in_memory_and_survive_a_reboot(difylike, own_cache)
 def test_history_reflects_each_ref_once_per_role(difylike, monkeypatch):
     """In history every ref between the first and the last is compared twice (as TO, then as
     FROM): it is created and reflected once for each role, not once per pair."""
-    from modeldiff import compare, pipeline
+    from modeldiff.compare import schemas as compare
+    from modeldiff import pipeline
 
     counts = {"sides": 0, "target": 0, "source": 0}
     real_init, real_fill = compare.Side.__init__, compare._fill_alembic_caches
@@ -269,7 +270,7 @@ def _served(difylike, tmp_path) -> str:
 
 
 def test_remote_clone_reports_progress_and_is_fetched_once_per_process(difylike, own_cache, tmp_path, monkeypatch):
-    from modeldiff import source
+    from modeldiff.source import repository as source
 
     url = _served(difylike, tmp_path)
     heard = []
@@ -317,7 +318,7 @@ def test_cloning_shows_a_progress_bar_on_a_terminal(difylike, own_cache, tmp_pat
 def test_what_killed_runs_left_in_the_shared_server_is_dropped(difylike, own_cache):
     """A run killed before its end leaves its scratch schema (and database) behind; the next
     run that uses the server drops them, and never another live run's."""
-    from modeldiff.pg import shared_server
+    from modeldiff.db.server import shared_server
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a pid that no longer runs

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modeldiff.layout import resolve_layout
+from modeldiff.source.layout import resolve_layout
 from modeldiff.load import LoadOptions, load_schema
-from modeldiff.source import Repository
+from modeldiff.source.repository import Repository
 
 
 def _load(repo, ref, settings=None, use_presets=True):

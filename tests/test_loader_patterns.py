@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from modeldiff.layout import resolve_layout
+from modeldiff.source.layout import resolve_layout
 from modeldiff.load import LoadFailure, LoadOptions, load_schema
 from modeldiff.pipeline import open_session, DiffRequest, diff
-from modeldiff.source import Repository
+from modeldiff.source.repository import Repository
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def samples(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server():
-    from modeldiff.pg import EmbeddedPostgres
+    from modeldiff.db.server import EmbeddedPostgres
 
     with EmbeddedPostgres() as pg:
         yield pg
@@ -369,7 +369,7 @@ def test_detection_per_domain_models_modules_and_explicit_import_root_guess(tmp_
 def test_detection_refuses_to_guess_between_two_apps(tmp_path):
     model = "from sqlalchemy import Column, Integer, MetaData, Table\nTable('t', MetaData(), Column('id', Integer))\n"
     repo = make_repo(tmp_path, {"shop/models/__init__.py": model, "blog/models/__init__.py": model})
-    from modeldiff.layout import LayoutError
+    from modeldiff.source.layout import LayoutError
 
     with pytest.raises(LayoutError, match=r"several models packages \(blog/models, shop/models\); pass --models"):
         resolve_layout(Repository(str(repo)).snapshot("v1"), None, None, {})

@@ -23,7 +23,7 @@ import pytest
 
 from modeldiff import load as load_module
 from modeldiff.load import LoadFailure, LoadOptions, load_schema
-from modeldiff.source import Repository
+from modeldiff.source.repository import Repository
 
 TIMEOUT = 3.0
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_OPTIONAL_LOCKS": "0"}

@@ -22,15 +22,15 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
 from modeldiff.cli import main
-from modeldiff.compare import compare_databases, materialize
-from modeldiff.alembic_history import History, _revision_of, down_revision_for
-from modeldiff.migration import build_migration
-from modeldiff.pg import EmbeddedPostgres
+from modeldiff.compare.schemas import compare_databases, materialize
+from modeldiff.draft.chain import History, _revision_of, down_revision_for
+from modeldiff.draft.migration import build_migration
+from modeldiff.db.server import EmbeddedPostgres
 from modeldiff.pipeline import DiffRequest, from_history, prepare_migration
 from modeldiff.render.migration import file_name, render_revision
 from modeldiff.render.sql import render_sql
-from modeldiff.source import Repository
-from modeldiff.verify import verify_revision
+from modeldiff.source.repository import Repository
+from modeldiff.draft.verify import verify_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_PAIRS = [("v0.14.2", "v0.15.3"), ("v0.15.3", "v1.0.0"), ("v0.14.2", "v1.0.0")]

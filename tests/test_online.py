@@ -18,12 +18,12 @@ from click.testing import CliRunner
 
 from conftest import make_repo
 from modeldiff.cli import main
-from modeldiff.compare import compare_databases, materialize
-from modeldiff.online import OnlineOptions, make_online, render_online_plan
-from modeldiff.pg import EmbeddedPostgres
+from modeldiff.compare.schemas import compare_databases, materialize
+from modeldiff.draft.online import OnlineOptions, make_online, render_online_plan
+from modeldiff.db.server import EmbeddedPostgres
 from modeldiff.pipeline import DiffRequest, prepare_migration
 from modeldiff.render.migration import render_revision
-from modeldiff.verify import leftovers, load_revision, run_revision, stand_ins, verify_revision
+from modeldiff.draft.verify import leftovers, load_revision, run_revision, stand_ins, verify_revision
 
 SAMPLE_PAIRS = [("v0.14.2", "v0.15.3"), ("v0.15.3", "v1.0.0"), ("v0.14.2", "v1.0.0")]
 DATE = datetime(2025, 2, 7, 12, 0, 0)

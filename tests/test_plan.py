@@ -22,18 +22,18 @@ import pytest
 from click.testing import CliRunner
 
 from modeldiff.cli import main
-from modeldiff.compare import materialize
-from modeldiff.pg import EmbeddedPostgres
+from modeldiff.compare.schemas import materialize
+from modeldiff.db.server import EmbeddedPostgres
 from modeldiff.pipeline import DiffRequest, diff, load_refs, open_session
 from modeldiff.plan import CATALOGUE, PlanContext, annotate, make_plan, parse_pg_version
 from modeldiff.plan.calibrate import cache_file, load_calibration
 from modeldiff.plan.estimate import DEFAULT_THROUGHPUT, format_duration
-from modeldiff.plan.facts import check_proving_not_null
+from modeldiff.compare.facts import check_proving_not_null
 from modeldiff.plan.live import IndexFacts, LiveFacts, ServerFacts, TableFacts, read_live_facts
 from modeldiff.plan.recipes import RECIPES, render_recipe
 from modeldiff.plan.types import classify_type_change
 from modeldiff.render.plan import render_plan_markdown, render_plan_text
-from modeldiff.result import Change
+from modeldiff.values import Change
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_RUNS_ROWS = 2_500_000
@@ -397,7 +397,7 @@ def test_summary_on_workflow_runs_100gb():
     changes = [Change("modify_type", "workflow_runs", column="total_tokens", old="INTEGER", new="BIGINT")]
     from modeldiff.plan.build import Plan, Step
     from modeldiff.plan.estimate import estimate_changes
-    from modeldiff.result import DiffResult, RefInfo
+    from modeldiff.values import DiffResult, RefInfo
 
     live = _live({"workflow_runs": t})
     annotate(changes, PlanContext(live=live))

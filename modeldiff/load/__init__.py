@@ -31,9 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..result import Warning
-from ..source import Snapshot
-from ..tempdirs import scratch_base
+from ..values import Warning
+from ..source.repository import Snapshot
+from ..db.tempdirs import scratch_base
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
@@ -208,7 +208,7 @@ class ForkServer:
             import hashlib
 
             from ..cache import loader_digest
-            from ..source import default_cache_dir
+            from ..source.repository import default_cache_dir
 
             digest = hashlib.sha256(f"{python}\0{sys.version}\0{loader_digest()}".encode()).hexdigest()[:12]
             directory = default_cache_dir()

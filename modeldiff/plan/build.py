@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..result import Change, DiffResult
+from ..values import Change, DiffResult
 from .calibrate import calibrate as run_calibration
 from .calibrate import load_calibration, save_calibration
 from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..result import Change
+from ..values import Change
 from .hazards import Estimate, Hazard
 from .live import LiveFacts, TableFacts
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..result import Change
+from ..values import Change
 
 
 @dataclass(frozen=True)

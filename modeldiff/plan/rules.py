@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..result import Change
-from .facts import check_proving_not_null
+from ..values import Change
+from ..compare.facts import check_proving_not_null
 from .hazards import ACCESS_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE, Hazard
 from .types import classify_type_change
 

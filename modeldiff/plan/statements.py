@@ -7,7 +7,7 @@ abbreviated; their full DDL is in the migration.
 
 from __future__ import annotations
 
-from ..result import Change
+from ..values import Change
 from .recipes import quote
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..result import DiffResult
+from ..values import DiffResult
 
 
 def render_json(result: DiffResult) -> str:

@@ -17,7 +17,7 @@ import io
 from alembic.migration import MigrationContext
 from alembic.operations import Operations, ops
 
-from ..migration import Migration
+from ..draft.migration import Migration
 
 from . import SQL_DIALECTS as DIALECTS
 # What SQLite can do to an existing table without rebuilding it.

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from rich.markup import escape
 
-from ..result import Change, DiffResult
+from ..values import Change, DiffResult
 
 _SIGN = {"add": ("+", "green"), "remove": ("-", "red"), "modify": ("~", "yellow")}
 

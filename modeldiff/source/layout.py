@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from .source import Snapshot
+from .repository import Snapshot
 
 
 class LayoutError(Exception):

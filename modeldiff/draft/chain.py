@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .source import Snapshot
+from ..source.repository import Snapshot
 
 
 class HistoryError(Exception):

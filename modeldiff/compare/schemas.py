@@ -23,11 +23,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
-from .load import LoadedSchema
-from .pg import EmbeddedPostgres
-from .plan.facts import collect_facts
-from .result import Change, DiffResult, RefInfo, Warning
-from .scratch import create_schema
+from ..load import LoadedSchema
+from ..db.server import EmbeddedPostgres
+from .facts import collect_facts
+from ..values import Change, DiffResult, RefInfo, Warning
+from .materialize import create_schema
 
 _PG = postgresql.dialect()
 

@@ -28,11 +28,11 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import UserDefinedType
 
-from .compare import compare_databases, materialize
-from .load import LoadedSchema
-from .load.ddl import call_key
-from .pg import EmbeddedPostgres
-from .result import Change
+from ..compare.schemas import compare_databases, materialize
+from ..load import LoadedSchema
+from ..load.ddl import call_key
+from ..db.server import EmbeddedPostgres
+from ..values import Change
 
 
 @dataclass

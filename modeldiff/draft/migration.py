@@ -42,11 +42,11 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from .casts import DOWNGRADE, UPGRADE, Cast, probe_casts
-from .compare import compare_databases, type_sql
-from .load import LoadedSchema
+from ..compare.schemas import compare_databases, type_sql
+from ..load import LoadedSchema
 from .ops import walk_ops, AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
-from .pg import EmbeddedPostgres
-from .result import Change
+from ..db.server import EmbeddedPostgres
+from ..values import Change
 
 VIEWS = ("postgresql", "python", "mysql", "sqlite")
 

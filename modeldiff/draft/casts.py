@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import psycopg2
 from alembic.operations import ops
 
-from .compare import type_sql
+from ..compare.schemas import type_sql
 from .ops import quote, walk_ops
-from .pg import EmbeddedPostgres
+from ..db.server import EmbeddedPostgres
 
 UPGRADE, DOWNGRADE = "upgrade", "downgrade"
 

@@ -14,8 +14,8 @@ import re
 
 import psycopg2
 
-from .load import LoadedSchema
-from .result import Warning
+from ..load import LoadedSchema
+from ..values import Warning
 
 # Functions that real deployments get from an extension or a migration, which pgserver's
 # PostgreSQL 16 lacks. Volatility matters to the plan stage (volatile defaults rewrite).

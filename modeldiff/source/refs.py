@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from .source import Repository, SourceError
+from .repository import Repository, SourceError
 
 
 _VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)(.*)$")

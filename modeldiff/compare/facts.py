@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from ..result import Change
+from ..values import Change
 
 _FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}

@@ -195,7 +195,7 @@ class EmbeddedPostgres:
 
     def _ensure_watchdog(self) -> None:
         """One detached process that stops the kept-alive server once it is idle."""
-        from .pg_watchdog import _alive
+        from .watchdog import _alive
 
         marker = Path(f"{self._dir}.watchdog")
         try:
@@ -204,13 +204,13 @@ class EmbeddedPostgres:
         except (OSError, ValueError):
             pass
         subprocess.Popen(
-            [sys.executable, "-m", "modeldiff.pg_watchdog", str(self._dir), str(self._keep_alive)],
+            [sys.executable, "-m", "modeldiff.db.watchdog", str(self._dir), str(self._keep_alive)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             cwd="/",
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )
         for _ in range(50):  # its marker, so that the next run does not start another
             if marker.exists():
@@ -296,6 +296,6 @@ def shared_server() -> EmbeddedPostgres:
     """The server kept in the user's cache directory, reused across runs: it stays up for
     $MODELDIFF_PG_IDLE seconds (default 300) after the last run used it; 0 stops it with
     each run."""
-    from .source import default_cache_dir
+    from ..source.repository import default_cache_dir
 
     return EmbeddedPostgres(default_cache_dir() / "pg16", keep_alive=float(os.environ.get("MODELDIFF_PG_IDLE", "300")))

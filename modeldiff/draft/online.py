@@ -45,14 +45,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
 from .casts import DOWNGRADE, UPGRADE
-from .compare import type_sql
+from ..compare.schemas import type_sql
 from .migration import Migration, ProjectType
 from .ops import AddPrimaryKeyOp, quote
-from .plan.recipes import RenderedStep, render_recipe
-from .plan.recipes import params as recipe_params
-from .plan.rules import DEFAULT_PG_VERSION
-from .plan.types import classify_type_change
-from .result import Change
+from ..plan.recipes import RenderedStep, render_recipe
+from ..plan.recipes import params as recipe_params
+from ..plan.rules import DEFAULT_PG_VERSION
+from ..plan.types import classify_type_change
+from ..values import Change
 
 _PG = postgresql.dialect()
 _LOCK_TIMEOUT = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
