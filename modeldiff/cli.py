@@ -9,16 +9,20 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import logging
 import os
 import sys
 import tempfile
 import traceback
+import warnings
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
+
+from . import settings
 
 from .draft.chain import HistoryError, down_revision_for
 from .source.layout import PRESETS, LayoutError
@@ -130,7 +134,7 @@ def run_guarded(action):
     except KeyboardInterrupt:
         raise UserError("interrupted") from None
     except Exception as exc:  # noqa: BLE001
-        if os.environ.get("MODELDIFF_DEBUG"):
+        if settings.debug():
             traceback.print_exc()
         raise UserError(f"internal error: {type(exc).__name__}: {exc} (MODELDIFF_DEBUG=1 shows the traceback)") from None
 
@@ -199,6 +203,16 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
 @click.version_option(package_name="modeldiff")
 def main() -> None:
     """What will moving an application from version A to version B do to its database?"""
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """What the libraries would print that is not the user's concern, silenced for the
+    command line only (importing modeldiff changes no logging or warnings setup)."""
+    # pgserver logs a failed `pg_ctl stop` (another run stopped the shared server first) as
+    # an error on stderr; our errors are one line, and that one is not the user's.
+    logging.getLogger("pgserver").setLevel(logging.CRITICAL + 1)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @main.command("diff")
@@ -514,7 +528,7 @@ def _pg_version(ctx, param, value):
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
 @common_options
-@click.option("--database-url", envvar="MODELDIFF_DATABASE_URL", help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
+@click.option("--database-url", envvar=settings.DATABASE_URL_VAR, help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
 @click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on (e.g. 10, 12.4); default: the live server's, else 16.")
 @click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
 @click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")
@@ -581,7 +595,7 @@ def run() -> None:
     except SystemExit as exc:
         code = exc.code
     except Exception as exc:  # noqa: BLE001 - outside run_guarded: still one line, never a traceback
-        if os.environ.get("MODELDIFF_DEBUG"):
+        if settings.debug():
             traceback.print_exc()
         print(f"modeldiff: error: internal error: {type(exc).__name__}: {exc} (MODELDIFF_DEBUG=1 shows the traceback)", file=sys.stderr)
         code = 2

@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
+from .. import compat
 from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
 from .facts import collect_facts
@@ -179,30 +180,25 @@ class Side:
 def _fill_alembic_caches(inspector, schemas: list[str | None]) -> None:
     """What alembic's table comparison reads first, fetched now (batched, one query per
     kind). Alembic keeps it in the inspector's info_cache and finds it there later."""
-    try:
-        from alembic.autogenerate.compare.util import _InspectorConv
-    except ImportError:  # another alembic: it fetches the same itself, later
+    if compat.InspectorConv is None:  # another alembic: it fetches the same itself, later
         return
     for schema in schemas:
         names = inspector.get_table_names(schema=schema)
-        _InspectorConv(inspector).pre_cache_tables(schema, names, set(names))
+        compat.InspectorConv(inspector).pre_cache_tables(schema, names, set(names))
 
 
 def _produce_migrations(context, target: MetaData, inspector):
     """alembic's produce_migrations(), reading the FROM side through `inspector` (whose
     caches a Side filled) instead of a fresh one."""
-    try:
-        from alembic.autogenerate import compare as alembic_compare
-        from alembic.autogenerate.api import AutogenContext
-        from alembic.operations import ops
-
-        autogen = AutogenContext(context, metadata=target)
-        autogen.__dict__["inspector"] = inspector  # a memoized property
-        script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([]))
-        populate = alembic_compare._populate_migration_script
-    except (ImportError, AttributeError):  # another alembic: its public entry point
+    if compat.populate_migration_script is None:  # another alembic: its public entry point
         return produce_migrations(context, target)
-    populate(autogen, script)
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.operations import ops
+
+    autogen = AutogenContext(context, metadata=target)
+    compat.set_inspector(autogen, inspector)
+    script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([]))
+    compat.populate_migration_script(autogen, script)
     return script
 
 

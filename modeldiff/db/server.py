@@ -11,7 +11,6 @@ throwaway server in a temp directory instead (tests, `modeldiff verify`).
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import re
 import shutil
@@ -20,15 +19,11 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import psycopg2
 
-# pgserver logs a failed `pg_ctl stop` (another run stopped the shared server first) as an
-# error on stderr; our errors are one line, and that one is not the user's.
-logging.getLogger("pgserver").setLevel(logging.CRITICAL + 1)
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+from .. import settings
 
 DATABASE = "modeldiff"
 TABLESPACE = "modeldiff_scratch"  # on tmpfs: where scratch schemas and databases are created
@@ -298,4 +293,4 @@ def shared_server() -> EmbeddedPostgres:
     each run."""
     from ..source.repository import default_cache_dir
 
-    return EmbeddedPostgres(default_cache_dir() / "pg16", keep_alive=float(os.environ.get("MODELDIFF_PG_IDLE", "300")))
+    return EmbeddedPostgres(default_cache_dir() / "pg16", keep_alive=settings.keep_alive_seconds())

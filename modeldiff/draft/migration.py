@@ -41,6 +41,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
+from .. import compat
 from .casts import DOWNGRADE, UPGRADE, Cast, probe_casts
 from ..compare.schemas import compare_databases, type_sql
 from ..load import LoadedSchema
@@ -388,7 +389,7 @@ def _stable_order(upgrade_ops: ops.UpgradeOps, *metas: MetaData) -> None:
             table.constraints = OrderedSet(sorted(table.constraints, key=_constraint_key))
             table.indexes = OrderedSet(sorted(table.indexes, key=lambda i: i.name or ""))
     creates = [op for op in upgrade_ops.ops if isinstance(op, ops.CreateTableOp)]
-    creates += [op._reverse for op in upgrade_ops.ops if isinstance(op, ops.DropTableOp) and op._reverse is not None]
+    creates += [compat.stored_reverse(op) for op in upgrade_ops.ops if isinstance(op, ops.DropTableOp) and compat.stored_reverse(op) is not None]
     for op in creates:
         columns = [c for c in op.columns if isinstance(c, Column)]
         others = sorted((c for c in op.columns if not isinstance(c, Column)), key=_constraint_key)
@@ -455,7 +456,7 @@ def _add_primary_key_ops(upgrade_ops: ops.UpgradeOps, changes: list[Change], fro
         create_new = AddPrimaryKeyOp(new_name, table, change.new) if change.new else None
         if change.old:
             recreate_old = AddPrimaryKeyOp(old_name, table, change.old)
-            modify.ops.insert(0, DropPrimaryKeyOp(old_name, table, type_="primary", _reverse=recreate_old))
+            modify.ops.insert(0, compat.with_reverse(DropPrimaryKeyOp, old_name, table, type_="primary", reverse=recreate_old))
         if create_new is not None:
             modify.ops.append(create_new)
 
@@ -471,16 +472,16 @@ def _slots(upgrade_ops: ops.UpgradeOps) -> list[_Slot]:
             for column in op.columns:
                 if hasattr(column, "type") and hasattr(column, "server_default"):
                     column_slot(column, "to", op.table_name)
-        elif isinstance(op, ops.DropTableOp) and op._reverse is not None:
-            for column in op._reverse.columns:
+        elif isinstance(op, ops.DropTableOp) and compat.stored_reverse(op) is not None:
+            for column in compat.stored_reverse(op).columns:
                 if hasattr(column, "type") and hasattr(column, "server_default"):
                     column_slot(column, "from", op.table_name)
         elif isinstance(op, ops.ModifyTableOps):
             for inner in op.ops:
                 if isinstance(inner, ops.AddColumnOp):
                     column_slot(inner.column, "to", inner.table_name)
-                elif isinstance(inner, ops.DropColumnOp) and inner._reverse is not None:
-                    column_slot(inner._reverse.column, "from", inner.table_name)
+                elif isinstance(inner, ops.DropColumnOp) and compat.stored_reverse(inner) is not None:
+                    column_slot(compat.stored_reverse(inner).column, "from", inner.table_name)
                 elif isinstance(inner, ops.AlterColumnOp):
                     t, c = inner.table_name, inner.column_name
                     if inner.existing_type is not None:

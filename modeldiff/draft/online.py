@@ -44,6 +44,7 @@ from sqlalchemy import Column, Index, MetaData, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
+from .. import compat
 from .casts import DOWNGRADE, UPGRADE
 from ..compare.schemas import type_sql
 from .migration import Migration, ProjectType
@@ -510,7 +511,7 @@ def _index_steps(rewrite: Rewrite, start: Table | None, table: str, column: str)
         key = [shadow.c[f"{column}_new" if n == column else n] for n in names]
         new_name = f"{index.name}_new"[:63]
         build = Index(new_name, *key, unique=bool(index.unique), postgresql_concurrently=True, **options)
-        build._set_parent(shadow)
+        compat.set_parent(build, shadow)
         builds.append(str(CreateIndex(build).compile(dialect=_PG)).strip() + ";")
         swaps += [f"DROP INDEX {quote(index.name)};", f"ALTER INDEX {quote(new_name)} RENAME TO {quote(index.name)};"]
     for constraint in sorted(start.constraints, key=lambda c: c.name or ""):

@@ -9,9 +9,10 @@ so a generated file runs wherever alembic does.
 from __future__ import annotations
 
 from alembic.autogenerate import renderers
-from alembic.autogenerate import render as _render
 from alembic.operations import Operations, ops
 from sqlalchemy.dialects import postgresql
+
+from .. import compat
 
 _PG = postgresql.dialect()
 _POSTGRESQL_IMPORT = "from sqlalchemy.dialects import postgresql"
@@ -141,7 +142,7 @@ class AddPrimaryKeyOp(ops.CreatePrimaryKeyOp):
     """create_primary_key, which alembic's renderer refuses (NotImplementedError)."""
 
     def reverse(self):
-        return DropPrimaryKeyOp(self.constraint_name, self.table_name, type_="primary", schema=self.schema, _reverse=self)
+        return compat.with_reverse(DropPrimaryKeyOp, self.constraint_name, self.table_name, type_="primary", schema=self.schema, reverse=self)
 
 
 class DropPrimaryKeyOp(ops.DropConstraintOp):
@@ -149,7 +150,7 @@ class DropPrimaryKeyOp(ops.DropConstraintOp):
     (alembic's reverses into a generic AddConstraintOp, which it cannot render)."""
 
     def reverse(self):
-        return self._reverse
+        return compat.stored_reverse(self)
 
 
 # --- Python rendering -----------------------------------------------------------------
@@ -191,7 +192,7 @@ def _render_note(autogen_context, op: NoteOp) -> list[str]:
 
 @renderers.dispatch_for(CastAlterColumnOp)
 def _render_cast_alter(autogen_context, op: CastAlterColumnOp) -> str:
-    text = _render._alter_column(autogen_context, op)
+    text = compat.render_alter_column(autogen_context, op)
     assert text.endswith(")")
     return text[:-1] + f",\n{' ' * 11}postgresql_using={op.kw['postgresql_using']!r})"
 

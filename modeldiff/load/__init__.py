@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import settings
 from ..values import Warning
 from ..source.repository import Snapshot
 from ..db.tempdirs import scratch_base
@@ -41,7 +42,7 @@ OUTPUT_LIMIT = 4 * 1024 * 1024  # bytes model code may print before it is stoppe
 MEMORY_LIMIT = 8 * 1024**3  # address space of the child (RLIMIT_AS)
 DISK_LIMIT = 512 * 1024 * 1024  # all files model code may leave in its private directory
 GRACE = 15.0  # seconds the parent waits beyond --timeout for the supervisor itself
-TOKEN_VAR = "MODELDIFF_LOAD_TOKEN"  # marks every process of one load, for the final sweep
+TOKEN_VAR = settings.LOAD_TOKEN_VAR  # marks every process of one load, for the final sweep
 
 
 class LoadFailure(Exception):
@@ -298,13 +299,13 @@ _servers_lock = threading.Lock()
 
 def keep_alive_seconds() -> float:
     """How long background helpers (PostgreSQL, the loader's fork server) outlive a run."""
-    return float(os.environ.get("MODELDIFF_PG_IDLE", "300"))
+    return settings.keep_alive_seconds()
 
 
 def _fork_server(python: str) -> ForkServer | None:
     """The fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off): kept
     across runs unless MODELDIFF_PG_IDLE=0, else one for this run."""
-    if not sys.platform.startswith("linux") or os.environ.get("MODELDIFF_FORK_SERVER") == "0":
+    if not sys.platform.startswith("linux") or not settings.fork_server_enabled():
         return None
     with _servers_lock:
         if python not in _servers:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import psycopg2
 
+from .. import settings
 from .estimate import Throughput
 from .live import LiveDatabaseError, connect, redact, server_key
 
@@ -39,10 +40,7 @@ ROW_BYTES = 135  # heap bytes per row of the calibration table, measured on Post
 
 
 def cache_dir() -> Path:
-    if os.environ.get("MODELDIFF_CACHE_DIR"):
-        return Path(os.environ["MODELDIFF_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "modeldiff"
+    return settings.cache_dir()
 
 
 def cache_file() -> Path:

@@ -16,6 +16,8 @@ from typing import Callable
 
 import git
 
+from .. import settings
+
 WORKTREE = "WORKTREE"
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
 os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")
@@ -130,9 +132,7 @@ def git_blob_id(data: bytes) -> str:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("MODELDIFF_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    path = Path(base).expanduser()
-    return path if os.environ.get("MODELDIFF_CACHE_DIR") else path / "modeldiff"
+    return settings.cache_dir()
 
 
 # (what, done, total) of a clone or fetch in progress; total is None while unknown.

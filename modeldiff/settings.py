@@ -1,0 +1,40 @@
+"""Every MODELDIFF_* environment variable, read here and nowhere else.
+
+Read when asked, not at import: a test (or a long-lived library user) may change them
+between runs.
+
+* MODELDIFF_CACHE_DIR: the cache directory (default $XDG_CACHE_HOME/modeldiff, ~/.cache/modeldiff);
+* MODELDIFF_PG_IDLE: seconds the embedded PostgreSQL and the loader's fork server outlive
+  the last run that used them (default 300; 0 stops them with each run);
+* MODELDIFF_FORK_SERVER: 0 turns the loader's fork server off;
+* MODELDIFF_DEBUG: print the traceback of an internal error;
+* MODELDIFF_DATABASE_URL: `plan --database-url`'s default (read by click, under this name);
+* MODELDIFF_LOAD_TOKEN: set by modeldiff on the processes of one load (not a user setting).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATABASE_URL_VAR = "MODELDIFF_DATABASE_URL"
+LOAD_TOKEN_VAR = "MODELDIFF_LOAD_TOKEN"
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("MODELDIFF_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "modeldiff"
+
+
+def keep_alive_seconds() -> float:
+    return float(os.environ.get("MODELDIFF_PG_IDLE", "300"))
+
+
+def fork_server_enabled() -> bool:
+    return os.environ.get("MODELDIFF_FORK_SERVER") != "0"
+
+
+def debug() -> bool:
+    return bool(os.environ.get("MODELDIFF_DEBUG"))
