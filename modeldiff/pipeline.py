@@ -20,8 +20,7 @@ from typing import Callable
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
 from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema
-from .plan.rules import annotate
-from .values import DiffResult, RefInfo, Warning
+from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
 
 
@@ -170,8 +169,12 @@ class PairComparer:
     each freshly loaded ref is created in the database in the background, so that by the
     time both refs of a pair are there, little is left but the comparison itself."""
 
-    def __init__(self, session: Session, stack: ExitStack, server=None) -> None:
+    def __init__(self, session: Session, stack: ExitStack, server=None, databases: bool = False) -> None:
         self.session, self.stack, self.server = session, stack, server
+        # databases: each ref in a database of its own (the drafting stage runs alembic
+        # and probes casts there), not in a scratch schema of the shared database.
+        self.databases = databases
+        self.database_of: dict[str, str] = {}  # ref key -> its database, with `databases`
         self.places: dict[str, Future] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2)
@@ -208,9 +211,15 @@ class PairComparer:
 
     def _materialize(self, ref: LoadedRef, roles: tuple[str, ...]):
         """`ref` created in the database (a compare.Side, and the warnings of creating it)."""
-        from .compare.schemas import Side, materialize_in_schema
+        from .compare.schemas import Place, Side, materialize, materialize_in_schema
 
-        place, warnings = materialize_in_schema(self._server(), ref.schema)
+        if self.databases:
+            database, warnings = materialize(self._server(), ref.schema)
+            place = Place(self.server.sqlalchemy_url(database))
+            with self._lock:
+                self.database_of[ref.key] = database
+        else:
+            place, warnings = materialize_in_schema(self._server(), ref.schema)
         side = Side(place)
         with self._lock:
             self._sides.append(side)
@@ -230,11 +239,13 @@ class PairComparer:
         for side in self._sides:
             side.close()
 
-    def compare(self, old: LoadedRef, new: LoadedRef) -> DiffResult:
+    def compare(self, old: LoadedRef, new: LoadedRef, with_ops: bool = False) -> Diff:
+        """The diff of a pair, from the cache unless `with_ops` (alembic's operations,
+        which the drafting stage needs, are not cached)."""
         key = self.session.cache.pair_key(old.key, new.key)
-        cached = self.session.cache.get("pair", key)
+        cached = None if with_ops else self.session.cache.get("pair", key)
         if cached is not None:
-            return _restamp_result(DiffResult.from_json(cached), old, new)
+            return _restamp_result(Diff.from_json(cached), old, new)
         from .compare.schemas import compare_places
 
         for ref in (old, new):
@@ -244,31 +255,40 @@ class PairComparer:
         return result
 
 
-def _restamp_result(result: DiffResult, old: LoadedRef, new: LoadedRef) -> DiffResult:
-    from .values import RefInfo
-
+def _restamp_result(result: Diff, old: LoadedRef, new: LoadedRef) -> Diff:
+    """A cached result, told which refs it now stands for."""
     refs = {"from": old.snapshot.ref, "to": new.snapshot.ref}
     old_refs = {result.from_ref.ref: refs["from"], result.to_ref.ref: refs["to"]}
-    result.from_ref = RefInfo(old.snapshot.ref, old.snapshot.commit)
-    result.to_ref = RefInfo(new.snapshot.ref, new.snapshot.commit)
-    result.warnings = sorted({replace(w, ref=old_refs.get(w.ref, w.ref)) for w in result.warnings}, key=Warning.sort_key)
-    return result
+    return replace(
+        result,
+        from_ref=RefInfo(old.snapshot.ref, old.snapshot.commit),
+        to_ref=RefInfo(new.snapshot.ref, new.snapshot.commit),
+        warnings=sorted({replace(w, ref=old_refs.get(w.ref, w.ref)) for w in result.warnings}, key=Warning.sort_key),
+    )
 
 
-def diff(request: DiffRequest, server=None) -> DiffResult:
+def _compare_pair(request: DiffRequest, server=None, databases: bool = False):
+    """The one compare path of diff (every format), plan, revision and verify: load both
+    refs (cached), materialize each once, compare (cached, unless `databases`: the
+    drafting stage needs alembic's operations and both refs in databases of their own)."""
     session, (old_snap, new_snap) = open_session(request, [request.from_ref, request.to_ref])
     with ExitStack() as stack:
-        comparer = PairComparer(session, stack, server)
+        comparer = PairComparer(session, stack, server, databases=databases)
         roles = {id(old_snap): ("source",), id(new_snap): ("target",)}
         old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)]))
-        result = comparer.compare(old, new)
-    annotate(result.changes)  # hazards from the schema alone, for an assumed recent PostgreSQL
-    result.stats.update(_stats(session, old, new))
-    return result
+        result = comparer.compare(old, new, with_ops=databases)
+    result = replace(result, stats=_stats(session, old, new))
+    return session, old, new, result, comparer
+
+
+def diff(request: DiffRequest, server=None) -> Diff:
+    """The compare stage's answer for the request's pair. Its hazards are the plan
+    stage's: `plan.annotate(result.changes)` (schema only) or `plan.make_plan`."""
+    return _compare_pair(request, server)[3]
 
 
 def history(request: DiffRequest, refs: list[str], progress: Callable[[str], None] | None = None, server=None):
-    """The changes of every consecutive pair of `refs`: [(old, new, DiffResult)].
+    """The changes of every consecutive pair of `refs`: [(old, new, Diff)].
 
     Refs load in the background in order while this thread compares each pair as soon as
     both of its refs are there, so loading and comparing overlap."""
@@ -288,8 +308,7 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
             result = comparer.compare(old, new)
             if old.key != new.key:
                 comparer.release(old)  # compared as FROM: its last pair
-            annotate(result.changes)
-            result.stats.update(_stats(session, old, new))
+            result = replace(result, stats=_stats(session, old, new))
             pairs.append((old, new, result))
             if progress:
                 progress(f"{old.snapshot.ref}..{new.snapshot.ref}")
@@ -343,12 +362,13 @@ class LoadedPair:
         return f"{self.old_layout.describe()} -> {self.layout.describe()}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PreparedMigration:
-    """Both refs loaded and created in `server`, and the migration between them."""
+    """Both refs loaded and created in databases of `server`, their diff, and the
+    migration between them (for revision, sql, verify)."""
 
     pair: LoadedPair
-    result: DiffResult
+    result: Diff
     migration: "Migration"  # noqa: F821 - imported late: alembic is not needed for diff
     from_db: str
     to_db: str
@@ -356,28 +376,15 @@ class PreparedMigration:
 
 
 def prepare_migration(request: DiffRequest, server) -> PreparedMigration:
-    """load -> create both schemas in `server` -> the migration (for revision, sql, verify)."""
-    from .compare.schemas import materialize
+    """The diff's compare path (loads from the cache, each ref materialized once, in a
+    database of its own in `server`), then the drafting stage's migration from its
+    operations."""
     from .draft.migration import build_migration
 
-    session, snapshots = open_session(request, [request.from_ref, request.to_ref])
-    old, new = (loaded.schema for loaded in load_refs(session, snapshots))
-    pair = LoadedPair(session.layout, old, new)
-    warnings: list[Warning] = [*old.warnings, *new.warnings]
-    from_db, created = materialize(server, old)
-    warnings += created
-    to_db, created = materialize(server, new)
-    warnings += created
-    migration = build_migration(server, from_db, to_db, old, new)
-    result = DiffResult(
-        from_ref=RefInfo(old.ref, old.commit),
-        to_ref=RefInfo(new.ref, new.commit),
-        dialect="postgresql",
-        changes=migration.changes,
-        warnings=sorted(set(warnings), key=Warning.sort_key),
-        upgrade_ops=migration.upgrade_ops,
-        stats={"layout": session.layout.describe(), "partial": old.partial or new.partial},
-    )
+    session, old, new, result, comparer = _compare_pair(request, server, databases=True)
+    pair = LoadedPair(session.layout, old.schema, new.schema)
+    from_db, to_db = comparer.database_of[old.key], comparer.database_of[new.key]
+    migration = build_migration(server, from_db, to_db, old.schema, new.schema, result)
     return PreparedMigration(pair, result, migration, from_db, to_db, server)
 
 

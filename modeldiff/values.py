@@ -1,11 +1,14 @@
-"""The data that flows between stages: changes, warnings, and a diff result.
+"""The data that flows between stages: changes, warnings, and a diff.
 
-These are plain, sortable values; the JSON contract (`to_json`) is built from them.
+Frozen, sortable values (tuples and read-only mappings inside); each stage builds new ones
+and never changes what it received. The JSON contract (`to_json`) is built from them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 # Order of kinds inside one table in readable output: structure first, then details.
@@ -55,32 +58,57 @@ class Warning:  # noqa: A001 - shadows the builtin only inside this package's na
         return f"{where}: {self.message}" if where else self.message
 
 
-@dataclass
+def freeze(value: Any) -> Any:
+    """A read-only deep copy: mappings become read-only mappings, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The plain JSON shape of a frozen value (dicts and lists)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
 class Change:
+    """One difference between two schemas. Read-only: the stages after compare add to
+    it nothing (their findings, e.g. the plan's hazards, are values of their own)."""
+
     kind: str
     table: str | None
     column: str | None = None
     name: str | None = None
     old: Any = None
     new: Any = None
-    detail: dict = field(default_factory=dict)  # extra facts: index columns, uniqueness...
-    hazards: list = field(default_factory=list)  # filled by the plan stage
+    detail: Mapping[str, Any] = field(default_factory=dict)  # extra facts: index columns, uniqueness...
+
+    def __post_init__(self) -> None:
+        for key in ("old", "new", "detail"):
+            object.__setattr__(self, key, freeze(getattr(self, key)))
 
     def sort_key(self) -> tuple:
         order = KIND_ORDER.index(self.kind) if self.kind in KIND_ORDER else len(KIND_ORDER)
-        return (self.table or "", order, self.column or "", self.name or "", repr(self.old), repr(self.new))
+        return (self.table or "", order, self.column or "", self.name or "", repr(thaw(self.old)), repr(thaw(self.new)))
 
-    def to_json(self) -> dict:
+    def to_json(self, hazards: Sequence = ()) -> dict:
+        """The JSON contract; `hazards` (the plan stage's, for this change) are shown in it."""
         out: dict[str, Any] = {"kind": self.kind, "table": self.table}
         for key in ("column", "name"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.old is not None or self.new is not None:
-            out["old"], out["new"] = self.old, self.new
+            out["old"], out["new"] = thaw(self.old), thaw(self.new)
         if self.detail:
-            out["detail"] = self.detail
-        if self.hazards:
-            out["hazards"] = [h.to_json() for h in self.hazards]
+            out["detail"] = thaw(self.detail)
+        if hazards:
+            out["hazards"] = [h.to_json() for h in hazards]
         return out
 
 
@@ -93,19 +121,27 @@ class RefInfo:
         return {"ref": self.ref, "commit": self.commit}
 
 
-@dataclass
-class DiffResult:
+@dataclass(frozen=True)
+class Diff:
+    """What the compare stage found between two refs, read-only."""
+
     from_ref: RefInfo
     to_ref: RefInfo
     dialect: str
-    changes: list[Change]
-    warnings: list[Warning]
-    # Alembic's operations (upgrade direction), for the migration renderers; not serialized.
+    changes: tuple[Change, ...]
+    warnings: tuple[Warning, ...]
+    # Alembic's operations (upgrade direction), for the drafting stage; not serialized.
+    # None when the result came from the cache. The drafting stage works on a copy.
     upgrade_ops: Any = None
-    stats: dict = field(default_factory=dict)
+    stats: Mapping[str, Any] = field(default_factory=dict)  # run facts: layout, stubs, cache hits...
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "changes", tuple(self.changes))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "stats", freeze(self.stats))
 
     @classmethod
-    def from_json(cls, data: dict) -> "DiffResult":
+    def from_json(cls, data: dict) -> "Diff":
         """The inverse of to_json (for cached results; hazards are recomputed, not read)."""
         changes = [
             Change(c["kind"], c["table"], c.get("column"), c.get("name"), c.get("old"), c.get("new"), c.get("detail", {}))
@@ -119,11 +155,16 @@ class DiffResult:
             warnings=[Warning(**w) for w in data["warnings"]],
         )
 
-    def to_json(self) -> dict:
+    def to_json(self, hazards: Sequence[Sequence] | None = None) -> dict:
+        """The JSON contract; `hazards[i]` (the plan stage's) are shown in change i."""
+        hazards = hazards or [()] * len(self.changes)
         return {
             "from": self.from_ref.to_json(),
             "to": self.to_ref.to_json(),
             "dialect": self.dialect,
-            "changes": [c.to_json() for c in self.changes],
+            "changes": [c.to_json(h) for c, h in zip(self.changes, hazards, strict=True)],
             "warnings": [w.to_json() for w in self.warnings],
         }
+
+
+DiffResult = Diff  # the name before stages returned frozen values

@@ -2,7 +2,8 @@
 databases of the compare stage (both are real PostgreSQL, so these are PostgreSQL's own
 answers, not guesses from model source).
 
-`collect_facts` is called by `compare.compare_databases` and adds keys to `Change.detail`:
+`collect_facts` is called by `compare.compare_databases`; the changes it returns have these
+keys added to `Change.detail`:
 
 * add_column: `default_volatility` (immutable / stable / volatile: the strictest of every
   function the default's expression tree calls, from `pg_proc.provolatile` in the TO
@@ -19,6 +20,7 @@ answers, not guesses from model source).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..values import Change
 
@@ -30,27 +32,29 @@ def _rows(conn, sql: str, params: tuple = ()):
     return conn.exec_driver_sql(sql, params).fetchall()
 
 
-def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
-    """Add the facts above to `changes` (SQLAlchemy connections to the FROM and TO databases)."""
+def collect_facts(old_conn, new_conn, changes: list[Change]) -> list[Change]:
+    """`changes` with the facts above (SQLAlchemy connections to the FROM and TO databases)."""
+    out = []
     for change in changes:
         k = change.kind
+        facts: dict = {}
         if k == "add_column":
-            change.detail.update(column_facts(new_conn, change.table, change.column))
+            facts.update(column_facts(new_conn, change.table, change.column))
         elif k == "modify_nullable" and change.new is False:
             check = not_null_check(old_conn, change.table, change.column)
             if check:
-                change.detail["not_null_check"] = check
-            change.detail["has_default"] = bool(_scalar(old_conn, _DEFAULT_SQL, (change.table, change.column))) or bool(
+                facts["not_null_check"] = check
+            facts["has_default"] = bool(_scalar(old_conn, _DEFAULT_SQL, (change.table, change.column))) or bool(
                 _scalar(new_conn, _DEFAULT_SQL, (change.table, change.column))
             )
         elif k == "modify_default":
             nullable = _scalar(old_conn, "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(quote_ident(%s)) AND attname = %s", (change.table, change.column))
             if nullable is not None:
-                change.detail["nullable"] = bool(nullable)
+                facts["nullable"] = bool(nullable)
         elif k == "remove_table":
             refs = [r[0] for r in _rows(old_conn, "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(quote_ident(%s)) AND confrelid <> conrelid ORDER BY 1", (change.table,))]
             if refs:
-                change.detail["references"] = refs
+                facts["references"] = refs
         elif k in ("modify_enum", "remove_enum"):
             used = [
                 r[0]
@@ -65,7 +69,7 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
                 )
             ]
             if used:
-                change.detail["used_by"] = used
+                facts["used_by"] = used
         elif k == "modify_primary_key" and change.new:
             nullable = [
                 r[0]
@@ -76,7 +80,9 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
                 )
             ]
             if nullable:
-                change.detail["nullable_columns"] = nullable
+                facts["nullable_columns"] = nullable
+        out.append(replace(change, detail={**change.detail, **facts}) if facts else change)
+    return out
 
 
 _DEFAULT_SQL = (

@@ -27,7 +27,7 @@ from .. import compat
 from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
 from .facts import collect_facts
-from ..values import Change, DiffResult, RefInfo, Warning
+from ..values import Change, Diff, RefInfo, Warning
 from .materialize import create_schema
 
 _PG = postgresql.dialect()
@@ -66,7 +66,7 @@ class Place:
         return create_engine(self.url, poolclass=NullPool, connect_args=args)
 
 
-def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgres | None = None) -> DiffResult:
+def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgres | None = None) -> Diff:
     """Create both schemas in an embedded PostgreSQL and compare them."""
     with ExitStack() as stack:
         if server is None:
@@ -78,11 +78,11 @@ def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgr
         return compare_places(old, new, old_place, new_place)
 
 
-def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -> DiffResult:
+def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -> Diff:
     """Compare two materialized schemas: each place is (Place or Side, warnings of creating it)."""
     changes, upgrade_ops = compare_databases(old_place[0], new_place[0])
     warnings = [*old.warnings, *new.warnings, *old_place[1], *new_place[1]]
-    return DiffResult(
+    return Diff(
         from_ref=RefInfo(old.ref, old.commit),
         to_ref=RefInfo(new.ref, new.commit),
         dialect="postgresql",
@@ -237,7 +237,7 @@ def compare_sides(old: Side, new: Side):
     for schema in [None, *schemas]:
         changes += primary_key_changes(old.primary_keys.get(schema, {}), new.primary_keys.get(schema, {}), schema)
     changes += enum_changes(old.enums, new.enums)
-    collect_facts(old.connection, new.connection, changes)
+    changes = collect_facts(old.connection, new.connection, changes)
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
 
 

@@ -16,9 +16,13 @@ of the column types:
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from alembic.operations import ops
 from sqlalchemy import (
@@ -47,7 +51,7 @@ from ..compare.schemas import compare_databases, type_sql
 from ..load import LoadedSchema
 from .ops import walk_ops, AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
 from ..db.server import EmbeddedPostgres
-from ..values import Change
+from ..values import Change, Diff
 
 VIEWS = ("postgresql", "python", "mysql", "sqlite")
 
@@ -97,8 +101,26 @@ class _Slot:
     reflected_autoincrement: object = None
 
 
+@dataclass(frozen=True)
+class MigrationView:
+    """Both directions of a migration as one output sees them (its column types, casts
+    and notes). Built once per view, from copies: views share no operation object."""
+
+    view: str
+    upgrade: ops.UpgradeOps
+    downgrade: ops.DowngradeOps
+    from_tables: Mapping[str, Table]  # FROM's tables in this view's types (SQLite rebuilds from them)
+    to_tables: Mapping[str, Table]  # TO's, for rebuilding on the way down
+    approximations: tuple[str, ...] = ()  # where this view's types only approximate the model's
+    table_notes: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (side, table) -> notes
+
+
 @dataclass
 class Migration:
+    """The drafting stage's migration between two databases: alembic's operations in
+    PostgreSQL's reflected types, completed and probed (casts), fixed once `build_migration`
+    returns. Outputs read it through `view()`, which never changes it."""
+
     upgrade_ops: ops.UpgradeOps
     changes: list[Change]
     old: LoadedSchema | None
@@ -107,8 +129,8 @@ class Migration:
     to_tables: dict[str, Table]  # TO's, for rebuilding on the way down
     casts: dict[tuple[str, str, str], Cast] = field(default_factory=dict)
     slots: list[_Slot] = field(default_factory=list)
-    approximations: dict[str, list[str]] = field(default_factory=dict)  # view -> notes
-    table_notes: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # (view, side, table) -> notes
+    _views: dict[str, MigrationView] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def todos(self) -> list[str]:
         """What a human must decide, as `table.column: text`, upgrade direction first."""
@@ -126,8 +148,35 @@ class Migration:
 
     def directions(self, view: str) -> tuple[ops.UpgradeOps, ops.DowngradeOps]:
         """Upgrade and downgrade ops with `view`'s column types, casts and notes."""
-        self._apply_view(view)
-        upgrade = ops.UpgradeOps(ops=list(self.upgrade_ops.ops))
+        built = self.view(view)
+        return built.upgrade, built.downgrade
+
+    def view(self, view: str) -> MigrationView:
+        """`view`'s form of the migration, built on first use."""
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}")
+        with self._lock:
+            if view not in self._views:
+                self._views[view] = self._build_view(view)
+            return self._views[view]
+
+    def _typed(self, view: str):
+        """Copies of the operations (and, for MySQL/SQLite, of the tables) in `view`'s
+        column types, with its notes. The PostgreSQL view is the migration as built."""
+        if view == "postgresql":
+            return self.upgrade_ops, self.from_tables, self.to_tables, [], {}
+        memo: dict = {}
+        upgrade_ops, slots = copy.deepcopy((self.upgrade_ops, self.slots), memo)
+        tables = (self.from_tables, self.to_tables)
+        if view != "python":  # the python view's tables are PostgreSQL's (set at build)
+            tables = copy.deepcopy(tables, memo)
+        notes = _apply_view(self, view, slots, *tables)
+        table_notes = _apply_view_to_tables(self, view, *tables) if view != "python" else {}
+        return upgrade_ops, *tables, notes, table_notes
+
+    def _build_view(self, view: str) -> MigrationView:
+        upgrade_ops, from_tables, to_tables, notes, table_notes = self._typed(view)
+        upgrade = ops.UpgradeOps(ops=list(upgrade_ops.ops))
         downgrade = upgrade.reverse()
         if view in ("postgresql", "python"):
             upgrade = ops.UpgradeOps(ops=self._annotate(upgrade.ops, UPGRADE))
@@ -136,19 +185,27 @@ class Migration:
             # Enum types are part of the column type on these dialects: no type to create
             # or drop, and a label change is a change of each using column's type.
             converted = []
-            for op in self.upgrade_ops.ops:
+            for op in upgrade_ops.ops:
                 if isinstance(op, AlterEnumOp):
-                    converted += self._enum_as_column_types(op, view)
+                    converted += self._enum_as_column_types(op, view, from_tables)
                 elif not isinstance(op, (CreateEnumOp, DropEnumOp)):
                     converted.append(op)
             upgrade = ops.UpgradeOps(ops=converted)
             downgrade = upgrade.reverse()
-        return upgrade, downgrade
+        return MigrationView(
+            view,
+            upgrade,
+            downgrade,
+            MappingProxyType(from_tables),
+            MappingProxyType(to_tables),
+            tuple(sorted(set(notes))),
+            MappingProxyType({key: tuple(value) for key, value in table_notes.items()}),
+        )
 
-    def _enum_as_column_types(self, op: AlterEnumOp, view: str) -> list:
+    def _enum_as_column_types(self, op: AlterEnumOp, view: str, from_tables: Mapping[str, Table]) -> list:
         out = []
         for table, column, _default in op.columns:
-            before = self.from_tables[table].c[column]  # already in `view`'s types
+            before = from_tables[table].c[column]  # already in `view`'s types
             fact = (self._fact("to", table, column) or {}).get("dialects", {}).get(view, {})
             if not fact.get("type") or fact["type"] == before.type.compile(dialect=_dialect(view)):
                 continue  # dropped by TO, or its type there does not change
@@ -162,47 +219,6 @@ class Migration:
             )
             out.append(ops.ModifyTableOps(table, [alter]))
         return out
-
-    # -- views --------------------------------------------------------------------------
-
-    def _apply_view(self, view: str) -> None:
-        if view not in VIEWS:
-            raise ValueError(f"unknown view {view!r}")
-        notes = self.approximations.setdefault(view, [])
-        notes.clear()
-        for slot in self.slots:
-            reflected = slot.reflected_type
-            fact = self._fact(slot.side, slot.table, slot.column)
-            default = slot.reflected_default
-            if view in ("postgresql", "python"):
-                new_type = _no_create_type(reflected)
-                if view == "python" and fact and fact.get("python") and not isinstance(reflected, postgresql.ENUM):
-                    new_type = ProjectType(new_type, fact["python"]["expr"], fact["python"]["import"])
-            else:
-                new_type, default = self._dialect_column(view, slot, fact, reflected, default, notes)
-            setattr(slot.holder, slot.type_attr, new_type)
-            if isinstance(slot.holder, Column):
-                _set_autoincrement(slot, view)
-            if slot.default_attr:
-                setattr(slot.holder, slot.default_attr, _for_holder(slot.holder, default))
-        for side, tables in (("from", self.from_tables), ("to", self.to_tables)):
-            self._apply_view_to_tables(view, side, tables)
-        notes[:] = sorted(set(notes))
-
-    def _apply_view_to_tables(self, view: str, side: str, tables: dict[str, Table]) -> None:
-        for table in tables.values():
-            # Kept per table: they matter only where SQLite rebuilds that table.
-            notes = self.table_notes.setdefault((view, side, table.name), [])
-            notes.clear()
-            for column in table.columns:
-                slot = column.info.setdefault("modeldiff", _Slot(column, "type", "server_default", side, table.name, column.name, column.type, column.server_default))
-                fact = self._fact(side, table.name, column.name)
-                _set_autoincrement(slot, view)
-                if view in ("postgresql", "python"):
-                    column.type, column.server_default = _no_create_type(slot.reflected_type), slot.reflected_default
-                else:
-                    column.type, default = self._dialect_column(view, slot, fact, slot.reflected_type, slot.reflected_default, notes)
-                    column.server_default = _for_holder(column, default)
 
     def _fact(self, side: str, table: str, column: str) -> dict | None:
         schema = self.old if side == "from" else self.new
@@ -290,6 +306,49 @@ class Migration:
         return out
 
 
+# -- views: set on copies (or, for PostgreSQL's, while building) --------------------------
+
+
+def _apply_view(migration: Migration, view: str, slots: list[_Slot], from_tables, to_tables) -> list[str]:
+    """Set `view`'s column types and defaults on the holders of `slots`; its notes."""
+    notes: list[str] = []
+    for slot in slots:
+        reflected = slot.reflected_type
+        fact = migration._fact(slot.side, slot.table, slot.column)
+        default = slot.reflected_default
+        if view in ("postgresql", "python"):
+            new_type = _no_create_type(reflected)
+            if view == "python" and fact and fact.get("python") and not isinstance(reflected, postgresql.ENUM):
+                new_type = ProjectType(new_type, fact["python"]["expr"], fact["python"]["import"])
+        else:
+            new_type, default = migration._dialect_column(view, slot, fact, reflected, default, notes)
+        setattr(slot.holder, slot.type_attr, new_type)
+        if isinstance(slot.holder, Column):
+            _set_autoincrement(slot, view)
+        if slot.default_attr:
+            setattr(slot.holder, slot.default_attr, _for_holder(slot.holder, default))
+    return notes
+
+
+def _apply_view_to_tables(migration: Migration, view: str, from_tables, to_tables) -> dict[tuple[str, str], list[str]]:
+    """Set `view`'s column types on the tables; notes per (side, table): they matter only
+    where SQLite rebuilds that table."""
+    table_notes: dict[tuple[str, str], list[str]] = {}
+    for side, tables in (("from", from_tables), ("to", to_tables)):
+        for table in tables.values():
+            notes = table_notes.setdefault((side, table.name), [])
+            for column in table.columns:
+                slot = column.info.setdefault("modeldiff", _Slot(column, "type", "server_default", side, table.name, column.name, column.type, column.server_default))
+                fact = migration._fact(side, table.name, column.name)
+                _set_autoincrement(slot, view)
+                if view in ("postgresql", "python"):
+                    column.type, column.server_default = _no_create_type(slot.reflected_type), slot.reflected_default
+                else:
+                    column.type, default = migration._dialect_column(view, slot, fact, slot.reflected_type, slot.reflected_default, notes)
+                    column.server_default = _for_holder(column, default)
+    return table_notes
+
+
 def _set_autoincrement(slot: _Slot, view: str) -> None:
     """PostgreSQL reflects SERIAL columns as autoincrement=True; elsewhere "auto" lets the
     dialect decide (SQLite refuses True on a composite primary key)."""
@@ -349,11 +408,16 @@ def build_migration(
     to_db: str,
     old: LoadedSchema | None,
     new: LoadedSchema,
+    diff: Diff | None = None,
 ) -> Migration:
     """The migration from database `from_db` to `to_db` of `server` (FROM may be empty:
-    `old` None), from the loaded schemas' facts."""
+    `old` None), from the loaded schemas' facts and the compare stage's `diff` of the two
+    (compared here when not given). `diff` is not changed: its operations are copied."""
     from_url, to_url = server.sqlalchemy_url(from_db), server.sqlalchemy_url(to_db)
-    changes, upgrade_ops = compare_databases(from_url, to_url)
+    if diff is None or diff.upgrade_ops is None:
+        changes, upgrade_ops = compare_databases(from_url, to_url)
+    else:
+        changes, upgrade_ops = list(diff.changes), copy.deepcopy(diff.upgrade_ops)
     from_meta, to_meta = _reflect(from_url), _reflect(to_url)
     from_enums, to_enums = _enums(from_url), _enums(to_url)
     _add_enum_ops(upgrade_ops, changes, from_meta)
@@ -366,7 +430,10 @@ def build_migration(
     _stable_order(upgrade_ops, from_meta, to_meta)
     migration = Migration(upgrade_ops, changes, old, new, dict(from_meta.tables), dict(to_meta.tables))
     migration.slots = _slots(upgrade_ops)
-    migration._apply_view("postgresql")
+    # The operations and tables as built are the PostgreSQL view (and the tables the python
+    # view's too); other views work on copies.
+    _apply_view(migration, "postgresql", migration.slots, migration.from_tables, migration.to_tables)
+    _apply_view_to_tables(migration, "postgresql", migration.from_tables, migration.to_tables)
     up = ops.UpgradeOps(ops=list(upgrade_ops.ops))
     enums = {**to_enums, **from_enums}
     migration.casts.update(probe_casts(server, from_db, up, UPGRADE, enums))

@@ -95,11 +95,14 @@ class Rewrite:
     notes: list[str] = field(default_factory=list)  # what the steps do not cover
 
 
-@dataclass
+@dataclass(frozen=True)
 class OnlineMigration:
+    """Both directions of a migration in their online forms (built from copies: the
+    migration's own operations are not touched), and the type changes that need a plan."""
+
     upgrade: ops.UpgradeOps
     downgrade: ops.DowngradeOps
-    rewrites: list[Rewrite]
+    rewrites: tuple[Rewrite, ...]
     options: OnlineOptions
 
 
@@ -169,7 +172,7 @@ def make_online(migration: Migration, options: OnlineOptions | None = None) -> O
     rewrites: list[Rewrite] = []
     up = _Direction(migration, options, UPGRADE, upgrade.ops, rewrites).run()
     down = _Direction(migration, options, DOWNGRADE, downgrade.ops, rewrites).run()
-    return OnlineMigration(ops.UpgradeOps(ops=up), ops.DowngradeOps(ops=down), rewrites, options)
+    return OnlineMigration(ops.UpgradeOps(ops=up), ops.DowngradeOps(ops=down), tuple(rewrites), options)
 
 
 def _sql(text: str) -> ops.ExecuteSQLOp:

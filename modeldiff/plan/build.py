@@ -4,9 +4,10 @@ with a summary that answers "what will hurt, and for how long" first."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ..values import Change, DiffResult
+from ..values import Change, Diff
 from .calibrate import calibrate as run_calibration
 from .calibrate import load_calibration, save_calibration
 from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
@@ -22,14 +23,11 @@ _SEVERITY = ["MD102", "MD105", "MD103", "MD106", "MD104", "MD202", "MD203", "MD2
 _LOCK_RANK = {ACCESS_EXCLUSIVE: 3, "SHARE ROW EXCLUSIVE": 2, "SHARE": 1}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     change: Change
     statement: str
-
-    @property
-    def hazards(self) -> list[Hazard]:
-        return self.change.hazards
+    hazards: tuple[Hazard, ...] = ()
 
     @property
     def seconds(self) -> float | None:
@@ -89,7 +87,7 @@ class Step:
         return out
 
     def to_json(self) -> dict:
-        out = self.change.to_json()
+        out = self.change.to_json(self.hazards)
         out.setdefault("hazards", [])
         out["target"] = self.target
         out["statement"] = self.statement
@@ -99,15 +97,22 @@ class Step:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    result: DiffResult
+    """What the plan stage returns: each change of `result` as a step with its hazards,
+    sorted by cost. Read-only."""
+
+    result: Diff
     context: PlanContext
-    steps: list[Step]
+    steps: tuple[Step, ...]
     live: LiveFacts | None = None
     throughput: Throughput | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
     calibration_file: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "notes", tuple(self.notes))
 
     @property
     def hazardous(self) -> list[Step]:
@@ -180,7 +185,7 @@ class Plan:
             "tables": {name: t.to_json() for name, t in sorted(self.live.tables.items())} if self.live else None,
             "throughput": self.throughput.to_json() if self.throughput else None,
             "steps": [s.to_json() for s in self.steps],
-            "notes": self.notes,
+            "notes": list(self.notes),
             "warnings": [w.to_json() for w in self.result.warnings],
         }
         return data
@@ -190,7 +195,7 @@ def _cost_words(h: Hazard) -> str:
     return {"rewrite": "rewrite", "scan": "scan", "index": "index", "fk": "scan"}.get(h.cost, h.cost)
 
 
-def tables_of(changes: list[Change]) -> list[str]:
+def tables_of(changes: Sequence[Change]) -> list[str]:
     names: set[str] = set()
     for c in changes:
         if c.table:
@@ -204,14 +209,14 @@ def tables_of(changes: list[Change]) -> list[str]:
 
 
 def make_plan(
-    result: DiffResult,
+    result: Diff,
     database_url: str | None = None,
     pg_version: str | int | None = None,
     calibrate: bool = False,
     calibrate_mb: float = 256,
     log=None,
 ) -> Plan:
-    """Annotate `result.changes` with hazards (in place) and build the plan.
+    """The plan of `result`: its changes' hazards (`result` itself is not touched).
 
     With `database_url`, sizes come from that database (read-only) and costly operations get
     estimates; with `calibrate` too, the server's throughput is measured first (the only
@@ -224,19 +229,17 @@ def make_plan(
         raise LiveDatabaseError("--calibrate needs --database-url (the server to measure)")
     if database_url:
         live = read_live_facts(database_url, tables_of(result.changes))
-    context = PlanContext()
     if pg_version is not None:
-        context.pg_version, context.version_source = parse_pg_version(pg_version), "option"
-        if live is not None and live.server.version_num // 10000 != context.pg_version // 10000:
-            notes.append(f"--pg-version {format_pg_version(context.pg_version)} overrides the live server's {live.server.version}")
+        version, source = parse_pg_version(pg_version), "option"
+        if live is not None and live.server.version_num // 10000 != version // 10000:
+            notes.append(f"--pg-version {format_pg_version(version)} overrides the live server's {live.server.version}")
     elif live is not None:
-        context.pg_version, context.version_source = live.server.version_num, "server"
+        version, source = live.server.version_num, "server"
     else:
-        context.pg_version, context.version_source = DEFAULT_PG_VERSION, "assumed"
-    if live is not None:
-        context.live = live
-        context.timezone = live.server.settings.get("TimeZone")
-    annotate(result.changes, context)
+        version, source = DEFAULT_PG_VERSION, "assumed"
+    timezone = live.server.settings.get("TimeZone") if live is not None else None
+    context = PlanContext(pg_version=version, version_source=source, timezone=timezone, live=live)
+    hazards = annotate(result.changes, context)
 
     throughput = None
     calibration_file = None
@@ -247,15 +250,15 @@ def make_plan(
             log(f"calibration saved to {calibration_file}")
         else:
             throughput = load_calibration(live.server.key) or DEFAULT_THROUGHPUT
-        estimate_changes(result.changes, live, throughput)
+        hazards = estimate_changes(result.changes, hazards, live, throughput)
         notes += _live_notes(result.changes, live)
-    steps = [Step(c, statement_for(c)) for c in result.changes]
+    steps = [Step(c, statement_for(c), h) for c, h in zip(result.changes, hazards, strict=True)]
     order = {id(c): i for i, c in enumerate(result.changes)}
     steps.sort(key=lambda s: (-(s.seconds or 0), not s.costly, s.severity, order[id(s.change)]))
     return Plan(result, context, steps, live, throughput, notes, calibration_file)
 
 
-def _live_notes(changes: list[Change], live: LiveFacts) -> list[str]:
+def _live_notes(changes: Sequence[Change], live: LiveFacts) -> list[str]:
     notes = []
     new_tables = {c.table for c in changes if c.kind == "add_table"}
     for name in live.missing:

@@ -34,7 +34,8 @@ be slower than a calibrated estimate.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from ..values import Change
 from .hazards import Estimate, Hazard
@@ -185,7 +186,9 @@ def estimate_hazard(hazard: Hazard, change: Change, live: LiveFacts, tp: Through
     return None
 
 
-def estimate_changes(changes: list[Change], live: LiveFacts, tp: Throughput) -> None:
-    for change in changes:
-        for hazard in change.hazards:
-            hazard.estimate = estimate_hazard(hazard, change, live, tp)
+def estimate_changes(changes: Sequence[Change], hazards: Sequence[Sequence[Hazard]], live: LiveFacts, tp: Throughput) -> tuple[tuple[Hazard, ...], ...]:
+    """`hazards` (of each change, by position) with their estimates."""
+    return tuple(
+        tuple(replace(hazard, estimate=estimate_hazard(hazard, change, live, tp)) for hazard in of_change)
+        for change, of_change in zip(changes, hazards, strict=True)
+    )

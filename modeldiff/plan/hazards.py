@@ -15,7 +15,9 @@ is proportional to (`cost`: rewrite, scan, index, fk), the id of the safe recipe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"  # blocks reads and writes
 SHARE = "SHARE"  # blocks writes
@@ -251,7 +253,7 @@ def explain(code: str) -> str:
     return hazard.doc()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Estimate:
     seconds: float
     formula: str  # how it was computed, e.g. "2.1 GB / 40 MB/s + 3 indexes ..."
@@ -260,20 +262,23 @@ class Estimate:
         return {"seconds": round(self.seconds, 3), "formula": self.formula}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hazard:
     code: str
     reason: str
     lock: str | None = None
-    tables: list[str] = field(default_factory=list)  # tables the lock is taken on
+    tables: tuple[str, ...] = ()  # tables the lock is taken on
     holds: str | None = None  # "brief" or "operation": how long the lock is held
     cost: str | None = None  # what the duration is proportional to: rewrite, scan, index, fk
     recipe: str | None = None  # id in recipes.RECIPES
-    recipe_params: dict = field(default_factory=dict)  # placeholders the change alone can't fill
-    estimate: Estimate | None = None
+    recipe_params: Mapping[str, str] = field(default_factory=dict)  # placeholders the change alone can't fill
+    estimate: Estimate | None = None  # set by the plan stage (a new Hazard, with `replace`)
 
     def __post_init__(self):
         from .recipes import RECIPES
+
+        object.__setattr__(self, "tables", tuple(self.tables))
+        object.__setattr__(self, "recipe_params", MappingProxyType(dict(self.recipe_params)))
 
         if self.code not in CATALOGUE:
             raise ValueError(f"unknown hazard code {self.code}")
@@ -291,7 +296,7 @@ class Hazard:
     def to_json(self) -> dict:
         out: dict = {"code": self.code, "name": self.name, "title": self.title, "reason": self.reason}
         if self.lock:
-            out["lock"] = {"mode": self.lock, "tables": self.tables, "held": self.holds}
+            out["lock"] = {"mode": self.lock, "tables": list(self.tables), "held": self.holds}
         if self.cost:
             out["cost"] = self.cost
         if self.recipe:

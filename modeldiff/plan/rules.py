@@ -10,6 +10,7 @@ e.g. a CHECK that proves NOT NULL in production but not in the models).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..values import Change
@@ -41,7 +42,7 @@ def format_pg_version(num: int) -> str:
     return f"{num // 10000}.{num // 100 % 100}.{num % 100}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlanContext:
     pg_version: int = DEFAULT_PG_VERSION
     version_source: str = "assumed"  # assumed | option | server
@@ -71,13 +72,14 @@ class _Diff:
         return None
 
 
-def annotate(changes: list[Change], context: PlanContext | None = None) -> list[Change]:
-    """Fill `hazards` of every change (replacing what was there); returns `changes`."""
+ChangeHazards = tuple[tuple[Hazard, ...], ...]  # the hazards of change i of a diff at [i]
+
+
+def annotate(changes: Sequence[Change], context: PlanContext | None = None) -> ChangeHazards:
+    """The hazards of every change, by position (the changes are not touched)."""
     context = context or PlanContext()
-    diff = _Diff(changes)
-    for change in changes:
-        change.hazards = hazards_for(change, diff, context)
-    return changes
+    diff = _Diff(list(changes))
+    return tuple(tuple(hazards_for(change, diff, context)) for change in changes)
 
 
 def hazards_for(change: Change, diff: _Diff, ctx: PlanContext) -> list[Hazard]:

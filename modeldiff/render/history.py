@@ -19,16 +19,18 @@ def _timeline(pairs) -> dict[str, list[tuple[str, str]]]:
     return dict(sorted(timeline.items()))
 
 
-def history_json(refs, pairs) -> str:
+def history_json(refs, pairs, hazards=None) -> str:
+    """`hazards[i]`: the plan stage's hazards of pair i's changes, shown in them."""
+    hazards = hazards or [None] * len(pairs)
     data = {
         "refs": [{"ref": r.snapshot.ref, "commit": r.snapshot.commit, "tables": len(r.schema.tables)} for r in refs],
-        "pairs": [result.to_json() for _old, _new, result in pairs],
+        "pairs": [result.to_json(of_pair) for (_old, _new, result), of_pair in zip(pairs, hazards, strict=True)],
         "timeline": {table: [{"ref": ref, "change": text} for ref, text in items] for table, items in _timeline(pairs).items()},
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def history_text(refs, pairs) -> str:
+def history_text(refs, pairs, hazards=None) -> str:
     lines = [f"[bold]schema history[/]: {len(refs)} refs, {len(pairs)} upgrades, {sum(len(p[2].changes) for p in pairs)} changes"]
     for old, new, result in pairs:
         tables = len({c.table for c in result.changes})
@@ -45,7 +47,7 @@ def history_text(refs, pairs) -> str:
     return "\n".join(lines) + "\n"
 
 
-def history_markdown(refs, pairs) -> str:
+def history_markdown(refs, pairs, hazards=None) -> str:
     out = ["# Schema history", ""]
     out += ["| from | to | changes | tables before → after |", "|---|---|---:|---|"]
     for old, new, result in pairs:

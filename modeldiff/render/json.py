@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from ..values import DiffResult
+from ..values import Diff, thaw
 
 
-def render_json(result: DiffResult) -> str:
-    data = result.to_json()
+def render_json(result: Diff, hazards=None) -> str:
+    """`hazards[i]` (the plan stage's) are shown in change i."""
+    data = result.to_json(hazards)
     for key in ("layout", "tables", "stubbed_modules", "partial", "metadatas", "stubs"):
         if key in result.stats:
-            data[key] = result.stats[key]
+            data[key] = thaw(result.stats[key])
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -27,23 +27,23 @@ _SQLITE_IN_PLACE = (ops.CreateIndexOp, ops.DropIndexOp, ops.AddColumnOp)
 def render_sql(migration: Migration, dialect: str, direction: str = "upgrade", header: str | None = None) -> str:
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; one of {', '.join(DIALECTS)}")
-    upgrade, downgrade = migration.directions(dialect)
-    container = upgrade if direction == "upgrade" else downgrade
+    view = migration.view(dialect)
+    container = view.upgrade if direction == "upgrade" else view.downgrade
     buf = io.StringIO()
     context = MigrationContext.configure(dialect_name=dialect, opts={"as_sql": True, "output_buffer": buf})
     operations = Operations(context)
     for line in (header or "").splitlines():
         buf.write(f"-- {line}\n".replace("-- \n", "--\n"))
-    for note in migration.approximations.get(dialect, []):
+    for note in view.approximations:
         buf.write(f"-- modeldiff: {note}\n")
-    if header or migration.approximations.get(dialect):
+    if header or view.approximations:
         buf.write("\n")
     with context.begin_transaction():
         for op in container.ops:
             if isinstance(op, ops.ModifyTableOps):
                 side = "from" if direction == "upgrade" else "to"
-                tables = migration.from_tables if side == "from" else migration.to_tables
-                notes = migration.table_notes.get((dialect, side, op.table_name), [])
+                tables = view.from_tables if side == "from" else view.to_tables
+                notes = view.table_notes.get((side, op.table_name), ())
                 _modify_table(operations, op, dialect, tables, notes)
             else:
                 operations.invoke(op)

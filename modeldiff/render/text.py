@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rich.markup import escape
 
-from ..values import Change, DiffResult
+from ..values import Change, Diff
 
 _SIGN = {"add": ("+", "green"), "remove": ("-", "red"), "modify": ("~", "yellow")}
 
@@ -67,14 +68,16 @@ def _val(kind: str, value) -> str:
         return "none" if kind in ("modify_default", "modify_comment", "modify_table_comment") else "NULL"
     if kind == "modify_nullable":
         return "NULL" if value else "NOT NULL"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "(" + ", ".join(value) + ")"
     return str(value)
 
 
-def render_text(result: DiffResult) -> str:
-    """Rich markup; print it with a rich Console (colour only on a terminal)."""
+def render_text(result: Diff, hazards: Sequence[Sequence] | None = None) -> str:
+    """Rich markup; print it with a rich Console (colour only on a terminal). `hazards[i]`
+    (the plan stage's) are shown under change i."""
     changes = result.changes
+    hazards = hazards or [()] * len(changes)
     tables = {c.table for c in changes if c.table}
     lines = [
         f"[bold]{escape(result.from_ref.ref)}[/] ({_short(result.from_ref.commit)}) → "
@@ -87,16 +90,16 @@ def render_text(result: DiffResult) -> str:
         lines.append(f"[dim]{escape(_stub_summary(result.stats['stubs']))}[/]")
     if result.stats.get("partial"):
         lines.append("[bold red]partial result: some model modules failed to import (see warnings)[/]")
-    grouped: dict[str, list[Change]] = defaultdict(list)
-    for change in changes:
-        grouped[change.table or "(types)"].append(change)
+    grouped: dict[str, list[tuple[Change, Sequence]]] = defaultdict(list)
+    for change, of_change in zip(changes, hazards, strict=True):
+        grouped[change.table or "(types)"].append((change, of_change))
     for table in sorted(grouped):
         lines.append("")
         lines.append(f"[bold]{escape(table)}[/]")
-        for change in grouped[table]:
+        for change, of_change in grouped[table]:
             mark, colour = _SIGN.get(change.kind.split("_", 1)[0], ("~", "yellow"))
             lines.append(f"  [{colour}]{mark} {escape(describe(change))}[/]")
-            for hazard in change.hazards:
+            for hazard in of_change:
                 lines.append(f"      [magenta]! {escape(hazard.code)}: {escape(hazard.title)}[/]")
     if not changes:
         lines.append("")
