@@ -78,11 +78,11 @@ def test_flask_sqlalchemy_upgrade(samples, server):
         ("add_column", "user", "last_login_at"),
     }
     enum = next(c for c in result.changes if c.kind == "modify_enum")
-    assert enum.new == ["reader", "editor", "admin", "owner"]  # the real enum from blog/enums.py
+    assert enum.new == ("reader", "editor", "admin", "owner")  # the real enum from blog/enums.py
     assert pair.layout.models_path == "blog/models" and pair.layout.import_root == ""
     assert result.stats["tables"] == {"from": 5, "to": 6}
     # Both binds are loaded by default, each its own MetaData.
-    assert result.stats["metadatas"]["to"] == ["blog.extensions.db", "blog.extensions.db[audit]"]
+    assert result.stats["metadatas"]["to"] == ("blog.extensions.db", "blog.extensions.db[audit]")
 
 
 def test_flask_automatic_names_association_table_and_binds(samples):
@@ -379,7 +379,7 @@ def test_detection_refuses_to_guess_between_two_apps(tmp_path):
 @pytest.mark.parametrize("name, ref", [("flaskbinds", "v1.1"), ("typed20", "v2"), ("classical", "r2")])
 def test_same_ref_twice_is_empty(samples, server, name, ref):
     result = diff(DiffRequest(str(samples[name]), ref, ref), server)
-    assert result.changes == []
+    assert result.changes == ()
 
 
 # -- helpers ---------------------------------------------------------------------------------------
