@@ -21,7 +21,7 @@ import functools
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from alembic.operations import ops
@@ -115,22 +115,22 @@ class MigrationView:
     table_notes: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (side, table) -> notes
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Migration:
     """The drafting stage's migration between two databases: alembic's operations in
     PostgreSQL's reflected types, completed and probed (casts), fixed once `build_migration`
-    returns. Outputs read it through `view()`, which never changes it."""
+    returns. Outputs read it through `view()`, which builds each view from copies once."""
 
     upgrade_ops: ops.UpgradeOps
-    changes: list[Change]
+    changes: tuple[Change, ...]
     old: LoadedSchema | None
     new: LoadedSchema
-    from_tables: dict[str, Table]  # FROM's tables as reflected (SQLite rebuilds tables from them)
-    to_tables: dict[str, Table]  # TO's, for rebuilding on the way down
-    casts: dict[tuple[str, str, str], Cast] = field(default_factory=dict)
-    slots: list[_Slot] = field(default_factory=list)
-    _views: dict[str, MigrationView] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    from_tables: Mapping[str, Table]  # FROM's tables as reflected (SQLite rebuilds tables from them)
+    to_tables: Mapping[str, Table]  # TO's, for rebuilding on the way down
+    casts: Mapping[tuple[str, str, str], Cast] = field(default_factory=dict)
+    slots: tuple[_Slot, ...] = ()
+    _views: dict[str, MigrationView] = field(default_factory=dict, init=False, repr=False)  # built on first use
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def todos(self) -> list[str]:
         """What a human must decide, as `table.column: text`, upgrade direction first."""
@@ -428,16 +428,15 @@ def build_migration(
         if isinstance(op, ops.AlterColumnOp) and op.kw.get("autoincrement") is False:
             del op.kw["autoincrement"]
     _stable_order(upgrade_ops, from_meta, to_meta)
-    migration = Migration(upgrade_ops, changes, old, new, dict(from_meta.tables), dict(to_meta.tables))
-    migration.slots = _slots(upgrade_ops)
+    migration = Migration(upgrade_ops, tuple(changes), old, new, dict(from_meta.tables), dict(to_meta.tables), slots=tuple(_slots(upgrade_ops)))
     # The operations and tables as built are the PostgreSQL view (and the tables the python
     # view's too); other views work on copies.
     _apply_view(migration, "postgresql", migration.slots, migration.from_tables, migration.to_tables)
     _apply_view_to_tables(migration, "postgresql", migration.from_tables, migration.to_tables)
     up = ops.UpgradeOps(ops=list(upgrade_ops.ops))
     enums = {**to_enums, **from_enums}
-    migration.casts.update(probe_casts(server, from_db, up, UPGRADE, enums))
-    migration.casts.update(probe_casts(server, to_db, up.reverse(), DOWNGRADE, {**from_enums, **to_enums}))
+    casts = {**probe_casts(server, from_db, up, UPGRADE, enums), **probe_casts(server, to_db, up.reverse(), DOWNGRADE, {**from_enums, **to_enums})}
+    migration = replace(migration, casts=MappingProxyType(casts))
     return migration
 
 
