@@ -1,10 +1,11 @@
 """The pipeline as calls, for the CLI and for library users:
-source -> layout -> load (cached, refs in parallel) -> compare (cached per pair) ->
-hazards (the schema-only part of the plan stage, recomputed on every run).
+source -> layout -> load (cached, refs in parallel) -> compare (cached per pair) -> Diff.
+Hazards are the plan stage's (`plan.annotate`, `plan.make_plan`), computed from the Diff.
 
 A run that finds everything in the cache never starts PostgreSQL nor imports a model.
-Drafting migrations (revision, sql, verify) goes source -> layout -> load -> create both
-schemas -> migration, uncached past the load: it needs alembic's operations.
+Drafting migrations (revision, sql, verify) takes the same path with each ref created in
+a database of its own and the pair compared even when cached: it needs alembic's
+operations, which are not cached.
 """
 
 from __future__ import annotations
