@@ -42,7 +42,7 @@ class DiffRequest:
     env: dict = field(default_factory=dict)  # --env K=V: environment variables model code sees
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedRef:
     snapshot: Snapshot
     schema: LoadedSchema
@@ -350,7 +350,7 @@ def _started(server):
         server.close()
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedPair:
     layout: Layout
     old: LoadedSchema
