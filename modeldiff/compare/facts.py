@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import re
 
+from ..sqltext import qualified
 from ..values import Change
 
 _FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+# A table's name as modeldiff writes it (`events`, `audit.events`), unquoted: pg_class c, pg_namespace n.
+_NAME = "CASE WHEN n.nspname = current_schema() THEN c.relname ELSE n.nspname || '.' || c.relname END"
 
 
 def _rows(conn, sql: str, params: tuple = ()):
@@ -40,15 +43,16 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
             check = not_null_check(old_conn, change.table, change.column)
             if check:
                 change.detail["not_null_check"] = check
-            change.detail["has_default"] = bool(_scalar(old_conn, _DEFAULT_SQL, (change.table, change.column))) or bool(
-                _scalar(new_conn, _DEFAULT_SQL, (change.table, change.column))
+            change.detail["has_default"] = bool(_scalar(old_conn, _DEFAULT_SQL, (qualified(change.table), change.column))) or bool(
+                _scalar(new_conn, _DEFAULT_SQL, (qualified(change.table), change.column))
             )
         elif k == "modify_default":
-            nullable = _scalar(old_conn, "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(quote_ident(%s)) AND attname = %s", (change.table, change.column))
+            nullable = _scalar(old_conn, "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s", (qualified(change.table), change.column))
             if nullable is not None:
                 change.detail["nullable"] = bool(nullable)
         elif k == "remove_table":
-            refs = [r[0] for r in _rows(old_conn, "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(quote_ident(%s)) AND confrelid <> conrelid ORDER BY 1", (change.table,))]
+            refs = [r[0] for r in _rows(old_conn, "SELECT DISTINCT " + _NAME + " FROM pg_constraint f JOIN pg_class c ON c.oid = f.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE f.contype = 'f' AND f.conrelid = to_regclass(%s) AND f.confrelid <> f.conrelid ORDER BY 1", (qualified(change.table),))]
             if refs:
                 change.detail["references"] = refs
         elif k in ("modify_enum", "remove_enum"):
@@ -56,7 +60,7 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
                 r[0]
                 for r in _rows(
                     old_conn,
-                    "SELECT a.attrelid::regclass::text || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                    "SELECT c.relname || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                     "JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid "
                     # Only this connection's own schema: compare keeps each ref in a schema of one database.
                     "WHERE t.typname = %s AND t.typtype = 'e' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
@@ -71,8 +75,8 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
                 r[0]
                 for r in _rows(
                     old_conn,
-                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(quote_ident(%s)) AND attname = ANY(%s) AND NOT attnotnull ORDER BY attnum",
-                    (change.table, list(change.new)),
+                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = ANY(%s) AND NOT attnotnull ORDER BY attnum",
+                    (qualified(change.table), list(change.new)),
                 )
             ]
             if nullable:
@@ -81,7 +85,7 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> None:
 
 _DEFAULT_SQL = (
     "SELECT 1 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
-    "WHERE d.adrelid = to_regclass(quote_ident(%s)) AND a.attname = %s"
+    "WHERE d.adrelid = to_regclass(%s) AND a.attname = %s"
 )
 
 
@@ -94,8 +98,8 @@ def column_facts(conn, table: str, column: str) -> dict:
     row = conn.exec_driver_sql(
         "SELECT a.attidentity, a.attgenerated, d.adbin::text FROM pg_attribute a "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = to_regclass(quote_ident(%s)) AND a.attname = %s",
-        (table, column),
+        "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s",
+        (qualified(table), column),
     ).first()
     if row is None:
         return {}
@@ -137,8 +141,8 @@ def not_null_check(conn, table: str, column: str) -> str | None:
     """
     rows = _rows(
         conn,
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(quote_ident(%s)) AND contype = 'c' AND convalidated ORDER BY conname",
-        (table,),
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'c' AND convalidated ORDER BY conname",
+        (qualified(table),),
     )
     return check_proving_not_null(rows, column)
 

@@ -19,33 +19,21 @@ from dataclasses import dataclass
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, event, inspect
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
 from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
 from .facts import collect_facts
+from ..sqltext import default_text as _default_text
+from ..sqltext import type_text as type_sql
 from ..values import Change, DiffResult, RefInfo, Warning
 from .materialize import create_schema
-
-_PG = postgresql.dialect()
-
-
-def type_sql(type_) -> str:
-    return type_.compile(dialect=_PG)
 
 
 def _compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):
     # Both sides were reflected from PostgreSQL: the compiled type is the whole truth.
     return type_sql(inspected_type) != type_sql(metadata_type)
-
-
-def _default_text(default) -> str | None:
-    if default is None:
-        return None
-    arg = getattr(default, "arg", default)
-    return str(getattr(arg, "text", arg))
 
 
 def _compare_default(context, inspected_column, metadata_column, inspected_default, metadata_default, rendered_metadata_default):

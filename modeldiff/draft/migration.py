@@ -42,7 +42,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from .casts import DOWNGRADE, UPGRADE, Cast, probe_casts
-from ..compare.schemas import compare_databases, type_sql
+from ..compare.schemas import compare_databases
+from ..sqltext import type_text as type_sql
 from ..load import LoadedSchema
 from .ops import walk_ops, AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
 from ..db.server import EmbeddedPostgres

@@ -41,22 +41,21 @@ from alembic.autogenerate import renderers
 from alembic.autogenerate.render import render_op
 from alembic.operations import Operations, ops
 from sqlalchemy import Column, Index, MetaData, Table
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
 from .casts import DOWNGRADE, UPGRADE
-from ..compare.schemas import type_sql
 from .migration import Migration, ProjectType
-from .ops import AddPrimaryKeyOp, quote
-from ..plan.recipes import RenderedStep, render_recipe
+from .ops import AddPrimaryKeyOp
+from ..plan.recipes import BATCH_ROWS, RenderedStep, batched_update, render_recipe
 from ..plan.recipes import params as recipe_params
 from ..plan.rules import DEFAULT_PG_VERSION
 from ..plan.types import classify_type_change
+from ..sqltext import PG as _PG
+from ..sqltext import default_text, literal, qualified, quote
+from ..sqltext import type_text as type_sql
 from ..values import Change
 
-_PG = postgresql.dialect()
 _LOCK_TIMEOUT = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
-BATCH_ROWS = 10000
 
 
 def check_lock_timeout(text: str) -> str:
@@ -262,8 +261,8 @@ class _Direction:
             return self._alter(op)
         return [op]
 
-    def _validate(self, table: str, name) -> AutocommitBlockOp:
-        return AutocommitBlockOp([_sql(f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(_name(name))}")])
+    def _validate(self, table: str, name, schema: str | None = None) -> AutocommitBlockOp:
+        return AutocommitBlockOp([_sql(f"ALTER TABLE {qualified(f'{schema}.{table}' if schema else table)} VALIDATE CONSTRAINT {quote(_name(name))}")])
 
     def _using_index(self, table: str, name: str, columns: list[str], kind: str, kw: dict) -> list:
         index_kw = {"postgresql_concurrently": True}
@@ -302,7 +301,7 @@ class _Direction:
         default = op.modify_server_default if op.modify_server_default is not False else op.existing_server_default
         return [
             ops.CreateCheckConstraintOp(check, table, f"{quote(column)} IS NOT NULL", schema=op.schema, postgresql_not_valid=True),
-            self._validate(table, check),
+            self._validate(table, check, op.schema),
             ops.AlterColumnOp(
                 table,
                 column,
@@ -375,23 +374,12 @@ def _creates_first(group: list) -> list:
 # --- the written plan for a rewriting type change --------------------------------------------
 
 
-def _default_sql(column) -> str | None:
-    default = getattr(column, "server_default", None)
-    if default is None:
-        return None
-    return str(getattr(default.arg, "text", default.arg))
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verdict) -> Rewrite:
     table, column = op.table_name, op.column_name
     rewrite = Rewrite(len(d.rewrites) + 1, d.direction, table, column, old, new, verdict.reason)
     change = Change("modify_type", table, column=column, old=old, new=new)
     start, target = d.start.get(table), d.target.get(table)
-    q, qt = quote(column), quote(table)
+    q, qt = quote(column), qualified(f"{op.schema}.{table}" if op.schema else table)
     tmp, old_copy = quote(f"{column}_new"), quote(f"{column}_old")
     cast = d.migration.casts.get((d.direction, table, column))
     explicit = cast is not None and cast.using is not None
@@ -417,7 +405,7 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     out += [steps["add"], sync_step]
     # Batches: walk the primary key in ranges of BATCH_ROWS keys, each its own transaction.
     if len(pk) == 1 and pk[0].name != column:
-        out.append(replace(steps["backfill"], sql=_backfill_loop(qt, quote(pk[0].name), type_sql(pk[0].type), tmp, params["set_value"]),
+        out.append(replace(steps["backfill"], sql=batched_update(qt, quote(pk[0].name), type_sql(pk[0].type), f"{tmp} = {params['set_value']}", f"{tmp} IS DISTINCT FROM {params['set_value']}"),
                            note=f"batches of {BATCH_ROWS} rows along the primary key {pk[0].name}, each committed on its own (run it in autocommit mode, not inside BEGIN); add pg_sleep between batches if replicas lag"))
     else:
         why = "it is part of the primary key" if any(c.name == column for c in pk) else "the table has no single-column primary key"
@@ -446,7 +434,7 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     if start_column is not None and not start_column.nullable:
         swap.append(f"ALTER TABLE {qt} ALTER COLUMN {q} DROP NOT NULL;  -- nothing writes the old column any more")
     swap += [f"ALTER TABLE {qt} RENAME COLUMN {q} TO {old_copy};", f"ALTER TABLE {qt} RENAME COLUMN {tmp} TO {q};"]
-    default = _default_sql(target_column) if target_column is not None else None
+    default = default_text(target_column.server_default) if target_column is not None else None
     if default is not None:
         swap.append(f"ALTER TABLE {qt} ALTER COLUMN {q} SET DEFAULT {default};")
         sequence = re.match(r"nextval\('([^']+)'(::regclass)?\)", default)
@@ -456,37 +444,13 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
         swap += [f"ALTER TABLE {qt} ALTER COLUMN {q} SET NOT NULL;  -- the valid CHECK proves it: no scan", f"ALTER TABLE {qt} DROP CONSTRAINT {check};"]
     comment = getattr(target_column, "comment", None)
     if comment:
-        swap.append(f"COMMENT ON COLUMN {qt}.{q} IS {_literal(comment)};")
+        swap.append(f"COMMENT ON COLUMN {qt}.{q} IS {literal(comment)};")
     swap += swaps
     swap.append("COMMIT;")
     out.append(replace(steps["swap"], sql="\n".join(swap), note="brief (catalog only); retry if the lock_timeout expires. The application keeps reading and writing the column by its name"))
     out.append(steps["drop"])
     rewrite.steps = out
     return rewrite
-
-
-def _backfill_loop(table: str, pk: str, pk_type: str, tmp: str, value: str) -> str:
-    """A DO block that copies the column in key ranges, committing after each (PostgreSQL
-    >= 11, outside a transaction block). Each statement is a plain range on the primary
-    key, so every batch is an index range scan, whatever plan PL/pgSQL caches."""
-    return f"""DO $$
-DECLARE
-  lo {pk_type};
-  hi {pk_type};
-BEGIN
-  SELECT {pk} INTO lo FROM {table} ORDER BY {pk} LIMIT 1;
-  WHILE lo IS NOT NULL LOOP
-    SELECT {pk} INTO hi FROM {table} WHERE {pk} >= lo ORDER BY {pk} OFFSET {BATCH_ROWS - 1} LIMIT 1;
-    IF hi IS NULL THEN  -- the last, partial batch
-      UPDATE {table} SET {tmp} = {value} WHERE {pk} >= lo AND {tmp} IS DISTINCT FROM {value};
-      COMMIT;
-      EXIT;
-    END IF;
-    UPDATE {table} SET {tmp} = {value} WHERE {pk} >= lo AND {pk} <= hi AND {tmp} IS DISTINCT FROM {value};
-    COMMIT;
-    SELECT {pk} INTO lo FROM {table} WHERE {pk} > hi ORDER BY {pk} LIMIT 1;
-  END LOOP;
-END $$;"""
 
 
 def _index_steps(rewrite: Rewrite, start: Table | None, table: str, column: str) -> tuple[list[str], list[str]]:

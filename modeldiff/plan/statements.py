@@ -7,21 +7,13 @@ abbreviated; their full DDL is in the migration.
 
 from __future__ import annotations
 
+from ..sqltext import bare, column_list as _cols, in_schema_of, literal as _literal, qualified, quote
 from ..values import Change
-from .recipes import quote
-
-
-def _cols(columns) -> str:
-    return ", ".join(quote(c) for c in columns or [])
-
-
-def _literal(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def statement_for(change: Change) -> str:
     k, d = change.kind, change.detail
-    t = quote(change.table) if change.table else ""
+    t = qualified(change.table) if change.table else ""
     c = quote(change.column) if change.column else ""
     if k == "add_table":
         return f"CREATE TABLE {t} (...);  -- {len(d.get('columns', []))} columns"
@@ -52,7 +44,7 @@ def statement_for(change: Change) -> str:
         using = f" USING {d['using']}" if d.get("using") else ""
         return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {t}{using} ({_cols(d.get('columns'))});"
     if k == "remove_index":
-        return f"DROP INDEX {quote(change.name)};"
+        return f"DROP INDEX {in_schema_of(change.table, change.name)};"
     if k == "add_constraint":
         name = quote(change.name) if change.name else ""
         kind = d.get("type")
@@ -69,14 +61,14 @@ def statement_for(change: Change) -> str:
         name = f"CONSTRAINT {quote(change.name)} " if change.name else ""
         return (
             f"ALTER TABLE {t} ADD {name}FOREIGN KEY ({_cols(d.get('columns'))}) "
-            f"REFERENCES {quote(d['referred_table'])} ({_cols(d.get('referred_columns'))});"
+            f"REFERENCES {qualified(d['referred_table'])} ({_cols(d.get('referred_columns'))});"
         )
     if k == "modify_primary_key":
         parts = []
         if change.old:
-            parts.append(f"ALTER TABLE {t} DROP CONSTRAINT {quote(d.get('old_name') or change.table + '_pkey')};")
+            parts.append(f"ALTER TABLE {t} DROP CONSTRAINT {quote(d.get('old_name') or bare(change.table) + '_pkey')};")
         if change.new:
-            parts.append(f"ALTER TABLE {t} ADD CONSTRAINT {quote(d.get('new_name') or change.table + '_pkey')} PRIMARY KEY ({_cols(change.new)});")
+            parts.append(f"ALTER TABLE {t} ADD CONSTRAINT {quote(d.get('new_name') or bare(change.table) + '_pkey')} PRIMARY KEY ({_cols(change.new)});")
         return "\n".join(parts)
     if k == "add_enum":
         return f"CREATE TYPE {quote(change.name)} AS ENUM ({', '.join(_literal(v) for v in change.new)});"
