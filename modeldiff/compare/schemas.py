@@ -27,7 +27,7 @@ from ..db.server import EmbeddedPostgres
 from .facts import collect_facts
 from ..sqltext import default_text as _default_text
 from ..sqltext import type_text as type_sql
-from ..values import Change, DiffResult, RefInfo, Warning
+from ..values import Change, DiffResult, Dispatch, RefInfo, Warning
 from .materialize import create_schema
 
 
@@ -244,18 +244,28 @@ def _qualified(table) -> str:
     return f"{table.schema}.{table.name}" if getattr(table, "schema", None) else table.name
 
 
+# Our kind for each change alembic reports (one Change per alembic diff), built by the
+# handler registered for it; the primary key and enum kinds come from our own detectors.
+FROM_ALEMBIC = Dispatch("compare.schemas")
+FROM_ALEMBIC.register("modify_primary_key", "add_enum", "remove_enum", "modify_enum")(Dispatch.nothing)  # see primary_key_changes, enum_changes
+_ALEMBIC_KIND = {"add_table_comment": "modify_table_comment", "remove_table_comment": "modify_table_comment"}
+
+
 def changes_from_ops(upgrade_ops) -> list[Change]:
     changes = []
     for diff in upgrade_ops.as_diffs():
-        if isinstance(diff, list):  # column modifications come grouped
-            for kind, schema, table, column, existing, old, new in diff:
-                changes.append(_modify(kind, f"{schema}.{table}" if schema else table, column, existing, old, new))
-        else:
-            changes.append(_structural(diff))
+        for one in diff if isinstance(diff, list) else [diff]:  # column modifications come grouped
+            builder = FROM_ALEMBIC.get(_ALEMBIC_KIND.get(one[0], one[0]))
+            if builder is None or builder is Dispatch.nothing:
+                changes.append(Change(one[0], None, detail={"alembic": repr(one)}))
+            else:
+                changes.append(builder(one))
     return changes
 
 
-def _modify(kind, table, column, existing, old, new) -> Change:
+@FROM_ALEMBIC.register("modify_type", "modify_nullable", "modify_default", "modify_comment")
+def _modify(diff) -> Change:
+    kind, schema, table, column, existing, old, new = diff
     if kind == "modify_type":
         old, new = type_sql(old), type_sql(new)
     elif kind == "modify_default":
@@ -263,59 +273,72 @@ def _modify(kind, table, column, existing, old, new) -> Change:
     detail = {}
     if kind != "modify_type" and existing.get("existing_type") is not None:
         detail["type"] = type_sql(existing["existing_type"])
-    return Change(kind, table, column=column, old=old, new=new, detail=detail)
+    return Change(kind, f"{schema}.{table}" if schema else table, column=column, old=old, new=new, detail=detail)
 
 
 def _columns(constraint) -> list[str]:
     return [c.name for c in constraint.columns]
 
 
-def _structural(diff) -> Change:
-    kind = diff[0]
-    if kind in ("add_table", "remove_table"):
-        table = diff[1]
-        return Change(kind, _qualified(table), detail={"columns": [c.name for c in table.columns]})
-    if kind in ("add_column", "remove_column"):
-        _, schema, table, column = diff
-        table = f"{schema}.{table}" if schema else table
-        facts = {"nullable": column.nullable}
-        if column.server_default is not None:
-            facts["default"] = _default_text(column.server_default)
-        typ = type_sql(column.type)
-        return Change(kind, table, column=column.name, old=typ if kind == "remove_column" else None, new=typ if kind == "add_column" else None, detail=facts)
-    if kind in ("add_index", "remove_index"):
-        index = diff[1]
-        columns = [getattr(e, "name", None) or str(e) for e in index.expressions]
-        detail = {"columns": columns, "unique": bool(index.unique)}
-        using = index.dialect_options["postgresql"].get("using")
-        if using and using != "btree":  # GIN, GiST...: another build cost, another statement
-            detail["using"] = using
-        return Change(kind, _qualified(index.table), name=index.name, detail=detail)
-    if kind in ("add_constraint", "remove_constraint"):
-        constraint = diff[1]
-        detail = {"type": type(constraint).__name__.replace("Constraint", "").lower()}
-        if hasattr(constraint, "columns") and len(constraint.columns):
-            detail["columns"] = _columns(constraint)
-        if hasattr(constraint, "sqltext"):
-            detail["condition"] = str(constraint.sqltext)
-        return Change(kind, _qualified(constraint.table), name=constraint.name, detail=detail)
-    if kind in ("add_fk", "remove_fk"):
-        fk = diff[1]
-        return Change(
-            kind,
-            _qualified(fk.table),
-            name=fk.name,
-            detail={
-                "columns": list(fk.column_keys),
-                "referred_table": _qualified(fk.referred_table),
-                "referred_columns": [e.column.name for e in fk.elements],
-            },
-        )
-    if kind in ("add_table_comment", "remove_table_comment"):
-        table = diff[1]
-        old = diff[2] if kind == "add_table_comment" and len(diff) > 2 else None
-        return Change("modify_table_comment", _qualified(table), old=old, new=table.comment)
-    return Change(kind, None, detail={"alembic": repr(diff)})
+@FROM_ALEMBIC.register("add_table", "remove_table")
+def _table(diff) -> Change:
+    table = diff[1]
+    return Change(diff[0], _qualified(table), detail={"columns": [c.name for c in table.columns]})
+
+
+@FROM_ALEMBIC.register("add_column", "remove_column")
+def _column(diff) -> Change:
+    kind, schema, table, column = diff
+    table = f"{schema}.{table}" if schema else table
+    facts = {"nullable": column.nullable}
+    if column.server_default is not None:
+        facts["default"] = _default_text(column.server_default)
+    typ = type_sql(column.type)
+    return Change(kind, table, column=column.name, old=typ if kind == "remove_column" else None, new=typ if kind == "add_column" else None, detail=facts)
+
+
+@FROM_ALEMBIC.register("add_index", "remove_index")
+def _index(diff) -> Change:
+    index = diff[1]
+    columns = [getattr(e, "name", None) or str(e) for e in index.expressions]
+    detail = {"columns": columns, "unique": bool(index.unique)}
+    using = index.dialect_options["postgresql"].get("using")
+    if using and using != "btree":  # GIN, GiST...: another build cost, another statement
+        detail["using"] = using
+    return Change(diff[0], _qualified(index.table), name=index.name, detail=detail)
+
+
+@FROM_ALEMBIC.register("add_constraint", "remove_constraint")
+def _constraint(diff) -> Change:
+    constraint = diff[1]
+    detail = {"type": type(constraint).__name__.replace("Constraint", "").lower()}
+    if hasattr(constraint, "columns") and len(constraint.columns):
+        detail["columns"] = _columns(constraint)
+    if hasattr(constraint, "sqltext"):
+        detail["condition"] = str(constraint.sqltext)
+    return Change(diff[0], _qualified(constraint.table), name=constraint.name, detail=detail)
+
+
+@FROM_ALEMBIC.register("add_fk", "remove_fk")
+def _fk(diff) -> Change:
+    fk = diff[1]
+    return Change(
+        diff[0],
+        _qualified(fk.table),
+        name=fk.name,
+        detail={
+            "columns": list(fk.column_keys),
+            "referred_table": _qualified(fk.referred_table),
+            "referred_columns": [e.column.name for e in fk.elements],
+        },
+    )
+
+
+@FROM_ALEMBIC.register("modify_table_comment")
+def _table_comment(diff) -> Change:  # alembic: add_table_comment / remove_table_comment
+    table = diff[1]
+    old = diff[2] if diff[0] == "add_table_comment" and len(diff) > 2 else None
+    return Change("modify_table_comment", _qualified(table), old=old, new=table.comment)
 
 
 def _primary_keys(inspector, schema: str | None) -> dict:

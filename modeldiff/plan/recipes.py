@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..sqltext import bare, column_list, in_schema_of, literal, qualified, quote
-from ..values import Change
+from ..values import Change, Dispatch
 
 
 @dataclass(frozen=True)
@@ -259,9 +259,9 @@ def params(change: Change, statement: str = "", pk: str = "id") -> dict[str, str
         "column": column,
         "name": quote(change.name) if change.name else "",
         "index": in_schema_of(change.table, change.name) if change.table and change.name else "",
-        "new_type": str(change.new) if change.kind in ("modify_type", "add_column") else "",
-        "new_type_text": str(change.new).lower() if change.kind == "modify_type" else "",
-        "old_type": str(change.old) if change.kind == "modify_type" else "",
+        "new_type": "",
+        "new_type_text": "",
+        "old_type": "",
         "columns": column_list(d.get("columns")),
         "condition": d.get("condition", ""),
         "referred_table": qualified(d["referred_table"]) if d.get("referred_table") else "",
@@ -276,7 +276,7 @@ def params(change: Change, statement: str = "", pk: str = "id") -> dict[str, str
         "check_name": quote(f"{bare(change.table)}_{change.column}_not_null"[:63]) if change.column else "",
         "unique": "UNIQUE " if d.get("unique") else "",
         "using": f" USING {d['using']}" if d.get("using") else "",
-        "constraint": "PRIMARY KEY" if change.kind == "modify_primary_key" else "UNIQUE",
+        "constraint": "UNIQUE",
         "statement": statement,
         "target": f"{change.table}.{change.column}" if change.column else str(change.table),
         "old_name": "",
@@ -289,26 +289,64 @@ def params(change: Change, statement: str = "", pk: str = "id") -> dict[str, str
         key, key_type = quote(pk), f"{table}.{quote(pk)}%TYPE"
         p["backfill"] = batched_update(table, key, key_type, f"{tmp_column} = {column}", f"{tmp_column} IS DISTINCT FROM {column}")
         p["fill_default"] = batched_update(table, key, key_type, f"{column} = {p['default']}", f"{column} IS NULL")
-    if change.kind == "modify_primary_key":
-        p["columns"] = column_list(change.new)
-    if change.kind == "modify_enum" and change.new is not None:
-        p["value"] = ", ".join(literal(v) for v in change.new if v not in (change.old or []))
-        p["removed"] = ", ".join(literal(v) for v in (change.old or []) if v not in change.new)
-        p["labels"] = ", ".join(literal(v) for v in change.new)
-        used = d.get("used_by", [])
-        p["used_by"] = ", ".join(used)
-        if used:
-            table, _, column = used[0].rpartition(".")
-            p["used_table"], p["used_column"] = qualified(table), quote(column)
-    if change.kind == "add_constraint" and d.get("condition"):
-        p["violations_sql"] = f"SELECT count(*) FROM {p['table']} WHERE NOT ({d['condition']});"
-    if change.kind == "add_fk":
-        cols = d.get("columns", [])
-        refs = d.get("referred_columns", [])
-        join = " AND ".join(f"r.{quote(b)} = t.{quote(a)}" for a, b in zip(cols, refs))
-        nonnull = " AND ".join(f"t.{quote(a)} IS NOT NULL" for a in cols)
-        p["violations_sql"] = f"SELECT count(*) FROM {p['table']} t WHERE {nonnull} AND NOT EXISTS (SELECT 1 FROM {p['referred_table']} r WHERE {join});"
+    handler = PARAMS.get(change.kind)
+    p.update((handler(change, p) if handler else None) or {})
     return p
+
+
+PARAMS = Dispatch("plan.recipes")
+# The placeholders above are all these kinds' recipes use.
+PARAMS.register(
+    "add_table", "remove_table", "remove_column", "modify_nullable", "modify_default", "modify_comment", "modify_table_comment",
+    "add_index", "remove_index", "remove_constraint", "remove_fk", "add_enum", "remove_enum",
+)(Dispatch.nothing)
+
+
+@PARAMS.register("add_column")
+def _add_column(change: Change, p: dict) -> dict:
+    return {"new_type": str(change.new)}
+
+
+@PARAMS.register("modify_type")
+def _modify_type(change: Change, p: dict) -> dict:
+    return {"new_type": str(change.new), "new_type_text": str(change.new).lower(), "old_type": str(change.old)}
+
+
+@PARAMS.register("modify_primary_key")
+def _modify_primary_key(change: Change, p: dict) -> dict:
+    return {"constraint": "PRIMARY KEY", "columns": column_list(change.new)}
+
+
+@PARAMS.register("modify_enum")
+def _modify_enum(change: Change, p: dict) -> dict | None:
+    if change.new is None:
+        return None
+    out = {
+        "value": ", ".join(literal(v) for v in change.new if v not in (change.old or [])),
+        "removed": ", ".join(literal(v) for v in (change.old or []) if v not in change.new),
+        "labels": ", ".join(literal(v) for v in change.new),
+    }
+    used = change.detail.get("used_by", [])
+    out["used_by"] = ", ".join(used)
+    if used:
+        table, _, column = used[0].rpartition(".")
+        out["used_table"], out["used_column"] = qualified(table), quote(column)
+    return out
+
+
+@PARAMS.register("add_constraint")
+def _add_constraint(change: Change, p: dict) -> dict | None:
+    condition = change.detail.get("condition")
+    return {"violations_sql": f"SELECT count(*) FROM {p['table']} WHERE NOT ({condition});"} if condition else None
+
+
+@PARAMS.register("add_fk")
+def _add_fk(change: Change, p: dict) -> dict:
+    cols = change.detail.get("columns", [])
+    refs = change.detail.get("referred_columns", [])
+    join = " AND ".join(f"r.{quote(b)} = t.{quote(a)}" for a, b in zip(cols, refs))
+    nonnull = " AND ".join(f"t.{quote(a)} IS NOT NULL" for a in cols)
+    return {"violations_sql": f"SELECT count(*) FROM {p['table']} t WHERE {nonnull} AND NOT EXISTS (SELECT 1 FROM {p['referred_table']} r WHERE {join});"}
 
 
 @dataclass
