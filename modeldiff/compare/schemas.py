@@ -263,17 +263,28 @@ def changes_from_ops(upgrade_ops) -> list[Change]:
     return changes
 
 
-@FROM_ALEMBIC.register("modify_type", "modify_nullable", "modify_default", "modify_comment")
-def _modify(diff) -> Change:
-    kind, schema, table, column, existing, old, new = diff
-    if kind == "modify_type":
-        old, new = type_sql(old), type_sql(new)
-    elif kind == "modify_default":
-        old, new = _default_text(old), _default_text(new)
-    detail = {}
-    if kind != "modify_type" and existing.get("existing_type") is not None:
-        detail["type"] = type_sql(existing["existing_type"])
+def _column_change(diff, old, new, detail: dict) -> Change:
+    kind, schema, table, column = diff[:4]
     return Change(kind, f"{schema}.{table}" if schema else table, column=column, old=old, new=new, detail=detail)
+
+
+@FROM_ALEMBIC.register("modify_type")
+def _modify_type(diff) -> Change:
+    return _column_change(diff, type_sql(diff[5]), type_sql(diff[6]), {})
+
+
+def _with_type(existing: dict) -> dict:
+    return {"type": type_sql(existing["existing_type"])} if existing.get("existing_type") is not None else {}
+
+
+@FROM_ALEMBIC.register("modify_default")
+def _modify_default(diff) -> Change:
+    return _column_change(diff, _default_text(diff[5]), _default_text(diff[6]), _with_type(diff[4]))
+
+
+@FROM_ALEMBIC.register("modify_nullable", "modify_comment")
+def _modify_as_is(diff) -> Change:
+    return _column_change(diff, diff[5], diff[6], _with_type(diff[4]))
 
 
 def _columns(constraint) -> list[str]:
