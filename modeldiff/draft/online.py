@@ -377,9 +377,10 @@ def _creates_first(group: list) -> list:
 def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verdict) -> Rewrite:
     table, column = op.table_name, op.column_name
     rewrite = Rewrite(len(d.rewrites) + 1, d.direction, table, column, old, new, verdict.reason)
-    change = Change("modify_type", table, column=column, old=old, new=new)
+    name = f"{op.schema}.{table}" if op.schema else table  # as changes name it; sqltext qualifies it
+    change = Change("modify_type", name, column=column, old=old, new=new)
     start, target = d.start.get(table), d.target.get(table)
-    q, qt = quote(column), qualified(f"{op.schema}.{table}" if op.schema else table)
+    q, qt = quote(column), qualified(name)
     tmp, old_copy = quote(f"{column}_new"), quote(f"{column}_old")
     cast = d.migration.casts.get((d.direction, table, column))
     explicit = cast is not None and cast.using is not None
@@ -420,7 +421,7 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     check = None
     if not_null:
         # not-null-via-check on the new column: ADD CONSTRAINT ... NOT VALID, then VALIDATE.
-        new_column = Change("modify_nullable", table, column=f"{column}_new")
+        new_column = Change("modify_nullable", name, column=f"{column}_new")
         add_check, _backfill, validate, *_ = render_recipe("not-null-via-check", new_column)
         out += [add_check, validate]
         check = recipe_params(new_column)["check_name"]
