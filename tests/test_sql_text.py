@@ -138,3 +138,11 @@ def test_a_default_with_backslashes_is_read_as_written(plan):
     database, not C:\\\\temp\\\\new."""
     step = next(s for s in plan["steps"] if s["target"] == "grant.path")
     assert step["new"] == "'C:\\temp\\new'::text"
+
+
+def test_the_online_revision_runs_on_reserved_names_and_a_named_schema(reserved):
+    """`verify --online` runs the drafted revision's online form (VALIDATE CONSTRAINT on
+    audit.events, CREATE INDEX CONCURRENTLY "distinct" ...) up and down on PostgreSQL."""
+    proc = run_cli("verify", str(reserved), "v1", "v2", "--online")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "upgrade   pass" in proc.stdout and "downgrade pass" in proc.stdout

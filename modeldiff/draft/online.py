@@ -51,7 +51,7 @@ from ..plan.recipes import params as recipe_params
 from ..plan.rules import DEFAULT_PG_VERSION
 from ..plan.types import classify_type_change
 from ..sqltext import PG as _PG
-from ..sqltext import default_text, literal, qualified, quote
+from ..sqltext import default_text, in_schema_of, literal, qualified, quote
 from ..sqltext import type_text as type_sql
 from ..values import Change
 
@@ -247,16 +247,16 @@ class _Direction:
         if isinstance(op, ops.CreateForeignKeyOp) and op.constraint_name is not None:
             added = copy.copy(op)
             added.kw = {**op.kw, "postgresql_not_valid": True}
-            return [added, self._validate(op.source_table, op.constraint_name)]
+            return [added, self._validate(op.source_table, op.constraint_name, op.kw.get("source_schema"))]
         if isinstance(op, ops.CreateCheckConstraintOp) and op.constraint_name is not None:
             added = copy.copy(op)
             added.kw = {**op.kw, "postgresql_not_valid": True}
-            return [added, self._validate(op.table_name, op.constraint_name)]
+            return [added, self._validate(op.table_name, op.constraint_name, op.schema)]
         if isinstance(op, ops.CreateUniqueConstraintOp) and op.constraint_name is not None:
-            return self._using_index(op.table_name, _name(op.constraint_name), list(op.columns), "UNIQUE", op.kw)
+            return self._using_index(op.table_name, _name(op.constraint_name), list(op.columns), "UNIQUE", op.kw, op.schema)
         if isinstance(op, AddPrimaryKeyOp):
             name = _name(op.constraint_name) or f"{op.table_name}_pkey"
-            return self._using_index(op.table_name, name, list(op.columns), "PRIMARY KEY", {})
+            return self._using_index(op.table_name, name, list(op.columns), "PRIMARY KEY", {}, op.schema)
         if isinstance(op, ops.AlterColumnOp):
             return self._alter(op)
         return [op]
@@ -264,13 +264,13 @@ class _Direction:
     def _validate(self, table: str, name, schema: str | None = None) -> AutocommitBlockOp:
         return AutocommitBlockOp([_sql(f"ALTER TABLE {qualified(f'{schema}.{table}' if schema else table)} VALIDATE CONSTRAINT {quote(_name(name))}")])
 
-    def _using_index(self, table: str, name: str, columns: list[str], kind: str, kw: dict) -> list:
+    def _using_index(self, table: str, name: str, columns: list[str], kind: str, kw: dict, schema: str | None = None) -> list:
         index_kw = {"postgresql_concurrently": True}
         for option in ("postgresql_nulls_not_distinct", "postgresql_include"):
             if kw.get(option):
                 index_kw[option] = kw[option]
-        build = ops.CreateIndexOp(name, table, columns, unique=True, **index_kw)
-        attach = f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {kind} USING INDEX {quote(name)}"
+        build = ops.CreateIndexOp(name, table, columns, schema=schema, unique=True, **index_kw)
+        attach = f"ALTER TABLE {qualified(f'{schema}.{table}' if schema else table)} ADD CONSTRAINT {quote(name)} {kind} USING INDEX {quote(name)}"
         if kw.get("deferrable"):
             attach += " DEFERRABLE"
         if kw.get("initially"):
@@ -477,7 +477,8 @@ def _index_steps(rewrite: Rewrite, start: Table | None, table: str, column: str)
         build = Index(new_name, *key, unique=bool(index.unique), postgresql_concurrently=True, **options)
         build._set_parent(shadow)
         builds.append(str(CreateIndex(build).compile(dialect=_PG)).strip() + ";")
-        swaps += [f"DROP INDEX {quote(index.name)};", f"ALTER INDEX {quote(new_name)} RENAME TO {quote(index.name)};"]
+        where = f"{start.schema}.{table}" if start.schema else table  # the old index is in the table's schema
+        swaps += [f"DROP INDEX {in_schema_of(where, index.name)};", f"ALTER INDEX {in_schema_of(where, new_name)} RENAME TO {quote(index.name)};"]
     for constraint in sorted(start.constraints, key=lambda c: c.name or ""):
         kind = type(constraint).__name__.replace("Constraint", "").lower()
         if kind in ("unique", "foreignkey", "primarykey") and column in [c.name for c in constraint.columns]:
