@@ -73,9 +73,6 @@ class Dispatch:
     def get(self, kind: str, default=None):
         return self.handlers.get(kind, default)
 
-    def __call__(self, kind: str, *args, **kwargs):
-        return self.handlers[kind](*args, **kwargs)
-
     def missing(self) -> list[str]:
         return [k for k in self.kinds if k not in self.handlers]
 
