@@ -31,7 +31,7 @@ def describe(change: Change) -> str:
 def _val(value, none: str = "NULL") -> str:
     if value is None:
         return none
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "(" + ", ".join(value) + ")"
     return str(value)
 
