@@ -33,6 +33,51 @@ KIND_ORDER = [
     "add_fk",
     "remove_fk",
 ]
+# What `verify` finds left in a database after a migration ran (rendered, never planned).
+VERIFY_KINDS = ["invalid_constraint", "invalid_index"]
+
+
+class Dispatch:
+    """One layer's handler per change kind, registered with a decorator (alembic's
+    `dispatch_for` style) instead of an `if kind == ...` chain:
+
+        STATEMENTS = Dispatch("plan.statements")
+
+        @STATEMENTS.register("remove_index")
+        def _drop_index(change): ...
+
+    Every layer registers every kind in `kinds` (KIND_ORDER unless told), if only as
+    `Dispatch.nothing` where it has nothing to do; tests/test_kinds.py checks that, so a
+    new kind cannot be forgotten in one layer.
+    """
+
+    layers: list["Dispatch"] = []  # every registry, for that test
+
+    def __init__(self, layer: str, kinds: list[str] | None = None) -> None:
+        self.layer, self.kinds = layer, list(kinds if kinds is not None else KIND_ORDER)
+        self.handlers: dict[str, Any] = {}
+        Dispatch.layers.append(self)
+
+    def register(self, *kinds: str):
+        def decorate(handler):
+            for kind in kinds:
+                if kind in self.handlers:
+                    raise ValueError(f"{self.layer}: {kind} registered twice")
+                self.handlers[kind] = handler
+            return handler
+
+        return decorate
+
+    @staticmethod
+    def nothing(*args, **kwargs) -> None:
+        """The handler of a kind this layer has nothing to do for (said, not forgotten)."""
+        return None
+
+    def get(self, kind: str, default=None):
+        return self.handlers.get(kind, default)
+
+    def missing(self) -> list[str]:
+        return [k for k in self.kinds if k not in self.handlers]
 
 
 @dataclass(frozen=True)

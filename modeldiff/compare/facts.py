@@ -2,8 +2,8 @@
 databases of the compare stage (both are real PostgreSQL, so these are PostgreSQL's own
 answers, not guesses from model source).
 
-`collect_facts` is called by `compare.compare_databases`; the changes it returns have these
-keys added to `Change.detail`:
+`collect_facts` is called by `compare.compare_databases`; the changes it returns have the
+facts that one handler per change kind in `FACTS` found added to `Change.detail`:
 
 * add_column: `default_volatility` (immutable / stable / volatile: the strictest of every
   function the default's expression tree calls, from `pg_proc.provolatile` in the TO
@@ -22,72 +22,111 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..values import Change
+from ..sqltext import qualified
+from ..values import Change, Dispatch
 
 _FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+# A table's name as modeldiff writes it (`events`, `audit.events`), unquoted: pg_class c, pg_namespace n.
+_NAME = "CASE WHEN n.nspname = current_schema() THEN c.relname ELSE n.nspname || '.' || c.relname END"
 
 
 def _rows(conn, sql: str, params: tuple = ()):
     return conn.exec_driver_sql(sql, params).fetchall()
 
 
+FACTS = Dispatch("compare.facts")
+# The change alone says all the rules need.
+FACTS.register(
+    "add_table", "remove_column", "modify_type", "modify_comment", "modify_table_comment",
+    "add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk", "add_enum",
+)(Dispatch.nothing)
+
+
 def collect_facts(old_conn, new_conn, changes: list[Change]) -> list[Change]:
     """`changes` with the facts above (SQLAlchemy connections to the FROM and TO databases)."""
     out = []
     for change in changes:
-        k = change.kind
-        facts: dict = {}
-        if k == "add_column":
-            facts.update(column_facts(new_conn, change.table, change.column))
-        elif k == "modify_nullable" and change.new is False:
-            check = not_null_check(old_conn, change.table, change.column)
-            if check:
-                facts["not_null_check"] = check
-            facts["has_default"] = bool(_scalar(old_conn, _DEFAULT_SQL, (change.table, change.column))) or bool(
-                _scalar(new_conn, _DEFAULT_SQL, (change.table, change.column))
-            )
-        elif k == "modify_default":
-            nullable = _scalar(old_conn, "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(quote_ident(%s)) AND attname = %s", (change.table, change.column))
-            if nullable is not None:
-                facts["nullable"] = bool(nullable)
-        elif k == "remove_table":
-            refs = [r[0] for r in _rows(old_conn, "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(quote_ident(%s)) AND confrelid <> conrelid ORDER BY 1", (change.table,))]
-            if refs:
-                facts["references"] = refs
-        elif k in ("modify_enum", "remove_enum"):
-            used = [
-                r[0]
-                for r in _rows(
-                    old_conn,
-                    "SELECT a.attrelid::regclass::text || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                    "JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid "
-                    # Only this connection's own schema: compare keeps each ref in a schema of one database.
-                    "WHERE t.typname = %s AND t.typtype = 'e' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
-                    "AND c.relnamespace = current_schema()::regnamespace AND t.typnamespace = current_schema()::regnamespace ORDER BY 1",
-                    (change.name,),
-                )
-            ]
-            if used:
-                facts["used_by"] = used
-        elif k == "modify_primary_key" and change.new:
-            nullable = [
-                r[0]
-                for r in _rows(
-                    old_conn,
-                    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(quote_ident(%s)) AND attname = ANY(%s) AND NOT attnotnull ORDER BY attnum",
-                    (change.table, list(change.new)),
-                )
-            ]
-            if nullable:
-                facts["nullable_columns"] = nullable
+        handler = FACTS.get(change.kind)
+        facts = handler(old_conn, new_conn, change) if handler is not None else None
         out.append(replace(change, detail={**change.detail, **facts}) if facts else change)
     return out
 
 
+@FACTS.register("add_column")
+def _add_column(old_conn, new_conn, change: Change) -> dict:
+    return column_facts(new_conn, change.table, change.column)
+
+
+@FACTS.register("modify_nullable")
+def _modify_nullable(old_conn, new_conn, change: Change) -> dict | None:
+    if change.new is not False:
+        return None
+    facts: dict = {}
+    check = not_null_check(old_conn, change.table, change.column)
+    if check:
+        facts["not_null_check"] = check
+    facts["has_default"] = bool(_scalar(old_conn, _DEFAULT_SQL, (qualified(change.table), change.column))) or bool(
+        _scalar(new_conn, _DEFAULT_SQL, (qualified(change.table), change.column))
+    )
+    return facts
+
+
+@FACTS.register("modify_default")
+def _modify_default(old_conn, new_conn, change: Change) -> dict | None:
+    nullable = _scalar(old_conn, "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s", (qualified(change.table), change.column))
+    return {"nullable": bool(nullable)} if nullable is not None else None
+
+
+@FACTS.register("remove_table")
+def _remove_table(old_conn, new_conn, change: Change) -> dict | None:
+    refs = [
+        r[0]
+        for r in _rows(
+            old_conn,
+            "SELECT DISTINCT " + _NAME + " FROM pg_constraint f JOIN pg_class c ON c.oid = f.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE f.contype = 'f' AND f.conrelid = to_regclass(%s) AND f.confrelid <> f.conrelid ORDER BY 1",
+            (qualified(change.table),),
+        )
+    ]
+    return {"references": refs} if refs else None
+
+
+@FACTS.register("modify_enum", "remove_enum")
+def _enum_users(old_conn, new_conn, change: Change) -> dict | None:
+    used = [
+        r[0]
+        for r in _rows(
+            old_conn,
+            "SELECT c.relname || '.' || a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_type t ON t.oid = a.atttypid OR t.typarray = a.atttypid "
+            # Only this connection's own schema: compare keeps each ref in a schema of one database.
+            "WHERE t.typname = %s AND t.typtype = 'e' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND c.relnamespace = current_schema()::regnamespace AND t.typnamespace = current_schema()::regnamespace ORDER BY 1",
+            (change.name,),
+        )
+    ]
+    return {"used_by": used} if used else None
+
+
+@FACTS.register("modify_primary_key")
+def _modify_primary_key(old_conn, new_conn, change: Change) -> dict | None:
+    if not change.new:
+        return None
+    nullable = [
+        r[0]
+        for r in _rows(
+            old_conn,
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = ANY(%s) AND NOT attnotnull ORDER BY attnum",
+            (qualified(change.table), list(change.new)),
+        )
+    ]
+    return {"nullable_columns": nullable} if nullable else None
+
+
 _DEFAULT_SQL = (
     "SELECT 1 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
-    "WHERE d.adrelid = to_regclass(quote_ident(%s)) AND a.attname = %s"
+    "WHERE d.adrelid = to_regclass(%s) AND a.attname = %s"
 )
 
 
@@ -100,8 +139,8 @@ def column_facts(conn, table: str, column: str) -> dict:
     row = conn.exec_driver_sql(
         "SELECT a.attidentity, a.attgenerated, d.adbin::text FROM pg_attribute a "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = to_regclass(quote_ident(%s)) AND a.attname = %s",
-        (table, column),
+        "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s",
+        (qualified(table), column),
     ).first()
     if row is None:
         return {}
@@ -143,8 +182,8 @@ def not_null_check(conn, table: str, column: str) -> str | None:
     """
     rows = _rows(
         conn,
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(quote_ident(%s)) AND contype = 'c' AND convalidated ORDER BY conname",
-        (table,),
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'c' AND convalidated ORDER BY conname",
+        (qualified(table),),
     )
     return check_proving_not_null(rows, column)
 

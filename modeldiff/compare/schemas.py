@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, event, inspect
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
@@ -27,26 +26,15 @@ from .. import compat
 from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
 from .facts import collect_facts
-from ..values import Change, Diff, RefInfo, Warning
+from ..sqltext import default_text as _default_text
+from ..sqltext import type_text as type_sql
+from ..values import Change, Diff, Dispatch, RefInfo, Warning
 from .materialize import create_schema
-
-_PG = postgresql.dialect()
-
-
-def type_sql(type_) -> str:
-    return type_.compile(dialect=_PG)
 
 
 def _compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):
     # Both sides were reflected from PostgreSQL: the compiled type is the whole truth.
     return type_sql(inspected_type) != type_sql(metadata_type)
-
-
-def _default_text(default) -> str | None:
-    if default is None:
-        return None
-    arg = getattr(default, "arg", default)
-    return str(getattr(arg, "text", arg))
 
 
 def _compare_default(context, inspected_column, metadata_column, inspected_default, metadata_default, rendered_metadata_default):
@@ -252,78 +240,112 @@ def _qualified(table) -> str:
     return f"{table.schema}.{table.name}" if getattr(table, "schema", None) else table.name
 
 
+# Our kind for each change alembic reports (one Change per alembic diff), built by the
+# handler registered for it; the primary key and enum kinds come from our own detectors.
+FROM_ALEMBIC = Dispatch("compare.schemas")
+FROM_ALEMBIC.register("modify_primary_key", "add_enum", "remove_enum", "modify_enum")(Dispatch.nothing)  # see primary_key_changes, enum_changes
+_ALEMBIC_KIND = {"add_table_comment": "modify_table_comment", "remove_table_comment": "modify_table_comment"}
+
+
 def changes_from_ops(upgrade_ops) -> list[Change]:
     changes = []
     for diff in upgrade_ops.as_diffs():
-        if isinstance(diff, list):  # column modifications come grouped
-            for kind, schema, table, column, existing, old, new in diff:
-                changes.append(_modify(kind, f"{schema}.{table}" if schema else table, column, existing, old, new))
-        else:
-            changes.append(_structural(diff))
+        for one in diff if isinstance(diff, list) else [diff]:  # column modifications come grouped
+            builder = FROM_ALEMBIC.get(_ALEMBIC_KIND.get(one[0], one[0]))
+            if builder is None or builder is Dispatch.nothing:
+                changes.append(Change(one[0], None, detail={"alembic": repr(one)}))
+            else:
+                changes.append(builder(one))
     return changes
 
 
-def _modify(kind, table, column, existing, old, new) -> Change:
-    if kind == "modify_type":
-        old, new = type_sql(old), type_sql(new)
-    elif kind == "modify_default":
-        old, new = _default_text(old), _default_text(new)
-    detail = {}
-    if kind != "modify_type" and existing.get("existing_type") is not None:
-        detail["type"] = type_sql(existing["existing_type"])
-    return Change(kind, table, column=column, old=old, new=new, detail=detail)
+def _column_change(diff, old, new, detail: dict) -> Change:
+    kind, schema, table, column = diff[:4]
+    return Change(kind, f"{schema}.{table}" if schema else table, column=column, old=old, new=new, detail=detail)
+
+
+@FROM_ALEMBIC.register("modify_type")
+def _modify_type(diff) -> Change:
+    return _column_change(diff, type_sql(diff[5]), type_sql(diff[6]), {})
+
+
+def _with_type(existing: dict) -> dict:
+    return {"type": type_sql(existing["existing_type"])} if existing.get("existing_type") is not None else {}
+
+
+@FROM_ALEMBIC.register("modify_default")
+def _modify_default(diff) -> Change:
+    return _column_change(diff, _default_text(diff[5]), _default_text(diff[6]), _with_type(diff[4]))
+
+
+@FROM_ALEMBIC.register("modify_nullable", "modify_comment")
+def _modify_as_is(diff) -> Change:
+    return _column_change(diff, diff[5], diff[6], _with_type(diff[4]))
 
 
 def _columns(constraint) -> list[str]:
     return [c.name for c in constraint.columns]
 
 
-def _structural(diff) -> Change:
-    kind = diff[0]
-    if kind in ("add_table", "remove_table"):
-        table = diff[1]
-        return Change(kind, _qualified(table), detail={"columns": [c.name for c in table.columns]})
-    if kind in ("add_column", "remove_column"):
-        _, schema, table, column = diff
-        table = f"{schema}.{table}" if schema else table
-        facts = {"nullable": column.nullable}
-        if column.server_default is not None:
-            facts["default"] = _default_text(column.server_default)
-        typ = type_sql(column.type)
-        return Change(kind, table, column=column.name, old=typ if kind == "remove_column" else None, new=typ if kind == "add_column" else None, detail=facts)
-    if kind in ("add_index", "remove_index"):
-        index = diff[1]
-        columns = [getattr(e, "name", None) or str(e) for e in index.expressions]
-        detail = {"columns": columns, "unique": bool(index.unique)}
-        using = index.dialect_options["postgresql"].get("using")
-        if using and using != "btree":  # GIN, GiST...: another build cost, another statement
-            detail["using"] = using
-        return Change(kind, _qualified(index.table), name=index.name, detail=detail)
-    if kind in ("add_constraint", "remove_constraint"):
-        constraint = diff[1]
-        detail = {"type": type(constraint).__name__.replace("Constraint", "").lower()}
-        if hasattr(constraint, "columns") and len(constraint.columns):
-            detail["columns"] = _columns(constraint)
-        if hasattr(constraint, "sqltext"):
-            detail["condition"] = str(constraint.sqltext)
-        return Change(kind, _qualified(constraint.table), name=constraint.name, detail=detail)
-    if kind in ("add_fk", "remove_fk"):
-        fk = diff[1]
-        return Change(
-            kind,
-            _qualified(fk.table),
-            name=fk.name,
-            detail={
-                "columns": list(fk.column_keys),
-                "referred_table": _qualified(fk.referred_table),
-                "referred_columns": [e.column.name for e in fk.elements],
-            },
-        )
-    if kind in ("add_table_comment", "remove_table_comment"):
-        table = diff[1]
-        old = diff[2] if kind == "add_table_comment" and len(diff) > 2 else None
-        return Change("modify_table_comment", _qualified(table), old=old, new=table.comment)
-    return Change(kind, None, detail={"alembic": repr(diff)})
+@FROM_ALEMBIC.register("add_table", "remove_table")
+def _table(diff) -> Change:
+    table = diff[1]
+    return Change(diff[0], _qualified(table), detail={"columns": [c.name for c in table.columns]})
+
+
+@FROM_ALEMBIC.register("add_column", "remove_column")
+def _column(diff) -> Change:
+    kind, schema, table, column = diff
+    table = f"{schema}.{table}" if schema else table
+    facts = {"nullable": column.nullable}
+    if column.server_default is not None:
+        facts["default"] = _default_text(column.server_default)
+    typ = type_sql(column.type)
+    return Change(kind, table, column=column.name, old=typ if kind == "remove_column" else None, new=typ if kind == "add_column" else None, detail=facts)
+
+
+@FROM_ALEMBIC.register("add_index", "remove_index")
+def _index(diff) -> Change:
+    index = diff[1]
+    columns = [getattr(e, "name", None) or str(e) for e in index.expressions]
+    detail = {"columns": columns, "unique": bool(index.unique)}
+    using = index.dialect_options["postgresql"].get("using")
+    if using and using != "btree":  # GIN, GiST...: another build cost, another statement
+        detail["using"] = using
+    return Change(diff[0], _qualified(index.table), name=index.name, detail=detail)
+
+
+@FROM_ALEMBIC.register("add_constraint", "remove_constraint")
+def _constraint(diff) -> Change:
+    constraint = diff[1]
+    detail = {"type": type(constraint).__name__.replace("Constraint", "").lower()}
+    if hasattr(constraint, "columns") and len(constraint.columns):
+        detail["columns"] = _columns(constraint)
+    if hasattr(constraint, "sqltext"):
+        detail["condition"] = str(constraint.sqltext)
+    return Change(diff[0], _qualified(constraint.table), name=constraint.name, detail=detail)
+
+
+@FROM_ALEMBIC.register("add_fk", "remove_fk")
+def _fk(diff) -> Change:
+    fk = diff[1]
+    return Change(
+        diff[0],
+        _qualified(fk.table),
+        name=fk.name,
+        detail={
+            "columns": list(fk.column_keys),
+            "referred_table": _qualified(fk.referred_table),
+            "referred_columns": [e.column.name for e in fk.elements],
+        },
+    )
+
+
+@FROM_ALEMBIC.register("modify_table_comment")
+def _table_comment(diff) -> Change:  # alembic: add_table_comment / remove_table_comment
+    table = diff[1]
+    old = diff[2] if diff[0] == "add_table_comment" and len(diff) > 2 else None
+    return Change("modify_table_comment", _qualified(table), old=old, new=table.comment)
 
 
 def _primary_keys(inspector, schema: str | None) -> dict:

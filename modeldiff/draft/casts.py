@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import psycopg2
 from alembic.operations import ops
 
-from ..compare.schemas import type_sql
-from .ops import quote, walk_ops
+from ..sqltext import type_text as type_sql
+from ..sqltext import quote
+from .ops import walk_ops
 from ..db.server import EmbeddedPostgres
 
 UPGRADE, DOWNGRADE = "upgrade", "downgrade"

@@ -47,7 +47,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from .. import compat
 from .casts import DOWNGRADE, UPGRADE, Cast, probe_casts
-from ..compare.schemas import compare_databases, type_sql
+from ..compare.schemas import compare_databases
+from ..sqltext import default_text
+from ..sqltext import type_text as type_sql
 from ..load import LoadedSchema
 from .ops import walk_ops, AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
 from ..db.server import EmbeddedPostgres
@@ -492,7 +494,7 @@ def _add_enum_ops(upgrade_ops: ops.UpgradeOps, changes: list[Change], from_meta:
             last.append(DropEnumOp(change.name, change.old))
         elif change.kind == "modify_enum":
             columns = [
-                (table.name, column.name, _default_sql(column))
+                (table.name, column.name, default_text(column.server_default))
                 for table in from_meta.sorted_tables
                 for column in table.columns
                 if isinstance(column.type, postgresql.ENUM) and column.type.name == change.name
@@ -502,9 +504,6 @@ def _add_enum_ops(upgrade_ops: ops.UpgradeOps, changes: list[Change], from_meta:
     upgrade_ops.ops.extend(last)
 
 
-def _default_sql(column) -> str | None:
-    default = column.server_default
-    return None if default is None else str(getattr(default.arg, "text", default.arg))
 
 
 def _add_primary_key_ops(upgrade_ops: ops.UpgradeOps, changes: list[Change], from_meta: MetaData, to_url: str) -> None:

@@ -41,23 +41,22 @@ from alembic.autogenerate import renderers
 from alembic.autogenerate.render import render_op
 from alembic.operations import Operations, ops
 from sqlalchemy import Column, Index, MetaData, Table
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
 from .. import compat
 from .casts import DOWNGRADE, UPGRADE
-from ..compare.schemas import type_sql
 from .migration import Migration, ProjectType
-from .ops import AddPrimaryKeyOp, quote
-from ..plan.recipes import RenderedStep, render_recipe
+from .ops import AddPrimaryKeyOp
+from ..plan.recipes import BATCH_ROWS, RenderedStep, batched_update, render_recipe
 from ..plan.recipes import params as recipe_params
 from ..plan.rules import DEFAULT_PG_VERSION
 from ..plan.types import classify_type_change
+from ..sqltext import PG as _PG
+from ..sqltext import default_text, in_schema_of, literal, qualified, quote
+from ..sqltext import type_text as type_sql
 from ..values import Change
 
-_PG = postgresql.dialect()
 _LOCK_TIMEOUT = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
-BATCH_ROWS = 10000
 
 
 def check_lock_timeout(text: str) -> str:
@@ -252,30 +251,30 @@ class _Direction:
         if isinstance(op, ops.CreateForeignKeyOp) and op.constraint_name is not None:
             added = copy.copy(op)
             added.kw = {**op.kw, "postgresql_not_valid": True}
-            return [added, self._validate(op.source_table, op.constraint_name)]
+            return [added, self._validate(op.source_table, op.constraint_name, op.kw.get("source_schema"))]
         if isinstance(op, ops.CreateCheckConstraintOp) and op.constraint_name is not None:
             added = copy.copy(op)
             added.kw = {**op.kw, "postgresql_not_valid": True}
-            return [added, self._validate(op.table_name, op.constraint_name)]
+            return [added, self._validate(op.table_name, op.constraint_name, op.schema)]
         if isinstance(op, ops.CreateUniqueConstraintOp) and op.constraint_name is not None:
-            return self._using_index(op.table_name, _name(op.constraint_name), list(op.columns), "UNIQUE", op.kw)
+            return self._using_index(op.table_name, _name(op.constraint_name), list(op.columns), "UNIQUE", op.kw, op.schema)
         if isinstance(op, AddPrimaryKeyOp):
             name = _name(op.constraint_name) or f"{op.table_name}_pkey"
-            return self._using_index(op.table_name, name, list(op.columns), "PRIMARY KEY", {})
+            return self._using_index(op.table_name, name, list(op.columns), "PRIMARY KEY", {}, op.schema)
         if isinstance(op, ops.AlterColumnOp):
             return self._alter(op)
         return [op]
 
-    def _validate(self, table: str, name) -> AutocommitBlockOp:
-        return AutocommitBlockOp([_sql(f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(_name(name))}")])
+    def _validate(self, table: str, name, schema: str | None = None) -> AutocommitBlockOp:
+        return AutocommitBlockOp([_sql(f"ALTER TABLE {qualified(f'{schema}.{table}' if schema else table)} VALIDATE CONSTRAINT {quote(_name(name))}")])
 
-    def _using_index(self, table: str, name: str, columns: list[str], kind: str, kw: dict) -> list:
+    def _using_index(self, table: str, name: str, columns: list[str], kind: str, kw: dict, schema: str | None = None) -> list:
         index_kw = {"postgresql_concurrently": True}
         for option in ("postgresql_nulls_not_distinct", "postgresql_include"):
             if kw.get(option):
                 index_kw[option] = kw[option]
-        build = ops.CreateIndexOp(name, table, columns, unique=True, **index_kw)
-        attach = f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {kind} USING INDEX {quote(name)}"
+        build = ops.CreateIndexOp(name, table, columns, schema=schema, unique=True, **index_kw)
+        attach = f"ALTER TABLE {qualified(f'{schema}.{table}' if schema else table)} ADD CONSTRAINT {quote(name)} {kind} USING INDEX {quote(name)}"
         if kw.get("deferrable"):
             attach += " DEFERRABLE"
         if kw.get("initially"):
@@ -306,7 +305,7 @@ class _Direction:
         default = op.modify_server_default if op.modify_server_default is not False else op.existing_server_default
         return [
             ops.CreateCheckConstraintOp(check, table, f"{quote(column)} IS NOT NULL", schema=op.schema, postgresql_not_valid=True),
-            self._validate(table, check),
+            self._validate(table, check, op.schema),
             ops.AlterColumnOp(
                 table,
                 column,
@@ -379,23 +378,13 @@ def _creates_first(group: list) -> list:
 # --- the written plan for a rewriting type change --------------------------------------------
 
 
-def _default_sql(column) -> str | None:
-    default = getattr(column, "server_default", None)
-    if default is None:
-        return None
-    return str(getattr(default.arg, "text", default.arg))
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verdict) -> Rewrite:
     table, column = op.table_name, op.column_name
     rewrite = Rewrite(len(d.rewrites) + 1, d.direction, table, column, old, new, verdict.reason)
-    change = Change("modify_type", table, column=column, old=old, new=new)
+    name = f"{op.schema}.{table}" if op.schema else table  # as changes name it; sqltext qualifies it
+    change = Change("modify_type", name, column=column, old=old, new=new)
     start, target = d.start.get(table), d.target.get(table)
-    q, qt = quote(column), quote(table)
+    q, qt = quote(column), qualified(name)
     tmp, old_copy = quote(f"{column}_new"), quote(f"{column}_old")
     cast = d.migration.casts.get((d.direction, table, column))
     explicit = cast is not None and cast.using is not None
@@ -421,7 +410,7 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     out += [steps["add"], sync_step]
     # Batches: walk the primary key in ranges of BATCH_ROWS keys, each its own transaction.
     if len(pk) == 1 and pk[0].name != column:
-        out.append(replace(steps["backfill"], sql=_backfill_loop(qt, quote(pk[0].name), type_sql(pk[0].type), tmp, params["set_value"]),
+        out.append(replace(steps["backfill"], sql=batched_update(qt, quote(pk[0].name), type_sql(pk[0].type), f"{tmp} = {params['set_value']}", f"{tmp} IS DISTINCT FROM {params['set_value']}"),
                            note=f"batches of {BATCH_ROWS} rows along the primary key {pk[0].name}, each committed on its own (run it in autocommit mode, not inside BEGIN); add pg_sleep between batches if replicas lag"))
     else:
         why = "it is part of the primary key" if any(c.name == column for c in pk) else "the table has no single-column primary key"
@@ -436,7 +425,7 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     check = None
     if not_null:
         # not-null-via-check on the new column: ADD CONSTRAINT ... NOT VALID, then VALIDATE.
-        new_column = Change("modify_nullable", table, column=f"{column}_new")
+        new_column = Change("modify_nullable", name, column=f"{column}_new")
         add_check, _backfill, validate, *_ = render_recipe("not-null-via-check", new_column)
         out += [add_check, validate]
         check = recipe_params(new_column)["check_name"]
@@ -450,7 +439,7 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
     if start_column is not None and not start_column.nullable:
         swap.append(f"ALTER TABLE {qt} ALTER COLUMN {q} DROP NOT NULL;  -- nothing writes the old column any more")
     swap += [f"ALTER TABLE {qt} RENAME COLUMN {q} TO {old_copy};", f"ALTER TABLE {qt} RENAME COLUMN {tmp} TO {q};"]
-    default = _default_sql(target_column) if target_column is not None else None
+    default = default_text(target_column.server_default) if target_column is not None else None
     if default is not None:
         swap.append(f"ALTER TABLE {qt} ALTER COLUMN {q} SET DEFAULT {default};")
         sequence = re.match(r"nextval\('([^']+)'(::regclass)?\)", default)
@@ -460,37 +449,13 @@ def _plan_rewrite(d: _Direction, op: ops.AlterColumnOp, old: str, new: str, verd
         swap += [f"ALTER TABLE {qt} ALTER COLUMN {q} SET NOT NULL;  -- the valid CHECK proves it: no scan", f"ALTER TABLE {qt} DROP CONSTRAINT {check};"]
     comment = getattr(target_column, "comment", None)
     if comment:
-        swap.append(f"COMMENT ON COLUMN {qt}.{q} IS {_literal(comment)};")
+        swap.append(f"COMMENT ON COLUMN {qt}.{q} IS {literal(comment)};")
     swap += swaps
     swap.append("COMMIT;")
     out.append(replace(steps["swap"], sql="\n".join(swap), note="brief (catalog only); retry if the lock_timeout expires. The application keeps reading and writing the column by its name"))
     out.append(steps["drop"])
     rewrite.steps = out
     return rewrite
-
-
-def _backfill_loop(table: str, pk: str, pk_type: str, tmp: str, value: str) -> str:
-    """A DO block that copies the column in key ranges, committing after each (PostgreSQL
-    >= 11, outside a transaction block). Each statement is a plain range on the primary
-    key, so every batch is an index range scan, whatever plan PL/pgSQL caches."""
-    return f"""DO $$
-DECLARE
-  lo {pk_type};
-  hi {pk_type};
-BEGIN
-  SELECT {pk} INTO lo FROM {table} ORDER BY {pk} LIMIT 1;
-  WHILE lo IS NOT NULL LOOP
-    SELECT {pk} INTO hi FROM {table} WHERE {pk} >= lo ORDER BY {pk} OFFSET {BATCH_ROWS - 1} LIMIT 1;
-    IF hi IS NULL THEN  -- the last, partial batch
-      UPDATE {table} SET {tmp} = {value} WHERE {pk} >= lo AND {tmp} IS DISTINCT FROM {value};
-      COMMIT;
-      EXIT;
-    END IF;
-    UPDATE {table} SET {tmp} = {value} WHERE {pk} >= lo AND {pk} <= hi AND {tmp} IS DISTINCT FROM {value};
-    COMMIT;
-    SELECT {pk} INTO lo FROM {table} WHERE {pk} > hi ORDER BY {pk} LIMIT 1;
-  END LOOP;
-END $$;"""
 
 
 def _index_steps(rewrite: Rewrite, start: Table | None, table: str, column: str) -> tuple[list[str], list[str]]:
@@ -516,7 +481,8 @@ def _index_steps(rewrite: Rewrite, start: Table | None, table: str, column: str)
         build = Index(new_name, *key, unique=bool(index.unique), postgresql_concurrently=True, **options)
         compat.set_parent(build, shadow)
         builds.append(str(CreateIndex(build).compile(dialect=_PG)).strip() + ";")
-        swaps += [f"DROP INDEX {quote(index.name)};", f"ALTER INDEX {quote(new_name)} RENAME TO {quote(index.name)};"]
+        where = f"{start.schema}.{table}" if start.schema else table  # the old index is in the table's schema
+        swaps += [f"DROP INDEX {in_schema_of(where, index.name)};", f"ALTER INDEX {in_schema_of(where, new_name)} RENAME TO {quote(index.name)};"]
     for constraint in sorted(start.constraints, key=lambda c: c.name or ""):
         kind = type(constraint).__name__.replace("Constraint", "").lower()
         if kind in ("unique", "foreignkey", "primarykey") and column in [c.name for c in constraint.columns]:

@@ -13,8 +13,9 @@ from alembic.operations import Operations, ops
 from sqlalchemy.dialects import postgresql
 
 from .. import compat
+from ..sqltext import literal as _literal
+from ..sqltext import quote
 
-_PG = postgresql.dialect()
 _POSTGRESQL_IMPORT = "from sqlalchemy.dialects import postgresql"
 
 
@@ -29,14 +30,6 @@ def walk_ops(container):
 
 def _enum_expr(name: str, labels: list[str]) -> str:
     return f"postgresql.ENUM({', '.join(repr(label) for label in labels)}, name={name!r})"
-
-
-def quote(identifier: str) -> str:
-    return _PG.identifier_preparer.quote(identifier)
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class CreateEnumOp(ops.MigrateOperation):

@@ -27,6 +27,7 @@ from sqlalchemy.schema import (
     SetTableComment,
 )
 
+from ..sqltext import PG
 from .stubs import STUB_MARKER, is_stub
 
 
@@ -373,6 +374,8 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
 
 @functools.lru_cache(maxsize=None)
 def _dialect(name: str):
+    if name == "postgresql":
+        return PG  # renders literals as a server with standard_conforming_strings on reads them
     return create_mock_engine(f"{name}://", lambda *a, **k: None).dialect
 
 

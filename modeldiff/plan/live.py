@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from ..sqltext import qualified
+
 
 class LiveDatabaseError(Exception):
     """The live database cannot be reached or read: one line, no password."""
@@ -175,8 +177,8 @@ def _bytes_setting(n: int) -> str:
 def _table_facts(cur, name: str) -> TableFacts | None:
     cur.execute(
         "SELECT c.oid, pg_relation_size(c.oid), pg_table_size(c.oid), pg_indexes_size(c.oid), pg_total_relation_size(c.oid), c.reltuples "
-        "FROM pg_class c WHERE c.oid = to_regclass(quote_ident(%s)) AND c.relkind IN ('r', 'p', 'm')",
-        (name,),
+        "FROM pg_class c WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'p', 'm')",
+        (qualified(name),),
     )
     row = cur.fetchone()
     if row is None:

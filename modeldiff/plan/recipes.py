@@ -9,7 +9,8 @@ multi-step ones (change-type-expand-contract, with not-null-via-check and preche
 a Markdown plan, from these same steps.
 
 Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {using} {condition}
-{referred_table} {referred_columns} {default} {tmp_column} {old_copy} {sync} {pk} {check_name},
+{referred_table} {referred_columns} {default} {tmp_column} {old_copy} {sync} {pk} {check_name} {index}
+{old_index} {backfill} {fill_default},
 all identifiers already quoted where needed; {new_value} and {set_value} are the value
 converted (in the trigger, in the backfill). A step's `key` lets `modeldiff.online` replace
 the generic SQL with the concrete, runnable statements it can derive from the schema.
@@ -17,10 +18,10 @@ the generic SQL with the concrete, runnable statements it can derive from the sc
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from ..values import Change
+from ..sqltext import bare, column_list, in_schema_of, literal, qualified, quote
+from ..values import Change, Dispatch
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "drop-index-concurrently",
             "Drop the index concurrently",
-            (RecipeStep("DROP INDEX CONCURRENTLY IF EXISTS {name};", "SHARE UPDATE EXCLUSIVE", "reads and writes continue", autocommit=True),),
+            (RecipeStep("DROP INDEX CONCURRENTLY IF EXISTS {index};", "SHARE UPDATE EXCLUSIVE", "reads and writes continue", autocommit=True),),
         ),
         Recipe(
             "change-type-expand-contract",
@@ -70,9 +71,10 @@ RECIPES: dict[str, Recipe] = {
                     key="sync",
                 ),
                 RecipeStep(
-                    "UPDATE {table} SET {tmp_column} = {set_value} WHERE {pk} >= :lo AND {pk} < :lo + 10000 AND {tmp_column} IS DISTINCT FROM {set_value};",
+                    "{backfill}",
                     "ROW EXCLUSIVE",
                     "walk the primary key ({pk} here) in ranges, one transaction each; pause between batches so replicas keep up",
+                    autocommit=True,
                     batched=True,
                     key="backfill",
                 ),
@@ -95,9 +97,10 @@ RECIPES: dict[str, Recipe] = {
                 RecipeStep("ALTER TABLE {table} ADD COLUMN {column} {new_type};", "ACCESS EXCLUSIVE", "brief"),
                 RecipeStep("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default};", "ACCESS EXCLUSIVE", "brief; applies to new rows only"),
                 RecipeStep(
-                    "UPDATE {table} SET {column} = {default} WHERE id >= :lo AND id < :lo + 10000 AND {column} IS NULL;",
+                    "{fill_default}",
                     "ROW EXCLUSIVE",
-                    "walk the primary key (id here) in ranges, one transaction each",
+                    "walk the primary key ({pk} here) in ranges, one transaction each",
+                    autocommit=True,
                     batched=True,
                 ),
             ),
@@ -131,7 +134,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "rename-index",
             "Rename the existing index instead of rebuilding it",
-            (RecipeStep("ALTER INDEX {old_name} RENAME TO {name};", "SHARE UPDATE EXCLUSIVE", "instant"),),
+            (RecipeStep("ALTER INDEX {old_index} RENAME TO {name};", "SHARE UPDATE EXCLUSIVE", "instant"),),
         ),
         Recipe(
             "constraint-using-index",
@@ -215,40 +218,65 @@ RECIPES: dict[str, Recipe] = {
     ]
 }
 
-_SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
-_RESERVED = {"user", "order", "group", "table", "select", "where", "from", "to", "default", "check", "column", "primary", "references", "end", "limit", "offset", "all", "and", "or", "not", "null", "true", "false", "desc", "asc", "as", "on", "in", "is", "case", "when", "then", "else", "both", "using", "window", "with", "type"}
+BATCH_ROWS = 10000
 
 
-def quote(identifier: str) -> str:
-    if _SIMPLE.match(identifier) and identifier not in _RESERVED:
-        return identifier
-    return '"' + identifier.replace('"', '""') + '"'
+def batched_update(table: str, pk: str, pk_type: str, assignment: str, pending: str) -> str:
+    """`UPDATE table SET assignment WHERE pending` as a DO block that walks the primary key
+    `pk` in ranges of BATCH_ROWS keys and commits after each (PostgreSQL >= 11, outside a
+    transaction block). Each statement is a plain range on the key, so every batch is an
+    index range scan whatever plan PL/pgSQL caches, and it works for any key type (a UUID
+    key has no `lo + 10000`). `pk_type` may be `table.pk%TYPE`."""
+    return f"""DO $$
+DECLARE
+  lo {pk_type};
+  hi {pk_type};
+BEGIN
+  SELECT {pk} INTO lo FROM {table} ORDER BY {pk} LIMIT 1;
+  WHILE lo IS NOT NULL LOOP
+    SELECT {pk} INTO hi FROM {table} WHERE {pk} >= lo ORDER BY {pk} OFFSET {BATCH_ROWS - 1} LIMIT 1;
+    IF hi IS NULL THEN  -- the last, partial batch
+      UPDATE {table} SET {assignment} WHERE {pk} >= lo AND {pending};
+      COMMIT;
+      EXIT;
+    END IF;
+    UPDATE {table} SET {assignment} WHERE {pk} >= lo AND {pk} <= hi AND {pending};
+    COMMIT;
+    SELECT {pk} INTO lo FROM {table} WHERE {pk} > hi ORDER BY {pk} LIMIT 1;
+  END LOOP;
+END $$;"""
 
 
-def params(change: Change, statement: str = "") -> dict[str, str]:
+def params(change: Change, statement: str = "", pk: str = "id") -> dict[str, str]:
+    """The placeholders for `change`; `pk` is the table's primary key column (the runbook
+    does not know it and says "id here")."""
     d = change.detail
+    table = qualified(change.table) if change.table else ""
+    column = quote(change.column) if change.column else ""
+    tmp_column = quote(f"{change.column}_new") if change.column else ""
     p = {
-        "table": quote(change.table) if change.table else "",
-        "column": quote(change.column) if change.column else "",
+        "table": table,
+        "column": column,
         "name": quote(change.name) if change.name else "",
-        "new_type": str(change.new) if change.kind in ("modify_type", "add_column") else "",
-        "new_type_text": str(change.new).lower() if change.kind == "modify_type" else "",
-        "old_type": str(change.old) if change.kind == "modify_type" else "",
-        "columns": ", ".join(quote(c) for c in d.get("columns", []) if c),
+        "index": in_schema_of(change.table, change.name) if change.table and change.name else "",
+        "new_type": "",
+        "new_type_text": "",
+        "old_type": "",
+        "columns": column_list(d.get("columns")),
         "condition": d.get("condition", ""),
-        "referred_table": quote(d["referred_table"]) if d.get("referred_table") else "",
-        "referred_columns": ", ".join(quote(c) for c in d.get("referred_columns", [])),
+        "referred_table": qualified(d["referred_table"]) if d.get("referred_table") else "",
+        "referred_columns": column_list(d.get("referred_columns")),
         "default": d.get("default") or "...",
-        "tmp_column": quote(f"{change.column}_new") if change.column else "",
+        "tmp_column": tmp_column,
         "old_copy": quote(f"{change.column}_old") if change.column else "",
-        "sync": quote(f"{change.table}_{change.column}_sync"[:63]) if change.column else "",
-        "new_value": f"NEW.{quote(change.column)}" if change.column else "",
-        "set_value": quote(change.column) if change.column else "",
-        "pk": "id",
-        "check_name": quote(f"{change.table}_{change.column}_not_null"[:63]) if change.column else "",
+        "sync": quote(f"{bare(change.table)}_{change.column}_sync"[:63]) if change.column else "",
+        "new_value": f"NEW.{column}" if change.column else "",
+        "set_value": column,
+        "pk": quote(pk),
+        "check_name": quote(f"{bare(change.table)}_{change.column}_not_null"[:63]) if change.column else "",
         "unique": "UNIQUE " if d.get("unique") else "",
         "using": f" USING {d['using']}" if d.get("using") else "",
-        "constraint": "PRIMARY KEY" if change.kind == "modify_primary_key" else "UNIQUE",
+        "constraint": "UNIQUE",
         "statement": statement,
         "target": f"{change.table}.{change.column}" if change.column else str(change.table),
         "old_name": "",
@@ -257,27 +285,68 @@ def params(change: Change, statement: str = "") -> dict[str, str]:
         "value": "",
         "violations_sql": "",
     }
-    if change.kind == "modify_primary_key":
-        p["columns"] = ", ".join(quote(c) for c in (change.new or []))
-    if change.kind == "modify_enum" and change.new is not None:
-        literal = lambda v: "'" + v.replace("'", "''") + "'"  # noqa: E731
-        p["value"] = ", ".join(literal(v) for v in change.new if v not in (change.old or []))
-        p["removed"] = ", ".join(literal(v) for v in (change.old or []) if v not in change.new)
-        p["labels"] = ", ".join(literal(v) for v in change.new)
-        used = d.get("used_by", [])
-        p["used_by"] = ", ".join(used)
-        if used:
-            table, _, column = used[0].rpartition(".")
-            p["used_table"], p["used_column"] = quote(table), quote(column)
-    if change.kind == "add_constraint" and d.get("condition"):
-        p["violations_sql"] = f"SELECT count(*) FROM {p['table']} WHERE NOT ({d['condition']});"
-    if change.kind == "add_fk":
-        cols = d.get("columns", [])
-        refs = d.get("referred_columns", [])
-        join = " AND ".join(f"r.{quote(b)} = t.{quote(a)}" for a, b in zip(cols, refs))
-        nonnull = " AND ".join(f"t.{quote(a)} IS NOT NULL" for a in cols)
-        p["violations_sql"] = f"SELECT count(*) FROM {p['table']} t WHERE {nonnull} AND NOT EXISTS (SELECT 1 FROM {p['referred_table']} r WHERE {join});"
+    if change.column:
+        key, key_type = quote(pk), f"{table}.{quote(pk)}%TYPE"
+        p["backfill"] = batched_update(table, key, key_type, f"{tmp_column} = {column}", f"{tmp_column} IS DISTINCT FROM {column}")
+        p["fill_default"] = batched_update(table, key, key_type, f"{column} = {p['default']}", f"{column} IS NULL")
+    handler = PARAMS.get(change.kind)
+    p.update((handler(change, p) if handler else None) or {})
     return p
+
+
+PARAMS = Dispatch("plan.recipes")
+# The placeholders above are all these kinds' recipes use.
+PARAMS.register(
+    "add_table", "remove_table", "remove_column", "modify_nullable", "modify_default", "modify_comment", "modify_table_comment",
+    "add_index", "remove_index", "remove_constraint", "remove_fk", "add_enum", "remove_enum",
+)(Dispatch.nothing)
+
+
+@PARAMS.register("add_column")
+def _add_column(change: Change, p: dict) -> dict:
+    return {"new_type": str(change.new)}
+
+
+@PARAMS.register("modify_type")
+def _modify_type(change: Change, p: dict) -> dict:
+    return {"new_type": str(change.new), "new_type_text": str(change.new).lower(), "old_type": str(change.old)}
+
+
+@PARAMS.register("modify_primary_key")
+def _modify_primary_key(change: Change, p: dict) -> dict:
+    return {"constraint": "PRIMARY KEY", "columns": column_list(change.new)}
+
+
+@PARAMS.register("modify_enum")
+def _modify_enum(change: Change, p: dict) -> dict | None:
+    if change.new is None:
+        return None
+    out = {
+        "value": ", ".join(literal(v) for v in change.new if v not in (change.old or [])),
+        "removed": ", ".join(literal(v) for v in (change.old or []) if v not in change.new),
+        "labels": ", ".join(literal(v) for v in change.new),
+    }
+    used = change.detail.get("used_by", [])
+    out["used_by"] = ", ".join(used)
+    if used:
+        table, _, column = used[0].rpartition(".")
+        out["used_table"], out["used_column"] = qualified(table), quote(column)
+    return out
+
+
+@PARAMS.register("add_constraint")
+def _add_constraint(change: Change, p: dict) -> dict | None:
+    condition = change.detail.get("condition")
+    return {"violations_sql": f"SELECT count(*) FROM {p['table']} WHERE NOT ({condition});"} if condition else None
+
+
+@PARAMS.register("add_fk")
+def _add_fk(change: Change, p: dict) -> dict:
+    cols = change.detail.get("columns", [])
+    refs = change.detail.get("referred_columns", [])
+    join = " AND ".join(f"r.{quote(b)} = t.{quote(a)}" for a, b in zip(cols, refs))
+    nonnull = " AND ".join(f"t.{quote(a)} IS NOT NULL" for a in cols)
+    return {"violations_sql": f"SELECT count(*) FROM {p['table']} t WHERE {nonnull} AND NOT EXISTS (SELECT 1 FROM {p['referred_table']} r WHERE {join});"}
 
 
 @dataclass
@@ -305,6 +374,8 @@ def render_recipe(recipe_id: str, change: Change, statement: str = "", extra: di
     recipe = RECIPES[recipe_id]
     p = _Defaulting(params(change, statement))
     p.update(extra or {})
+    if p.get("old_name") and change.table:  # a name the rule found (the twin of a rename), not yet SQL
+        p["old_index"] = in_schema_of(change.table, p["old_name"])
     out = []
     for step in recipe.steps:
         out.append(

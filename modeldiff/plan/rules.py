@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..values import Change
+from ..values import Change, Dispatch
 from ..compare.facts import check_proving_not_null
 from .hazards import ACCESS_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE, Hazard
 from .types import classify_type_change
@@ -87,14 +87,21 @@ def hazards_for(change: Change, diff: _Diff, ctx: PlanContext) -> list[Hazard]:
         return []  # the table is created empty by this same upgrade: nothing to lock or scan
     if change.table in diff.removed_tables and change.kind != "remove_table":
         return []  # goes away with its table; the remove_table change carries the hazards
-    rule = _RULES.get(change.kind)
-    return rule(change, diff, ctx) if rule else []
+    rule = RULES.get(change.kind)
+    return (rule(change, diff, ctx) if rule else None) or []
+
+
+RULES = Dispatch("plan.rules")
+# A new table is created empty (its other changes are skipped above); types, comments:
+# catalog-only changes without a lock worth naming.
+RULES.register("add_table", "add_enum", "remove_enum", "modify_comment", "modify_table_comment")(Dispatch.nothing)
 
 
 def _brief(change: Change, reason: str, tables: list[str] | None = None, recipe: str = "lock-timeout") -> Hazard:
     return Hazard("MD101", reason, ACCESS_EXCLUSIVE, tables or [change.table], "brief", None, recipe)
 
 
+@RULES.register("remove_table")
 def _remove_table(change, diff, ctx):
     refs = [r for r in change.detail.get("references", []) if r not in diff.removed_tables and r != change.table]
     locked = [change.table, *refs]
@@ -106,6 +113,7 @@ def _remove_table(change, diff, ctx):
     ]
 
 
+@RULES.register("add_column")
 def _add_column(change, diff, ctx):
     d = change.detail
     out = []
@@ -132,6 +140,7 @@ def _add_column(change, diff, ctx):
     return out
 
 
+@RULES.register("remove_column")
 def _remove_column(change, diff, ctx):
     out = [
         _brief(change, "DROP COLUMN only marks the column dropped in the catalog (space is reclaimed by later rewrites)", recipe="drop-in-later-release"),
@@ -155,6 +164,7 @@ def _remove_column(change, diff, ctx):
     return out
 
 
+@RULES.register("modify_type")
 def _modify_type(change, diff, ctx):
     verdict = classify_type_change(change.old, change.new, ctx.pg_version, ctx.timezone)
     out = []
@@ -167,6 +177,7 @@ def _modify_type(change, diff, ctx):
     return out
 
 
+@RULES.register("modify_nullable")
 def _modify_nullable(change, diff, ctx):
     if change.new:  # DROP NOT NULL
         return [_brief(change, "DROP NOT NULL is a catalog change")]
@@ -188,6 +199,7 @@ def _modify_nullable(change, diff, ctx):
     return out
 
 
+@RULES.register("modify_default")
 def _modify_default(change, diff, ctx):
     out = [_brief(change, "SET/DROP DEFAULT only affects future INSERTs: catalog change")]
     if change.new is None and change.old is not None and change.detail.get("nullable") is False:
@@ -195,6 +207,7 @@ def _modify_default(change, diff, ctx):
     return out
 
 
+@RULES.register("add_index")
 def _add_index(change, diff, ctx):
     d = change.detail
     twin = diff.find(
@@ -213,10 +226,12 @@ def _add_index(change, diff, ctx):
     return out
 
 
+@RULES.register("remove_index")
 def _remove_index(change, diff, ctx):
     return [_brief(change, "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the table", recipe="drop-index-concurrently")]
 
 
+@RULES.register("add_constraint")
 def _add_constraint(change, diff, ctx):
     kind = change.detail.get("type")
     if kind == "check":
@@ -232,10 +247,12 @@ def _add_constraint(change, diff, ctx):
     return [Hazard("MD105", f"ADD CONSTRAINT ({kind}) builds an index under ACCESS EXCLUSIVE", ACCESS_EXCLUSIVE, [change.table], "operation", "index")]
 
 
+@RULES.register("remove_constraint")
 def _remove_constraint(change, diff, ctx):
     return [_brief(change, "DROP CONSTRAINT is a catalog change (its index, if any, is dropped too)")]
 
 
+@RULES.register("add_fk")
 def _add_fk(change, diff, ctx):
     ref = change.detail.get("referred_table")
     tables = [change.table] + ([ref] if ref and ref != change.table else [])
@@ -245,12 +262,14 @@ def _add_fk(change, diff, ctx):
     ]
 
 
+@RULES.register("remove_fk")
 def _remove_fk(change, diff, ctx):
     ref = change.detail.get("referred_table")
     tables = [change.table] + ([ref] if ref and ref != change.table and ref not in diff.removed_tables else [])
     return [_brief(change, "dropping a foreign key removes triggers on both tables", tables)]
 
 
+@RULES.register("modify_primary_key")
 def _modify_primary_key(change, diff, ctx):
     out = []
     if change.old and not change.new:
@@ -264,6 +283,7 @@ def _modify_primary_key(change, diff, ctx):
     return out
 
 
+@RULES.register("modify_enum")
 def _modify_enum(change, diff, ctx):
     old, new = list(change.old or []), list(change.new or [])
     used = change.detail.get("used_by", [])
@@ -291,21 +311,3 @@ def _modify_enum(change, diff, ctx):
         out.append(Hazard("MD202", f"fails if rows of {', '.join(used)} still hold {', '.join(removed)}", recipe="enum-remove-value"))
     out.append(Hazard("MD304", f"the FROM release may still write {', '.join(removed)}", recipe="enum-remove-value"))
     return out
-
-
-_RULES = {
-    "remove_table": _remove_table,
-    "add_column": _add_column,
-    "remove_column": _remove_column,
-    "modify_type": _modify_type,
-    "modify_nullable": _modify_nullable,
-    "modify_default": _modify_default,
-    "add_index": _add_index,
-    "remove_index": _remove_index,
-    "add_constraint": _add_constraint,
-    "remove_constraint": _remove_constraint,
-    "add_fk": _add_fk,
-    "remove_fk": _remove_fk,
-    "modify_primary_key": _modify_primary_key,
-    "modify_enum": _modify_enum,
-}

@@ -2,89 +2,150 @@
 
 This is what `alembic upgrade` would execute for the change as generated (no online
 recipe), shown so a DBA can see exactly which statement takes which lock. New tables are
-abbreviated; their full DDL is in the migration.
+abbreviated; their full DDL is in the migration. One handler per change kind (`STATEMENTS`).
 """
 
 from __future__ import annotations
 
-from ..values import Change
-from .recipes import quote
+from ..sqltext import bare, column_list as _cols, in_schema_of, literal as _literal, qualified, quote
+from ..values import Change, Dispatch
 
-
-def _cols(columns) -> str:
-    return ", ".join(quote(c) for c in columns or [])
-
-
-def _literal(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+STATEMENTS = Dispatch("plan.statements")
 
 
 def statement_for(change: Change) -> str:
-    k, d = change.kind, change.detail
-    t = quote(change.table) if change.table else ""
-    c = quote(change.column) if change.column else ""
-    if k == "add_table":
-        return f"CREATE TABLE {t} (...);  -- {len(d.get('columns', []))} columns"
-    if k == "remove_table":
-        return f"DROP TABLE {t};"
-    if k == "add_column":
-        sql = f"ALTER TABLE {t} ADD COLUMN {c} {change.new}"
-        if d.get("default") is not None:
-            sql += f" DEFAULT {d['default']}"
-        if d.get("nullable") is False:
-            sql += " NOT NULL"
-        return sql + ";"
-    if k == "remove_column":
-        return f"ALTER TABLE {t} DROP COLUMN {c};"
-    if k == "modify_type":
-        return f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {change.new};"
-    if k == "modify_nullable":
-        return f"ALTER TABLE {t} ALTER COLUMN {c} {'DROP' if change.new else 'SET'} NOT NULL;"
-    if k == "modify_default":
-        if change.new is None:
-            return f"ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT;"
-        return f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {change.new};"
-    if k == "modify_comment":
-        return f"COMMENT ON COLUMN {t}.{c} IS {_literal(change.new) if change.new is not None else 'NULL'};"
-    if k == "modify_table_comment":
-        return f"COMMENT ON TABLE {t} IS {_literal(change.new) if change.new is not None else 'NULL'};"
-    if k == "add_index":
-        using = f" USING {d['using']}" if d.get("using") else ""
-        return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {t}{using} ({_cols(d.get('columns'))});"
-    if k == "remove_index":
-        return f"DROP INDEX {quote(change.name)};"
-    if k == "add_constraint":
-        name = quote(change.name) if change.name else ""
-        kind = d.get("type")
-        if kind == "check":
-            body = f"CHECK ({d.get('condition', '')})"
-        elif kind == "unique":
-            body = f"UNIQUE ({_cols(d.get('columns'))})"
-        else:
-            body = f"{(kind or '').upper()} (...)"
-        return f"ALTER TABLE {t} ADD CONSTRAINT {name} {body};".replace("CONSTRAINT  ", "")
-    if k in ("remove_constraint", "remove_fk"):
-        return f"ALTER TABLE {t} DROP CONSTRAINT {quote(change.name) if change.name else '...'};"
-    if k == "add_fk":
-        name = f"CONSTRAINT {quote(change.name)} " if change.name else ""
-        return (
-            f"ALTER TABLE {t} ADD {name}FOREIGN KEY ({_cols(d.get('columns'))}) "
-            f"REFERENCES {quote(d['referred_table'])} ({_cols(d.get('referred_columns'))});"
-        )
-    if k == "modify_primary_key":
-        parts = []
-        if change.old:
-            parts.append(f"ALTER TABLE {t} DROP CONSTRAINT {quote(d.get('old_name') or change.table + '_pkey')};")
-        if change.new:
-            parts.append(f"ALTER TABLE {t} ADD CONSTRAINT {quote(d.get('new_name') or change.table + '_pkey')} PRIMARY KEY ({_cols(change.new)});")
-        return "\n".join(parts)
-    if k == "add_enum":
-        return f"CREATE TYPE {quote(change.name)} AS ENUM ({', '.join(_literal(v) for v in change.new)});"
-    if k == "remove_enum":
-        return f"DROP TYPE {quote(change.name)};"
-    if k == "modify_enum":
-        old, new = list(change.old or []), list(change.new or [])
-        if all(v in new for v in old):
-            return "\n".join(f"ALTER TYPE {quote(change.name)} ADD VALUE {_literal(v)};" for v in new if v not in old)
-        return f"-- recreate type {change.name}: ({', '.join(old)}) -> ({', '.join(new)}), converting every column that uses it"
-    return f"-- {k} {change.table or ''} {change.name or ''}".rstrip()
+    handler = STATEMENTS.get(change.kind)
+    if handler is None:  # a kind alembic reported that modeldiff does not know
+        return f"-- {change.kind} {change.table or ''} {change.name or ''}".rstrip()
+    return handler(change)
+
+
+def _t(change: Change) -> str:
+    return qualified(change.table) if change.table else ""
+
+
+def _c(change: Change) -> str:
+    return quote(change.column) if change.column else ""
+
+
+@STATEMENTS.register("add_table")
+def _add_table(change):
+    return f"CREATE TABLE {_t(change)} (...);  -- {len(change.detail.get('columns', []))} columns"
+
+
+@STATEMENTS.register("remove_table")
+def _remove_table(change):
+    return f"DROP TABLE {_t(change)};"
+
+
+@STATEMENTS.register("add_column")
+def _add_column(change):
+    d = change.detail
+    sql = f"ALTER TABLE {_t(change)} ADD COLUMN {_c(change)} {change.new}"
+    if d.get("default") is not None:
+        sql += f" DEFAULT {d['default']}"
+    if d.get("nullable") is False:
+        sql += " NOT NULL"
+    return sql + ";"
+
+
+@STATEMENTS.register("remove_column")
+def _remove_column(change):
+    return f"ALTER TABLE {_t(change)} DROP COLUMN {_c(change)};"
+
+
+@STATEMENTS.register("modify_type")
+def _modify_type(change):
+    return f"ALTER TABLE {_t(change)} ALTER COLUMN {_c(change)} TYPE {change.new};"
+
+
+@STATEMENTS.register("modify_nullable")
+def _modify_nullable(change):
+    return f"ALTER TABLE {_t(change)} ALTER COLUMN {_c(change)} {'DROP' if change.new else 'SET'} NOT NULL;"
+
+
+@STATEMENTS.register("modify_default")
+def _modify_default(change):
+    if change.new is None:
+        return f"ALTER TABLE {_t(change)} ALTER COLUMN {_c(change)} DROP DEFAULT;"
+    return f"ALTER TABLE {_t(change)} ALTER COLUMN {_c(change)} SET DEFAULT {change.new};"
+
+
+@STATEMENTS.register("modify_comment")
+def _modify_comment(change):
+    return f"COMMENT ON COLUMN {_t(change)}.{_c(change)} IS {_literal(change.new) if change.new is not None else 'NULL'};"
+
+
+@STATEMENTS.register("modify_table_comment")
+def _modify_table_comment(change):
+    return f"COMMENT ON TABLE {_t(change)} IS {_literal(change.new) if change.new is not None else 'NULL'};"
+
+
+@STATEMENTS.register("add_index")
+def _add_index(change):
+    d = change.detail
+    using = f" USING {d['using']}" if d.get("using") else ""
+    return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {_t(change)}{using} ({_cols(d.get('columns'))});"
+
+
+@STATEMENTS.register("remove_index")
+def _remove_index(change):
+    return f"DROP INDEX {in_schema_of(change.table, change.name)};"
+
+
+@STATEMENTS.register("add_constraint")
+def _add_constraint(change):
+    d = change.detail
+    name = quote(change.name) if change.name else ""
+    kind = d.get("type")
+    if kind == "check":
+        body = f"CHECK ({d.get('condition', '')})"
+    elif kind == "unique":
+        body = f"UNIQUE ({_cols(d.get('columns'))})"
+    else:
+        body = f"{(kind or '').upper()} (...)"
+    return f"ALTER TABLE {_t(change)} ADD CONSTRAINT {name} {body};".replace("CONSTRAINT  ", "")
+
+
+@STATEMENTS.register("remove_constraint", "remove_fk")
+def _drop_constraint(change):
+    return f"ALTER TABLE {_t(change)} DROP CONSTRAINT {quote(change.name) if change.name else '...'};"
+
+
+@STATEMENTS.register("add_fk")
+def _add_fk(change):
+    d = change.detail
+    name = f"CONSTRAINT {quote(change.name)} " if change.name else ""
+    return (
+        f"ALTER TABLE {_t(change)} ADD {name}FOREIGN KEY ({_cols(d.get('columns'))}) "
+        f"REFERENCES {qualified(d['referred_table'])} ({_cols(d.get('referred_columns'))});"
+    )
+
+
+@STATEMENTS.register("modify_primary_key")
+def _modify_primary_key(change):
+    d, t = change.detail, _t(change)
+    parts = []
+    if change.old:
+        parts.append(f"ALTER TABLE {t} DROP CONSTRAINT {quote(d.get('old_name') or bare(change.table) + '_pkey')};")
+    if change.new:
+        parts.append(f"ALTER TABLE {t} ADD CONSTRAINT {quote(d.get('new_name') or bare(change.table) + '_pkey')} PRIMARY KEY ({_cols(change.new)});")
+    return "\n".join(parts)
+
+
+@STATEMENTS.register("add_enum")
+def _add_enum(change):
+    return f"CREATE TYPE {quote(change.name)} AS ENUM ({', '.join(_literal(v) for v in change.new)});"
+
+
+@STATEMENTS.register("remove_enum")
+def _remove_enum(change):
+    return f"DROP TYPE {quote(change.name)};"
+
+
+@STATEMENTS.register("modify_enum")
+def _modify_enum(change):
+    old, new = list(change.old or []), list(change.new or [])
+    if all(v in new for v in old):
+        return "\n".join(f"ALTER TYPE {quote(change.name)} ADD VALUE {_literal(v)};" for v in new if v not in old)
+    return f"-- recreate type {change.name}: ({', '.join(old)}) -> ({', '.join(new)}), converting every column that uses it"

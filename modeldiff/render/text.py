@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from ..values import Change, Diff
+from ..values import KIND_ORDER, VERIFY_KINDS, Change, Diff, Dispatch
 
 _SIGN = {"add": ("+", "green"), "remove": ("-", "red"), "modify": ("~", "yellow")}
 
@@ -20,57 +20,106 @@ def _short(commit: str | None) -> str:
     return commit[:10] if commit else "work tree"
 
 
+DESCRIBE = Dispatch("render.text", KIND_ORDER + VERIFY_KINDS)
+
+
 def describe(change: Change) -> str:
     """One line for one change, without the table name."""
-    k, d = change.kind, change.detail
-    if k == "add_table":
-        return f"new table ({len(d.get('columns', []))} columns)"
-    if k == "remove_table":
-        return f"table dropped ({len(d.get('columns', []))} columns)"
-    if k in ("add_column", "remove_column"):
-        typ = change.new if k == "add_column" else change.old
-        extra = "" if d.get("nullable", True) else " NOT NULL"
-        extra += f" DEFAULT {d['default']}" if d.get("default") else ""
-        return f"column {change.column} {typ}{extra}"
-    if k.startswith("modify_") and change.column:
-        what = k.removeprefix("modify_")
-        return f"column {change.column}: {what} {_val(k, change.old)} → {_val(k, change.new)}"
-    if k in ("add_index", "remove_index"):
-        unique = "unique " if d.get("unique") else ""
-        using = f" using {d['using']}" if d.get("using") else ""
-        return f"{unique}index {change.name} ({', '.join(d.get('columns', []))}){using}"
-    if k in ("add_constraint", "remove_constraint"):
-        cols = f" ({', '.join(d['columns'])})" if d.get("columns") else ""
-        cond = f" CHECK ({d['condition']})" if d.get("condition") else ""
-        return f"{d.get('type', '')} constraint {change.name}{cols}{cond}"
-    if k in ("add_fk", "remove_fk"):
-        return (
-            f"foreign key {change.name} ({', '.join(d['columns'])}) → "
-            f"{d['referred_table']} ({', '.join(d['referred_columns'])})"
-        )
-    if k == "modify_primary_key":
-        return f"primary key {_val(k, change.old)} → {_val(k, change.new)}"
-    if k in ("add_enum", "remove_enum"):
-        return f"enum type {change.name} ({', '.join(change.new or change.old)})"
-    if k == "modify_enum":
-        return f"enum type {change.name}: ({', '.join(change.old)}) → ({', '.join(change.new)})"
-    if k == "modify_table_comment":
-        return f"table comment {_val(k, change.old)} → {_val(k, change.new)}"
-    if k == "invalid_constraint":
-        return f"constraint {change.name} is NOT VALID (never validated): {d.get('definition', '')}"
-    if k == "invalid_index":
-        return f"index {change.name} is INVALID (left by a failed concurrent build)"
-    return f"{k} {change.name or ''}".strip()
+    handler = DESCRIBE.get(change.kind)
+    return (handler and handler(change)) or f"{change.kind} {change.name or ''}".strip()
 
 
-def _val(kind: str, value) -> str:
+def _val(value, none: str = "NULL") -> str:
     if value is None:
-        return "none" if kind in ("modify_default", "modify_comment", "modify_table_comment") else "NULL"
-    if kind == "modify_nullable":
-        return "NULL" if value else "NOT NULL"
+        return none
     if isinstance(value, (list, tuple)):
         return "(" + ", ".join(value) + ")"
     return str(value)
+
+
+@DESCRIBE.register("add_table")
+def _add_table(change):
+    return f"new table ({len(change.detail.get('columns', []))} columns)"
+
+
+@DESCRIBE.register("remove_table")
+def _remove_table(change):
+    return f"table dropped ({len(change.detail.get('columns', []))} columns)"
+
+
+@DESCRIBE.register("add_column", "remove_column")
+def _column(change):
+    d = change.detail
+    typ = change.new if change.kind == "add_column" else change.old
+    extra = "" if d.get("nullable", True) else " NOT NULL"
+    extra += f" DEFAULT {d['default']}" if d.get("default") else ""
+    return f"column {change.column} {typ}{extra}"
+
+
+def _column_change(show):
+    def describe_it(change):
+        if change.column:
+            return f"column {change.column}: {change.kind.removeprefix('modify_')} {show(change.old)} → {show(change.new)}"
+        return None
+
+    return describe_it
+
+
+DESCRIBE.register("modify_type")(_column_change(_val))
+DESCRIBE.register("modify_nullable")(_column_change(lambda v: "NULL" if v is None or v else "NOT NULL"))
+DESCRIBE.register("modify_default", "modify_comment")(_column_change(lambda v: _val(v, "none")))
+
+
+@DESCRIBE.register("add_index", "remove_index")
+def _index(change):
+    d = change.detail
+    unique = "unique " if d.get("unique") else ""
+    using = f" using {d['using']}" if d.get("using") else ""
+    return f"{unique}index {change.name} ({', '.join(d.get('columns', []))}){using}"
+
+
+@DESCRIBE.register("add_constraint", "remove_constraint")
+def _constraint(change):
+    d = change.detail
+    cols = f" ({', '.join(d['columns'])})" if d.get("columns") else ""
+    cond = f" CHECK ({d['condition']})" if d.get("condition") else ""
+    return f"{d.get('type', '')} constraint {change.name}{cols}{cond}"
+
+
+@DESCRIBE.register("add_fk", "remove_fk")
+def _fk(change):
+    d = change.detail
+    return f"foreign key {change.name} ({', '.join(d['columns'])}) → {d['referred_table']} ({', '.join(d['referred_columns'])})"
+
+
+@DESCRIBE.register("modify_primary_key")
+def _primary_key(change):
+    return f"primary key {_val(change.old)} → {_val(change.new)}"
+
+
+@DESCRIBE.register("add_enum", "remove_enum")
+def _enum(change):
+    return f"enum type {change.name} ({', '.join(change.new or change.old)})"
+
+
+@DESCRIBE.register("modify_enum")
+def _modify_enum(change):
+    return f"enum type {change.name}: ({', '.join(change.old)}) → ({', '.join(change.new)})"
+
+
+@DESCRIBE.register("modify_table_comment")
+def _table_comment(change):
+    return f"table comment {_val(change.old, 'none')} → {_val(change.new, 'none')}"
+
+
+@DESCRIBE.register("invalid_constraint")
+def _invalid_constraint(change):
+    return f"constraint {change.name} is NOT VALID (never validated): {change.detail.get('definition', '')}"
+
+
+@DESCRIBE.register("invalid_index")
+def _invalid_index(change):
+    return f"index {change.name} is INVALID (left by a failed concurrent build)"
 
 
 def render_text(result: Diff, hazards: Sequence[Sequence] | None = None) -> str:

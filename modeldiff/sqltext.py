@@ -1,0 +1,73 @@
+"""The SQL text modeldiff prints, for PostgreSQL: identifiers, names in named schemas, string
+literals, types and defaults. One implementation, so the runbook, the recipes, the online
+plan and the drafted operations quote alike (and PostgreSQL accepts what they print).
+
+Names travel through modeldiff as text, a table in a named schema as `schema.table` (see
+`compare.schemas`); `qualified` turns that into `schema.table` quoted per part.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql
+
+
+def _dialect():
+    dialect = postgresql.dialect()
+    # The server's standard_conforming_strings is on (the default since PostgreSQL 9.1): a
+    # backslash in '...' is an ordinary character. SQLAlchemy assumes "off" (and doubles
+    # backslashes in literals it renders) until it has connected to a server and asked.
+    dialect._backslash_escapes = False
+    return dialect
+
+
+PG = _dialect()
+_PREPARER = PG.identifier_preparer
+
+
+def quote(identifier: str) -> str:
+    """One identifier, double-quoted when PostgreSQL needs it: SQLAlchemy's preparer knows
+    every reserved word (`grant`, `only`, `user`...), capitals and odd characters."""
+    return _PREPARER.quote(identifier)
+
+
+def qualified(name: str) -> str:
+    """A table as modeldiff names it (`events`, `audit.events`), each part quoted."""
+    schema, dot, table = name.partition(".")
+    return f"{quote(schema)}.{quote(table)}" if dot else quote(name)
+
+
+def in_schema_of(table: str, name: str) -> str:
+    """`name` (an index, a sequence) in the schema of `table`: DROP INDEX, ALTER INDEX and
+    the like find a named schema's index only when it is qualified."""
+    schema, dot, _ = table.partition(".")
+    return f"{quote(schema)}.{quote(name)}" if dot else quote(name)
+
+
+def bare(table: str) -> str:
+    """The table's name without its schema (unquoted), for names derived from it."""
+    return table.rpartition(".")[2]
+
+
+def column_list(names) -> str:
+    return ", ".join(quote(n) for n in names or [] if n)
+
+
+def literal(value) -> str:
+    """A string constant. Only quotes are doubled: with standard_conforming_strings on, a
+    backslash is literal. (Not SQLAlchemy's literal renderer: for a DBAPI with the pyformat
+    paramstyle it also doubles %, which is right in a statement sent with parameters and
+    wrong in text a person runs.)"""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def type_text(type_) -> str:
+    """A SQLAlchemy type as PostgreSQL DDL spells it."""
+    return type_.compile(dialect=PG)
+
+
+def default_text(default) -> str | None:
+    """A server default (reflected `DefaultClause`, `text()` or a plain string) as SQL."""
+    if default is None:
+        return None
+    arg = getattr(default, "arg", default)
+    return str(getattr(arg, "text", arg))

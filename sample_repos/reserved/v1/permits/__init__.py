@@ -1,0 +1,1 @@
+"""permits: who may do what, and the audit trail of it."""

@@ -1,0 +1,5 @@
+from .base import Base
+from .audit import Event
+from .grants import Grant
+
+__all__ = ["Base", "Event", "Grant"]
