@@ -47,3 +47,11 @@ def set_parent(element, parent) -> None:
     own collections (SQLAlchemy's `_set_parent`)."""
     element._set_parent(parent)
 
+
+
+def standard_conforming_strings(dialect):
+    """`dialect` rendering string literals for a server with standard_conforming_strings on
+    (a backslash is an ordinary character). SQLAlchemy assumes "off" (`_backslash_escapes`)
+    until it has connected to a server and asked."""
+    dialect._backslash_escapes = False
+    return dialect

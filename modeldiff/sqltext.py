@@ -10,17 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy.dialects import postgresql
 
-
-def _dialect():
-    dialect = postgresql.dialect()
-    # The server's standard_conforming_strings is on (the default since PostgreSQL 9.1): a
-    # backslash in '...' is an ordinary character. SQLAlchemy assumes "off" (and doubles
-    # backslashes in literals it renders) until it has connected to a server and asked.
-    dialect._backslash_escapes = False
-    return dialect
+from . import compat
 
 
-PG = _dialect()
+# The server's standard_conforming_strings is on (the default since PostgreSQL 9.1).
+PG = compat.standard_conforming_strings(postgresql.dialect())
 _PREPARER = PG.identifier_preparer
 
 

@@ -52,7 +52,7 @@ print(json.dumps([before[0] == after[0], before[2] == after[1], levels]))
 
 
 def test_private_names_are_used_only_through_compat():
-    private = re.compile(r"\b(_InspectorConv|_populate_migration_script|_render_cmd_body|_indent|_alter_column|_set_parent|_reverse)\b")
+    private = re.compile(r"\b(_InspectorConv|_populate_migration_script|_render_cmd_body|_indent|_alter_column|_set_parent|_reverse|_backslash_escapes)\b")
     users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if p.name != "compat.py" and private.search(p.read_text()))
     assert users == []
 
@@ -91,6 +91,12 @@ def test_every_fenced_name_exists_and_works():
     index = Index("ix", other.c.a)
     compat.set_parent(index, other)
     assert index.table is other
+
+    from sqlalchemy import literal
+    from sqlalchemy.dialects import postgresql
+
+    dialect = compat.standard_conforming_strings(postgresql.dialect())
+    assert str(literal("C:\\temp").compile(dialect=dialect, compile_kwargs={"literal_binds": True})) == "'C:\\temp'"
 
     render_context = AutogenContext(MigrationContext.configure(dialect_name="postgresql"), opts={"sqlalchemy_module_prefix": "sa.", "alembic_module_prefix": "op.", "user_module_prefix": None})
     render_context.imports = set()
