@@ -29,7 +29,8 @@ from .source.layout import PRESETS, LayoutError
 from .load import LoadFailure
 from .db.server import shared_server
 from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepare_migration
-from .plan import CATALOGUE, LiveDatabaseError, annotate, explain, make_plan, parse_pg_version
+from .plan import LiveDatabaseError, annotate, make_plan, parse_pg_version
+from .render.hazards import explain, listing
 from .render.json import render_json
 from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
 from .render import SQL_DIALECTS
@@ -564,9 +565,7 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
 def hazards_command(codes):
     """List the hazard codes, or document the given ones."""
     if not codes:
-        for hazard in CATALOGUE.values():
-            click.echo(f"{hazard.code}  {hazard.name:<32} {hazard.title}")
-        click.echo("\n`modeldiff hazards CODE` (or `modeldiff plan --explain CODE`) shows what it does, why it hurts and the safe recipe.")
+        click.echo(listing(), nl=False)
         return
     for i, code in enumerate(codes):
         try:

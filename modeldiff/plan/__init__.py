@@ -1,7 +1,8 @@
 """Stage 5, plan: what each change will do to a live database, and what it will cost.
 
-* `rules.annotate` gives every change its hazards (catalogue in `hazards.py`, safe recipes
-  as data in `recipes.py`), from the changes and the facts the compare stage collected
+* `rules.annotate` gives every change its hazards (catalogue in `hazards.py`: everything
+  about each code, from which ordering, colours and docs are derived; safe recipes as data
+  in `recipes.py`), from the changes and the facts the compare stage collected
   (`facts.py`), for a PostgreSQL version;
 * `live.read_live_facts` reads sizes and settings from the user's database (read-only);
 * `estimate` turns sizes into durations with a documented throughput model, which
@@ -11,7 +12,7 @@
 
 from .build import Plan, Step, make_plan
 from .estimate import DEFAULT_THROUGHPUT, Throughput
-from .hazards import CATALOGUE, Hazard, explain
+from .hazards import CATALOGUE, Hazard
 from .live import LiveDatabaseError
 from .rules import PlanContext, annotate, parse_pg_version
 
@@ -25,7 +26,6 @@ __all__ = [
     "Step",
     "Throughput",
     "annotate",
-    "explain",
     "make_plan",
     "parse_pg_version",
 ]

@@ -11,15 +11,14 @@ from ..values import Change, Diff
 from .calibrate import calibrate as run_calibration
 from .calibrate import load_calibration, save_calibration
 from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
-from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, Hazard
+from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, CATALOGUE, Hazard
 from .live import LiveDatabaseError, LiveFacts, read_live_facts
 from .recipes import RenderedStep, render_recipe
 from .rules import DEFAULT_PG_VERSION, PlanContext, annotate, format_pg_version, parse_pg_version
 from .statements import statement_for
 from .types import parse_type
 
-# Which hazard makes a step most worth reading first, when no duration separates them.
-_SEVERITY = ["MD102", "MD105", "MD103", "MD106", "MD104", "MD202", "MD203", "MD204", "MD205", "MD201", "MD301", "MD302", "MD303", "MD304", "MD107", "MD101"]
+_UNRANKED = max(h.rank for h in CATALOGUE.values()) + 1  # a step without hazards comes after every ranked one
 _LOCK_RANK = {ACCESS_EXCLUSIVE: 3, "SHARE ROW EXCLUSIVE": 2, "SHARE": 1}
 
 
@@ -64,8 +63,8 @@ class Step:
 
     @property
     def severity(self) -> int:
-        ranks = [_SEVERITY.index(h.code) for h in self.hazards if h.code in _SEVERITY]
-        return min(ranks) if ranks else len(_SEVERITY)
+        """The catalogue rank of its most severe hazard (lower: read first)."""
+        return min((CATALOGUE[h.code].rank for h in self.hazards), default=_UNRANKED)
 
     @property
     def target(self) -> str:
@@ -153,14 +152,8 @@ class Plan:
                     f"{n} operation{'s' * (n != 1)} on {table} will block writes for as long as it takes to {' and '.join(kinds)} it "
                     f"(pass --database-url for its size and the duration)"
                 )
-        count = lambda codes: [s for s in self.steps if any(h.code in codes for h in s.hazards)]  # noqa: E731
-        for codes, words in (
-            ({"MD201"}, "delete{s} data"),
-            ({"MD202", "MD203", "MD204", "MD205"}, "may fail on existing data"),
-            ({"MD301", "MD302", "MD303", "MD304"}, "break{s} the previous release while it still runs"),
-            ({"MD107"}, "cannot run inside a transaction on this version"),
-        ):
-            steps = count(codes)
+        for group, words in _SUMMARY_GROUPS.items():
+            steps = [s for s in self.steps if any(CATALOGUE[h.code].group == group for h in s.hazards)]
             if steps:
                 n = len(steps)
                 lines.append(f"{n} operation{'s' * (n != 1)} {words.format(s='' if n != 1 else 's')}: {', '.join(s.target for s in steps)}")
@@ -189,6 +182,15 @@ class Plan:
             "warnings": [w.to_json() for w in self.result.warnings],
         }
         return data
+
+
+# One summary line per catalogue group, after the lines on locks, in this order.
+_SUMMARY_GROUPS = {
+    "deletes-data": "delete{s} data",
+    "may-fail": "may fail on existing data",
+    "breaks-old-release": "break{s} the previous release while it still runs",
+    "transaction": "cannot run inside a transaction on this version",
+}
 
 
 def _cost_words(h: Hazard) -> str:

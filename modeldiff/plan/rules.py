@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..values import Change, Dispatch
 from ..compare.facts import check_proving_not_null
-from .hazards import ACCESS_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE, Hazard
+from .hazards import ACCESS_EXCLUSIVE, ANY_DEFAULT_REWRITES, ENUM_ADD_VALUE_NEEDS_AUTOCOMMIT, NOT_NULL_PROVED_BY_CHECK, SHARE, SHARE_ROW_EXCLUSIVE, Hazard
 from .types import classify_type_change
 
 DEFAULT_PG_VERSION = 160000  # assumed when neither --pg-version nor a live server says otherwise
@@ -124,7 +124,7 @@ def _add_column(change, diff, ctx):
         rewrite_why = f"an identity column (GENERATED {d['identity'].upper()} AS IDENTITY) numbers every existing row"
     elif d.get("default_volatility") == "volatile":
         rewrite_why = f"its default {d.get('default') or '(a sequence)'} is volatile, so it is evaluated for every existing row"
-    elif d.get("default") is not None and ctx.pg_version < 110000:
+    elif d.get("default") is not None and ctx.pg_version in ANY_DEFAULT_REWRITES:
         rewrite_why = f"before PostgreSQL 11 any default ({d['default']}) is written into every existing row"
     if rewrite_why:
         out.append(Hazard("MD102", rewrite_why, ACCESS_EXCLUSIVE, [change.table], "operation", "rewrite", "add-column-backfill"))
@@ -185,7 +185,7 @@ def _modify_nullable(change, diff, ctx):
     proof = check_proving_not_null(live.checks, change.column) if live is not None else change.detail.get("not_null_check")
     where = "in the live database" if live is not None else "in the FROM schema"
     out = []
-    if proof and ctx.pg_version >= 120000:
+    if proof and ctx.pg_version in NOT_NULL_PROVED_BY_CHECK:
         out.append(_brief(change, f"SET NOT NULL: the valid CHECK {proof} {where} proves it, so there is no scan"))
     else:
         why = "SET NOT NULL reads every row to check for NULLs"
@@ -289,7 +289,7 @@ def _modify_enum(change, diff, ctx):
     used = change.detail.get("used_by", [])
     tables = sorted({u.rsplit(".", 1)[0] for u in used})
     if all(v in new for v in old):
-        if ctx.pg_version < 120000:
+        if ctx.pg_version in ENUM_ADD_VALUE_NEEDS_AUTOCOMMIT:
             return [Hazard("MD107", f"ALTER TYPE {change.name} ADD VALUE inside alembic's transaction fails before PostgreSQL 12", recipe="enum-add-value-autocommit")]
         return []
     removed = [v for v in old if v not in new]

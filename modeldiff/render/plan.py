@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ..plan.build import Plan, Step
 from ..plan.estimate import about, format_bytes
-from ..plan.hazards import BLOCKS_READS, BLOCKS_WRITES
+from ..plan.hazards import CATALOGUE, blocks
 from ..plan.recipes import RECIPES
 from .text import _short, describe
 
@@ -19,8 +19,7 @@ def _lock_text(step: Step) -> str:
         return "no lock on existing tables"
     tables = ", ".join(step.locked_tables)
     if step.lock_held == "operation":
-        blocks = "reads and writes" if step.lock in BLOCKS_READS else ("writes" if step.lock in BLOCKS_WRITES else "other DDL")
-        return f"{step.lock} on {tables} for the whole operation (blocks {blocks})"
+        return f"{step.lock} on {tables} for the whole operation (blocks {blocks(step.lock) or 'other DDL'})"
     return f"{step.lock} on {tables}, brief (catalog only)"
 
 
@@ -69,7 +68,7 @@ def render_plan_text(plan: Plan) -> str:
                 if h.estimate is not None:
                     lines.append(f"       [dim]{escape(h.estimate.formula)}[/]")
         for h in step.hazards:
-            colour = "red" if h.code in ("MD102", "MD103", "MD105", "MD201") else "magenta"
+            colour = CATALOGUE[h.code].colour
             lines.append(f"     [{colour}]! {escape(h.code)}: {escape(h.title)}[/]")
             lines.append(f"         [dim]{escape(h.reason)}[/]")
         recipes = sorted({h.recipe for h in step.hazards if h.recipe})

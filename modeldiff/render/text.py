@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
+from ..plan.hazards import CATALOGUE
 from ..values import KIND_ORDER, VERIFY_KINDS, Change, Diff, Dispatch
 
 _SIGN = {"add": ("+", "green"), "remove": ("-", "red"), "modify": ("~", "yellow")}
@@ -149,7 +150,8 @@ def render_text(result: Diff, hazards: Sequence[Sequence] | None = None) -> str:
             mark, colour = _SIGN.get(change.kind.split("_", 1)[0], ("~", "yellow"))
             lines.append(f"  [{colour}]{mark} {escape(describe(change))}[/]")
             for hazard in of_change:
-                lines.append(f"      [magenta]! {escape(hazard.code)}: {escape(hazard.title)}[/]")
+                colour = CATALOGUE[hazard.code].colour
+                lines.append(f"      [{colour}]! {escape(hazard.code)}: {escape(hazard.title)}[/]")
     if not changes:
         lines.append("")
         lines.append("no schema changes")
