@@ -32,6 +32,7 @@ from modeldiff.compare.facts import check_proving_not_null
 from modeldiff.plan.live import IndexFacts, LiveFacts, ServerFacts, TableFacts, read_live_facts
 from modeldiff.plan.recipes import RECIPES, render_recipe
 from modeldiff.plan.types import classify_type_change
+from modeldiff.render.hazards import explain
 from modeldiff.render.plan import render_plan_markdown, render_plan_text
 from modeldiff.values import Change
 
@@ -72,7 +73,7 @@ def test_catalogue_codes_are_stable_and_documented():
     names = [h.name for h in CATALOGUE.values()]
     assert len(set(names)) == len(names)
     for hazard in CATALOGUE.values():
-        doc = hazard.doc()
+        doc = explain(hazard.code)
         assert doc.startswith(f"{hazard.code} {hazard.name}: {hazard.title}")
         for part in ("What it does:", "Why it hurts:", "Safe recipe:"):
             assert part in doc

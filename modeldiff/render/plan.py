@@ -123,7 +123,7 @@ def render_plan_markdown(plan: Plan) -> str:
     out += [f"- {s}" for s in plan.summary()]
     out += ["", "## Before you start", ""]
     out.append("- Take a backup (or confirm point-in-time recovery) of the database.")
-    rewrites = [s for s in plan.steps if any(h.code == "MD102" for h in s.hazards)]
+    rewrites = [s for s in plan.steps if any(h.cost == "rewrite" for h in s.hazards)]
     if rewrites and plan.live is not None:
         need = max(sum((plan.live.table(t).total_bytes if plan.live.table(t) else 0) for t in s.locked_tables) for s in rewrites)
         out.append(f"- A rewrite needs free disk for a second copy of the table and its indexes: at least {format_bytes(need)} free, plus WAL.")
