@@ -25,6 +25,7 @@ from modeldiff.plan.hazards import (
     Hazard,
     Versions,
 )
+from modeldiff.plan.build import _SUMMARY_GROUPS
 from modeldiff.plan.recipes import RECIPES
 from modeldiff.render import hazards as hazard_docs
 from modeldiff.render.plan import render_plan_text
@@ -174,6 +175,7 @@ def test_plan_orders_steps_by_catalogue_rank():
 
 
 def test_summary_has_a_line_per_group_and_colours_come_from_the_catalogue():
+    assert set(_SUMMARY_GROUPS) == set(GROUPS) - {"lock"}  # locks get their own lines (per table, with durations)
     drop = EXAMPLES["MD201"][0][0]
     narrow = EXAMPLES["MD202"][0][0]
     plan = plan_of(drop, Change(narrow.kind, "u", narrow.column, old=narrow.old, new=narrow.new))

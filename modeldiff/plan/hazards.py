@@ -88,6 +88,7 @@ ALL_VERSIONS = Versions()
 ANY_DEFAULT_REWRITES = Versions(before=(11,))  # PostgreSQL 11 stores a non-volatile default in the catalog
 NOT_NULL_PROVED_BY_CHECK = Versions(since=(12,))  # a valid CHECK (col IS NOT NULL) lets SET NOT NULL skip its scan
 ENUM_ADD_VALUE_NEEDS_AUTOCOMMIT = Versions(before=(12,))  # ALTER TYPE ... ADD VALUE fails in a transaction block
+TIMESTAMPTZ_UTC_COERCIBLE = Versions(since=(12,))  # timestamp <-> timestamptz is binary-coercible when TimeZone is UTC
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ CATALOGUE: dict[str, HazardType] = {
             "rows), backfill in batches.",
             notes=(
                 VersionNote(ANY_DEFAULT_REWRITES, "a new column with any default rewrites, not only a volatile one; from 11 on a non-volatile default is stored once in the catalog"),
-                VersionNote(Versions(since=(12,)), "timestamp <-> timestamptz does not rewrite if the session TimeZone is UTC (indexes on the column are still rebuilt)"),
+                VersionNote(TIMESTAMPTZ_UTC_COERCIBLE, "timestamp <-> timestamptz does not rewrite if the session TimeZone is UTC (indexes on the column are still rebuilt)"),
             ),
             references=(ALTER_TABLE + "#SQL-ALTERTABLE-NOTES", "https://www.postgresql.org/docs/release/11.0/", "https://www.postgresql.org/docs/release/12.0/"),
         ),

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .hazards import TIMESTAMPTZ_UTC_COERCIBLE
+
 _TYPE = re.compile(r"^(?P<base>[A-Za-z_\"][\w .\"]*?)\s*(?:\((?P<args>[^)]*)\))?(?P<rest>(?: WITH(?:OUT)? TIME ZONE)?)(?P<array>(?:\[\])*)$", re.I)
 
 _ALIASES = {
@@ -130,7 +132,7 @@ def classify_type_change(old: str, new: str, pg_version: int = 160000, timezone:
         return TypeChange(True, True, f"{old} → {new} adds a length limit: every value is checked and the table rewritten")
     if {a.base, b.base} == {"TIMESTAMP WITHOUT TIME ZONE", "TIMESTAMP WITH TIME ZONE"}:
         precision_ok = b.length is None or (a.length is not None and b.length >= a.length)
-        if pg_version >= 120000 and precision_ok and _is_utc(timezone):
+        if pg_version in TIMESTAMPTZ_UTC_COERCIBLE and precision_ok and _is_utc(timezone):
             return TypeChange(False, False, f"{old} → {new}: no rewrite on PostgreSQL ≥ 12 with TimeZone {timezone} (indexes on the column are rebuilt)", rebuilds_indexes=True)
         why = "no rewrite only on PostgreSQL ≥ 12 with the session TimeZone set to UTC"
         if timezone is not None:
