@@ -98,6 +98,7 @@ def test_every_code_has_every_field():
         assert h.lock is None or h.lock in LOCK_MODES, code
         assert (h.lock is None) == (h.holds is None) == (h.group != "lock"), code
         assert (h.cost is not None) == (h.holds == "operation"), code
+        assert h.cost is None or h.cost in hazard_docs._COST_WORDS, code
 
 
 def test_severity_follows_what_the_code_does_and_maps_to_a_colour():

@@ -19,11 +19,20 @@ README_END = "<!-- end of hazard-table -->"
 DOCS_PAGE = Path("docs/hazards.md")
 
 
-def _lock_words(h: HazardType) -> str:
+# What a code's duration grows with (its `cost`), as plan/estimate.py models it.
+_COST_WORDS = {
+    "rewrite": "the table's size and its indexes' (a rewrite)",
+    "scan": "the table's heap size (a scan)",
+    "index": "the table's heap size and the new index's size (an index build)",
+    "fk": "both tables' heap sizes (a validation scan)",
+}
+
+
+def _lock_words(h: HazardType, with_blocks: bool = True) -> str:
     if not h.lock:
         return "none"
     held = "brief" if h.holds == "brief" else "whole operation"
-    return f"{h.lock}, {held}" + (f" (blocks {h.blocks})" if h.blocks and h.holds != "brief" else "")
+    return f"{h.lock}, {held}" + (f" (blocks {h.blocks})" if with_blocks and h.blocks and h.holds != "brief" else "")
 
 
 def _blocks_words(h: HazardType) -> str:
@@ -101,10 +110,10 @@ def docs_page() -> str:
         out.append("|---|---|")
         out.append(f"| Severity | {h.severity} (rank {h.rank}) |")
         out.append(f"| Group | {h.group}: {GROUPS[h.group]} |")
-        out.append(f"| Lock | {_cell(_lock_words(h))} |")
+        out.append(f"| Lock | {_cell(_lock_words(h, with_blocks=False))} |")
         out.append(f"| Blocks | {_cell(_blocks_words(h))} |")
         if h.cost:
-            out.append(f"| Duration proportional to | {h.cost} |")
+            out.append(f"| Duration grows with | {_COST_WORDS[h.cost]} |")
         out.append(f"| Occurs on | {h.versions.text()} |")
         out += ["", f"**What it does.** {h.what}", "", f"**Why it hurts.** {h.why}", "", f"**What to do.** {h.fix}"]
         if h.notes:
