@@ -67,10 +67,10 @@ def fresh(changes: list[Change], rename=lambda table, i: table) -> list[Change]:
     return [Change(c.kind, rename(c.table, i), c.column, c.name, c.old, c.new, dict(c.detail)) for i, c in enumerate(changes)]
 
 
-def emitted(code: str) -> list[Hazard]:
-    changes, pg = EXAMPLES[code]
-    changes = fresh(changes)
-    annotate(changes, PlanContext(pg_version=parse_pg_version(pg)))
+def emitted(code: str, pg: int | None = None) -> list[Hazard]:
+    """The hazards the rules find in `code`'s example (on its PostgreSQL version, or `pg`)."""
+    changes = fresh(EXAMPLES[code][0])
+    annotate(changes, PlanContext(pg_version=pg or parse_pg_version(EXAMPLES[code][1])))
     return [h for c in changes for h in c.hazards]
 
 
@@ -139,9 +139,7 @@ def test_every_code_is_emitted_by_a_rule_as_the_catalogue_describes_it():
 def test_a_version_restricted_code_is_emitted_only_on_its_versions():
     for version in ("9.6", "10", "11", "12", "16"):
         pg = parse_pg_version(version)
-        changes = fresh(EXAMPLES["MD107"][0])
-        annotate(changes, PlanContext(pg_version=pg))
-        assert ("MD107" in [h.code for h in changes[0].hazards]) == (pg in CATALOGUE["MD107"].versions), version
+        assert ("MD107" in [h.code for h in emitted("MD107", pg)]) == (pg in CATALOGUE["MD107"].versions), version
 
 
 def test_a_hazard_that_disagrees_with_its_entry_is_refused():
