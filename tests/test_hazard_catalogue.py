@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from modeldiff.cli import main
-from modeldiff.plan import PlanContext, annotate, make_plan, parse_pg_version
+from modeldiff.plan import make_plan, parse_pg_version
 from modeldiff.plan.hazards import (
     ACCESS_EXCLUSIVE,
     ANY_DEFAULT_REWRITES,
@@ -67,16 +67,15 @@ def fresh(changes: list[Change], rename=lambda table, i: table) -> list[Change]:
     return [Change(c.kind, rename(c.table, i), c.column, c.name, c.old, c.new, dict(c.detail)) for i, c in enumerate(changes)]
 
 
-def emitted(code: str, pg: int | None = None) -> list[Hazard]:
+def plan_of(changes: list[Change], pg: int | str = 16):
+    """The plan stage's answer for these changes (the only place the tests call into it)."""
+    result = DiffResult(RefInfo("a", "1111111"), RefInfo("b", "2222222"), "postgresql", fresh(changes), [])
+    return make_plan(result, pg_version=pg)
+
+
+def emitted(code: str, pg: int | str | None = None) -> list[Hazard]:
     """The hazards the rules find in `code`'s example (on its PostgreSQL version, or `pg`)."""
-    changes = fresh(EXAMPLES[code][0])
-    annotate(changes, PlanContext(pg_version=pg or parse_pg_version(EXAMPLES[code][1])))
-    return [h for c in changes for h in c.hazards]
-
-
-def plan_of(*changes: Change):
-    result = DiffResult(RefInfo("a", "1111111"), RefInfo("b", "2222222"), "postgresql", list(changes), [])
-    return make_plan(result)
+    return [h for step in plan_of(EXAMPLES[code][0], pg or EXAMPLES[code][1]).steps for h in step.hazards]
 
 
 # --------------------------------------------------------------------------- the entries
@@ -166,7 +165,7 @@ def test_only_the_catalogue_and_the_rules_name_codes():
 
 def test_plan_orders_steps_by_catalogue_rank():
     examples = [c for code in CATALOGUE for c in EXAMPLES[code][0] if code != "MD107"]  # MD107 needs PostgreSQL < 12
-    plan = plan_of(*fresh(examples, lambda table, i: table and f"{table}_{i}"))
+    plan = plan_of(fresh(examples, lambda table, i: table and f"{table}_{i}"))
     order = [(not s.costly, s.severity) for s in plan.steps]
     assert order == sorted(order) and len({s.severity for s in plan.steps}) > 5
     for step in plan.steps:
@@ -177,7 +176,7 @@ def test_summary_has_a_line_per_group_and_colours_come_from_the_catalogue():
     assert set(_SUMMARY_GROUPS) == set(GROUPS) - {"lock"}  # locks get their own lines (per table, with durations)
     drop = EXAMPLES["MD201"][0][0]
     narrow = EXAMPLES["MD202"][0][0]
-    plan = plan_of(drop, Change(narrow.kind, "u", narrow.column, old=narrow.old, new=narrow.new))
+    plan = plan_of([drop, Change(narrow.kind, "u", narrow.column, old=narrow.old, new=narrow.new)])
     summary = "\n".join(plan.summary())
     assert "1 operation deletes data: t.c" in summary
     assert "1 operation may fail on existing data: u.c" in summary
