@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from modeldiff.plan.build import _SUMMARY_GROUPS
 from modeldiff.plan.recipes import RECIPES
 from modeldiff.render import hazards as hazard_docs
 from modeldiff.render.plan import render_plan_text
-from modeldiff.values import Change, DiffResult, RefInfo
+from modeldiff.values import Change, Diff, RefInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK_MODES = {ACCESS_EXCLUSIVE, "SHARE", "SHARE ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE"}
@@ -62,14 +63,9 @@ EXAMPLES: dict[str, tuple[list[Change], int]] = {
 }
 
 
-def fresh(changes: list[Change], rename=lambda table, i: table) -> list[Change]:
-    """Copies without hazards (annotating fills them in)."""
-    return [Change(c.kind, rename(c.table, i), c.column, c.name, c.old, c.new, dict(c.detail)) for i, c in enumerate(changes)]
-
-
 def plan_of(changes: list[Change], pg: int | str = 16):
     """The plan stage's answer for these changes (the only place the tests call into it)."""
-    result = DiffResult(RefInfo("a", "1111111"), RefInfo("b", "2222222"), "postgresql", fresh(changes), [])
+    result = Diff(RefInfo("a", "1111111"), RefInfo("b", "2222222"), "postgresql", changes, [])
     return make_plan(result, pg_version=pg)
 
 
@@ -165,7 +161,7 @@ def test_only_the_catalogue_and_the_rules_name_codes():
 
 def test_plan_orders_steps_by_catalogue_rank():
     examples = [c for code in CATALOGUE for c in EXAMPLES[code][0] if code != "MD107"]  # MD107 needs PostgreSQL < 12
-    plan = plan_of(fresh(examples, lambda table, i: table and f"{table}_{i}"))
+    plan = plan_of([replace(c, table=c.table and f"{c.table}_{i}") for i, c in enumerate(examples)])
     order = [(not s.costly, s.severity) for s in plan.steps]
     assert order == sorted(order) and len({s.severity for s in plan.steps}) > 5
     for step in plan.steps:
@@ -176,7 +172,7 @@ def test_summary_has_a_line_per_group_and_colours_come_from_the_catalogue():
     assert set(_SUMMARY_GROUPS) == set(GROUPS) - {"lock"}  # locks get their own lines (per table, with durations)
     drop = EXAMPLES["MD201"][0][0]
     narrow = EXAMPLES["MD202"][0][0]
-    plan = plan_of([drop, Change(narrow.kind, "u", narrow.column, old=narrow.old, new=narrow.new)])
+    plan = plan_of([drop, replace(narrow, table="u")])
     summary = "\n".join(plan.summary())
     assert "1 operation deletes data: t.c" in summary
     assert "1 operation may fail on existing data: u.c" in summary
