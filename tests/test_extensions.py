@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import diff_json, make_repo, run_cli
+from conftest import diff_json, make_repo, run_cli, server_reachable_dir
 from modeldiff.compare.extensions import PROVIDERS, needed_by
 from modeldiff.compare.schemas import materialize_in_schema
 from modeldiff.pipeline import DiffRequest, load_refs, open_session
@@ -167,3 +167,21 @@ def test_verify_round_trips_the_citext_change(helpdesk):
     proc = run_cli("verify", str(helpdesk), "v1.0", "v1.1")
     assert proc.returncode == 0, proc.stderr
     assert "upgrade   pass" in proc.stdout and "downgrade pass" in proc.stdout
+
+
+def test_concurrent_runs_race_for_the_same_extensions_safely(helpdesk):
+    """Four runs on one fresh shared server, each creating citext and pg_trgm in the shared
+    database at the same moment: all succeed with the same answer."""
+    import os
+    import subprocess
+    import sys
+
+    with server_reachable_dir() as cache:
+        env = {**os.environ, "MODELDIFF_CACHE_DIR": str(cache)}
+        env.pop("MODELDIFF_DEBUG", None)
+        args = [sys.executable, "-m", "modeldiff.cli", "diff", str(helpdesk), "v1.0", "v1.1", "--format", "json", "--no-cache"]
+        runs = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], [err for _, err in outputs]
+    assert len({out for out, _ in outputs}) == 1
+    assert json.loads(outputs[0][0])["changes"][0]["new"] == "CITEXT"

@@ -56,7 +56,7 @@ def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schem
     # Fast path: everything in one round trip. Only if PostgreSQL rejects something do we
     # go statement by statement to find out what and keep the rest.
     batch = [*schema.preamble, *(s for t in tables for s in [t["create"], *t["statements"]]), *schema.postamble]
-    warnings = [] if not batch or attempt_quietly(cur, ";\n".join(batch), needs) else _create_carefully(cur, schema, needs)
+    warnings = [] if not batch or _attempt_quietly(cur, ";\n".join(batch), needs) else _create_carefully(cur, schema, needs)
     conn.commit()
     warnings += needs.warnings(schema.ref) + extensions.used(cur, scratch_schema and [scratch_schema], schema.ref)
     cur.close()
@@ -74,24 +74,19 @@ def _create_carefully(cur, schema: LoadedSchema, needs: extensions.Extensions) -
 
     def attempt(sql: str, what: str, column_type: str | None = None) -> bool:
         for _ in range(4):  # each retry may shim one more missing function or extension
-            cur.execute("SAVEPOINT s")
-            try:
-                cur.execute(sql)
-                cur.execute("RELEASE SAVEPOINT s")
+            message = _try(cur, sql)
+            if message is None:
                 return True
-            except psycopg2.Error as exc:
-                cur.execute("ROLLBACK TO SAVEPOINT s")
-                message = _message(exc)
-                missing = _MISSING_FUNCTION.search(message)
-                if missing and column_type and _shim(cur, missing.group(1), column_type):
-                    warnings.append(
-                        Warning("placeholder-function", f"function {missing.group(1)}() does not exist here; a placeholder returning {column_type} stands in for it", ref)
-                    )
-                    continue
-                if needs.provide(message, what):
-                    continue
-                warnings.append(Warning("rejected-ddl", f"{what}: PostgreSQL rejected it: {message}", ref))
-                return False
+            missing = _MISSING_FUNCTION.search(message)
+            if missing and column_type and _shim(cur, missing.group(1), column_type):
+                warnings.append(
+                    Warning("placeholder-function", f"function {missing.group(1)}() does not exist here; a placeholder returning {column_type} stands in for it", ref)
+                )
+                continue
+            if needs.provide(message, what):
+                continue
+            warnings.append(Warning("rejected-ddl", f"{what}: PostgreSQL rejected it: {message}", ref))
+            return False
         return False
 
     for sql in schema.preamble:
@@ -100,7 +95,7 @@ def _create_carefully(cur, schema: LoadedSchema, needs: extensions.Extensions) -
         if "create" not in table:
             continue
         # The table and its indexes in one round trip; most tables are fine.
-        if attempt_quietly(cur, ";\n".join([table["create"], *table["statements"]]), needs):
+        if _attempt_quietly(cur, ";\n".join([table["create"], *table["statements"]]), needs):
             continue
         if not _create_table(cur, table, key, ref, warnings, attempt, needs):
             continue
@@ -111,23 +106,29 @@ def _create_carefully(cur, schema: LoadedSchema, needs: extensions.Extensions) -
     return warnings
 
 
-def attempt_quietly(cur, sql: str, needs: extensions.Extensions) -> bool:
-    """Run `sql` in a savepoint, creating the extensions it turns out to need; False (and
-    nothing done) if PostgreSQL rejects it for another reason."""
-    while True:
-        cur.execute("SAVEPOINT q")
-        try:
-            cur.execute(sql)
-            cur.execute("RELEASE SAVEPOINT q")
-            return True
-        except psycopg2.Error as exc:
-            cur.execute("ROLLBACK TO SAVEPOINT q")
-            if not needs.provide(_message(exc)):
-                return False
+def _try(cur, sql: str) -> str | None:
+    """Run `sql` in a savepoint: None, or PostgreSQL's error message (and nothing done)."""
+    cur.execute("SAVEPOINT s")
+    try:
+        cur.execute(sql)
+        cur.execute("RELEASE SAVEPOINT s")
+        return None
+    except psycopg2.Error as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT s")
+        return _message(exc)
+
+
+def _attempt_quietly(cur, sql: str, needs: extensions.Extensions) -> bool:
+    """Run `sql`, creating the extensions it turns out to need; False (and nothing done)
+    if PostgreSQL rejects it for another reason."""
+    while (message := _try(cur, sql)) is not None:
+        if not needs.provide(message):
+            return False
+    return True
 
 
 def _create_table(cur, table: dict, key: str, ref: str, warnings: list[Warning], attempt, needs: extensions.Extensions) -> bool:
-    if attempt_quietly(cur, table["create"], needs):
+    if _attempt_quietly(cur, table["create"], needs):
         return True
     # Without server defaults, then each default on its own.
     if not attempt(table["create_plain"], f"table {key}"):
