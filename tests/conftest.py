@@ -3,11 +3,14 @@ PostgreSQL per session, and a helper that runs the real CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,11 +26,25 @@ def _builder():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def private_cache(tmp_path_factory):
+def private_cache():
     """Tests never read or write the user's cache (nor share its PostgreSQL)."""
-    os.environ["MODELDIFF_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    os.environ["MODELDIFF_PG_IDLE"] = "0"  # no server outlives a test's run (see test_server_keep_alive)
-    yield
+    with server_reachable_dir() as cache:
+        os.environ["MODELDIFF_CACHE_DIR"] = str(cache)
+        os.environ["MODELDIFF_PG_IDLE"] = "0"  # no server outlives a test's run (see test_server_keep_alive)
+        yield
+
+
+@contextlib.contextmanager
+def server_reachable_dir():
+    """A temporary directory for an embedded PostgreSQL's data directory. Not under pytest's
+    tmp_path: as root the server runs as a user of its own, and every pytest session that
+    starts (other checkouts' too) makes /tmp/pytest-of-root private again, so a server
+    starting under it at that moment cannot reach its data directory."""
+    path = Path(tempfile.mkdtemp(prefix="mdtest-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

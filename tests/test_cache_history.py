@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, run_cli
+from conftest import git, run_cli, server_reachable_dir
 from modeldiff.cache import Cache
 from modeldiff.pipeline import DiffRequest, load_refs, open_session
 
 
 @pytest.fixture
-def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def own_cache(monkeypatch):
+    with server_reachable_dir() as base:
+        monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(base / "cache"))
+        yield base / "cache"
 
 
 def _loads(repo, *refs):
@@ -159,7 +160,7 @@ def test_server_keep_alive_and_idle_stop(difylike, own_cache, monkeypatch):
     import time
 
     monkeypatch.setenv("MODELDIFF_PG_IDLE", "3")
-    pgdata = own_cache / "pg16"
+    pgdata = own_cache / "pg18"
     assert run_cli("diff", str(difylike), "v0.14.2", "v0.15.3", "--no-cache").returncode == 0
     assert _postmaster_alive(pgdata)
     watchdog = int(Path(f"{pgdata}.watchdog").read_text())
@@ -214,7 +215,7 @@ def test_scratch_tables_live_in_memory_and_survive_a_reboot(difylike, own_cache)
 
     location = create_one()
     assert location and location.startswith(("/dev/shm/", os.environ.get("XDG_RUNTIME_DIR") or "/dev/shm/"))
-    assert not (own_cache / "pg16").joinpath("base").is_symlink()
+    assert not (own_cache / "pg18").joinpath("base").is_symlink()
     shutil.rmtree(location)  # the server stopped with the run (MODELDIFF_PG_IDLE=0): a "reboot"
     assert create_one() == location
     # A private server's tablespace goes with it.

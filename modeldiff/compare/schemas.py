@@ -90,7 +90,7 @@ def materialize_in_schema(server: EmbeddedPostgres, schema: LoadedSchema, versio
     name = server.create_schema(schema.ref)
     conn = server.connect(search_path=name)
     try:
-        warnings = create_schema(conn, schema, version or server.server_version())
+        warnings = create_schema(conn, schema, version or server.server_version(), scratch_schema=name)
     finally:
         conn.close()
     return Place(server.sqlalchemy_url(), name), warnings

