@@ -27,6 +27,7 @@ from . import settings
 from .draft.chain import HistoryError, down_revision_for
 from .source.layout import PRESETS, LayoutError
 from .load import LoadFailure
+from .load.runtime import MODES as RUNTIME_MODES
 from .db.server import shared_server
 from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepare_migration
 from .plan import CATALOGUE, LiveDatabaseError, annotate, explain, make_plan, parse_pg_version
@@ -147,6 +148,7 @@ def common_options(func):
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
         click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
+        click.option("--runtime", "runtime", type=click.Choice(RUNTIME_MODES), help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default: modeldiff's own, no warnings."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
         click.option("--metadata", "metadata", multiple=True, metavar="NAME", help="Only this MetaData: its label, attribute name (db, Base) or Flask-SQLAlchemy bind key; repeatable. Default: all."),
@@ -159,6 +161,7 @@ def common_options(func):
         meta = click.get_current_context().meta
         meta["modeldiff.metadata"] = kwargs.pop("metadata", ())
         meta["modeldiff.env"] = kwargs.pop("env", ())
+        meta["modeldiff.runtime"] = kwargs.pop("runtime", None)
         if is_remote(kwargs.get("repo") or ""):
             fetch_with_progress(kwargs["repo"])
         return func(*args, **kwargs)
@@ -196,6 +199,7 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
         use_cache=not no_cache,
         metadata=tuple(metadata),
         env=dict(parse_env(e) for e in env),
+        runtime=meta.get("modeldiff.runtime"),
     )
 
 
