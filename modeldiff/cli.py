@@ -148,7 +148,7 @@ def common_options(func):
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
         click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
-        click.option("--runtime", "runtime", type=click.Choice(RUNTIME_MODES), help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default: modeldiff's own, no warnings."),
+        click.option("--runtime", "runtime", type=click.Choice(RUNTIME_MODES), envvar="MODELDIFF_RUNTIME", help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
         click.option("--metadata", "metadata", multiple=True, metavar="NAME", help="Only this MetaData: its label, attribute name (db, Base) or Flask-SQLAlchemy bind key; repeatable. Default: all."),

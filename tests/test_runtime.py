@@ -210,3 +210,27 @@ def test_bundled_runtime_warns_per_declared_package_it_does_not_match(build_samp
     # v1 maps classically (mapper(), gone in SQLAlchemy 2.0): only its own runtime loads it.
     proc = run_cli("diff", str(repo), "v1", "v2")
     assert proc.returncode == 2 and "v1: backend/ledger/models/__init__.py" in proc.stderr
+
+
+def test_concurrent_preparations_of_one_environment_build_it_once(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modeldiff.load import runtime
+
+    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    builds = []
+    real_build = runtime._build
+    monkeypatch.setattr(runtime, "_build", lambda *args: builds.append(args[1]) or real_build(*args))
+    declared = declared_at(tmp_path, {"requirements.txt": "sqlalchemy==2.0.36\n"}, "")
+    python, version = choose_interpreter(declared, "v1")
+    wanted = select(declared, {"sqlalchemy"})
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: runtime.prepare_environment(python, version, declared, wanted, "v1", lambda message: None), range(4)))
+    assert len({str(path) for path, _, _ in results}) == 1 and len(builds) == 1
+    path, packages, failed = results[0]
+    assert packages["sqlalchemy"] == "2.0.36" and failed == []
+    assert sorted(p.name for p in path.parent.iterdir() if p.is_dir()) == [path.name]  # no half-built directory left
+    import subprocess
+
+    out = subprocess.run([str(path / "bin" / "python"), "-c", "import sqlalchemy; print(sqlalchemy.__version__)"], capture_output=True, text=True)
+    assert out.stdout.strip() == "2.0.36"

@@ -6,7 +6,9 @@ PostgreSQL driver, Flask-SQLAlchemy/SQLModel and the declared packages the model
 `requires-python`, and installs them with uv into an environment in the cache, named after
 the interpreter version and the resolved pins, so every ref with the same pins shares it.
 Environments are built in a temporary directory and renamed into place under a lock, so
-concurrent runs never see half of one. `--runtime bundled` is modeldiff's own interpreter
+concurrent runs never see half of one. Only wheels are installed (no package's build code
+runs: what a ref declares is as untrusted as its models), with their bytecode compiled once
+(the loader never writes any). `--runtime bundled` is modeldiff's own interpreter
 and libraries (offline), with a warning for each declared package they do not match.
 """
 
@@ -38,7 +40,7 @@ from .imports import import_names, reached_imports
 from .requirements import Declared, read_declared
 
 MODES = ("auto", "bundled")  # None (no --runtime): bundled, without the mismatch warnings
-FORMAT = 1  # bump when what goes into an environment changes
+FORMAT = 2  # bump when what goes into an environment changes
 OLDEST_CHILD = (3, 9)  # the loader's own child-side code needs this much
 # Installed whenever the ref declares them: they decide how models become tables.
 SCHEMA_PACKAGES = ("sqlalchemy", "flask-sqlalchemy", "sqlmodel")
@@ -86,7 +88,7 @@ def runtime_for(snapshot: Snapshot, import_root: str, models_paths: list[str], m
         return Runtime(python, "python")
     if mode is None:
         return Runtime(None, "bundled")
-    key = (id(snapshot.repo), snapshot.commit or snapshot.ref, import_root, tuple(models_paths), mode)
+    key = (snapshot.repo.git_dir, snapshot.commit or snapshot.ref, import_root, tuple(models_paths), mode)
     with _chosen_lock:
         if key in _chosen:
             return _chosen[key]
@@ -314,9 +316,9 @@ def _compile(python: str, requirements: list[str], constraints: list[str]) -> tu
         Path(tmp, "constraints.txt").write_text("\n".join(constraints) + "\n")
         uv = uv_binary()
         if uv:
-            command = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--python", python, "-c", f"{tmp}/constraints.txt", f"{tmp}/requirements.in"]
+            command = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--no-build", "--python", python, "-c", f"{tmp}/constraints.txt", f"{tmp}/requirements.in"]
         else:  # pip's resolver: a dry-run install reports what it would install
-            command = [python, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--report", f"{tmp}/report.json", "-c", f"{tmp}/constraints.txt", "-r", f"{tmp}/requirements.in"]
+            command = [python, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--only-binary", ":all:", "--report", f"{tmp}/report.json", "-c", f"{tmp}/constraints.txt", "-r", f"{tmp}/requirements.in"]
         out = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
         if out.returncode != 0:
             return None, _last_line(out.stderr)
@@ -335,10 +337,10 @@ def _build(python: str, target: Path, pins: dict[str, str]) -> None:
         uv = uv_binary()
         if uv:
             _run([uv, "venv", "--quiet", "--relocatable", "--python", python, str(tmp)])
-            install = [uv, "pip", "install", "--quiet", "--no-deps", "--python", str(tmp / "bin" / "python")]
+            install = [uv, "pip", "install", "--quiet", "--no-deps", "--no-build", "--compile-bytecode", "--python", str(tmp / "bin" / "python")]
         else:
             _run([python, "-m", "venv", "--without-pip", str(tmp)])
-            install = [python, "-m", "pip", "--python", str(tmp / "bin" / "python"), "install", "--quiet", "--no-deps"]
+            install = [python, "-m", "pip", "--python", str(tmp / "bin" / "python"), "install", "--quiet", "--no-deps", "--only-binary", ":all:"]
         requirements = [f"{n}=={v}" for n, v in sorted(pins.items())]
         failed = []
         if subprocess.run([*install, *requirements], capture_output=True, text=True, timeout=INSTALL_TIMEOUT).returncode != 0:
