@@ -254,8 +254,7 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         result, sql = run_guarded(sql_action)
         write_output(sql, output)
         _echo_warnings(result.warnings)
-        if exit_code and result.changes:
-            sys.exit(1)
+        exit_for(result, exit_code)
         return
     result = run_guarded(lambda: diff(request))
     hazards = annotate(result.changes)  # from the schema alone, for an assumed recent PostgreSQL
@@ -263,6 +262,14 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         write_output(render_json(result, hazards), output)
     else:
         write_output(render_text(result, hazards), output, markup=True)
+    exit_for(result, exit_code)
+
+
+def exit_for(result, exit_code: bool) -> None:
+    """--exit-code: 1 when there are changes; 2 when the result is partial (--keep-going),
+    which can say neither that there are none nor that these are all."""
+    if exit_code and result.stats.get("partial"):
+        sys.exit(2)
     if exit_code and result.changes:
         sys.exit(1)
 

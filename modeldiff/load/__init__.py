@@ -522,7 +522,10 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         warnings.append(Warning("import-failed", f"{failure['message']} (module {failure['module']}); its tables are missing", ref, f"{failure['file']}:{failure['line']}"))
     warnings += [Warning(code, message, ref) for code, message in options.runtime_warnings]
     if not result["tables"]:
-        warnings.append(Warning("no-tables", f"no tables found under {options.models_path}", ref))
+        # One empty side would show every table of the other as added or removed.
+        if not options.keep_going:
+            raise LoadFailure(f"{ref}: no tables found under {options.models_path}; --keep-going compares anyway, marked partial")
+        warnings.append(Warning("no-tables", f"no tables found under {options.models_path}; the result is partial", ref))
     return LoadedSchema(
         ref=ref,
         commit=snapshot.commit,
@@ -534,7 +537,7 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         files_read=snapshot.blob_ids(result["files_read"]),
         absent=result["absent"],
         metadatas=result["metadatas"],
-        partial=bool(result["failures"]),
+        partial=bool(result["failures"]) or not result["tables"],
         seconds=seconds,
         skipped_statements=result.get("skipped_statements", []),
         stubs_in_schema=sorted({(d["name"], d["where"], d["how"]): d for d in in_schema}.values(), key=lambda d: (d["name"], d["where"])),
