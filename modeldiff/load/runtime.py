@@ -34,6 +34,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .. import settings
 from ..source.repository import Snapshot, default_cache_dir
 from . import LoadFailure
 from .imports import import_names, reached_imports
@@ -160,7 +161,9 @@ def select(declared: Declared, reached: set[str]) -> dict[str, Requirement]:
             wanted[name] = requirement
         elif any(module.lower() in reached_lower for module in import_names(name)):
             wanted[name] = requirement
-    wanted.setdefault("sqlalchemy", known.get("sqlalchemy", Requirement("sqlalchemy")))
+    # The loader's own DDL code needs both (ddl -> sqltext -> compat imports alembic).
+    for name in ("sqlalchemy", "alembic"):
+        wanted.setdefault(name, known.get(name, Requirement(name)))
     return wanted
 
 
@@ -233,7 +236,7 @@ def _uv_install_python(spec: str) -> str | None:
     uv = uv_binary()
     if uv is None:
         return "uv is not installed"
-    if os.environ.get("MODELDIFF_OFFLINE"):
+    if settings.offline():
         return "MODELDIFF_OFFLINE is set"
     try:
         out = subprocess.run([uv, "python", "install", spec.split(" or ")[0]], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
