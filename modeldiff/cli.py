@@ -27,6 +27,7 @@ from . import settings
 from .draft.chain import HistoryError, down_revision_for
 from .source.layout import PRESETS, LayoutError
 from .load import LoadFailure
+from .load.runtime import MODES as RUNTIME_MODES
 from .db.server import shared_server
 from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepare_migration
 from .plan import LiveDatabaseError, annotate, make_plan, parse_pg_version
@@ -148,6 +149,7 @@ def common_options(func):
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
         click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
+        click.option("--runtime", "runtime", type=click.Choice(RUNTIME_MODES), envvar="MODELDIFF_RUNTIME", help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
         click.option("--metadata", "metadata", multiple=True, metavar="NAME", help="Only this MetaData: its label, attribute name (db, Base) or Flask-SQLAlchemy bind key; repeatable. Default: all."),
@@ -160,6 +162,7 @@ def common_options(func):
         meta = click.get_current_context().meta
         meta["modeldiff.metadata"] = kwargs.pop("metadata", ())
         meta["modeldiff.env"] = kwargs.pop("env", ())
+        meta["modeldiff.runtime"] = kwargs.pop("runtime", None)
         if is_remote(kwargs.get("repo") or ""):
             fetch_with_progress(kwargs["repo"])
         return func(*args, **kwargs)
@@ -197,6 +200,7 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
         use_cache=not no_cache,
         metadata=tuple(metadata),
         env=dict(parse_env(e) for e in env),
+        runtime=meta.get("modeldiff.runtime"),
     )
 
 
@@ -252,8 +256,7 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         result, sql = run_guarded(sql_action)
         write_output(sql, output)
         _echo_warnings(result.warnings)
-        if exit_code and result.changes:
-            sys.exit(1)
+        exit_for(result, exit_code)
         return
     result = run_guarded(lambda: diff(request))
     hazards = annotate(result.changes)  # from the schema alone, for an assumed recent PostgreSQL
@@ -261,6 +264,14 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         write_output(render_json(result, hazards), output)
     else:
         write_output(render_text(result, hazards), output, markup=True)
+    exit_for(result, exit_code)
+
+
+def exit_for(result, exit_code: bool) -> None:
+    """--exit-code: 1 when there are changes; 2 when the result is partial (--keep-going),
+    which can say neither that there are none nor that these are all."""
+    if exit_code and result.stats.get("partial"):
+        sys.exit(2)
     if exit_code and result.changes:
         sys.exit(1)
 

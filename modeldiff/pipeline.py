@@ -21,6 +21,7 @@ from typing import Callable
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
 from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema
+from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
 
@@ -40,6 +41,7 @@ class DiffRequest:
     use_cache: bool = True
     metadata: tuple[str, ...] = ()  # --metadata NAME: only these MetaData objects
     env: dict = field(default_factory=dict)  # --env K=V: environment variables model code sees
+    runtime: str | None = None  # --runtime: "auto" (each ref's own pins), "bundled" (modeldiff's, warning where it differs), None (bundled, silently)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Session:
     def options_for(self, snapshot: Snapshot) -> tuple[LoadOptions, list]:
         """How to load `snapshot`, and what besides its files decides the load (cache key)."""
         request, layout = self.request, self.layout_for(snapshot)
+        runtime = runtime_for(snapshot, layout.import_root, split_models(layout.models_path), request.runtime, request.python)
         options = LoadOptions(
             fork_server=self.fork_server,
             import_root=layout.import_root,
@@ -83,10 +86,13 @@ class Session:
             keep_going=request.keep_going,
             metadata=tuple(request.metadata),
             env=dict(request.env),
-            **({"python": request.python} if request.python else {}),
+            runtime=runtime.describe(),
+            runtime_warnings=tuple(runtime.warnings),
+            **({"python": runtime.python} if runtime.python else {}),
         )
         context = [
-            *environment_fingerprint(request.python),
+            *environment_fingerprint(runtime.python),
+            *runtime.fingerprint,
             layout.import_root,
             layout.models_path,
             sorted((k, repr(v)) for k, v in layout.settings.items()),
@@ -327,6 +333,7 @@ def _stats(session: Session, old: LoadedRef, new: LoadedRef) -> dict:
         "metadatas": {"from": old.schema.metadatas, "to": new.schema.metadatas},
         "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
         "cached": {"from": old.from_cache, "to": new.from_cache},
+        **({"runtime": {"from": old.schema.runtime, "to": new.schema.runtime}} if old.schema.runtime or new.schema.runtime else {}),
     }
 
 

@@ -9,7 +9,9 @@ between runs.
 * MODELDIFF_FORK_SERVER: 0 turns the loader's fork server off;
 * MODELDIFF_DEBUG: print the traceback of an internal error;
 * MODELDIFF_DATABASE_URL: `plan --database-url`'s default (read by click, under this name);
-* MODELDIFF_LOAD_TOKEN: set by modeldiff on the processes of one load (not a user setting).
+* MODELDIFF_LOAD_TOKEN: set by modeldiff on the processes of one load (not a user setting);
+* MODELDIFF_RUNTIME: `--runtime`'s default (read by click, under this name);
+* MODELDIFF_OFFLINE: `--runtime auto` never asks uv to download an interpreter.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def keep_alive_seconds() -> float:
 
 def fork_server_enabled() -> bool:
     return os.environ.get("MODELDIFF_FORK_SERVER") != "0"
+
+
+def offline() -> bool:
+    return bool(os.environ.get("MODELDIFF_OFFLINE"))
 
 
 def debug() -> bool:

@@ -316,6 +316,22 @@ def test_cli_exit_codes_for_a_broken_ref(samples):
     data = json.loads(proc.stdout)
     assert data["partial"] is True
     assert {(c["kind"], c["table"]) for c in data["changes"]} == {("add_column", "customers"), ("remove_table", "orders")}
+    # A partial result never passes --exit-code, changes or not.
+    for refs in (("v1", "v2"), ("v2", "v2")):
+        proc = cli("diff", str(samples["fragile"]), *refs, "--keep-going", "--exit-code")
+        assert proc.returncode == 2, (refs, proc.stdout)
+        assert "partial result" in proc.stdout
+
+
+def test_a_side_with_no_tables_is_an_error_unless_keep_going(tmp_path):
+    repo = make_repo(tmp_path, {"app/__init__.py": "", "app/models.py": "from sqlalchemy import MetaData\nmetadata = MetaData()\n"})
+    proc = cli("diff", str(repo), "v1", "v1", "--models", "app/models.py")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["modeldiff: error: v1: no tables found under app/models.py; --keep-going compares anyway, marked partial"]
+    proc = cli("diff", str(repo), "v1", "v1", "--models", "app/models.py", "--keep-going", "--format", "json", "--exit-code")
+    assert proc.returncode == 2
+    data = json.loads(proc.stdout)
+    assert data["partial"] is True and [w["code"] for w in data["warnings"]] == ["no-tables"]
 
 
 def test_fixed_ref_diff_is_complete(samples, server):

@@ -62,6 +62,8 @@ class LoadOptions:
     # Fork loads from one preloaded server: pays off when a run loads three refs or more
     # (for two, two fresh processes import their libraries side by side, on two cores).
     fork_server: bool = True
+    runtime: dict = field(default_factory=dict)  # the versions it loads with (runtime.Runtime.describe)
+    runtime_warnings: tuple = ()  # (code, message) from choosing the runtime
 
     @property
     def models_paths(self) -> list[str]:
@@ -90,6 +92,7 @@ class LoadedSchema:
     stubs_in_schema: list = field(default_factory=list)  # {"name", "where", "how"}
     blocked: list = field(default_factory=list)  # what the sandbox refused
     sandbox: dict = field(default_factory=dict)
+    runtime: dict = field(default_factory=dict)  # {"python", "packages"} under --runtime auto
 
     @property
     def stubbed_app_modules(self) -> dict[str, str]:
@@ -517,8 +520,12 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         warnings.append(Warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded", ref))
     for failure in result["failures"]:
         warnings.append(Warning("import-failed", f"{failure['message']} (module {failure['module']}); its tables are missing", ref, f"{failure['file']}:{failure['line']}"))
+    warnings += [Warning(code, message, ref) for code, message in options.runtime_warnings]
     if not result["tables"]:
-        warnings.append(Warning("no-tables", f"no tables found under {options.models_path}", ref))
+        # One empty side would show every table of the other as added or removed.
+        if not options.keep_going:
+            raise LoadFailure(f"{ref}: no tables found under {options.models_path}; --keep-going compares anyway, marked partial")
+        warnings.append(Warning("no-tables", f"no tables found under {options.models_path}; the result is partial", ref))
     return LoadedSchema(
         ref=ref,
         commit=snapshot.commit,
@@ -530,12 +537,13 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         files_read=snapshot.blob_ids(result["files_read"]),
         absent=result["absent"],
         metadatas=result["metadatas"],
-        partial=bool(result["failures"]),
+        partial=bool(result["failures"]) or not result["tables"],
         seconds=seconds,
         skipped_statements=result.get("skipped_statements", []),
         stubs_in_schema=sorted({(d["name"], d["where"], d["how"]): d for d in in_schema}.values(), key=lambda d: (d["name"], d["where"])),
         blocked=result.get("blocked", []),
         sandbox=confinement,
+        runtime=options.runtime,
     )
 
 

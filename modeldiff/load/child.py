@@ -89,6 +89,7 @@ def run(request: dict) -> dict:
         workdir=workdir,
         settings=request.get("settings", {}),
     )
+    _answer_without_processes()
     confinement = sandbox.install(str(workdir), importer.locate_frame)
     timeout = float(request.get("timeout") or 0)
     stack_file = None
@@ -157,6 +158,27 @@ def _close_helpers() -> None:
             helper.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _answer_without_processes() -> None:
+    """Libraries ask `platform.architecture()` and `ctypes.util.find_library()` at import
+    (pycryptodome, celery), which run `file` and `ldconfig`; the sandbox refuses processes,
+    so both are answered without one: from the interpreter, and from the library directories."""
+    import ctypes.util
+    import glob
+    import platform
+
+    platform._syscmd_file = lambda target, default="": default  # type: ignore[attr-defined]
+
+    def find_library(name):
+        for directory in ("/lib", "/usr/lib", "/usr/local/lib", "/lib64", "/usr/lib64", *glob.glob("/usr/lib/*-linux-gnu"), *glob.glob("/lib/*-linux-gnu")):
+            found = sorted(glob.glob(f"{directory}/lib{name}.so.*")) or sorted(glob.glob(f"{directory}/lib{name}.so"))
+            if found:
+                return os.path.basename(found[0])
+        return None
+
+    if sys.platform.startswith("linux"):
+        ctypes.util.find_library = find_library
 
 
 def _failed_module(name: str):

@@ -395,6 +395,8 @@ class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
         if fullname.startswith("_"):
             return None  # private modules are probed for with `try: import _x` (distutils hack)
+        if _imported_by_library():
+            return None  # an installed library probing for an optional module: ImportError, as usual
         # Finders appended after us (pkg_resources' VendorImporter...) get their turn first.
         later = sys.meta_path[sys.meta_path.index(self) + 1 :] if self in sys.meta_path else []
         for finder in later:
@@ -411,6 +413,18 @@ class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module) -> None:
         self.importer.apply_settings(module)
+
+
+def _imported_by_library() -> bool:
+    """Is the module being imported by an installed library's code (not the repository's)?"""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith("<") or filename == __file__ or os.path.dirname(filename) == os.path.dirname(importlib.__file__):
+            frame = frame.f_back  # the import machinery
+            continue
+        return RECORDER.repo_path(filename) is None and ("/site-packages/" in filename or "/dist-packages/" in filename)
+    return False
 
 
 def install(importer: RepoImporter) -> None:

@@ -10,7 +10,7 @@ from ..values import Diff, thaw
 def render_json(result: Diff, hazards=None) -> str:
     """`hazards[i]` (the plan stage's) are shown in change i."""
     data = result.to_json(hazards)
-    for key in ("layout", "tables", "stubbed_modules", "partial", "metadatas", "stubs"):
+    for key in ("layout", "tables", "stubbed_modules", "partial", "metadatas", "stubs", "runtime"):
         if key in result.stats:
             data[key] = thaw(result.stats[key])
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,395 @@
+"""A runtime per ref, from the ref itself: the interpreter and libraries its models load with.
+
+`--runtime auto` reads what the ref declares (`requirements.py`), picks SQLAlchemy, the
+PostgreSQL driver, Flask-SQLAlchemy/SQLModel and the declared packages the models import
+(`imports.py`) at the versions its lock pins, chooses an installed interpreter that meets its
+`requires-python`, and installs them with uv into an environment in the cache, named after
+the interpreter version and the resolved pins, so every ref with the same pins shares it.
+Environments are built in a temporary directory and renamed into place under a lock, so
+concurrent runs never see half of one. Only wheels are installed (no package's build code
+runs: what a ref declares is as untrusted as its models), with their bytecode compiled once
+(the loader never writes any). `--runtime bundled` is modeldiff's own interpreter
+and libraries (offline), with a warning for each declared package they do not match.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version as installed_version
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from .. import settings
+from ..source.repository import Snapshot, default_cache_dir
+from . import LoadFailure
+from .imports import import_names, reached_imports
+from .requirements import Declared, read_declared
+
+MODES = ("auto", "bundled")  # None (no --runtime): bundled, without the mismatch warnings
+FORMAT = 2  # bump when what goes into an environment changes
+OLDEST_CHILD = (3, 9)  # the loader's own child-side code needs this much
+# Installed whenever the ref declares them: they decide how models become tables.
+SCHEMA_PACKAGES = ("sqlalchemy", "flask-sqlalchemy", "sqlmodel")
+DRIVERS = ("psycopg2", "psycopg2-binary", "psycopg", "psycopg-binary", "asyncpg", "pg8000", "psycopg2cffi")
+# Built from source (needs pg_config and a compiler); the binary wheel of the same version
+# imports the same way.
+SUBSTITUTES = {"psycopg2": "psycopg2-binary"}
+INSTALL_TIMEOUT = 900
+
+
+class RuntimeFailure(LoadFailure):
+    """No runtime for a ref: one line naming the ref, what it needs and how to give it."""
+
+
+@dataclass
+class Runtime:
+    python: str | None  # interpreter to load with; None: modeldiff's own
+    mode: str  # "auto", "bundled" or "python" (--python)
+    python_version: str = ""
+    packages: dict[str, str] = field(default_factory=dict)  # what the environment holds
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+
+    @property
+    def fingerprint(self) -> list:
+        """What the runtime adds to a loaded schema's cache key."""
+        if self.mode != "auto":
+            return []
+        return ["runtime", FORMAT, self.python_version, sorted(self.packages.items())]
+
+    def describe(self) -> dict:
+        """For the JSON stats: which versions this ref was loaded with."""
+        if self.mode != "auto":
+            return {}
+        return {"python": self.python_version, "packages": dict(sorted(self.packages.items()))}
+
+
+# -- the entry point ------------------------------------------------------------------------------
+_chosen: dict[tuple, Runtime] = {}
+_chosen_lock = threading.Lock()
+
+
+def runtime_for(snapshot: Snapshot, import_root: str, models_paths: list[str], mode: str | None = "auto", python: str | None = None, progress=None) -> Runtime:
+    """The runtime `snapshot`'s models load with (once per process and ref)."""
+    if python:
+        return Runtime(python, "python")
+    if mode is None:
+        return Runtime(None, "bundled")
+    key = (snapshot.repo.git_dir, snapshot.commit or snapshot.ref, import_root, tuple(models_paths), mode)
+    with _chosen_lock:
+        if key in _chosen:
+            return _chosen[key]
+    if mode == "bundled":
+        runtime = _bundled(snapshot, read_declared(snapshot, import_root), import_root, models_paths)
+    else:
+        runtime = _auto(snapshot, import_root, models_paths, progress or _terminal_progress)
+    with _chosen_lock:
+        return _chosen.setdefault(key, runtime)
+
+
+def _bundled(snapshot: Snapshot, declared: Declared, import_root: str, models_paths: list[str]) -> Runtime:
+    runtime = Runtime(None, "bundled")
+    if declared.empty:
+        return runtime
+    wanted = select(declared, _reached(snapshot, import_root, models_paths))
+    for name, requirement in sorted(wanted.items()):
+        try:
+            have = installed_version(name)
+        except PackageNotFoundError:
+            have = None
+        pinned = declared.version_of(name)
+        if have is None:
+            runtime.warnings.append(("runtime-mismatch", f"{_where(declared)} declares {requirement}; not installed with modeldiff (--runtime bundled): its modules are stubbed"))
+        elif (pinned and pinned != have) or (not pinned and not requirement.specifier.contains(have, prereleases=True)):
+            runtime.warnings.append(("runtime-mismatch", f"{_where(declared)} declares {requirement}; loaded with {name} {have} (--runtime bundled)"))
+    return runtime
+
+
+def _auto(snapshot: Snapshot, import_root: str, models_paths: list[str], progress) -> Runtime:
+    # A commit's choice is kept: a warm run reads one small file, not the ref's lock files.
+    record_key = _digest("choice", FORMAT, snapshot.commit, import_root, models_paths) if snapshot.commit else None
+    record = _read_record(record_key) if record_key else None
+    if record and Path(record["python"]).exists():
+        return Runtime(record["python"], "auto", record["python_version"], record["packages"], [tuple(w) for w in record["warnings"]])
+    declared = read_declared(snapshot, import_root)
+    if declared.empty:
+        runtime = Runtime(None, "bundled")
+        runtime.warnings.append(("runtime-undeclared", f"no declared dependencies found from {import_root or '.'} up to the repository root; loaded with modeldiff's own libraries"))
+        return runtime
+    wanted = select(declared, _reached(snapshot, import_root, models_paths))
+    interpreter, interpreter_version = choose_interpreter(declared, snapshot.ref)
+    warnings = [("runtime-unparsed", problem) for problem in declared.problems]
+    environment, packages, failed = prepare_environment(interpreter, interpreter_version, declared, wanted, snapshot.ref, progress)
+    warnings += [("runtime-install-failed", f"{_where(declared)}: {name} could not be installed ({why}); its modules are stubbed") for name, why in failed]
+    runtime = Runtime(str(environment / "bin" / "python"), "auto", interpreter_version, packages, warnings)
+    if record_key:
+        _write_record(record_key, {"python": runtime.python, "python_version": interpreter_version, "packages": packages, "warnings": warnings})
+    return runtime
+
+
+def _where(declared: Declared) -> str:
+    return f"{declared.backend or '.'}/ ({', '.join(f.rpartition('/')[2] for f in declared.files)})" if declared.files else "the repository"
+
+
+def _reached(snapshot: Snapshot, import_root: str, models_paths: list[str]) -> set[str]:
+    return reached_imports(snapshot, snapshot.list_files(import_root), import_root, models_paths)
+
+
+def select(declared: Declared, reached: set[str]) -> dict[str, Requirement]:
+    """What to install: the schema packages and drivers the ref declares, and every
+    declared or locked package whose modules the models import."""
+    known = {**{n: Requirement(n) for n in declared.pins}, **declared.requires}
+    direct = declared.requires or known
+    reached_lower = {name.lower() for name in reached}
+    wanted = {}
+    for name, requirement in known.items():
+        if (name in SCHEMA_PACKAGES or name in DRIVERS) and name in direct:
+            wanted[name] = requirement
+        elif any(module.lower() in reached_lower for module in import_names(name)):
+            wanted[name] = requirement
+    # The loader's own DDL code needs both (ddl -> sqltext -> compat imports alembic).
+    for name in ("sqlalchemy", "alembic"):
+        wanted.setdefault(name, known.get(name, Requirement(name)))
+    return wanted
+
+
+# -- interpreters ---------------------------------------------------------------------------------
+@functools.cache
+def interpreters() -> tuple[tuple[tuple[int, int, int], str], ...]:
+    """(version, path) of every CPython found: this one, PATH, pyenv, uv's."""
+    own = getattr(sys, "_base_executable", sys.executable)  # not modeldiff's virtualenv
+    candidates = [own if os.path.exists(own) else sys.executable]
+    candidates += [shutil.which(f"python3.{minor}") or "" for minor in range(OLDEST_CHILD[1], 16)]
+    uv = uv_binary()
+    if uv:
+        try:
+            out = subprocess.run([uv, "python", "list", "--only-installed", "--python-preference", "only-managed", "--output-format", "json"], capture_output=True, text=True, timeout=30).stdout
+            candidates += [entry["path"] for entry in json.loads(out or "[]") if entry.get("implementation") == "cpython" and entry.get("path")]
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
+    found: dict[str, tuple[tuple[int, int, int], str]] = {}
+    # pyenv's own versions, named by version (no need to run them); its shims are skipped
+    # (they run whichever version pyenv is set to, slowly).
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    for path in sorted(glob.glob(str(pyenv / "versions" / "*" / "bin" / "python3"))):
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", Path(path).parent.parent.name)
+        if match and tuple(map(int, match.groups()))[:2] >= OLDEST_CHILD and os.access(path, os.X_OK):
+            found.setdefault(os.path.realpath(path), (tuple(map(int, match.groups())), path))
+    for path in candidates:
+        if not path or "/shims/" in path or not os.access(path, os.X_OK):
+            continue
+        real = os.path.realpath(path)
+        if real in found:
+            continue
+        version = _probe(path)
+        if version and version[:2] >= OLDEST_CHILD:
+            found[real] = (version, path)
+    return tuple(sorted(found.values()))
+
+
+def _probe(path: str) -> tuple[int, int, int] | None:
+    try:
+        out = subprocess.run([path, "-I", "-c", "import sys, platform; print(platform.python_implementation(), *sys.version_info[:3])"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    parts = out.stdout.split()
+    if out.returncode != 0 or len(parts) != 4 or parts[0] != "CPython":
+        return None
+    return tuple(int(p) for p in parts[1:])  # type: ignore[return-value]
+
+
+def choose_interpreter(declared: Declared, ref: str) -> tuple[str, str]:
+    """(path, version) of an interpreter the ref allows: modeldiff's own when it may, else
+    the oldest allowed (old pins have wheels for it); uv installs one when none is found."""
+    allowed = [(v, p) for v, p in interpreters() if declared.python_allows(".".join(map(str, v)))]
+    own = [(v, p) for v, p in allowed if v[:2] == sys.version_info[:2]]
+    if own or allowed:
+        version, path = (own or allowed)[0]
+        return path, ".".join(map(str, version))
+    spec = declared.describe_python()
+    reason = _uv_install_python(spec)
+    if reason is None:
+        interpreters.cache_clear()
+        allowed = [(v, p) for v, p in interpreters() if declared.python_allows(".".join(map(str, v)))]
+        if allowed:
+            return allowed[0][1], ".".join(map(str, allowed[0][0]))
+        reason = "uv installed one that is not found"
+    raise RuntimeFailure(f"{ref}: {_where(declared)} needs Python {spec}; none is installed (PATH, pyenv, uv) and uv could not provide one ({reason}); give an interpreter with --python PATH")
+
+
+def _uv_install_python(spec: str) -> str | None:
+    """Let uv download an interpreter; why not, or None when it did."""
+    uv = uv_binary()
+    if uv is None:
+        return "uv is not installed"
+    if settings.offline():
+        return "MODELDIFF_OFFLINE is set"
+    try:
+        out = subprocess.run([uv, "python", "install", spec.split(" or ")[0]], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    return None if out.returncode == 0 else _last_line(out.stderr)
+
+
+# -- environments ---------------------------------------------------------------------------------
+def uv_binary() -> str | None:
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def runtimes_dir() -> Path:
+    return default_cache_dir() / "runtimes"
+
+
+def prepare_environment(python: str, python_version: str, declared: Declared, wanted: dict[str, Requirement], ref: str, progress) -> tuple[Path, dict[str, str], list[tuple[str, str]]]:
+    """(environment, its packages, [(package, why it failed)]) for `wanted` on `python`."""
+    lines = {}
+    for name, requirement in wanted.items():
+        target = SUBSTITUTES.get(name, name)
+        pinned = declared.version_of(name)
+        lines[target] = f"{target}=={pinned}" if pinned else f"{target}{requirement.specifier}" + (f"; {requirement.marker}" if requirement.marker else "")
+    constraints = [f"{n}=={v}" for n, v in sorted(declared.pins.items()) if n not in lines]
+    started = time.monotonic()
+    progress(f"{ref}: resolving {len(lines)} packages for Python {python_version} ({', '.join(sorted(lines.values()))})")
+    resolution_key = _digest("resolution", FORMAT, python_version, sorted(lines.values()), constraints)
+    resolution = _read_record(resolution_key)
+    if resolution is None:
+        pins, failed = _resolve(python, lines, constraints)
+        _write_record(resolution_key, {"pins": pins, "failed": failed})
+    else:
+        pins, failed = resolution["pins"], [tuple(f) for f in resolution["failed"]]
+    key = _digest("env", FORMAT, python_version, sorted(pins.items()))[:24]
+    target = runtimes_dir() / "envs" / key
+    if not (target / "ready").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{target}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one builder per environment, across processes
+            if not (target / "ready").exists():
+                progress(f"{ref}: installing {len(pins)} packages into a new environment (once)")
+                _build(python, target, pins)
+    failed += [tuple(f) for f in json.loads((target / "failed.json").read_text())]
+    for name, _why in failed:
+        pins.pop(name, None)
+    progress(f"{ref}: runtime ready in {time.monotonic() - started:.1f}s (Python {python_version}, {', '.join(f'{n} {v}' for n, v in sorted(pins.items()) if n in lines)})")
+    return target, pins, failed
+
+
+def _resolve(python: str, lines: dict[str, str], constraints: list[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Exact pins for `lines` (and what they depend on): with the lock's other pins as
+    constraints, else without them; a package that cannot be resolved is left out."""
+    pins, error = _compile(python, list(lines.values()), constraints)
+    if pins is not None:
+        return pins, []
+    pins, error = _compile(python, list(lines.values()), [])
+    if pins is not None:
+        return pins, []
+    failed, kept = [], {}
+    for name in sorted(lines, key=lambda n: (n != "sqlalchemy", n)):  # one at a time, SQLAlchemy first
+        trial, why = _compile(python, [*kept.values(), lines[name]], [])
+        if trial is None:
+            failed.append((name, why))
+        else:
+            kept[name], pins = lines[name], trial
+    if "sqlalchemy" not in kept:
+        raise RuntimeFailure(f"cannot resolve {lines['sqlalchemy']} for {python}: {error}")
+    return pins or {}, failed
+
+
+def _compile(python: str, requirements: list[str], constraints: list[str]) -> tuple[dict[str, str] | None, str]:
+    with tempfile.TemporaryDirectory(prefix="modeldiff-resolve-") as tmp:
+        Path(tmp, "requirements.in").write_text("\n".join(requirements) + "\n")
+        Path(tmp, "constraints.txt").write_text("\n".join(constraints) + "\n")
+        uv = uv_binary()
+        if uv:
+            command = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--no-build", "--python", python, "-c", f"{tmp}/constraints.txt", f"{tmp}/requirements.in"]
+        else:  # pip's resolver: a dry-run install reports what it would install
+            command = [python, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--only-binary", ":all:", "--report", f"{tmp}/report.json", "-c", f"{tmp}/constraints.txt", "-r", f"{tmp}/requirements.in"]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+        if out.returncode != 0:
+            return None, _last_line(out.stderr)
+        if uv:
+            found = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", out.stdout, re.M)
+            return {canonicalize_name(n): v for n, v in found}, ""
+        report = json.loads(Path(tmp, "report.json").read_text())
+        return {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]}, ""
+
+
+def _build(python: str, target: Path, pins: dict[str, str]) -> None:
+    """Create the environment in a temporary directory, then rename it to `target`; the
+    packages that could not be installed (the others are) are listed in its failed.json."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        uv = uv_binary()
+        if uv:
+            _run([uv, "venv", "--quiet", "--relocatable", "--python", python, str(tmp)])
+            install = [uv, "pip", "install", "--quiet", "--no-deps", "--no-build", "--compile-bytecode", "--python", str(tmp / "bin" / "python")]
+        else:
+            _run([python, "-m", "venv", "--without-pip", str(tmp)])
+            install = [python, "-m", "pip", "--python", str(tmp / "bin" / "python"), "install", "--quiet", "--no-deps", "--only-binary", ":all:"]
+        requirements = [f"{n}=={v}" for n, v in sorted(pins.items())]
+        failed = []
+        if subprocess.run([*install, *requirements], capture_output=True, text=True, timeout=INSTALL_TIMEOUT).returncode != 0:
+            for requirement in requirements:  # one at a time: keep what installs
+                out = subprocess.run([*install, requirement], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+                if out.returncode != 0:
+                    failed.append((canonicalize_name(requirement.split("==")[0]), _last_line(out.stderr)))
+        (tmp / "failed.json").write_text(json.dumps(failed))
+        (tmp / "ready").write_text("")
+        os.rename(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(command: list[str]) -> None:
+    out = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    if out.returncode != 0:
+        raise RuntimeFailure(f"{' '.join(command[:3])}: {_last_line(out.stderr)}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+# -- small records --------------------------------------------------------------------------------
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_record(key: str) -> dict | None:
+    try:
+        return json.loads((runtimes_dir() / "records" / f"{key[:32]}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_record(key: str, record: dict) -> None:
+    path = runtimes_dir() / "records" / f"{key[:32]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(record, handle)
+    os.replace(tmp, path)
+
+
+def _terminal_progress(message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"modeldiff: {message}", file=sys.stderr, flush=True)
