@@ -634,6 +634,7 @@ def live_plan(difylike, production):
     return plan, messages
 
 
+@pytest.mark.slow
 def test_live_plan_top_item_is_the_workflow_runs_rewrite(live_plan, production, module_cache):
     plan, messages = live_plan
     assert any("creating schema modeldiff_calibration_" in m for m in messages)  # the write is announced
@@ -670,6 +671,7 @@ def test_live_plan_top_item_is_the_workflow_runs_rewrite(live_plan, production, 
     assert cache_file().exists() and cache_file().is_relative_to(module_cache)  # never the user's cache
 
 
+@pytest.mark.slow
 def test_live_plan_renders_text_and_markdown_runbook(live_plan):
     plan, _ = live_plan
     text = render_plan_text(plan)
@@ -686,6 +688,7 @@ def test_live_plan_renders_text_and_markdown_runbook(live_plan):
     assert "calibrated on this server" in md
 
 
+@pytest.mark.slow
 def test_cli_plan_with_database_uses_stored_calibration(difylike, production, live_plan, tmp_path):
     _, _, url = production
     target = tmp_path / "runbook.md"
@@ -700,6 +703,7 @@ def test_cli_plan_with_database_uses_stored_calibration(difylike, production, li
     assert data["steps"][0]["estimated_seconds"] > 0
 
 
+@pytest.mark.slow
 def test_live_facts_session_is_read_only(production):
     """The facts connection cannot write even if it tried (default_transaction_read_only)."""
     from modeldiff.plan.live import connect
@@ -722,6 +726,7 @@ def _total_tokens_type(cur) -> str:
     return cur.fetchone()[0]
 
 
+@pytest.mark.slow
 def test_estimate_is_within_2x_of_the_real_alter(live_plan, production):
     """The real ALTER runs in a transaction that is rolled back: the rewrite is done (and
     timed) in full, and the production database is left as the other tests expect it."""
