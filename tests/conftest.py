@@ -6,8 +6,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,16 +45,33 @@ def build_samples(dest: Path, names: list[str]) -> dict[str, Path]:
 # which order, or on which xdist worker.
 
 
+@contextmanager
+def cache_dir():
+    """A fresh MODELDIFF_CACHE_DIR, outside pytest's temp tree, removed afterwards.
+
+    The cache holds the shared embedded PostgreSQL's data directory. Running as root, pgserver
+    runs PostgreSQL as its own OS user and opens the way to the data directory for it (chmod
+    o+rx on every parent); each new pytest session on the machine sets /tmp/pytest-of-<user>
+    back to 0700, which locked a running suite's servers out (initdb and pg_ctl start failed:
+    "Permission denied") whenever another suite started. /tmp/modeldiff-test-cache-* is
+    nobody else's to reset."""
+    path = Path(tempfile.mkdtemp(prefix="modeldiff-test-cache-"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODELDIFF_CACHE_DIR", str(path))
+        mp.setenv("MODELDIFF_PG_IDLE", "0")  # no server outlives a test's run (see test_server_keep_alive)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="module", autouse=True)
-def module_cache(tmp_path_factory) -> Path:
+def module_cache() -> Path:
     """This module's MODELDIFF_CACHE_DIR: tests never read or write the user's cache (nor
     share its PostgreSQL), nor another module's."""
     from modeldiff.load import close_fork_servers
 
-    cache = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MODELDIFF_CACHE_DIR", str(cache))
-        mp.setenv("MODELDIFF_PG_IDLE", "0")  # no server outlives a test's run (see test_server_keep_alive)
+    with cache_dir() as cache:
         yield cache
         close_fork_servers()  # the loader's fork server (one per process) starts afresh per module
 

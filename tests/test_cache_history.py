@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, run_cli
+from conftest import cache_dir, git, run_cli
 from modeldiff.cache import Cache
 from modeldiff.pipeline import DiffRequest, load_refs, open_session
 
 
 @pytest.fixture
-def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def own_cache():
+    """A cache (and shared PostgreSQL) of this test's own."""
+    with cache_dir() as cache:
+        yield cache
 
 
 def _loads(repo, *refs):
