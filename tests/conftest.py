@@ -62,6 +62,9 @@ def cache_dir():
         try:
             yield path
         finally:
+            # The shared server's scratch tablespace lives on tmpfs (pg_tblspc/* link there).
+            for link in path.glob("pg16/pg_tblspc/*"):
+                shutil.rmtree(os.path.realpath(link), ignore_errors=True)
             shutil.rmtree(path, ignore_errors=True)
 
 
