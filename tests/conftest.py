@@ -1,5 +1,5 @@
-"""Shared fixtures: the sample repositories built from sample_repos/, one embedded
-PostgreSQL per session, and a helper that runs the real CLI."""
+"""Fixtures: the sample repositories built from sample_repos/, a private embedded
+PostgreSQL and a cache directory per test module, and a helper that runs the real CLI."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,15 +24,6 @@ def _builder():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="session", autouse=True)
-def private_cache():
-    """Tests never read or write the user's cache (nor share its PostgreSQL)."""
-    with server_reachable_dir() as cache:
-        os.environ["MODELDIFF_CACHE_DIR"] = str(cache)
-        os.environ["MODELDIFF_PG_IDLE"] = "0"  # no server outlives a test's run (see test_server_keep_alive)
-        yield
 
 
 @contextlib.contextmanager
@@ -47,24 +39,78 @@ def server_reachable_dir():
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+def pytest_terminal_summary(terminalreporter, config):
+    """The random order's seed, also under -q and xdist, so a failing order can be repeated."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(f"random order: repeat it with -p randomly --randomly-seed={seed}")
+
+
+def build_samples(dest: Path, names: list[str]) -> dict[str, Path]:
+    """Fresh git repositories of the named sample_repos/ samples under `dest`."""
+    builder = _builder()
+    return {name: builder.build(dest, name) for name in names}
+
+
+# Nothing below is shared between test modules: each module gets its own cache directory
+# (loaded schemas, pair results, the shared embedded PostgreSQL's data directory, plan
+# calibrations, kept fork servers), its own sample repositories and its own private
+# PostgreSQL, so a module's result does not depend on which modules ran before it, in
+# which order, or on which xdist worker.
+
+
+@contextmanager
+def cache_dir():
+    """A fresh MODELDIFF_CACHE_DIR, outside pytest's temp tree, removed afterwards.
+
+    The cache holds the shared embedded PostgreSQL's data directory. Running as root, pgserver
+    runs PostgreSQL as its own OS user and opens the way to the data directory for it (chmod
+    o+rx on every parent); each new pytest session on the machine sets /tmp/pytest-of-<user>
+    back to 0700, which locked a running suite's servers out (initdb and pg_ctl start failed:
+    "Permission denied") whenever another suite started. /tmp/modeldiff-test-cache-* is
+    nobody else's to reset."""
+    path = Path(tempfile.mkdtemp(prefix="modeldiff-test-cache-"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODELDIFF_CACHE_DIR", str(path))
+        mp.setenv("MODELDIFF_PG_IDLE", "0")  # no server outlives a test's run (see test_server_keep_alive)
+        try:
+            yield path
+        finally:
+            # The shared server's scratch tablespace lives on tmpfs (pg_tblspc/* link there).
+            for link in path.glob("pg*/pg_tblspc/*"):
+                shutil.rmtree(os.path.realpath(link), ignore_errors=True)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_cache() -> Path:
+    """This module's MODELDIFF_CACHE_DIR: tests never read or write the user's cache (nor
+    share its PostgreSQL), nor another module's."""
+    from modeldiff.load import close_fork_servers
+
+    with cache_dir() as cache:
+        yield cache
+        close_fork_servers()  # the loader's fork server (one per process) starts afresh per module
+
+
+@pytest.fixture(scope="module")
 def sample_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("samples")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def difylike(sample_root) -> Path:
     """The difylike sample: tags v0.14.2, v0.15.3, v1.0.0 (a fresh git repository)."""
     return _builder().build(sample_root, "difylike")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def build_sample(sample_root):
     builder = _builder()
     return lambda name: builder.build(sample_root, name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pg():
     from modeldiff.db.server import EmbeddedPostgres
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import diff_json, git, run_cli
 
 SEED_CHANGES = [
@@ -58,11 +60,13 @@ def test_many_change_kinds(difylike):
     } <= kinds
 
 
+@pytest.mark.slow
 def test_same_ref_gives_no_changes(difylike):
     for tag in ("v0.14.2", "v0.15.3", "v1.0.0"):
         assert diff_json(str(difylike), tag, tag)["changes"] == []
 
 
+@pytest.mark.slow
 def test_two_runs_are_byte_identical(difylike):
     first = run_cli("diff", str(difylike), "v0.14.2", "v1.0.0", "--format", "json")
     second = run_cli("diff", str(difylike), "v0.14.2", "v1.0.0", "--format", "json")

@@ -269,6 +269,7 @@ def test_classical_tables_imperative_mapping_and_declarative_base(samples, serve
     assert schema.metadatas == ["core.schema.tables.metadata"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("models", [["core/schema,billing/schema"], ["core/schema", "billing/schema"]])
 def test_several_models_paths_comma_or_repeated(samples, models):
     args = [a for m in models for a in ("--models", m)]
@@ -305,6 +306,7 @@ def test_keep_going_loads_the_rest_and_marks_partial(samples):
     assert failed.location == "app/models/orders.py:12" and failed.ref == "v2"
 
 
+@pytest.mark.slow
 def test_cli_exit_codes_for_a_broken_ref(samples):
     proc = cli("diff", str(samples["fragile"]), "v1", "v2")
     assert proc.returncode == 2

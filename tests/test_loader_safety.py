@@ -3,7 +3,9 @@ no secrets, write nothing outside its private directory, and leave no process or
 directory behind; the user's work tree must stay exactly as it was.
 
 Each test builds a one-commit repository whose model module does one bad thing, and loads it
-with `load_schema` (no database needed) and a 3 s timeout.
+with `load_schema` (no database needed). Model code that hangs gets a 3 s time limit; every
+other load gets time enough on a loaded machine, so that what stops it is the guard under
+test (its message says which), never the clock.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ from modeldiff import load as load_module
 from modeldiff.load import LoadFailure, LoadOptions, load_schema
 from modeldiff.source.repository import Repository
 
-TIMEOUT = 3.0
+TIMEOUT = 3.0  # for model code that hangs
+ROOM = 120.0  # for everything else: a guard must stop it long before
+# A hung load is stopped at its limit; this much more is left for a loaded machine to kill
+# it and report (what matters: it does not run on for the 600 s it asked for).
+KILL_MARGIN = 30.0
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_OPTIONAL_LOCKS": "0"}
 
 BASE = """\
@@ -97,7 +103,7 @@ def processes_with(value: str) -> list[int]:
 def load(repo: Path, marker: str, ref: str = "v1", models: str = "zzmodels", **options):
     snapshot = Repository(str(repo)).snapshot(ref)
     env = {"MD_TEST_MARKER": marker, **options.pop("env", {})}
-    return load_schema(snapshot, LoadOptions("", models, timeout=options.pop("timeout", TIMEOUT), env=env, **options))
+    return load_schema(snapshot, LoadOptions("", models, timeout=options.pop("timeout", ROOM), env=env, **options))
 
 
 def fails(repo: Path, marker: str, **options) -> tuple[str, float]:
@@ -110,26 +116,25 @@ def fails(repo: Path, marker: str, **options) -> tuple[str, float]:
 # -- time ------------------------------------------------------------------------------------------
 def test_busy_loop_times_out_with_the_line(tmp_path, marker):
     repo = hostile(tmp_path, "x = 0\nwhile True:\n    x += 1\n")
-    message, seconds = fails(repo, marker)
+    message, seconds = fails(repo, marker, timeout=TIMEOUT)
     assert message.startswith("v1: model import timed out after 3s at zzmodels/evil.py:")
     assert message.split(" at ")[1].split(" ")[0] in ("zzmodels/evil.py:2", "zzmodels/evil.py:3")
     assert "while importing zzmodels.evil" in message
-    assert seconds < TIMEOUT + 5
+    assert seconds < TIMEOUT + KILL_MARGIN
 
 
 def test_sleep_in_an_app_module_times_out(tmp_path, marker):
     repo = hostile(tmp_path, "import time\ntime.sleep(600)\n", where="zzapp/slow.py", extra={"zzmodels/x.py": "import zzapp.slow\n"})
-    message, seconds = fails(repo, marker)
+    message, seconds = fails(repo, marker, timeout=TIMEOUT)
     assert message.startswith("v1: model import timed out after 3s at zzapp/slow.py:2 while importing zzapp.slow")
-    assert seconds < TIMEOUT + 5
+    assert seconds < TIMEOUT + KILL_MARGIN
 
 
 # -- output ----------------------------------------------------------------------------------------
 def test_printing_megabytes_is_stopped(tmp_path, marker):
     repo = hostile(tmp_path, "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
-    message, seconds = fails(repo, marker)
+    message, _ = fails(repo, marker)
     assert message.startswith("v1: model code printed more than 4 MB while importing zzmodels.evil")
-    assert seconds < TIMEOUT
 
 
 def test_writing_a_huge_file_is_stopped(tmp_path, marker):
@@ -149,9 +154,8 @@ def test_filling_the_private_directory_is_stopped(tmp_path, marker, monkeypatch)
     monkeypatch.setattr(load_module, "DISK_LIMIT", 16 * 2**20)
     code = "i = 0\nwhile True:\n    i += 1\n    with open(f'f{i}.bin', 'wb') as f:\n        f.write(b'x' * 2**20)\n"
     repo = hostile(tmp_path, code)
-    message, seconds = fails(repo, marker)
+    message, _ = fails(repo, marker)
     assert message.startswith("v1: model code wrote more than 16 MB of files while importing zzmodels.evil")
-    assert seconds < TIMEOUT
 
 
 def test_private_directories_go_to_memory_and_are_removed(tmp_path, monkeypatch):
@@ -162,10 +166,15 @@ def test_private_directories_go_to_memory_and_are_removed(tmp_path, monkeypatch)
     shm = os.statvfs("/dev/shm") if os.access("/dev/shm", os.W_OK) else None
     roomy = shm is not None and shm.f_bavail * shm.f_frsize >= 256 * 2**20
     assert base == ("/dev/shm" if roomy else tempfile.gettempdir())
-    before = {p.name for p in Path(base).glob("modeldiff-load-*")}
+    # Other loads (another worker, another suite) come and go in the same directory: watch
+    # the one this load makes.
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(real_mkdtemp(*a, **k)) or made[-1])
     repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE})
     assert load(repo, uuid.uuid4().hex).tables
-    assert {p.name for p in Path(base).glob("modeldiff-load-*")} == before
+    (workdir,) = [Path(path) for path in made if Path(path).name.startswith("modeldiff-load-")]
+    assert workdir.parent == Path(base) and not workdir.exists()
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     assert load_module.workdir_base() == str(tmp_path)
 
@@ -183,9 +192,8 @@ def test_private_directories_go_to_memory_and_are_removed(tmp_path, monkeypatch)
 )
 def test_exiting_the_process_is_a_clear_error(tmp_path, marker, code, expected):
     repo = hostile(tmp_path, code)
-    message, seconds = fails(repo, marker)
+    message, _ = fails(repo, marker)
     assert message == expected
-    assert seconds < TIMEOUT
 
 
 def test_sys_exit_in_an_app_config_module_is_skipped_not_fatal(tmp_path, marker):
@@ -224,9 +232,8 @@ if libc.fork() == 0:          # not through os.fork: no audit event, no Python-l
 
 def test_fork_and_daemonize_is_refused(tmp_path, marker):
     repo = hostile(tmp_path, DAEMON)
-    message, seconds = fails(repo, marker)
+    message, _ = fails(repo, marker)
     assert message == "v1: zzmodels/evil.py:2: model code tried to start a process (os.fork()); loading models may not run programs (module zzmodels.evil)"
-    assert seconds < TIMEOUT
 
 
 def test_fork_in_an_app_module_cannot_be_caught(tmp_path, marker):
@@ -244,10 +251,9 @@ def test_subprocess_daemon_is_refused(tmp_path, marker):
 
 def test_daemon_forked_below_python_is_killed_and_reported(tmp_path, marker):
     repo = hostile(tmp_path, C_DAEMON)
-    message, seconds = fails(repo, marker)
+    message, _ = fails(repo, marker)
     assert message.startswith("v1: model code left ")
     assert "processes running after the import (killed)" in message
-    assert seconds < TIMEOUT + 5
     # (the marker fixture checks that no process of the load is left)
 
 
@@ -373,6 +379,7 @@ def snapshot(repo: Path) -> dict:
     return state
 
 
+@pytest.mark.slow
 def test_work_tree_is_unchanged_after_runs_including_failing_ones(tmp_path):
     repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE, "README.md": "hello\n"})
     tree = str(repo)
@@ -462,6 +469,7 @@ def test_fork_server_and_processes_load_the_same_schema(tmp_path, marker, monkey
     assert forked.stubbed_modules == spawned.stubbed_modules
 
 
+@pytest.mark.slow
 def test_fork_server_kept_across_runs_then_leaves(tmp_path, marker, monkeypatch):
     """With MODELDIFF_PG_IDLE > 0 the fork server outlives the run that started it: the next
     run (here: the next load after this process dropped its handle) talks to the same one;
@@ -469,7 +477,9 @@ def test_fork_server_kept_across_runs_then_leaves(tmp_path, marker, monkeypatch)
     from modeldiff import load as load_module
 
     monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("MODELDIFF_PG_IDLE", "2")
+    # Idle time counts from the last request, and the first load may take seconds on a busy
+    # machine: 15 s keeps the server there for the second load whatever the load.
+    monkeypatch.setenv("MODELDIFF_PG_IDLE", "15")
     monkeypatch.setenv("MODELDIFF_FORK_SERVER", "1")
     load_module.close_fork_servers()
     repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE})
@@ -480,7 +490,7 @@ def test_fork_server_kept_across_runs_then_leaves(tmp_path, marker, monkeypatch)
     load_module.close_fork_servers()  # as if a new run: it finds the socket, not a new server
     assert load(repo, marker).tables
     assert _server_pid(socket_path) == server_pid
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while socket_path.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not socket_path.exists()

@@ -256,6 +256,7 @@ def _sqlite_shape(db) -> dict:
     return shape
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which,from_ref,to_ref", [("sample", a, b) for a, b in SAMPLE_PAIRS] + [("synthetic", "v1", "v2")])
 def test_sqlite_sql_applies_to_from_and_gives_to(server, prepared, which, from_ref, to_ref):
     """FROM and TO are each created on SQLite from scratch (the SQL of an empty database ->
@@ -320,6 +321,7 @@ def test_a_type_change_without_cast_is_a_todo_and_fails_verify(prepared):
 # --- the command line ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_revision_writes_a_verified_file(sample, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
@@ -343,6 +345,7 @@ def test_cli_revision_without_a_rev_id_makes_one(sample):
     assert f"Revision ID: {match.group(1)}" in result.output
 
 
+@pytest.mark.slow
 def test_cli_revision_refuses_a_file_that_does_not_round_trip(synthetic, tmp_path):
     out = tmp_path / "out"
     args = ["revision", synthetic, "v2", "v3", "-o", f"{out}/", "--rev-id", "badbadbadbad", "--verify"]
@@ -354,6 +357,7 @@ def test_cli_revision_refuses_a_file_that_does_not_round_trip(synthetic, tmp_pat
     assert (out / "badbadbadbad_upgrade_to_v3.py").exists()
 
 
+@pytest.mark.slow
 def test_cli_verify_exit_codes(sample, synthetic):
     passed = CliRunner().invoke(main, ["verify", sample, "v0.15.3", "v1.0.0"])
     assert passed.exit_code == 0, passed.output
@@ -364,6 +368,7 @@ def test_cli_verify_exit_codes(sample, synthetic):
     assert error.exit_code == 2 and "unknown ref" in error.output
 
 
+@pytest.mark.slow
 def test_cli_diff_sql(sample):
     result = CliRunner().invoke(main, ["diff", sample, "v0.14.2", "v0.15.3", "--format", "sql", "--dialect", "sqlite"])
     assert result.exit_code == 0, result.output

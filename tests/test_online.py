@@ -174,6 +174,7 @@ def executed(call_list) -> list[str]:
 # --- the sample repository ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("from_ref,to_ref", SAMPLE_PAIRS)
 def test_sample_online_revision_round_trips(prepared, from_ref, to_ref):
     p = prepared("sample", from_ref, to_ref)
@@ -395,6 +396,7 @@ def test_a_plan_without_a_cast_cannot_be_run_blindly(server, prepared):
 # --- the command line -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_revision_online_writes_the_revision_and_its_plan(difylike, tmp_path):
     out = tmp_path / "versions"
     args = ["revision", str(difylike), "v0.14.2", "v0.15.3", "-o", f"{out}/", "--rev-id", "feedc0ffee00", "--create-date", "2025-02-07T12:00:00"]
@@ -420,6 +422,7 @@ def test_cli_revision_online_writes_the_revision_and_its_plan(difylike, tmp_path
     assert wrong.exit_code == 2 and "--online only" in wrong.output
 
 
+@pytest.mark.slow
 def test_cli_verify_online(synthetic):
     result = CliRunner().invoke(main, ["verify", synthetic, "v1", "v2", "--online"])
     assert result.exit_code == 0, result.output

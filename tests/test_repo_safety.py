@@ -94,11 +94,13 @@ def test_unknown_ref(difylike):
     assert "unknown ref 'v9.9.9'" in line and str(difylike) in line
 
 
+@pytest.mark.slow
 def test_models_path_missing_at_a_ref(difylike):
     line = _one_line_error(run_cli("diff", str(difylike), "v0.14.2", "v0.15.3", "--models", "api/nomodels"))
     assert "v0.14.2" in line and "api/nomodels" in line
 
 
+@pytest.mark.slow
 def test_syntax_error_in_a_model_file_at_one_ref(difylike, tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(difylike), str(clone)], check=True)
@@ -114,6 +116,7 @@ def test_syntax_error_in_a_model_file_at_one_ref(difylike, tmp_path):
     assert "broken:" in _one_line_error(run_cli("diff", str(clone), "broken", "v1.0.0"))
 
 
+@pytest.mark.slow
 def test_import_time_exception_names_file_line_and_module(difylike, tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(difylike), str(clone)], check=True)

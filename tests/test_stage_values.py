@@ -29,12 +29,9 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    """A cache of this module's own: what it finds there, it put there."""
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("stage-values-cache")
-        mp.setenv("MODELDIFF_CACHE_DIR", str(path))
-        yield path
+def cache_dir(module_cache):
+    """A cache of this module's own (conftest's): what it finds there, it put there."""
+    return module_cache
 
 
 def _counting(monkeypatch, module, name: str) -> list:
