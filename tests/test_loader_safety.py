@@ -242,7 +242,10 @@ def test_subprocess_daemon_is_refused(tmp_path, marker):
     assert message.startswith("v1: zzmodels/evil.py:2: model code tried to start a process (subprocess ['setsid', 'sleep', '600'])")
 
 
-def test_daemon_forked_below_python_is_killed_and_reported(tmp_path, marker):
+def test_daemon_forked_below_python_is_killed_and_reported(tmp_path, marker, monkeypatch):
+    """Where the kernel has no seccomp (here: turned off), a fork below Python succeeds: the
+    supervisor kills the daemon and the load fails. (With seccomp: tests/test_hostile.py.)"""
+    monkeypatch.setenv("MODELDIFF_SECCOMP", "0")
     repo = hostile(tmp_path, C_DAEMON)
     message, seconds = fails(repo, marker)
     assert message.startswith("v1: model code left ")
@@ -294,7 +297,10 @@ def test_network_and_databases_are_refused(tmp_path, marker, code):
     assert message.startswith("v1: zzmodels/evil.py:2: PermissionError: [Errno 13] modeldiff: model code may not")
 
 
-def test_tcp_below_python_is_refused_by_the_kernel(tmp_path, marker):
+@pytest.mark.parametrize("seccomp, error", [("1", "Operation not permitted"), ("0", "Permission denied")])
+def test_tcp_below_python_is_refused_by_the_kernel(tmp_path, marker, monkeypatch, seccomp, error):
+    """seccomp refuses the socket (EPERM); without it, Landlock refuses the connect (EACCES)."""
+    monkeypatch.setenv("MODELDIFF_SECCOMP", seccomp)
     code = """\
     import ctypes, socket, struct, os
     libc = ctypes.CDLL(None, use_errno=True)
@@ -306,7 +312,7 @@ def test_tcp_below_python_is_refused_by_the_kernel(tmp_path, marker):
     """
     repo = hostile(tmp_path, code)
     message, _ = fails(repo, marker)
-    assert message.endswith("RuntimeError: connect: Permission denied (module zzmodels.evil)")
+    assert message.endswith(f"RuntimeError: connect: {error} (module zzmodels.evil)")
 
 
 def test_writes_outside_the_private_directory_are_refused(tmp_path, marker):
@@ -436,6 +442,7 @@ def test_both_loader_paths_kill_a_daemon_and_leave_nothing(tmp_path, marker, mon
     from modeldiff.load.supervise import descendants
 
     monkeypatch.setenv("MODELDIFF_FORK_SERVER", fork_server)
+    monkeypatch.setenv("MODELDIFF_SECCOMP", "0")  # as on a kernel without it: the fork succeeds
     repo = hostile(tmp_path, C_DAEMON)
     message, _ = fails(repo, marker)
     assert "processes running after the import (killed)" in message
@@ -474,8 +481,10 @@ def test_fork_server_kept_across_runs_then_leaves(tmp_path, marker, monkeypatch)
     load_module.close_fork_servers()
     repo = make_repo(tmp_path, {"zzmodels/__init__.py": BASE})
     assert load(repo, marker).tables
-    (socket_path,) = (tmp_path / "cache").glob("forkserver-*.sock")
+    (socket_path,) = (tmp_path / "cache").glob("forkservers/*/sock")
     assert oct(socket_path.stat().st_mode & 0o777) == "0o600"
+    assert oct((socket_path.parent / "key").stat().st_mode & 0o777) == "0o600"
+    assert oct(socket_path.parent.stat().st_mode & 0o777) == oct(socket_path.parent.parent.stat().st_mode & 0o777) == "0o700"
     server_pid = _server_pid(socket_path)
     load_module.close_fork_servers()  # as if a new run: it finds the socket, not a new server
     assert load(repo, marker).tables

@@ -35,6 +35,7 @@ from .. import settings
 from ..values import Warning
 from ..source.repository import Snapshot
 from ..db.tempdirs import scratch_base
+from .supervise import set_dumpable
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
@@ -135,6 +136,9 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
             "metadata": list(options.metadata),
             "timeout": options.timeout,
             "limits": {"output_bytes": OUTPUT_LIMIT, "memory_bytes": MEMORY_LIMIT, "disk_bytes": DISK_LIMIT},
+            # Unreadable to model code (Landlock), with other processes' /proc entries.
+            "hidden": [str(server_root())],
+            "seccomp": os.environ.get("MODELDIFF_SECCOMP") != "0",
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request))
@@ -197,63 +201,74 @@ class ForkServer:
     which no repository code has ever run.
 
     Kept across runs (idle > 0), like the embedded PostgreSQL, so that each run finds the
-    libraries already imported: its unix socket (mode 0600) is in the cache directory, named
-    after the interpreter and the loader's own code (a new modeldiff never talks to an old
-    server), and it leaves after `idle` seconds without a request. With idle 0 it is this
-    run's own: its socket is in a private directory and `close()` ends it."""
+    libraries already imported: its directory (socket and key) is in the cache directory,
+    named after the interpreter, the scratch directory and the loader's own code (a new
+    modeldiff never talks to an old server), and it leaves after `idle` seconds without a
+    request. With idle 0 it is this run's own and `close()` ends it. Either way it answers
+    only requests carrying its key, which loads cannot read (see `server_root`), and it
+    creates each load's private directory itself."""
 
-    def __init__(self, python: str, idle: float) -> None:
-        self.python, self.kept = python, idle > 0
+    def __init__(self, python: str, idle: float, scratch: str) -> None:
+        self.python, self.kept, self.scratch = python, idle > 0, scratch
         self._proc: subprocess.Popen | None = None
+        root = server_root()
         if self.kept:
             import hashlib
 
             from ..cache import loader_digest
-            from ..source.repository import default_cache_dir
 
-            digest = hashlib.sha256(f"{python}\0{sys.version}\0{loader_digest()}".encode()).hexdigest()[:12]
-            directory = default_cache_dir()
-            directory.mkdir(parents=True, exist_ok=True)
-            self.path, self.idle = directory / f"forkserver-{digest}.sock", idle
+            digest = hashlib.sha256(f"{python}\0{sys.version}\0{scratch}\0{loader_digest()}".encode()).hexdigest()[:12]
+            self.dir, self.idle = root / digest, idle
+            self.dir.mkdir(mode=0o700, exist_ok=True)
+            self.dir.chmod(0o700)
         else:
-            self._dir = Path(tempfile.mkdtemp(prefix="modeldiff-fork-", dir=scratch_base()))
-            self.path, self.idle = self._dir / "fork.sock", 24 * 3600.0
+            self.dir, self.idle = Path(tempfile.mkdtemp(prefix="run-", dir=root)), 24 * 3600.0
             self._start()
+        self.path = self.dir / "sock"
 
-    def submit(self, request_path: Path) -> int:
-        """Start a load; the pid (and process group) of its supervisor."""
+    def submit(self, request: dict) -> tuple[int, Path]:
+        """Start a load; the pid (and process group) of its supervisor, and the private
+        directory the server made for it."""
+        body = json.dumps(request).encode()
         try:
-            return self._ask(f"{request_path}\n")
+            answer = self._ask(body)
         except OSError:
             if not self.kept:
                 raise
             self._start()
-            return self._ask(f"{request_path}\n")
+            answer = self._ask(body)
+        pid, _, workdir = answer.partition(" ")
+        if not pid.isdigit():
+            raise OSError(f"the fork server refused the load: {answer}")
+        return int(pid), Path(workdir)
 
-    def _ask(self, line: str) -> int:
+    def _ask(self, body: bytes) -> str:
         import socket
 
+        key = (self.dir / "key").read_bytes()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(60)
-            conn.connect(str(self.path))
-            conn.sendall(line.encode())
+            conn.connect(str(self.dir / "sock"))
+            conn.sendall(key + body)
+            conn.shutdown(socket.SHUT_WR)
             data = b""
             while not data.endswith(b"\n"):
-                chunk = conn.recv(64)
+                chunk = conn.recv(4096)
                 if not chunk:
                     raise OSError("the fork server closed the connection")
                 data += chunk
-        return int(data)
+        return data.decode().strip()
 
     def _start(self) -> None:
         import fcntl
         import socket
 
-        with open(f"{self.path}.lock", "w") as lock:
+        sock = self.dir / "sock"
+        with open(self.dir / "lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs start one server, not two
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    probe.connect(str(self.path))
+                    probe.connect(str(sock))
                 return  # another run started it meanwhile
             except OSError:
                 pass
@@ -261,7 +276,7 @@ class ForkServer:
             # No directory of its own: it writes nothing; each load gets its private
             # directory and environment (HOME, TMPDIR, --env) with its request.
             self._proc = subprocess.Popen(
-                [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.path), str(self.idle)],
+                [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.dir), str(self.idle), self.scratch],
                 cwd="/",
                 env=_child_env(Path("/nonexistent"), self.token, {}),
                 stdin=subprocess.DEVNULL,
@@ -271,16 +286,16 @@ class ForkServer:
                 preexec_fn=_limit_files,
             )
             deadline = time.monotonic() + 30
-            while not self.path.exists() and time.monotonic() < deadline and self._proc.poll() is None:
+            while not sock.exists() and time.monotonic() < deadline and self._proc.poll() is None:
                 time.sleep(0.01)
-        if not self.path.exists():
+        if not sock.exists():
             raise OSError("the fork server did not start")
 
     def close(self) -> None:
         if self.kept or self._proc is None:
             return  # a kept server leaves by itself when idle
         try:
-            self._ask("quit\n")  # it waits for its supervisors, then kills what is left
+            self._ask(b"quit")  # it waits for its supervisors, then kills what is left
             self._proc.wait(timeout=5)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
@@ -290,7 +305,17 @@ class ForkServer:
             pass
         self._proc.wait()
         sweep(self.token)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def server_root() -> Path:
+    """The directory (0700) of every fork server's socket and key, hidden from loads."""
+    from ..source.repository import default_cache_dir
+
+    root = default_cache_dir() / "forkservers"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    return root
 
 
 _servers: dict[str, ForkServer] = {}
@@ -304,14 +329,18 @@ def keep_alive_seconds() -> float:
 
 def _fork_server(python: str) -> ForkServer | None:
     """The fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off): kept
-    across runs unless MODELDIFF_PG_IDLE=0, else one for this run."""
+    across runs unless MODELDIFF_PG_IDLE=0, else one for this run. It serves one scratch
+    directory: when that changes, a new one replaces it."""
     if not sys.platform.startswith("linux") or not settings.fork_server_enabled():
         return None
+    scratch = workdir_base()
     with _servers_lock:
+        if python in _servers and _servers[python].scratch != scratch:
+            _servers.pop(python).close()
         if python not in _servers:
             idle = keep_alive_seconds()
             try:
-                _servers[python] = ForkServer(python, idle)
+                _servers[python] = ForkServer(python, idle, scratch)
             except OSError:
                 return None
             if len(_servers) == 1:
@@ -327,27 +356,30 @@ def close_fork_servers() -> None:
 
 
 def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path) -> dict:
+    set_dumpable(False)  # this process's environ and memory: not readable by model code
     token = uuid.uuid4().hex
     server = _fork_server(options.python) if options.fork_server else None
     if server is not None:
         request = json.loads(request_path.read_text())
-        request["env"] = _child_env(workdir, token, options.env)
-        request_path.write_text(json.dumps(request))
+        request["env"] = _child_env(workdir, token, options.env)  # HOME, TMPDIR: set by the server
         try:
-            pid = server.submit(request_path)
+            pid, server_dir = server.submit(request)
         except OSError:
             pid = None  # a broken server: the load runs in processes of its own, below
         if pid is not None:
-            status = workdir / "status.json"
-            deadline = time.monotonic() + options.timeout + GRACE
-            while not status.exists() and time.monotonic() < deadline:
-                time.sleep(0.005)
             try:
-                os.killpg(pid, signal.SIGKILL)  # whatever of the load is left
-            except (ProcessLookupError, PermissionError):
-                pass
-            sweep(token)
-            return _read_outcome(ref, options, workdir)
+                status = server_dir / "status.json"
+                deadline = time.monotonic() + options.timeout + GRACE
+                while not status.exists() and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # whatever of the load is left
+                except (ProcessLookupError, PermissionError):
+                    pass
+                sweep(token)
+                return _read_outcome(ref, options, server_dir)
+            finally:
+                shutil.rmtree(server_dir, ignore_errors=True)
     with open(workdir / "supervisor.log", "wb") as log:
         try:
             proc = subprocess.Popen(
@@ -512,7 +544,9 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         warnings.append(Warning(f"blocked-{what}", message, ref, f"{file}:{line}" if file else None))
     confinement = result.get("sandbox", {})
     if confinement and not confinement.get("landlock"):
-        warnings.append(Warning("sandbox-limited", f"kernel confinement unavailable ({confinement.get('reason', '?')}); only Python-level guards apply", ref))
+        warnings.append(Warning("sandbox-limited", f"Landlock unavailable ({confinement.get('reason', '?')}): model code may write files anywhere this user can and read other processes' /proc entries; only Python-level guards stop it", ref))
+    if confinement and not confinement.get("seccomp"):
+        warnings.append(Warning("sandbox-limited", f"seccomp unavailable ({confinement.get('seccomp_reason', '?')}): model code may open sockets and start processes below Python; only the audit hook and Landlock stop it", ref))
     for key in result["unused_settings"]:
         warnings.append(Warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded", ref))
     for failure in result["failures"]:

@@ -89,7 +89,7 @@ def run(request: dict) -> dict:
         workdir=workdir,
         settings=request.get("settings", {}),
     )
-    confinement = sandbox.install(str(workdir), importer.locate_frame)
+    confinement = sandbox.install(str(workdir), importer.locate_frame, tuple(request.get("hidden", ())), request.get("seccomp", True))
     timeout = float(request.get("timeout") or 0)
     stack_file = None
     if timeout > 0:
