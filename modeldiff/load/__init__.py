@@ -547,6 +547,8 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         warnings.append(Warning("sandbox-limited", f"Landlock unavailable ({confinement.get('reason', '?')}): model code may write files anywhere this user can and read other processes' /proc entries; only Python-level guards stop it", ref))
     if confinement and not confinement.get("seccomp"):
         warnings.append(Warning("sandbox-limited", f"seccomp unavailable ({confinement.get('seccomp_reason', '?')}): model code may open sockets and start processes below Python; only the audit hook and Landlock stop it", ref))
+    if confinement and confinement.get("capabilities_dropped") is False:
+        warnings.append(Warning("sandbox-limited", "capabilities could not be dropped: model code keeps this user's capabilities", ref))
     for key in result["unused_settings"]:
         warnings.append(Warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded", ref))
     for failure in result["failures"]:

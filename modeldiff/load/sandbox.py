@@ -15,6 +15,7 @@ Four layers, each covering what the previous one cannot:
   outside the private directory, network connections and signals to other processes are
   refused with the `OSError` the application would see anyway, and recorded. It is the
   readable error path; the kernel layers are what holds against ctypes and C extensions.
+- No capabilities (when run as root).
 - Patches: `os._exit`/`os.abort` raise instead of ending the process; SQLAlchemy engines and
   psycopg2 refuse to connect to a database (SQLite in the private directory stays usable).
 
@@ -235,6 +236,28 @@ def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
     return program
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> bool:
+    """No capabilities (run as root, model code would keep CAP_SYS_BOOT, CAP_DAC_OVERRIDE...):
+    capset with empty sets. True when none are left."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two data words
+        if libc.capset(ctypes.byref(header), (_CapData * 2)()) != 0:
+            return False
+        with open("/proc/self/status") as status:
+            return any(line.split() == ["CapEff:", "0" * 16] for line in status)
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def seccomp() -> dict:
     """Install the filter on every thread of this process; what was applied, never raises."""
     import platform
@@ -409,6 +432,7 @@ def install(writable_dir: str, locate, hidden: tuple[str, ...] = (), use_seccomp
     global _locate
     _locate = locate
     applied = landlock(writable_dir, hidden)
+    applied["capabilities_dropped"] = drop_capabilities() if sys.platform.startswith("linux") else False
     applied.update(seccomp() if use_seccomp else {"seccomp": False, "seccomp_reason": "turned off (MODELDIFF_SECCOMP=0)"})
     _patch_database_drivers()
     _tolerant_flask_sqlalchemy()
