@@ -456,3 +456,45 @@ raise RuntimeError(f"blocked: {{sorted(set(results))}}")
     message, _ = fails(repo, marker, timeout=SLOW)
     assert message.endswith("blocked: ['EACCES'] (module zzmodels.evil)")
     assert snapshot(repo) == before
+
+
+# -- supervision ----------------------------------------------------------------------------------------
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[-1].split()[1])
+    except OSError:
+        return 0  # gone
+
+
+def test_a_killed_supervisor_is_noticed_at_once(tmp_path, marker, loader_path):
+    """The supervisor killed from outside (OOM killer, a user's kill): the load fails at
+    once with what happened, not after the time limit blaming a timeout."""
+    import signal
+    import threading
+
+    repo = hostile(tmp_path, "import time\ntime.sleep(600)\n")
+    killed = []
+
+    def kill_supervisor():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            # From a process that carries the marker (the worker's `git cat-file` at least) up
+            # to the supervisor: the child of this process, or of the fork server.
+            tops = {os.getpid()} | {server._proc.pid for server in load_module._servers.values() if server._proc}
+            for pid in processes_with(marker):
+                while parent_of(pid) not in tops | {0, 1}:
+                    pid = parent_of(pid)
+                if parent_of(pid) in tops:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(time.monotonic())
+                    break
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_supervisor)
+    killer.start()
+    try:
+        message, _ = fails(repo, marker, timeout=120)
+    finally:
+        killer.join()
+    assert killed and time.monotonic() - killed[0] < 10
+    assert message.startswith("v1: the loader's supervisor ended without a result (killed from outside?)")

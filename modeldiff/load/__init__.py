@@ -368,16 +368,13 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
             pid = None  # a broken server: the load runs in processes of its own, below
         if pid is not None:
             try:
-                status = server_dir / "status.json"
-                deadline = time.monotonic() + options.timeout + GRACE
-                while not status.exists() and time.monotonic() < deadline:
-                    time.sleep(0.005)
+                ended = _wait_for_status(pid, server_dir / "status.json", options.timeout + GRACE)
                 try:
                     os.killpg(pid, signal.SIGKILL)  # whatever of the load is left
                 except (ProcessLookupError, PermissionError):
                     pass
                 sweep(token)
-                return _read_outcome(ref, options, server_dir)
+                return _read_outcome(ref, options, server_dir, ended)
             finally:
                 shutil.rmtree(server_dir, ignore_errors=True)
     with open(workdir / "supervisor.log", "wb") as log:
@@ -394,8 +391,10 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
             )
         except OSError as exc:
             raise LoadFailure(f"{ref}: cannot run the interpreter {options.python!r}: {exc.strerror or exc}") from None
+        ended = False
         try:
             proc.wait(timeout=options.timeout + GRACE)
+            ended = True
         except subprocess.TimeoutExpired:
             pass
         finally:
@@ -405,7 +404,35 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
                 pass
             proc.wait()
             sweep(token)
-    return _read_outcome(ref, options, workdir)
+    return _read_outcome(ref, options, workdir, ended)
+
+
+def _wait_for_status(pid: int, status: Path, limit: float) -> bool:
+    """Wait for a forked supervisor (not our child) to write `status`, at most `limit`
+    seconds; True if it ended before that (a supervisor killed from outside is noticed at
+    once, through a pidfd, not after the time limit)."""
+    import select
+
+    deadline = time.monotonic() + limit
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):
+        pidfd = None  # Python < 3.9 or Linux < 5.3: status polling alone
+    try:
+        while not status.exists():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if pidfd is None:
+                time.sleep(min(0.005, remaining))
+            elif select.select([pidfd], [], [], min(0.005, remaining))[0]:
+                return True  # it exited (its status, if any, was written before)
+        return True
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def sweep(token: str) -> int:
@@ -461,10 +488,12 @@ def _where(workdir: Path) -> str:
 _FRAME = re.compile(r'\s*File "(.+)", line (\d+)')
 
 
-def _read_outcome(ref: str, options: LoadOptions, workdir: Path) -> dict:
+def _read_outcome(ref: str, options: LoadOptions, workdir: Path, ended: bool = False) -> dict:
     status = _read_json(workdir / "status.json")
     result = _read_json(workdir / "result.json")
     where = _where(workdir)
+    if status is None and ended:
+        raise LoadFailure(f"{ref}: the loader's supervisor ended without a result (killed from outside?){where}")
     if status is None:
         raise LoadFailure(f"{ref}: the loader's supervisor did not finish within {options.timeout + GRACE:g}s{where}")
     if status["output_exceeded"]:
