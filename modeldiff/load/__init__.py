@@ -7,9 +7,11 @@ never share `sys.modules`, and no repository code ever runs in this process.
 
 Containment of model code (see `sandbox.py` and `supervise.py`): no inherited environment,
 writes only inside the private directory (Landlock where the kernel has it, an audit hook
-everywhere), no network, no database connections, no processes (an attempt is an error),
-bounded time, output, file size and memory; every process it manages to leave behind is
-killed, and the private directory is removed whatever happened.
+everywhere), no sockets and no processes (seccomp; the audit hook makes an attempt a clear
+error), no view of other processes (Landlock over /proc; this process, the supervisors and
+the fork server are non-dumpable), no database connections, bounded time, output, file
+size and memory; every process it manages to leave behind is killed, and the private
+directory is removed whatever happened.
 """
 
 from __future__ import annotations
