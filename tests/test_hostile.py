@@ -498,3 +498,31 @@ def test_a_killed_supervisor_is_noticed_at_once(tmp_path, marker, loader_path):
         killer.join()
     assert killed and time.monotonic() - killed[0] < 10
     assert message.startswith("v1: the loader's supervisor ended without a result (killed from outside?)")
+
+
+def test_ctrl_c_stops_every_load_at_once(tmp_path, marker, loader_path):
+    """Ctrl-C while two refs load (model code sleeping): both loads are killed at once, the
+    interrupt comes through, and nothing of them is left (the marker fixture checks)."""
+    import signal
+    import threading
+
+    from modeldiff.load import LoadOptions, load_pair
+    from modeldiff.source.repository import Repository
+
+    repo = hostile(tmp_path, "import time\ntime.sleep(600)\n")
+    repository = Repository(str(repo))
+    options = LoadOptions("", "zzmodels", timeout=120, env={"MD_TEST_MARKER": marker})
+    started = []
+
+    def interrupt():
+        deadline = time.monotonic() + 60
+        while len(processes_with(marker)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # both loads running (each has a `git cat-file` with the marker)
+        started.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        load_pair([repository.snapshot("v1"), repository.snapshot("v1")], options)
+    assert started and time.monotonic() - started[0] < 5
+    assert load_module._loads == {}

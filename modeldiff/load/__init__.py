@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,7 +164,12 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
     is shared, or one per snapshot (when the layout moved between refs)."""
     per_ref = options if isinstance(options, list) else [options] * len(snapshots)
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
-        return list(pool.map(load_schema, snapshots, per_ref))
+        try:
+            return list(pool.map(load_schema, snapshots, per_ref))
+        except BaseException:  # Ctrl-C, or one ref failed: the others need not run on
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_loads()
+            raise
 
 
 def workdir_base() -> str:
@@ -370,12 +376,15 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
             pid = None  # a broken server: the load runs in processes of its own, below
         if pid is not None:
             try:
-                ended = _wait_for_status(pid, server_dir / "status.json", options.timeout + GRACE)
-                try:
-                    os.killpg(pid, signal.SIGKILL)  # whatever of the load is left
-                except (ProcessLookupError, PermissionError):
-                    pass
-                sweep(token)
+                with _running(ref, pid):
+                    try:
+                        ended = _wait_for_status(pid, server_dir / "status.json", options.timeout + GRACE)
+                    finally:
+                        try:
+                            os.killpg(pid, signal.SIGKILL)  # whatever of the load is left
+                        except (ProcessLookupError, PermissionError):
+                            pass
+                        sweep(token)
                 return _read_outcome(ref, options, server_dir, ended)
             finally:
                 shutil.rmtree(server_dir, ignore_errors=True)
@@ -394,19 +403,53 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
         except OSError as exc:
             raise LoadFailure(f"{ref}: cannot run the interpreter {options.python!r}: {exc.strerror or exc}") from None
         ended = False
-        try:
-            proc.wait(timeout=options.timeout + GRACE)
-            ended = True
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
+        with _running(ref, proc.pid):
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                proc.wait(timeout=options.timeout + GRACE)
+                ended = True
+            except subprocess.TimeoutExpired:
                 pass
-            proc.wait()
-            sweep(token)
+            finally:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                proc.wait()
+                sweep(token)
     return _read_outcome(ref, options, workdir, ended)
+
+
+_loads: dict[int, bool] = {}  # process group of each running load's supervisor -> stopped
+_loads_lock = threading.Lock()
+
+
+@contextmanager
+def _running(ref: str, group: int):
+    """Register a load's supervisor for `stop_loads`; a stopped load fails as such."""
+    with _loads_lock:
+        _loads[group] = False
+    try:
+        yield
+    finally:
+        with _loads_lock:
+            stopped = _loads.pop(group)
+    if stopped:
+        raise LoadFailure(f"{ref}: load stopped")
+
+
+def stop_loads() -> int:
+    """Kill every load of this process now (Ctrl-C, a failing run): the threads waiting for
+    them return at once, each with a LoadFailure. How many were running."""
+    with _loads_lock:
+        groups = list(_loads)
+        for group in groups:
+            _loads[group] = True
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(groups)
 
 
 def _wait_for_status(pid: int, status: Path, limit: float) -> bool:
