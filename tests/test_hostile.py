@@ -526,3 +526,42 @@ def test_ctrl_c_stops_every_load_at_once(tmp_path, marker, loader_path):
         load_pair([repository.snapshot("v1"), repository.snapshot("v1")], options)
     assert started and time.monotonic() - started[0] < 5
     assert load_module._loads == {}
+
+
+# -- the filter itself, for both architectures ------------------------------------------------------------
+def run_filter(program, arch: int, nr: int, arg0: int = 0) -> int:
+    """A classic-BPF interpreter for the instructions the filter uses, over seccomp_data."""
+    from modeldiff.load.sandbox import _JEQ, _JGE, _JSET, _LD_W_ABS, _RET
+
+    data = {0: nr, 4: arch, 16: arg0 & 0xFFFFFFFF}
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code == _LD_W_ABS:
+            acc = data[k]
+        elif code == _RET:
+            return k
+        else:
+            taken = {_JEQ: acc == k, _JGE: acc >= k, _JSET: bool(acc & k)}[code]
+            pc += jt if taken else jf
+        pc += 1
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_seccomp_program_decisions(machine):
+    """What the kernel will answer, for the architecture this machine is not, too."""
+    from modeldiff.load.sandbox import _SECCOMP_ARCH, seccomp_program
+
+    program = seccomp_program(machine)
+    arch, _, clone, denied = _SECCOMP_ARCH[machine]
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    assert run_filter(program, arch, 63 if machine == "x86_64" else 160) == allow  # uname
+    for name, nr in denied.items():
+        assert run_filter(program, arch, nr) == eperm, name
+    assert run_filter(program, arch, clone, 0x003D0F00) == allow  # pthread_create's flags
+    assert run_filter(program, arch, clone, 0x01200011) == eperm  # fork()'s flags
+    assert run_filter(program, arch, clone, 0x00004111) == eperm  # posix_spawn: CLONE_VM|CLONE_VFORK
+    assert run_filter(program, arch, 435) == enosys  # clone3
+    assert run_filter(program, 0x40000003, 1) == eperm  # another ABI (i386)
+    if machine == "x86_64":
+        assert run_filter(program, arch, 0x40000000 | 41) == eperm  # x32 socket
