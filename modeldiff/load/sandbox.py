@@ -1,15 +1,17 @@
 """Confinement of the loader child before it runs any repository code (standard library only).
 
-Four layers, each covering what the previous one cannot:
+Layers, each covering what the previous one cannot:
 
 - seccomp (kernel, no privileges needed): no sockets of any family (socket, socketpair, and
   connect/send*/bind/accept on any descriptor), no new processes (fork, vfork, clone without
   CLONE_THREAD, execve, execveat), no ptrace/process_vm_* and no io_uring (which would do
   all of these asynchronously). Denied calls fail with EPERM; threads keep working.
 - Landlock (Linux >= 5.13, no privileges needed): the kernel refuses every write outside the
-  child's private directory, reads of modeldiff's private directories (the fork server's
-  key), every TCP connect/bind (ABI >= 4), and signals to processes outside the child
-  (ABI >= 6). Applies to C extensions too.
+  child's private directory, reads of other processes' /proc entries (their environment,
+  memory, command line) and of modeldiff's private directories (the fork servers' keys),
+  every TCP connect/bind (ABI >= 4), and signals to processes outside the child (ABI >= 6).
+  Applies to C extensions too. (Listing / and the hidden directories' ancestors is refused
+  as a consequence: Landlock can only grant, see `_read_grants`.)
 - An audit hook (PEP 578, cannot be removed): starting a process (fork, subprocess, exec,
   spawn, system) is a `SandboxViolation` that ends the load with a clear error; writes
   outside the private directory, network connections and signals to other processes are
