@@ -373,7 +373,7 @@ def test_fork_server_answers_only_with_its_key_and_makes_the_workdir_itself(tmp_
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "request.json").write_text(json.dumps({"workdir": str(victim), "env": {}}))
-    forged = json.dumps({"workdir": str(victim), "env": {"HOME": str(victim)}, "timeout": 1}).encode()
+    forged = json.dumps({"workdir": str(victim), "scratch": load_module.workdir_base(), "env": {"HOME": str(victim)}, "timeout": 1}).encode()
     for payload in (f"{victim / 'request.json'}\n".encode(), os.urandom(32) + forged, b"quit"):
         assert _ask(server, payload) == b""
     assert server._proc.poll() is None  # `quit` without the key did not end it either
@@ -565,3 +565,47 @@ def test_seccomp_program_decisions(machine):
     assert run_filter(program, 0x40000003, 1) == eperm  # another ABI (i386)
     if machine == "x86_64":
         assert run_filter(program, arch, 0x40000000 | 41) == eperm  # x32 socket
+
+
+def test_a_runs_own_fork_server_leaves_when_the_run_is_killed(tmp_path):
+    """With MODELDIFF_PG_IDLE=0 the fork server belongs to one run: SIGKILL of that run
+    (no atexit, no `quit`) ends the server within seconds, and its directory is removed."""
+    import signal
+
+    repo = hostile(tmp_path, "X = 1\n")
+    script = """\
+import sys, time
+from modeldiff.load import LoadOptions, load_schema
+from modeldiff.source.repository import Repository
+load_schema(Repository(sys.argv[1]).snapshot("v1"), LoadOptions("", "zzmodels", timeout=60))
+print("loaded", flush=True)
+time.sleep(600)
+"""
+    env = {**os.environ, "MODELDIFF_CACHE_DIR": str(tmp_path / "cache"), "MODELDIFF_PG_IDLE": "0", "MODELDIFF_FORK_SERVER": "1"}
+    run = subprocess.Popen([sys.executable, "-c", script, str(repo)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout.readline() == "loaded\n"
+        (directory,) = (tmp_path / "cache" / "forkservers").iterdir()
+        assert (directory / "sock").exists()
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    deadline = time.monotonic() + 20
+    while directory.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not directory.exists()
+    while _serving(directory) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _serving(directory)
+
+
+def _serving(directory: Path) -> bool:
+    """A fork server for `directory` is running (its command line names it)."""
+    needle = f"--serve-socket\0{directory}\0".encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if needle in cmdline.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False

@@ -210,14 +210,14 @@ class ForkServer:
 
     Kept across runs (idle > 0), like the embedded PostgreSQL, so that each run finds the
     libraries already imported: its directory (socket and key) is in the cache directory,
-    named after the interpreter, the scratch directory and the loader's own code (a new
+    named after the interpreter and the loader's own code (a new
     modeldiff never talks to an old server), and it leaves after `idle` seconds without a
     request. With idle 0 it is this run's own and `close()` ends it. Either way it answers
     only requests carrying its key, which loads cannot read (see `server_root`), and it
     creates each load's private directory itself."""
 
-    def __init__(self, python: str, idle: float, scratch: str) -> None:
-        self.python, self.kept, self.scratch = python, idle > 0, scratch
+    def __init__(self, python: str, idle: float) -> None:
+        self.python, self.kept = python, idle > 0
         self._proc: subprocess.Popen | None = None
         root = server_root()
         if self.kept:
@@ -225,7 +225,7 @@ class ForkServer:
 
             from ..cache import loader_digest
 
-            digest = hashlib.sha256(f"{python}\0{sys.version}\0{scratch}\0{loader_digest()}".encode()).hexdigest()[:12]
+            digest = hashlib.sha256(f"{python}\0{sys.version}\0{loader_digest()}".encode()).hexdigest()[:12]
             self.dir, self.idle = root / digest, idle
             self.dir.mkdir(mode=0o700, exist_ok=True)
             self.dir.chmod(0o700)
@@ -284,7 +284,7 @@ class ForkServer:
             # No directory of its own: it writes nothing; each load gets its private
             # directory and environment (HOME, TMPDIR, --env) with its request.
             self._proc = subprocess.Popen(
-                [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.dir), str(self.idle), self.scratch],
+                [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.dir), str(self.idle), str(0 if self.kept else os.getpid())],
                 cwd="/",
                 env=_child_env(Path("/nonexistent"), self.token, {}),
                 stdin=subprocess.DEVNULL,
@@ -337,18 +337,14 @@ def keep_alive_seconds() -> float:
 
 def _fork_server(python: str) -> ForkServer | None:
     """The fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off): kept
-    across runs unless MODELDIFF_PG_IDLE=0, else one for this run. It serves one scratch
-    directory: when that changes, a new one replaces it."""
+    across runs unless MODELDIFF_PG_IDLE=0, else one for this run."""
     if not sys.platform.startswith("linux") or not settings.fork_server_enabled():
         return None
-    scratch = workdir_base()
     with _servers_lock:
-        if python in _servers and _servers[python].scratch != scratch:
-            _servers.pop(python).close()
         if python not in _servers:
             idle = keep_alive_seconds()
             try:
-                _servers[python] = ForkServer(python, idle, scratch)
+                _servers[python] = ForkServer(python, idle)
             except OSError:
                 return None
             if len(_servers) == 1:
@@ -370,6 +366,7 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
     if server is not None:
         request = json.loads(request_path.read_text())
         request["env"] = _child_env(workdir, token, options.env)  # HOME, TMPDIR: set by the server
+        request["scratch"] = str(workdir.parent)  # where the server makes the load's directory
         try:
             pid, server_dir = server.submit(request)
         except OSError:

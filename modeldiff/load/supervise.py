@@ -421,13 +421,14 @@ def _read_request(conn, key: bytearray) -> bytes | None:
     return None
 
 
-def _new_workdir(body: bytes, scratch: str) -> tuple[str, str]:
-    """A private directory this server creates for the load (never a path from the request)
-    with the request in it; (request path, directory)."""
+def _new_workdir(body: bytes) -> tuple[str, str]:
+    """A new private directory this server creates for the load in the request's scratch
+    directory (never an existing one named by the request), with the request in it;
+    (request path, directory)."""
     import tempfile
 
     request = json.loads(body)
-    workdir = tempfile.mkdtemp(prefix="modeldiff-load-", dir=scratch)
+    workdir = tempfile.mkdtemp(prefix="modeldiff-load-", dir=request["scratch"])
     request["workdir"] = workdir
     env = request.setdefault("env", {})
     env["HOME"] = env["TMPDIR"] = workdir
@@ -437,16 +438,16 @@ def _new_workdir(body: bytes, scratch: str) -> tuple[str, str]:
     return request_path, workdir
 
 
-def serve_socket(directory: str, idle: float, scratch: str) -> int:
-    """Fork server: `supervise.py --serve-socket DIR IDLE SCRATCH`. DIR (0700; loads cannot
+def serve_socket(directory: str, idle: float, owner: int = 0) -> int:
+    """Fork server: `supervise.py --serve-socket DIR IDLE [OWNER]`. DIR (0700; loads cannot
     read it, see sandbox.landlock) holds its socket `sock` (0600) and its key `key` (0600,
     random for each server, written before the socket exists). Each connection sends the key
     followed by a load request (JSON, up to end of input) and gets "PID WORKDIR": the
     supervisor forked for it (which forks the worker) and the private directory created for
-    it under SCRATCH. A connection without the key gets nothing. Leaves once nothing has
+    it in the request's scratch directory. A connection without the key gets nothing. Leaves once nothing has
     connected for IDLE seconds and its supervisors are done, when its socket is removed, or
-    when told `quit` (with the key); then waits for its supervisors and kills whatever is
-    left below it."""
+    when told `quit` (with the key), or when OWNER (the run it serves alone) has gone, then
+    removing DIR; then waits for its supervisors and kills whatever is left below it."""
     import socket
 
     set_dumpable(False)  # its environ, memory (the key) and fds are not for model code
@@ -481,6 +482,8 @@ def serve_socket(directory: str, idle: float, scratch: str) -> int:
                     mine = False
                 if not mine or (not supervisors and time.monotonic() - last_used > idle):
                     break
+                if owner and os.getppid() != owner:  # the run was killed: nobody will ask again
+                    break
                 continue
             with conn:
                 conn.settimeout(5)
@@ -495,8 +498,8 @@ def serve_socket(directory: str, idle: float, scratch: str) -> int:
                     conn.sendall(b"0\n")
                     break
                 try:
-                    request_path, workdir = _new_workdir(body, scratch)
-                except (OSError, ValueError) as exc:
+                    request_path, workdir = _new_workdir(body)
+                except (OSError, ValueError, KeyError, TypeError) as exc:
                     conn.sendall(f"error {type(exc).__name__}: {exc}\n".encode())
                     continue
                 pid = _fork_supervisor(request_path, [listener.fileno(), conn.fileno()], [key])
@@ -511,6 +514,9 @@ def serve_socket(directory: str, idle: float, scratch: str) -> int:
             if os.stat(path).st_ino == identity:
                 os.unlink(path)
                 os.unlink(os.path.join(directory, "key"))
+                if owner and os.getppid() != owner:
+                    os.unlink(os.path.join(directory, "lock"))
+                    os.rmdir(directory)
         except OSError:
             pass
         key[:] = bytes(KEY_BYTES)
@@ -552,5 +558,5 @@ def _finish() -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve-socket"]:
-        sys.exit(serve_socket(sys.argv[2], float(sys.argv[3]), sys.argv[4]))
+        sys.exit(serve_socket(sys.argv[2], float(sys.argv[3]), int((sys.argv[4:] or [0])[0])))
     sys.exit(main())
