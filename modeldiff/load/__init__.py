@@ -141,7 +141,7 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
             "limits": {"output_bytes": OUTPUT_LIMIT, "memory_bytes": MEMORY_LIMIT, "disk_bytes": DISK_LIMIT},
             # Unreadable to model code (Landlock), with other processes' /proc entries.
             "hidden": [str(server_root())],
-            "seccomp": os.environ.get("MODELDIFF_SECCOMP") != "0",
+            "seccomp": settings.seccomp_enabled(),
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request))
@@ -281,8 +281,8 @@ class ForkServer:
             except OSError:
                 pass
             self.token = uuid.uuid4().hex
-            # No directory of its own: it writes nothing; each load gets its private
-            # directory and environment (HOME, TMPDIR, --env) with its request.
+            # It writes only its key (in self.dir) and each load's private directory; a
+            # load's environment (HOME, TMPDIR, --env) comes with its request.
             self._proc = subprocess.Popen(
                 [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.dir), str(self.idle), str(0 if self.kept else os.getpid())],
                 cwd="/",
@@ -318,9 +318,7 @@ class ForkServer:
 
 def server_root() -> Path:
     """The directory (0700) of every fork server's socket and key, hidden from loads."""
-    from ..source.repository import default_cache_dir
-
-    root = default_cache_dir() / "forkservers"
+    root = settings.cache_dir() / "forkservers"
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     root.chmod(0o700)
     return root
