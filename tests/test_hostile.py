@@ -496,7 +496,7 @@ def test_a_killed_supervisor_is_noticed_at_once(tmp_path, marker, loader_path):
         message, _ = fails(repo, marker, timeout=120)
     finally:
         killer.join()
-    assert killed and time.monotonic() - killed[0] < 10
+    assert killed and time.monotonic() - killed[0] < 30  # not the 135 s of the time limit (a busy machine is slow)
     assert message.startswith("v1: the loader's supervisor ended without a result (killed from outside?)")
 
 
@@ -524,7 +524,7 @@ def test_ctrl_c_stops_every_load_at_once(tmp_path, marker, loader_path):
     threading.Thread(target=interrupt, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         load_pair([repository.snapshot("v1"), repository.snapshot("v1")], options)
-    assert started and time.monotonic() - started[0] < 5
+    assert started and time.monotonic() - started[0] < 30  # not the 120 s the loads would take (a busy machine is slow)
     assert load_module._loads == {}
 
 

@@ -375,10 +375,7 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
                     try:
                         ended = _wait_for_status(pid, server_dir / "status.json", options.timeout + GRACE)
                     finally:
-                        try:
-                            os.killpg(pid, signal.SIGKILL)  # whatever of the load is left
-                        except (ProcessLookupError, PermissionError):
-                            pass
+                        _kill_group(pid)  # whatever of the load is left
                         sweep(token)
                 return _read_outcome(ref, options, server_dir, ended)
             finally:
@@ -405,13 +402,39 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
             except subprocess.TimeoutExpired:
                 pass
             finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+                _kill_group(proc.pid)
                 proc.wait()
                 sweep(token)
     return _read_outcome(ref, options, workdir, ended)
+
+
+def _kill_group(group: int, limit: float = 2.0) -> None:
+    """SIGKILL a load's process group and wait (up to `limit` s) until none of it runs, so
+    that nothing of a load outlives `load_schema` (zombies, awaiting their reaper, are gone)."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return  # the usual case: the load ended cleanly, its group is empty
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and _group_alive(group):
+        time.sleep(0.005)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False  # no /proc: nothing to wait with
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[-1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != b"Z":
+                return True
+    return False
 
 
 _loads: dict[int, bool] = {}  # process group of each running load's supervisor -> stopped
