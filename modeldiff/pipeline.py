@@ -20,7 +20,7 @@ from typing import Callable
 
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
-from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema
+from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, stop_loads
 from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
@@ -119,7 +119,22 @@ def load_refs(
 ) -> list[LoadedRef]:
     """Every snapshot's schema, from the cache or loaded (in parallel child processes)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
+        with ExitStack() as stack:
+            stack.push(_stop_loads_on_error(pool))
+            return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
+
+
+def _stop_loads_on_error(pool: ThreadPoolExecutor):
+    """An exit callback: on Ctrl-C or a failed ref, the loads still queued or running stop
+    now (the pool would otherwise wait for each to finish or time out)."""
+
+    def on_exit(failed, *_):
+        if failed:
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_loads()
+        return False
+
+    return on_exit
 
 
 def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolExecutor, progress=None, on_miss=None, on_loaded=None) -> list[Future]:
@@ -308,6 +323,7 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
         roles = {id(snap): ("source",) * (i < len(snapshots) - 1) + ("target",) * (i > 0) for i, snap in enumerate(snapshots)}
         on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731
         futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=on_loaded)
+        stack.push(_stop_loads_on_error(pool))
         loaded = [futures[0].result()]
         for future in futures[1:]:
             old, new = loaded[-1], future.result()

@@ -7,6 +7,7 @@ between runs.
 * MODELDIFF_PG_IDLE: seconds the embedded PostgreSQL and the loader's fork server outlive
   the last run that used them (default 300; 0 stops them with each run);
 * MODELDIFF_FORK_SERVER: 0 turns the loader's fork server off;
+* MODELDIFF_SECCOMP: 0 turns the loader's seccomp filter off (debugging; each load warns);
 * MODELDIFF_DEBUG: print the traceback of an internal error;
 * MODELDIFF_DATABASE_URL: `plan --database-url`'s default (read by click, under this name);
 * MODELDIFF_LOAD_TOKEN: set by modeldiff on the processes of one load (not a user setting);
@@ -40,6 +41,10 @@ def fork_server_enabled() -> bool:
 
 def offline() -> bool:
     return bool(os.environ.get("MODELDIFF_OFFLINE"))
+
+
+def seccomp_enabled() -> bool:
+    return os.environ.get("MODELDIFF_SECCOMP") != "0"
 
 
 def debug() -> bool:

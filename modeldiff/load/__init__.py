@@ -7,9 +7,11 @@ never share `sys.modules`, and no repository code ever runs in this process.
 
 Containment of model code (see `sandbox.py` and `supervise.py`): no inherited environment,
 writes only inside the private directory (Landlock where the kernel has it, an audit hook
-everywhere), no network, no database connections, no processes (an attempt is an error),
-bounded time, output, file size and memory; every process it manages to leave behind is
-killed, and the private directory is removed whatever happened.
+everywhere), no sockets and no processes (seccomp; the audit hook makes an attempt a clear
+error), no view of other processes (Landlock over /proc; this process, the supervisors and
+the fork server are non-dumpable), no database connections, bounded time, output, file
+size and memory; every process it manages to leave behind is killed, and the private
+directory is removed whatever happened.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from .. import settings
 from ..values import Warning
 from ..source.repository import Snapshot
 from ..db.tempdirs import scratch_base
+from .supervise import set_dumpable
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
@@ -138,6 +142,9 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
             "metadata": list(options.metadata),
             "timeout": options.timeout,
             "limits": {"output_bytes": OUTPUT_LIMIT, "memory_bytes": MEMORY_LIMIT, "disk_bytes": DISK_LIMIT},
+            # Unreadable to model code (Landlock), with other processes' /proc entries.
+            "hidden": [str(server_root())],
+            "seccomp": settings.seccomp_enabled(),
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request))
@@ -160,7 +167,12 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
     is shared, or one per snapshot (when the layout moved between refs)."""
     per_ref = options if isinstance(options, list) else [options] * len(snapshots)
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
-        return list(pool.map(load_schema, snapshots, per_ref))
+        try:
+            return list(pool.map(load_schema, snapshots, per_ref))
+        except BaseException:  # Ctrl-C, or one ref failed: the others need not run on
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_loads()
+            raise
 
 
 def workdir_base() -> str:
@@ -200,71 +212,82 @@ class ForkServer:
     which no repository code has ever run.
 
     Kept across runs (idle > 0), like the embedded PostgreSQL, so that each run finds the
-    libraries already imported: its unix socket (mode 0600) is in the cache directory, named
-    after the interpreter and the loader's own code (a new modeldiff never talks to an old
-    server), and it leaves after `idle` seconds without a request. With idle 0 it is this
-    run's own: its socket is in a private directory and `close()` ends it."""
+    libraries already imported: its directory (socket and key) is in the cache directory,
+    named after the interpreter and the loader's own code (a new
+    modeldiff never talks to an old server), and it leaves after `idle` seconds without a
+    request. With idle 0 it is this run's own and `close()` ends it. Either way it answers
+    only requests carrying its key, which loads cannot read (see `server_root`), and it
+    creates each load's private directory itself."""
 
     def __init__(self, python: str, idle: float) -> None:
         self.python, self.kept = python, idle > 0
         self._proc: subprocess.Popen | None = None
+        root = server_root()
         if self.kept:
             import hashlib
 
             from ..cache import loader_digest
-            from ..source.repository import default_cache_dir
 
             digest = hashlib.sha256(f"{python}\0{sys.version}\0{loader_digest()}".encode()).hexdigest()[:12]
-            directory = default_cache_dir()
-            directory.mkdir(parents=True, exist_ok=True)
-            self.path, self.idle = directory / f"forkserver-{digest}.sock", idle
+            self.dir, self.idle = root / digest, idle
+            self.dir.mkdir(mode=0o700, exist_ok=True)
+            self.dir.chmod(0o700)
         else:
-            self._dir = Path(tempfile.mkdtemp(prefix="modeldiff-fork-", dir=scratch_base()))
-            self.path, self.idle = self._dir / "fork.sock", 24 * 3600.0
+            self.dir, self.idle = Path(tempfile.mkdtemp(prefix="run-", dir=root)), 24 * 3600.0
             self._start()
+        self.path = self.dir / "sock"
 
-    def submit(self, request_path: Path) -> int:
-        """Start a load; the pid (and process group) of its supervisor."""
+    def submit(self, request: dict) -> tuple[int, Path]:
+        """Start a load; the pid (and process group) of its supervisor, and the private
+        directory the server made for it."""
+        body = json.dumps(request).encode()
         try:
-            return self._ask(f"{request_path}\n")
+            answer = self._ask(body)
         except OSError:
             if not self.kept:
                 raise
             self._start()
-            return self._ask(f"{request_path}\n")
+            answer = self._ask(body)
+        pid, _, workdir = answer.partition(" ")
+        if not pid.isdigit():
+            raise OSError(f"the fork server refused the load: {answer}")
+        return int(pid), Path(workdir)
 
-    def _ask(self, line: str) -> int:
+    def _ask(self, body: bytes) -> str:
         import socket
 
+        key = (self.dir / "key").read_bytes()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(60)
-            conn.connect(str(self.path))
-            conn.sendall(line.encode())
+            conn.connect(str(self.dir / "sock"))
+            conn.sendall(key + body)
+            conn.shutdown(socket.SHUT_WR)
             data = b""
             while not data.endswith(b"\n"):
-                chunk = conn.recv(64)
+                chunk = conn.recv(4096)
                 if not chunk:
                     raise OSError("the fork server closed the connection")
                 data += chunk
-        return int(data)
+        return data.decode().strip()
 
     def _start(self) -> None:
         import fcntl
         import socket
 
-        with open(f"{self.path}.lock", "w") as lock:
+        sock = self.dir / "sock"
+        with open(self.dir / "lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs start one server, not two
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    probe.connect(str(self.path))
+                    probe.connect(str(sock))
                 return  # another run started it meanwhile
             except OSError:
                 pass
             self.token = uuid.uuid4().hex
-            # No directory of its own: it writes nothing; each load gets its private
-            # directory and environment (HOME, TMPDIR, --env) with its request.
+            # It writes only its key (in self.dir) and each load's private directory; a
+            # load's environment (HOME, TMPDIR, --env) comes with its request.
             self._proc = subprocess.Popen(
-                [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.path), str(self.idle)],
+                [self.python, "-s", str(SUPERVISOR), "--serve-socket", str(self.dir), str(self.idle), str(0 if self.kept else os.getpid())],
                 cwd="/",
                 env=_child_env(Path("/nonexistent"), self.token, {}),
                 stdin=subprocess.DEVNULL,
@@ -274,16 +297,16 @@ class ForkServer:
                 preexec_fn=_limit_files,
             )
             deadline = time.monotonic() + 30
-            while not self.path.exists() and time.monotonic() < deadline and self._proc.poll() is None:
+            while not sock.exists() and time.monotonic() < deadline and self._proc.poll() is None:
                 time.sleep(0.01)
-        if not self.path.exists():
+        if not sock.exists():
             raise OSError("the fork server did not start")
 
     def close(self) -> None:
         if self.kept or self._proc is None:
             return  # a kept server leaves by itself when idle
         try:
-            self._ask("quit\n")  # it waits for its supervisors, then kills what is left
+            self._ask(b"quit")  # it waits for its supervisors, then kills what is left
             self._proc.wait(timeout=5)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
@@ -293,7 +316,15 @@ class ForkServer:
             pass
         self._proc.wait()
         sweep(self.token)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def server_root() -> Path:
+    """The directory (0700) of every fork server's socket and key, hidden from loads."""
+    root = settings.cache_dir() / "forkservers"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    return root
 
 
 _servers: dict[str, ForkServer] = {}
@@ -330,27 +361,28 @@ def close_fork_servers() -> None:
 
 
 def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path) -> dict:
+    set_dumpable(False)  # this process's environ and memory: not readable by model code
     token = uuid.uuid4().hex
     server = _fork_server(options.python) if options.fork_server else None
     if server is not None:
         request = json.loads(request_path.read_text())
-        request["env"] = _child_env(workdir, token, options.env)
-        request_path.write_text(json.dumps(request))
+        request["env"] = _child_env(workdir, token, options.env)  # HOME, TMPDIR: set by the server
+        request["scratch"] = str(workdir.parent)  # where the server makes the load's directory
         try:
-            pid = server.submit(request_path)
+            pid, server_dir = server.submit(request)
         except OSError:
             pid = None  # a broken server: the load runs in processes of its own, below
         if pid is not None:
-            status = workdir / "status.json"
-            deadline = time.monotonic() + options.timeout + GRACE
-            while not status.exists() and time.monotonic() < deadline:
-                time.sleep(0.005)
             try:
-                os.killpg(pid, signal.SIGKILL)  # whatever of the load is left
-            except (ProcessLookupError, PermissionError):
-                pass
-            sweep(token)
-            return _read_outcome(ref, options, workdir)
+                with _running(ref, pid):
+                    try:
+                        ended = _wait_for_status(pid, server_dir / "status.json", options.timeout + GRACE)
+                    finally:
+                        _kill_group(pid)  # whatever of the load is left
+                        sweep(token)
+                return _read_outcome(ref, options, server_dir, ended)
+            finally:
+                shutil.rmtree(server_dir, ignore_errors=True)
     with open(workdir / "supervisor.log", "wb") as log:
         try:
             proc = subprocess.Popen(
@@ -365,18 +397,108 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
             )
         except OSError as exc:
             raise LoadFailure(f"{ref}: cannot run the interpreter {options.python!r}: {exc.strerror or exc}") from None
-        try:
-            proc.wait(timeout=options.timeout + GRACE)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
+        ended = False
+        with _running(ref, proc.pid):
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                proc.wait(timeout=options.timeout + GRACE)
+                ended = True
+            except subprocess.TimeoutExpired:
                 pass
-            proc.wait()
-            sweep(token)
-    return _read_outcome(ref, options, workdir)
+            finally:
+                _kill_group(proc.pid)
+                proc.wait()
+                sweep(token)
+    return _read_outcome(ref, options, workdir, ended)
+
+
+def _kill_group(group: int, limit: float = 2.0) -> None:
+    """SIGKILL a load's process group and wait (up to `limit` s) until none of it runs, so
+    that nothing of a load outlives `load_schema` (zombies, awaiting their reaper, are gone)."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return  # the usual case: the load ended cleanly, its group is empty
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and _group_alive(group):
+        time.sleep(0.005)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False  # no /proc: nothing to wait with
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[-1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != b"Z":
+                return True
+    return False
+
+
+_loads: dict[int, bool] = {}  # process group of each running load's supervisor -> stopped
+_loads_lock = threading.Lock()
+
+
+@contextmanager
+def _running(ref: str, group: int):
+    """Register a load's supervisor for `stop_loads`; a stopped load fails as such."""
+    with _loads_lock:
+        _loads[group] = False
+    try:
+        yield
+    finally:
+        with _loads_lock:
+            stopped = _loads.pop(group)
+    if stopped:
+        raise LoadFailure(f"{ref}: load stopped")
+
+
+def stop_loads() -> int:
+    """Kill every load of this process now (Ctrl-C, a failing run): the threads waiting for
+    them return at once, each with a LoadFailure. How many were running."""
+    with _loads_lock:
+        groups = list(_loads)
+        for group in groups:
+            _loads[group] = True
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(groups)
+
+
+def _wait_for_status(pid: int, status: Path, limit: float) -> bool:
+    """Wait for a forked supervisor (not our child) to write `status`, at most `limit`
+    seconds; True if it ended before that (a supervisor killed from outside is noticed at
+    once, through a pidfd, not after the time limit)."""
+    import select
+
+    deadline = time.monotonic() + limit
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):
+        pidfd = None  # Python < 3.9 or Linux < 5.3: status polling alone
+    try:
+        while not status.exists():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if pidfd is None:
+                time.sleep(min(0.005, remaining))
+            elif select.select([pidfd], [], [], min(0.005, remaining))[0]:
+                return True  # it exited (its status, if any, was written before)
+        return True
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def sweep(token: str) -> int:
@@ -432,10 +554,12 @@ def _where(workdir: Path) -> str:
 _FRAME = re.compile(r'\s*File "(.+)", line (\d+)')
 
 
-def _read_outcome(ref: str, options: LoadOptions, workdir: Path) -> dict:
+def _read_outcome(ref: str, options: LoadOptions, workdir: Path, ended: bool = False) -> dict:
     status = _read_json(workdir / "status.json")
     result = _read_json(workdir / "result.json")
     where = _where(workdir)
+    if status is None and ended:
+        raise LoadFailure(f"{ref}: the loader's supervisor ended without a result (killed from outside?){where}")
     if status is None:
         raise LoadFailure(f"{ref}: the loader's supervisor did not finish within {options.timeout + GRACE:g}s{where}")
     if status["output_exceeded"]:
@@ -515,7 +639,11 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         warnings.append(Warning(f"blocked-{what}", message, ref, f"{file}:{line}" if file else None))
     confinement = result.get("sandbox", {})
     if confinement and not confinement.get("landlock"):
-        warnings.append(Warning("sandbox-limited", f"kernel confinement unavailable ({confinement.get('reason', '?')}); only Python-level guards apply", ref))
+        warnings.append(Warning("sandbox-limited", f"Landlock unavailable ({confinement.get('reason', '?')}): model code may write files anywhere this user can and read other processes' /proc entries; only Python-level guards stop it", ref))
+    if confinement and not confinement.get("seccomp"):
+        warnings.append(Warning("sandbox-limited", f"seccomp unavailable ({confinement.get('seccomp_reason', '?')}): model code may open sockets and start processes below Python; only the audit hook and Landlock stop it", ref))
+    if confinement and confinement.get("capabilities_dropped") is False:
+        warnings.append(Warning("sandbox-limited", "capabilities could not be dropped: model code keeps this user's capabilities", ref))
     for key in result["unused_settings"]:
         warnings.append(Warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded", ref))
     for failure in result["failures"]:

@@ -90,7 +90,7 @@ def run(request: dict) -> dict:
         settings=request.get("settings", {}),
     )
     _answer_without_processes()
-    confinement = sandbox.install(str(workdir), importer.locate_frame)
+    confinement = sandbox.install(str(workdir), importer.locate_frame, tuple(request.get("hidden", ())), request.get("seccomp", True))
     timeout = float(request.get("timeout") or 0)
     stack_file = None
     if timeout > 0:

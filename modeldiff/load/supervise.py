@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 CHILD = Path(__file__).with_name("child.py")
-_PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 _KEEP = 16 * 1024  # bytes of output kept from the start and from the end
 _DISK_EVERY = 0.1  # seconds between two looks at how much the child wrote
 
@@ -49,6 +49,18 @@ def tree_bytes(root: Path, limit: int) -> int:
         except OSError:
             pass
     return total
+
+
+def set_dumpable(on: bool) -> bool:
+    """prctl(PR_SET_DUMPABLE): a non-dumpable process's /proc/<pid>/environ, mem and fd are
+    unreadable to other processes of the same user (model code included) and it cannot be
+    ptraced. Forks inherit it, execve resets it to dumpable. False where the kernel refuses."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, int(on), 0, 0, 0) == 0
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _subreaper() -> bool:
@@ -136,6 +148,10 @@ class ForkedWorker:
         pid = os.fork()
         if pid == 0:  # the worker
             try:
+                # Its memory is its own to read (/proc/self/mem): nothing of the server's
+                # key is in it (wiped in the supervisor), so it may be dumpable again, which
+                # lets the parent's final sweep read its environment.
+                set_dumpable(True)
                 os.close(read_end)
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
@@ -192,6 +208,7 @@ def _spawn_fork(request_path: Path, workdir: Path, confine, request: dict):
 
 
 def main() -> int:
+    set_dumpable(False)  # the worker (dumpable again after its execve) cannot read us
     return supervise(Path(sys.argv[1]), _spawn_process)
 
 
@@ -334,12 +351,18 @@ def preload() -> None:
     child._bootstrap()
 
 
-def _fork_supervisor(request_path: str, close: list[int]) -> int:
+KEY_BYTES = 32  # the fork server's secret
+REQUEST_LIMIT = 256 * 2**20  # largest request (the manifest of a huge import root is a few MB)
+
+
+def _fork_supervisor(request_path: str, close: list[int], wipe: list[bytearray]) -> int:
     """Fork a supervisor for one request, in a session of its own; its pid."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
+            for secret in wipe:  # the worker is forked from this memory
+                secret[:] = bytes(len(secret))
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own worker
             os.setsid()
             for fd in close:  # the server's protocol channels are not ours
@@ -353,19 +376,88 @@ def _fork_supervisor(request_path: str, close: list[int]) -> int:
     return pid
 
 
-def serve_socket(path: str, idle: float) -> int:
-    """Fork server: `supervise.py --serve-socket PATH IDLE`. Each connection to the unix
-    socket PATH (mode 0600) sends one request path and gets the pid of the supervisor forked
-    for it (which forks the worker). Leaves once nothing has connected for IDLE seconds and
-    its supervisors are done, when its socket is removed, or when told `quit`; then waits for
-    its supervisors and kills whatever is left below it."""
+def _write_key(directory: str) -> bytearray:
+    """A random key for this server, written to DIRECTORY/key (0600). A bytearray, filled
+    and written in place, so that no copy of it lingers in memory the worker inherits."""
+    key = bytearray(KEY_BYTES)
+    with open("/dev/urandom", "rb", buffering=0) as source:
+        source.readinto(key)
+    tmp = os.path.join(directory, "key.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, key)
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(directory, "key"))
+    return key
+
+
+def _read_request(conn, key: bytearray) -> bytes | None:
+    """The request after the key, or None when the key is wrong (checked in constant time;
+    what was received of it is wiped)."""
+    import hmac
+
+    given = bytearray(KEY_BYTES)
+    view, got = memoryview(given), 0
+    try:
+        while got < KEY_BYTES:
+            n = conn.recv_into(view[got:])
+            if not n:
+                break
+            got += n
+        ok = got == KEY_BYTES and hmac.compare_digest(given, key)
+    finally:
+        view.release()
+        given[:] = bytes(KEY_BYTES)
+    if not ok:
+        return None
+    chunks, total = [], 0
+    while total <= REQUEST_LIMIT:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+    return None
+
+
+def _new_workdir(body: bytes) -> tuple[str, str]:
+    """A new private directory this server creates for the load in the request's scratch
+    directory (never an existing one named by the request), with the request in it;
+    (request path, directory)."""
+    import tempfile
+
+    request = json.loads(body)
+    workdir = tempfile.mkdtemp(prefix="modeldiff-load-", dir=request["scratch"])
+    request["workdir"] = workdir
+    env = request.setdefault("env", {})
+    env["HOME"] = env["TMPDIR"] = workdir
+    request_path = os.path.join(workdir, "request.json")
+    with open(request_path, "w") as handle:
+        json.dump(request, handle)
+    return request_path, workdir
+
+
+def serve_socket(directory: str, idle: float, owner: int = 0) -> int:
+    """Fork server: `supervise.py --serve-socket DIR IDLE [OWNER]`. DIR (0700; loads cannot
+    read it, see sandbox.landlock) holds its socket `sock` (0600) and its key `key` (0600,
+    random for each server, written before the socket exists). Each connection sends the key
+    followed by a load request (JSON, up to end of input) and gets "PID WORKDIR": the
+    supervisor forked for it (which forks the worker) and the private directory created for
+    it in the request's scratch directory. A connection without the key gets nothing. Leaves once nothing has
+    connected for IDLE seconds and its supervisors are done, when its socket is removed, or
+    when told `quit` (with the key), or when OWNER (the run it serves alone) has gone, then
+    removing DIR; then waits for its supervisors and kills whatever is left below it."""
     import socket
 
+    set_dumpable(False)  # its environ, memory (the key) and fds are not for model code
     preload()
     _subreaper()
     supervisors: set[int] = set()
 
     signal.signal(signal.SIGCHLD, lambda *_: _reap(supervisors))
+    key = _write_key(directory)
+    path = os.path.join(directory, "sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     mask = os.umask(0o177)
     try:
@@ -390,29 +482,30 @@ def serve_socket(path: str, idle: float) -> int:
                     mine = False
                 if not mine or (not supervisors and time.monotonic() - last_used > idle):
                     break
+                if owner and os.getppid() != owner:  # the run was killed: nobody will ask again
+                    break
                 continue
-            last_used = time.monotonic()
             with conn:
                 conn.settimeout(5)
-                data = b""
                 try:
-                    while not data.endswith(b"\n"):
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
+                    body = _read_request(conn, key)
                 except OSError:
                     continue
-                request_path = data.decode(errors="replace").strip()
-                if request_path == "quit":  # request paths are absolute: no clash
+                if body is None:
+                    continue  # not from modeldiff: no answer
+                last_used = time.monotonic()
+                if body == b"quit":
                     conn.sendall(b"0\n")
                     break
-                if not request_path:
+                try:
+                    request_path, workdir = _new_workdir(body)
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    conn.sendall(f"error {type(exc).__name__}: {exc}\n".encode())
                     continue
-                pid = _fork_supervisor(request_path, [listener.fileno(), conn.fileno()])
+                pid = _fork_supervisor(request_path, [listener.fileno(), conn.fileno()], [key])
                 supervisors.add(pid)
                 try:
-                    conn.sendall(f"{pid}\n".encode())
+                    conn.sendall(f"{pid} {workdir}\n".encode())
                 except OSError:
                     pass
     finally:
@@ -420,8 +513,13 @@ def serve_socket(path: str, idle: float) -> int:
         try:
             if os.stat(path).st_ino == identity:
                 os.unlink(path)
+                os.unlink(os.path.join(directory, "key"))
+                if owner and os.getppid() != owner:
+                    os.unlink(os.path.join(directory, "lock"))
+                    os.rmdir(directory)
         except OSError:
             pass
+        key[:] = bytes(KEY_BYTES)
     return _finish()
 
 
@@ -460,5 +558,5 @@ def _finish() -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve-socket"]:
-        sys.exit(serve_socket(sys.argv[2], float(sys.argv[3])))
+        sys.exit(serve_socket(sys.argv[2], float(sys.argv[3]), int((sys.argv[4:] or [0])[0])))
     sys.exit(main())
