@@ -1,0 +1,56 @@
+"""Text of a replay: revisions in the order they run, each statement with its lock, rewrite
+and hazards; an incomplete answer says so on its first line."""
+
+from __future__ import annotations
+
+from .observed import mode_name
+
+
+def render_text(report: dict) -> str:
+    a, b = report["from"], report["to"]
+    revisions = report["revisions"]
+    statements = sum(len(r["statements"]) for r in revisions)
+    transaction = "one transaction for the whole upgrade" if report["transaction"] == "one" else "one transaction per migration"
+    lines = []
+    error = report.get("error")
+    if error:
+        where = f" at {error['location']}" if error.get("location") else ""
+        which = f"revision {error['revision']}" if error.get("revision") else f"{error['ref']}'s migrations"
+        lines.append(f"INCOMPLETE: {which} failed{where}: {error['message']}")
+    lines.append(
+        f"modeldiff migrations: {a['ref']} ({(a['commit'] or 'work tree')[:10]}) -> {b['ref']} ({(b['commit'] or 'work tree')[:10]}): "
+        f"{len(revisions)} revision{'s' * (len(revisions) != 1)}, {statements} statement{'s' * (statements != 1)}, {transaction}"
+    )
+    lines.append(f"migrations: {', '.join(report['migrations']['versions'])} ({report['migrations']['found_by']}); from heads {', '.join(a['heads']) or '(base)'} to {', '.join(b['heads']) or '(base)'}")
+    for revision in revisions:
+        lines.append("")
+        status = "" if revision["status"] == "ran" else f"  [{revision['status'].upper()}]"
+        lines.append(f"{revision['revision']}  {revision['message'].splitlines()[0] if revision['message'] else ''}{status}")
+        lines.append(f"  {revision['file']}")
+        for statement in revision["statements"]:
+            if statement["kind"] == "read":
+                continue
+            sql = " ".join(statement["sql"].split())
+            lines.append(f"  - [{statement['kind']}] {sql[:160]}{'...' if len(sql) > 160 else ''}")
+            facts = [statement["location"], f"{statement['duration_ms']:.1f} ms"]
+            if statement["rows"] is not None:
+                facts.append(f"{statement['rows']} row(s)")
+            if statement["autocommit"]:
+                facts.append("autocommit")
+            if statement["rewrites"]:
+                facts.append(f"rewrites {', '.join(statement['rewrites'])}")
+            strong = {t: m for t, m in statement["locks"].items() if m not in ("AccessShareLock", "RowShareLock")}
+            if strong:
+                facts.append("holds " + ", ".join(f"{t} {mode_name(m)}" for t, m in strong.items()))
+            lines.append(f"      {'; '.join(f for f in facts if f)}")
+            for hazard in statement["hazards"]:
+                code = hazard["code"] or "data"
+                lines.append(f"      {code} {hazard['title']}: {hazard['reason']}")
+        if revision.get("error"):
+            lines.append(f"  error: {revision['error']['message']} at {revision['error']['location'] or '?'}")
+    if report["warnings"]:
+        lines.append("")
+        for warning in report["warnings"]:
+            where = f"{warning['location']}: " if warning.get("location") else ""
+            lines.append(f"warning: {warning['ref']}: {where}{warning['message']} [{warning['code']}]")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,222 @@
+"""Parent side of a replay: FROM's migrations from base, then the chain to TO's heads.
+
+Both phases run in one scratch database of the embedded PostgreSQL, each in a sandboxed
+child (`child.py`, under the loader's supervisor): FROM's scripts build FROM's schema (as
+the deployed database has it), then TO's copies of the scripts upgrade it to TO's heads, as
+an operator's upgrade would, with every statement observed. The children connect as a role
+that is no superuser and owns only that database (no `COPY ... PROGRAM`, no other
+database), and their sandbox refuses any other connection.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+
+from ..db.server import EmbeddedPostgres
+from ..load import LoadFailure, LoadOptions, _run_child, workdir_base
+from ..source.repository import Snapshot
+from .setup import AlembicSetup
+
+ROLE = "modeldiff_replay"  # no superuser: the scripts are untrusted
+
+
+class ReplayError(Exception):
+    """The replay could not run at all (one line: what and where)."""
+
+
+@dataclass
+class Phase:
+    """What one child reported."""
+
+    ref: str
+    setup: AlembicSetup
+    result: dict
+    seconds: float
+    warnings: list = field(default_factory=list)
+
+    @property
+    def error(self) -> dict | None:
+        return self.result.get("error")
+
+
+def scratch_database(server: EmbeddedPostgres) -> str:
+    """A new database owned by the replay role; its SQLAlchemy URL."""
+    name = server.create_database("replay")
+    conn = server.connect("postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,))
+        if cur.fetchone() is None:
+            try:
+                cur.execute(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION")
+            except (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
+                pass  # a concurrent run made it first
+        cur.execute(f'ALTER DATABASE "{name}" OWNER TO {ROLE}')
+    conn.close()
+    owner = server.connect(name)
+    owner.autocommit = True
+    with owner.cursor() as cur:
+        cur.execute(f"ALTER SCHEMA public OWNER TO {ROLE}")
+    owner.close()
+    return server.sqlalchemy_url(name).replace("://postgres:@", f"://{ROLE}@", 1)
+
+
+def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions) -> Phase:
+    """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
+    manifest = dict(snapshot.list_files(setup.import_root))
+    script_files = []
+    for path in setup.versions:
+        files = snapshot.list_files(path)
+        manifest.update(files)
+        script_files += [f for f in files if f.endswith(".py") and "/__pycache__/" not in f and (setup.recursive or f.count("/") == path.count("/") + 1)]
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="modeldiff-replay-", dir=workdir_base()))
+    try:
+        request = {
+            "task": "replay",
+            "workdir": str(workdir),
+            "manifest": manifest,
+            "source": snapshot.reader_spec(),
+            "import_root": setup.import_root,
+            "settings": {**dict(setup.settings), **options.settings},
+            "url": url,
+            "script_location": setup.script_location,
+            "versions": list(setup.versions),
+            "recursive": setup.recursive,
+            "script_files": sorted(script_files),
+            "transaction": setup.transaction,
+            "observe": observe,
+            "timeout": options.timeout,
+            "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
+        }
+        request_path = workdir / "request.json"
+        request_path.write_text(json.dumps(request))
+        try:
+            result = _run_child(snapshot.ref, options, workdir, request_path)
+        except LoadFailure as exc:  # the supervisor's verdicts (time, output, processes)
+            result = {"error": {"stage": "child", "message": str(exc).replace("model code", "migration code").replace("model import", "migration run")}}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return Phase(snapshot.ref, setup, result, time.monotonic() - started)
+
+
+def child_options(settings: dict, timeout: float, python: str | None, env: dict) -> LoadOptions:
+    import sys
+
+    return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
+
+
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions) -> dict:
+    """The answer of `modeldiff migrations` as JSON-ready data (see `report`)."""
+    url = scratch_database(server)
+    base = run_phase(from_snapshot, from_setup, url, observe=False, options=options)
+    chain = None
+    if base.error is None:
+        chain = run_phase(to_snapshot, to_setup, url, observe=True, options=options)
+    return report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
+
+
+def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, base: Phase, chain: Phase | None) -> dict:
+    from .observed import hazards_of
+
+    warnings = _warnings(base) + (_warnings(chain) if chain else [])
+    revisions = []
+    error = None
+    if base.error is not None:
+        error = {"phase": "from", "ref": base.ref, **base.error}
+    elif chain is not None:
+        result = chain.result
+        statements = result.get("statements", [])
+        existing = set(result.get("existing_tables", []))
+        applied = set(result.get("applied", []))
+        failed = chain.error
+        if failed is not None:
+            error = {"phase": "chain", "ref": chain.ref, **failed}
+        for planned in result.get("planned", []):
+            revision = dict(planned)
+            own = [s for s in statements if s["revision"] == planned["revision"]]
+            revision["statements"] = [_statement(s, existing) for s in own]
+            for statement in revision["statements"]:
+                statement["hazards"] = hazards_of(statement, existing)
+            if planned["revision"] in applied:
+                revision["status"] = "ran"
+            elif failed is not None and failed.get("revision") == planned["revision"]:
+                revision["status"] = "failed"
+                revision["error"] = {k: failed.get(k) for k in ("message", "location", "statement")}
+            else:
+                revision["status"] = "not run"
+            revisions.append(revision)
+    return {
+        "from": {"ref": from_snapshot.ref, "commit": from_snapshot.commit, "heads": (chain.result.get("from_heads") if chain else None) or []},
+        "to": {"ref": to_snapshot.ref, "commit": to_snapshot.commit, "heads": (chain.result.get("to_heads") if chain else None) or []},
+        "migrations": to_setup.to_json(),
+        "transaction": to_setup.transaction,
+        "complete": error is None,
+        "error": error,
+        "revisions": revisions,
+        "timing": {
+            "from_replay_seconds": round(base.seconds, 3),
+            "from_revisions": len(base.result.get("applied", [])),
+            "chain_seconds": round(chain.seconds, 3) if chain else None,
+        },
+        "warnings": sorted(warnings, key=lambda w: (w.get("ref", ""), w.get("location", ""), w["code"], w["message"])),
+    }
+
+
+_STATEMENT_KEYS = ("sql", "parameters", "kind", "location", "tables", "locks", "rewrites", "indexes_rebuilt", "rows", "duration_ms", "transaction", "autocommit")
+
+
+def _statement(raw: dict, existing: set[str]) -> dict:
+    return {k: raw.get(k) for k in _STATEMENT_KEYS}
+
+
+def _warnings(phase: Phase) -> list[dict]:
+    out = []
+    result = phase.result
+    for item in result.get("blocked", []):
+        where = f"{item['file']}:{item['line']}" if item.get("file") else None
+        out.append(_warning(f"blocked-{item['what']}", f"migration code tried {item['detail']}: refused", phase.ref, where))
+    for statement in result.get("skipped_statements", []):
+        out.append(_warning("module-stubbed", f"application module {statement['module']}: a statement raised {statement['error']}; skipped, stubbed: {', '.join(statement['stubbed_names']) or 'nothing'}", phase.ref, f"{statement['file']}:{statement['line']}"))
+    missing = sorted(k for k, v in result.get("stubbed_modules", {}).items() if v == "not importable")
+    if missing:
+        out.append(_warning("modules-stubbed", f"not importable, stubbed for the migration scripts: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}", phase.ref))
+    for used in result.get("stand_ins", []):
+        out.append(_warning("extension-stand-in", f"extension {used['extension']} is not available on the embedded PostgreSQL: its functions the scripts use were created as stand-ins", phase.ref, used["location"] or None))
+    confinement = result.get("sandbox") or {}
+    if confinement and not confinement.get("landlock"):
+        out.append(_warning("sandbox-limited", f"kernel confinement unavailable ({confinement.get('reason', '?')}); only Python-level guards apply", phase.ref))
+    return out
+
+
+def _warning(code: str, message: str, ref: str, location: str | None = None) -> dict:
+    out = {"code": code, "message": message, "ref": ref}
+    if location:
+        out["location"] = location
+    return out
+
+
+def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None) -> dict:
+    """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
+    from ..db.server import shared_server
+    from ..source.repository import Repository
+    from .setup import SetupError, find_setup
+
+    repository = Repository(repo)
+    snapshots = [repository.snapshot(from_ref), repository.snapshot(to_ref)]
+    setups = []
+    for snapshot in snapshots:
+        setup = find_setup(snapshot, migrations_path)
+        if setup is None:
+            raise SetupError(f"{snapshot.ref}: no alembic migrations found (no alembic.ini, env.py or preset); pass --migrations PATH")
+        setups.append(setup)
+    options = child_options(settings or {}, timeout, python, env or {})
+    with shared_server() as server:
+        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options)
