@@ -152,10 +152,22 @@ class Observer:
         self.statements.append(record)
 
     def error(self, context) -> None:
+        """A statement that failed: recorded with its error (a script may catch it, e.g. in a
+        savepoint, and go on); the last one is the failure if the upgrade stops."""
         pending, self._pending = self._pending, None
         if pending is not None:
-            statement, parameters, file, line, _ = pending
-            self.failed = {"sql": statement.strip(), "parameters": _jsonable(parameters), "location": f"{file}:{line}" if file else ""}
+            statement, parameters, file, line, started = pending
+            message = f"{type(context.original_exception).__name__}: {context.original_exception}".splitlines()[0]
+            self.failed = {"sql": statement.strip(), "parameters": _jsonable(parameters), "location": f"{file}:{line}" if file else "", "error": message}
+            self.statements.append({
+                "revision": self.revision_of_file.get(file) or self.current,
+                **self.failed,
+                "kind": kind_of(statement),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "autocommit": bool(getattr(self.raw, "autocommit", False)),
+                "transaction": None if getattr(self.raw, "autocommit", False) else self.transaction,
+                "rows": None, "rewrites": [], "indexes_rebuilt": [], "locks": {}, "tables": [],
+            })
 
     def commit(self, conn) -> None:
         self.transaction += 1
@@ -262,6 +274,7 @@ def run(request: dict) -> dict:
     result["skipped_statements"] = repo.skipped
     result["stubbed_modules"] = {k: v for k, v in sorted(__import__("modeldiff.load.stubs", fromlist=["RECORDER"]).RECORDER.stubbed_modules.items())}
     result["files_read"] = dict(sorted(repo.files_read.items()))
+    result["unused_settings"] = sorted(set(request.get("settings", {})) - repo.applied)
     return result
 
 
@@ -275,6 +288,7 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
     from modeldiff.load.importer import describe_exception, error_location
 
     out: dict = {}
+    loading = time.perf_counter()
     config = Config()
     config.set_main_option("script_location", str(repo.src / request["script_location"]))
     try:
@@ -303,6 +317,7 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
             "file": relpath,
             "message": (rev.doc or "").strip(),
         })
+    out["load_seconds"] = round(time.perf_counter() - loading, 3)
     out["from_heads"] = sorted(current)
     out["planned"] = planned
     out["to_heads"] = sorted(script.get_heads())

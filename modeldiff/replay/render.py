@@ -35,6 +35,8 @@ def render_text(report: dict) -> str:
             facts = [statement["location"], f"{statement['duration_ms']:.1f} ms"]
             if statement["rows"] is not None:
                 facts.append(f"{statement['rows']} row(s)")
+            if statement.get("error"):
+                facts.append(f"FAILED: {statement['error']}")
             if statement["autocommit"]:
                 facts.append("autocommit")
             if statement["rewrites"]:

@@ -142,7 +142,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         for planned in result.get("planned", []):
             revision = dict(planned)
             own = [s for s in statements if s["revision"] == planned["revision"]]
-            revision["statements"] = [_statement(s, existing) for s in own]
+            revision["statements"] = [_statement(s) for s in own]
             for statement in revision["statements"]:
                 statement["hazards"] = hazards_of(statement, existing)
             if planned["revision"] in applied:
@@ -164,6 +164,10 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         "timing": {
             "from_replay_seconds": round(base.seconds, 3),
             "from_revisions": len(base.result.get("applied", [])),
+            "from_scripts_load_seconds": base.result.get("load_seconds"),
+            "from_upgrade_seconds": base.result.get("seconds"),
+            "chain_scripts_load_seconds": chain.result.get("load_seconds") if chain else None,
+            "chain_upgrade_seconds": chain.result.get("seconds") if chain else None,
             "chain_seconds": round(chain.seconds, 3) if chain else None,
         },
         "warnings": sorted(warnings, key=lambda w: (w.get("ref", ""), w.get("location", ""), w["code"], w["message"])),
@@ -173,8 +177,11 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
 _STATEMENT_KEYS = ("sql", "parameters", "kind", "location", "tables", "locks", "rewrites", "indexes_rebuilt", "rows", "duration_ms", "transaction", "autocommit")
 
 
-def _statement(raw: dict, existing: set[str]) -> dict:
-    return {k: raw.get(k) for k in _STATEMENT_KEYS}
+def _statement(raw: dict) -> dict:
+    out = {k: raw.get(k) for k in _STATEMENT_KEYS}
+    if raw.get("error"):
+        out["error"] = raw["error"]  # it failed (and the script may have gone on)
+    return out
 
 
 def _warnings(phase: Phase) -> list[dict]:
@@ -190,6 +197,8 @@ def _warnings(phase: Phase) -> list[dict]:
         out.append(_warning("modules-stubbed", f"not importable, stubbed for the migration scripts: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}", phase.ref))
     for used in result.get("stand_ins", []):
         out.append(_warning("extension-stand-in", f"extension {used['extension']} is not available on the embedded PostgreSQL: its functions the scripts use were created as stand-ins", phase.ref, used["location"] or None))
+    for key in result.get("unused_settings", []):
+        out.append(_warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded by the migration scripts", phase.ref))
     confinement = result.get("sandbox") or {}
     if confinement and not confinement.get("landlock"):
         out.append(_warning("sandbox-limited", f"kernel confinement unavailable ({confinement.get('reason', '?')}); only Python-level guards apply", phase.ref))

@@ -1,0 +1,155 @@
+"""`modeldiff migrations` (issue 13): the app's own alembic chain replayed and observed.
+
+The sample `alembicshop` (sample_repos/alembicshop) is a plain alembic app whose env.py needs
+the whole app (never run): v1 -> v2 has a branch and its merge, raw `op.execute` SQL (a type
+change that rewrites `orders`), a per-row Python data migration, a config branch and a
+CONCURRENTLY index in an autocommit block; v3 adds a revision that fails; v4 one that tries
+to leave the sandbox; v5 switches env.py to one transaction per migration.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from modeldiff.db.tempdirs import scratch_base
+from modeldiff.replay.child import kind_of
+from modeldiff.replay.run import migrations
+from modeldiff.replay.setup import find_setup
+from modeldiff.source.repository import Repository
+
+
+@pytest.fixture(scope="module")
+def shop(build_sample) -> Path:
+    return build_sample("alembicshop")
+
+
+@pytest.fixture(scope="module")
+def v1_v2(shop) -> dict:
+    return migrations(str(shop), "v1", "v2")
+
+
+def _statements(report: dict, revision: str) -> list[dict]:
+    return next(r for r in report["revisions"] if r["revision"] == revision)["statements"]
+
+
+def test_chain_runs_branches_before_their_merge(v1_v2):
+    order = [r["revision"] for r in v1_v2["revisions"]]
+    assert sorted(order[:2]) == ["0003a", "0003b"]
+    assert order[2:] == ["0004", "0005", "0006"]
+    assert v1_v2["from"]["heads"] == ["0002"] and v1_v2["to"]["heads"] == ["0006"]
+    assert all(r["status"] == "ran" for r in v1_v2["revisions"])
+    merge = next(r for r in v1_v2["revisions"] if r["revision"] == "0004")
+    assert merge["down_revision"] == ["0003a", "0003b"] and merge["statements"] == []
+    assert v1_v2["complete"] and v1_v2["error"] is None
+
+
+def test_one_transaction_accumulates_locks_until_commit(v1_v2):
+    assert v1_v2["transaction"] == "one"
+    phone = _statements(v1_v2, "0003b")[0]
+    rewrite = _statements(v1_v2, "0005")[0]
+    assert phone["transaction"] == rewrite["transaction"] is not None
+    # The lock 0003b took on customers is still held when 0005 rewrites orders.
+    assert rewrite["locks"]["customers"] == "AccessExclusiveLock"
+    assert rewrite["locks"]["orders"] == "AccessExclusiveLock"
+
+
+def test_raw_sql_rewrite_is_observed(v1_v2):
+    alter, status = _statements(v1_v2, "0005")[:2]
+    assert alter["sql"] == "ALTER TABLE orders ALTER COLUMN total TYPE bigint"
+    assert alter["kind"] == "ddl" and alter["rewrites"] == ["orders"]
+    assert alter["location"] == "migrations/versions/0005_totals_and_names.py:18"
+    assert [h["code"] for h in alter["hazards"]] == ["MD102"]
+    assert status["kind"] == "data" and status["rows"] == 2 and status["tables"] == ["orders"]
+    # Adding a nullable column changes the catalog only: no rewrite.
+    assert _statements(v1_v2, "0003a")[0]["rewrites"] == []
+
+
+def test_per_row_python_data_migration_runs(v1_v2):
+    updates = [s for s in _statements(v1_v2, "0005") if s["kind"] == "data" and s["tables"] == ["customers"]]
+    assert len(updates) == 1  # one customer had no name
+    assert updates[0]["rows"] == 1 and updates[0]["location"] == "migrations/versions/0005_totals_and_names.py:25"
+    assert "bob" in updates[0]["parameters"]
+
+
+def test_concurrent_index_runs_in_autocommit(v1_v2):
+    (index,) = [s for s in _statements(v1_v2, "0006") if s["kind"] == "ddl"]
+    assert index["sql"].startswith("CREATE INDEX CONCURRENTLY customers_name_idx")
+    assert index["autocommit"] and index["transaction"] is None and index["locks"] == {}
+
+
+def test_config_values_scripts_branch_on(shop, v1_v2):
+    def indexes(report):
+        return [s["sql"] for s in _statements(report, "0005") if s["sql"].startswith("CREATE INDEX")]
+
+    assert indexes(v1_v2) == []
+    with_pg = migrations(str(shop), "v1", "v2", settings={"shop.config.settings.DB_TYPE": "postgresql"})
+    assert indexes(with_pg) == ["CREATE INDEX customers_email_lower_idx ON customers (lower(email))"]
+
+
+def test_one_transaction_per_migration(shop):
+    report = migrations(str(shop), "v4", "v5")
+    assert report["transaction"] == "per-migration"
+    paid, vip = _statements(report, "0008")[0], _statements(report, "0009")[0]
+    assert paid["transaction"] != vip["transaction"]
+    assert "orders" not in vip["locks"]  # released at the end of 0008
+
+
+def test_failing_revision_is_the_answer(shop, tmp_path):
+    out = tmp_path / "report.json"
+    proc = run_cli("migrations", str(shop), "v2", "v3", "--format", "json", "-o", str(out))
+    assert proc.returncode == 2
+    assert not out.exists()  # no partial file
+    report = json.loads(proc.stdout)
+    assert not report["complete"]
+    failed, after = report["revisions"]
+    assert failed["status"] == "failed" and after["status"] == "not run"
+    assert failed["error"]["location"] == "migrations/versions/0007_fails.py:17"
+    assert 'relation "invoices" does not exist' in failed["error"]["message"]
+    assert "0007_fails.py:17" in proc.stderr.splitlines()[-1]
+    text = run_cli("migrations", str(shop), "v2", "v3", "--keep-going")
+    assert text.returncode == 0
+    assert text.stdout.splitlines()[0].startswith("INCOMPLETE: revision 0007 failed at migrations/versions/0007_fails.py:17")
+
+
+def test_scripts_reach_only_their_scratch_database(shop, tmp_path):
+    report = migrations(str(shop), "v2", "v4")
+    outcomes = {}
+    for statement in _statements(report, "0007e"):
+        if statement["sql"].startswith("INSERT INTO escape_log"):
+            outcomes[statement["parameters"].split("'what': '")[1].split("'")[0]] = statement["parameters"]
+    assert set(outcomes) == {"write", "tcp", "database", "program"}
+    assert not any("'done'" in p for p in outcomes.values())
+    codes = {w["code"] for w in report["warnings"] if w["ref"] == "v4"}
+    assert {"blocked-write", "blocked-network", "blocked-database"} <= codes
+    program = [s for s in _statements(report, "0007e") if "TO PROGRAM" in s["sql"]]
+    assert program[0]["error"].startswith("InsufficientPrivilege")  # the replay's role is no superuser
+    assert not (Path(scratch_base()) / "escaped.txt").exists()
+
+
+def test_setup_detection(shop, difylike):
+    repo = Repository(str(shop))
+    v4, v5 = find_setup(repo.snapshot("v4")), find_setup(repo.snapshot("v5"))
+    assert v4.script_location == "migrations" and v4.versions == ("migrations/versions",)
+    assert v4.import_root == "" and v4.found_by == "alembic.ini"
+    assert (v4.transaction, v5.transaction) == ("one", "per-migration")
+    dify = find_setup(Repository(str(difylike)).snapshot("v0.15.3"))
+    assert dify.versions == ("api/migrations/versions",) and dify.import_root == "api"
+    assert dict(dify.settings) == {"configs.dify_config.DB_TYPE": "postgresql"}
+
+
+@pytest.mark.parametrize(
+    "sql, kind",
+    [
+        ("ALTER TABLE t ADD COLUMN c int", "ddl"),
+        ("  -- note\nUPDATE t SET c = 1", "data"),
+        ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "data"),
+        ("SELECT 1", "read"),
+        ("SAVEPOINT s", "other"),
+    ],
+)
+def test_statement_kinds(sql, kind):
+    assert kind_of(sql) == kind
