@@ -596,8 +596,9 @@ def layouts_command():
 @click.option("--python", "python", help="Interpreter to run the scripts with (needs SQLAlchemy and alembic).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--keep-going", is_flag=True, help="Exit 0 even when a revision fails (the failure is still reported).")
+@click.option("--no-cache", is_flag=True, help="Replay FROM's migrations from base even if an earlier run kept its schema.")
 @click.option("-o", "--output", help="Write to this file instead of stdout.")
-def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, output):
+def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, output):
     """Replay the app's own alembic migrations from FROM to TO on a scratch PostgreSQL and
     show every statement they run, with the locks it holds and the tables it rewrites."""
     from .replay.render import render_text as render_replay
@@ -606,7 +607,7 @@ def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, t
 
     def action():
         try:
-            return migrations(repo, from_ref, to_ref, migrations_path, dict(parse_setting(s) for s in settings), timeout, python, dict(parse_env(e) for e in env))
+            return migrations(repo, from_ref, to_ref, migrations_path, dict(parse_setting(s) for s in settings), timeout, python, dict(parse_env(e) for e in env), use_cache=not no_cache)
         except SetupError as exc:
             raise UserError(str(exc)) from None
 

@@ -255,7 +255,13 @@ def run(request: dict) -> dict:
     conn = engine.connect()  # the only connection: the sandbox refuses any other
     raw = conn.connection.dbapi_connection
     script_files = {}
+    stubbed = _outside_chain(request["script_files"], repo, _current_heads(conn))
     for relpath in request["script_files"]:
+        if relpath in stubbed:
+            path = repo.src / relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(stubbed[relpath])
+            continue
         path, _ = repo.materialize(relpath)
         script_files[str(path)] = relpath
     for location in [request["script_location"], *request["versions"]]:
@@ -276,6 +282,67 @@ def run(request: dict) -> dict:
     result["files_read"] = dict(sorted(repo.files_read.items()))
     result["unused_settings"] = sorted(set(request.get("settings", {})) - repo.applied)
     return result
+
+
+def _current_heads(conn) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
+    heads = tuple(MigrationContext.configure(conn).get_current_heads())
+    conn.commit()
+    return heads
+
+
+_DEPENDS_ON = re.compile(r"^depends_on\s*(?::[^=]*)?=\s*(?!None\b)", re.M)
+_STUB = """# modeldiff: revision outside the chain to replay (already applied): not loaded
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    raise RuntimeError("modeldiff: revision {revision} is outside the replayed chain")
+
+
+def downgrade():
+    pass
+"""
+
+
+def _outside_chain(script_files: list[str], repo, current: tuple[str, ...]) -> dict[str, str]:
+    """Stand-in sources for the scripts of revisions the database already has: alembic
+    needs them for its revision map, but loading them (each imports the app's models) is
+    most of a short chain's time. Nothing is stubbed when a script uses `depends_on` or
+    cannot be read for its revision: then every script is loaded."""
+    if not current:
+        return {}
+    from modeldiff.draft.chain import _revision_of
+
+    graph, files = {}, {}
+    for relpath in script_files:
+        source = repo.read(repo.manifest[relpath]).decode("utf-8", errors="replace")
+        try:
+            found = _revision_of(source)
+        except (SyntaxError, ValueError):
+            found = None
+        if found is None or _DEPENDS_ON.search(source):
+            return {}
+        graph[found[0]] = found[1]
+        files[found[0]] = relpath
+    if any(head not in graph for head in current):
+        return {}  # alembic reports the unknown revision itself
+
+    def ancestors(heads) -> set[str]:
+        seen, todo = set(), list(heads)
+        while todo:
+            rev = todo.pop()
+            if rev not in seen and rev in graph:
+                seen.add(rev)
+                todo.extend(graph[rev])
+        return seen
+
+    done = ancestors(current)
+    return {files[rev]: _STUB.format(revision=rev, down=(graph[rev][0] if len(graph[rev]) == 1 else graph[rev] or None)) for rev in done}
 
 
 def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:

@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
@@ -39,16 +39,14 @@ class Phase:
     setup: AlembicSetup
     result: dict
     seconds: float
-    warnings: list = field(default_factory=list)
+    cached: bool = False  # FROM's schema came from a template kept by an earlier replay
 
     @property
     def error(self) -> dict | None:
         return self.result.get("error")
 
 
-def scratch_database(server: EmbeddedPostgres) -> str:
-    """A new database owned by the replay role; its SQLAlchemy URL."""
-    name = server.create_database("replay")
+def ensure_role(server: EmbeddedPostgres) -> None:
     conn = server.connect("postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -58,24 +56,36 @@ def scratch_database(server: EmbeddedPostgres) -> str:
                 cur.execute(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION")
             except (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
                 pass  # a concurrent run made it first
-        cur.execute(f'ALTER DATABASE "{name}" OWNER TO {ROLE}')
     conn.close()
-    owner = server.connect(name)
-    owner.autocommit = True
-    with owner.cursor() as cur:
-        cur.execute(f"ALTER SCHEMA public OWNER TO {ROLE}")
-    owner.close()
-    return server.sqlalchemy_url(name).replace("://postgres:@", f"://{ROLE}@", 1)
 
 
-def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions) -> Phase:
-    """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
+def scratch_database(server: EmbeddedPostgres) -> str:
+    """A new, empty database owned by the replay role."""
+    name = server.create_database("replay")
+    server._execute("postgres", f'ALTER DATABASE "{name}" OWNER TO {ROLE}')
+    server._execute(name, f"ALTER SCHEMA public OWNER TO {ROLE}")
+    return name
+
+
+def role_url(server: EmbeddedPostgres, database: str) -> str:
+    return server.sqlalchemy_url(database).replace("://postgres:@", f"://{ROLE}@", 1)
+
+
+def phase_inputs(snapshot: Snapshot, setup: AlembicSetup) -> tuple[dict[str, str], list[str]]:
+    """The files the child may serve (the import root and the version directories) and the
+    version scripts among them."""
     manifest = dict(snapshot.list_files(setup.import_root))
     script_files = []
     for path in setup.versions:
         files = snapshot.list_files(path)
         manifest.update(files)
         script_files += [f for f in files if f.endswith(".py") and "/__pycache__/" not in f and (setup.recursive or f.count("/") == path.count("/") + 1)]
+    return manifest, sorted(script_files)
+
+
+def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions) -> Phase:
+    """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
+    manifest, script_files = phase_inputs(snapshot, setup)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="modeldiff-replay-", dir=workdir_base()))
     try:
@@ -85,12 +95,12 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             "manifest": manifest,
             "source": snapshot.reader_spec(),
             "import_root": setup.import_root,
-            "settings": {**dict(setup.settings), **options.settings},
+            "settings": phase_settings(setup, options),
             "url": url,
             "script_location": setup.script_location,
             "versions": list(setup.versions),
             "recursive": setup.recursive,
-            "script_files": sorted(script_files),
+            "script_files": script_files,
             "transaction": setup.transaction,
             "observe": observe,
             "timeout": options.timeout,
@@ -107,19 +117,38 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
     return Phase(snapshot.ref, setup, result, time.monotonic() - started)
 
 
+def phase_settings(setup: AlembicSetup, options: LoadOptions) -> dict:
+    return {**dict(setup.settings), **options.settings}
+
+
 def child_options(settings: dict, timeout: float, python: str | None, env: dict) -> LoadOptions:
     import sys
 
     return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
 
 
-def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions) -> dict:
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True) -> dict:
     """The answer of `modeldiff migrations` as JSON-ready data (see `report`)."""
-    url = scratch_database(server)
-    base = run_phase(from_snapshot, from_setup, url, observe=False, options=options)
+    from . import cache
+
+    ensure_role(server)
+    cache_key = stored = None
+    if use_cache and not from_snapshot.is_worktree:
+        manifest, script_files = phase_inputs(from_snapshot, from_setup)
+        shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python}
+        cache_key = cache.key(manifest, script_files, shape)
+        stored = cache.lookup(server, cache_key, manifest)
+    if cache_key is not None and stored is not None:
+        database = cache.clone(server, cache_key, ROLE)
+        base = Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
+    else:
+        database = scratch_database(server)
+        base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options)
+        if base.error is None and cache_key is not None:
+            cache.store(server, database, cache_key, base.result)
     chain = None
     if base.error is None:
-        chain = run_phase(to_snapshot, to_setup, url, observe=True, options=options)
+        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
     return report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
 
 
@@ -163,6 +192,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         "revisions": revisions,
         "timing": {
             "from_replay_seconds": round(base.seconds, 3),
+            "from_cached": base.cached,
             "from_revisions": len(base.result.get("applied", [])),
             "from_scripts_load_seconds": base.result.get("load_seconds"),
             "from_upgrade_seconds": base.result.get("seconds"),
@@ -212,7 +242,7 @@ def _warning(code: str, message: str, ref: str, location: str | None = None) -> 
     return out
 
 
-def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None) -> dict:
+def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True) -> dict:
     """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
     from ..db.server import shared_server
     from ..source.repository import Repository
@@ -228,4 +258,4 @@ def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | Non
         setups.append(setup)
     options = child_options(settings or {}, timeout, python, env or {})
     with shared_server() as server:
-        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options)
+        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache)
