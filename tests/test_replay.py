@@ -63,16 +63,27 @@ def test_raw_sql_rewrite_is_observed(v1_v2):
     assert alter["kind"] == "ddl" and alter["rewrites"] == ["orders"]
     assert alter["location"] == "migrations/versions/0005_totals_and_names.py:18"
     assert [h["code"] for h in alter["hazards"]] == ["MD102"]
+    # The 2 orders of the init migration; seeded rows fill every column, status included.
     assert status["kind"] == "data" and status["rows"] == 2 and status["tables"] == ["orders"]
     # Adding a nullable column changes the catalog only: no rewrite.
     assert _statements(v1_v2, "0003a")[0]["rewrites"] == []
 
 
-def test_per_row_python_data_migration_runs(v1_v2):
+def test_not_null_scans_under_access_exclusive(v1_v2):
+    (not_null,) = [s for s in _statements(v1_v2, "0005") if "SET NOT NULL" in s["sql"]]
+    assert not_null["scanned"] == ["orders"] and not_null["rewrites"] == []
+    assert [h["code"] for h in not_null["hazards"]] == ["MD103"]
+
+
+def test_per_row_python_data_migration_runs_on_seeded_rows(v1_v2):
+    assert v1_v2["seeded"] == {"customers": 3, "orders": 3}
     updates = [s for s in _statements(v1_v2, "0005") if s["kind"] == "data" and s["tables"] == ["customers"]]
-    assert len(updates) == 1  # one customer had no name
-    assert updates[0]["rows"] == 1 and updates[0]["location"] == "migrations/versions/0005_totals_and_names.py:25"
+    # One row per customer without a name: bob (from the init migration) and none of the
+    # seeded ones (they have names), so exactly one UPDATE.
+    assert len(updates) == 1
+    assert updates[0]["rows"] == 1 and updates[0]["location"] == "migrations/versions/0005_totals_and_names.py:26"
     assert "bob" in updates[0]["parameters"]
+    assert updates[0]["hazards"][0]["name"] == "data-statement"
 
 
 def test_concurrent_index_runs_in_autocommit(v1_v2):

@@ -44,6 +44,7 @@ LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.i
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
   AND c.relkind IN ('r', 'p', 'm', 'f', 'i', 'I', 'S', 'v')
 """
+_SCANS = "SELECT relid, seq_scan FROM pg_stat_xact_user_tables"  # this transaction's own counts
 _LOCKS = "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
 _TABLE_KINDS = {"r", "p", "m", "f"}
 
@@ -81,6 +82,7 @@ class Observer:
         self.names: dict[int, tuple] = {}  # every relation ever seen (locks on dropped ones)
         self.created: set[str] = set()  # tables the chain created
         self._pending: tuple | None = None
+        self.scans: dict[int, int] = {}
         self._refresh()
         self.existing = {v[0] for v in self.relations.values() if v[1] in _TABLE_KINDS}
 
@@ -135,8 +137,11 @@ class Observer:
             "transaction": None if autocommit else self.transaction,
             "rows": cursor.rowcount if kind == "data" and cursor.rowcount is not None and cursor.rowcount >= 0 else None,
         }
-        rewrites, rebuilt = [], []
+        rewrites, rebuilt, scanned = [], [], []
         if kind in ("ddl", "other"):
+            if not autocommit:  # a table read whole (a validation, a rewrite) counts a scan
+                scans, self.scans = self.scans, dict(self._query(_SCANS))
+                scanned = [self.names[oid][0] for oid, n in self.scans.items() if n > scans.get(oid, 0) and oid in self.names]
             before = self._refresh()
             for oid, (name, relkind, filenode, owner) in self.relations.items():
                 old = before.get(oid)
@@ -147,6 +152,7 @@ class Observer:
                     (rewrites if relkind in _TABLE_KINDS else rebuilt).append(name)
         record["rewrites"] = sorted(rewrites)
         record["indexes_rebuilt"] = sorted(rebuilt)
+        record["scanned"] = sorted(scanned)
         record["locks"] = {} if autocommit else self._locks()
         record["tables"] = self._tables(statement, record)
         self.statements.append(record)
@@ -166,11 +172,12 @@ class Observer:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "autocommit": bool(getattr(self.raw, "autocommit", False)),
                 "transaction": None if getattr(self.raw, "autocommit", False) else self.transaction,
-                "rows": None, "rewrites": [], "indexes_rebuilt": [], "locks": {}, "tables": [],
+                "rows": None, "rewrites": [], "indexes_rebuilt": [], "scanned": [], "locks": {}, "tables": [],
             })
 
     def commit(self, conn) -> None:
         self.transaction += 1
+        self.scans = {}  # pg_stat_xact_* counts start again with each transaction
 
     def _locks(self) -> dict[str, str]:
         held: dict[str, str] = {}

@@ -22,6 +22,8 @@ _MODE_NAMES = {
     "AccessShareLock": "ACCESS SHARE",
 }
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b", re.I)
+_FOREIGN_KEY = re.compile(r"\bFOREIGN\s+KEY\b", re.I)
+_DROPS = re.compile(r"^\s*(DROP\s+TABLE|TRUNCATE)\b|\bDROP\s+COLUMN\b", re.I)
 
 
 def mode_name(mode: str) -> str:
@@ -37,14 +39,24 @@ def hazards_of(statement: dict, existing: set[str]) -> list[dict]:
     rewritten = [t for t in statement.get("rewrites") or [] if t in existing]
     if rewritten:
         out.append(_hazard("MD102", f"observed: {', '.join(rewritten)} rewritten (relfilenode changed)", rewritten, locks, held))
+    sql = statement["sql"]
     if statement.get("kind") == "ddl" and not rewritten:
         strict = [t for t in mine if locks.get(t) == "AccessExclusiveLock"]
-        if _CREATE_INDEX.match(statement["sql"]) and "CONCURRENTLY" not in statement["sql"].upper():
+        scanned = [t for t in statement.get("scanned") or [] if t in existing]
+        if _CREATE_INDEX.match(sql) and "CONCURRENTLY" not in sql.upper():
             built = [t for t in mine if locks.get(t) in ("ShareLock", "AccessExclusiveLock")]
             if built:
                 out.append(_hazard("MD104", f"observed: index built on existing {', '.join(built)} without CONCURRENTLY", built, locks, held))
+        elif _FOREIGN_KEY.search(sql) and scanned:
+            out.append(_hazard("MD106", f"observed: {', '.join(scanned)} scanned to validate the foreign key", mine, locks, held))
+        elif [t for t in scanned if t in strict]:
+            read = [t for t in scanned if t in strict]
+            out.append(_hazard("MD103", f"observed: {', '.join(read)} scanned under ACCESS EXCLUSIVE (no rewrite)", read, locks, held))
         elif strict:
-            out.append(_hazard("MD101", f"observed: ACCESS EXCLUSIVE on existing {', '.join(strict)}, no rewrite", strict, locks, held))
+            out.append(_hazard("MD101", f"observed: ACCESS EXCLUSIVE on existing {', '.join(strict)}, no rewrite, no scan", strict, locks, held))
+        dropped = [t for t in mine if _DROPS.search(sql)]
+        if dropped:
+            out.append(_hazard("MD201", f"drops data of existing {', '.join(dropped)}", dropped, locks, held))
     if statement.get("kind") == "data" and mine:
         rows = statement.get("rows")
         out.append({

@@ -39,6 +39,9 @@ def render_text(report: dict) -> str:
                 facts.append(f"FAILED: {statement['error']}")
             if statement["autocommit"]:
                 facts.append("autocommit")
+            scanned = [t for t in statement.get("scanned") or [] if t not in statement["rewrites"]]
+            if scanned:
+                facts.append(f"scans {', '.join(scanned)}")
             if statement["rewrites"]:
                 facts.append(f"rewrites {', '.join(statement['rewrites'])}")
             strong = {t: m for t, m in statement["locks"].items() if m not in ("AccessShareLock", "RowShareLock")}

@@ -127,11 +127,38 @@ def child_options(settings: dict, timeout: float, python: str | None, env: dict)
     return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
 
 
-def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True) -> dict:
-    """The answer of `modeldiff migrations` as JSON-ready data (see `report`)."""
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True) -> dict:
+    """The answer of `modeldiff migrations` as JSON-ready data (see `report`).
+
+    The chain runs on FROM's schema with a few synthetic rows per table (so that per-row
+    data migrations run); if it fails there but not without them, the answer is the run
+    without them, with a warning saying why."""
+    ensure_role(server)
+    database, base = _base(from_snapshot, from_setup, server, options, use_cache)
+    chain, seeded, seed_failure = None, {}, None
+    if base.error is None:
+        if seed_rows:
+            seeded = _seed(server, database)
+        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+        if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
+            database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
+            plain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+            if plain.error is None:
+                seed_failure = chain.error
+                chain, seeded = plain, {}
+    out = report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
+    out["seeded"] = seeded
+    if seed_failure is not None:
+        where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
+        out["warnings"].append(_warning("seed-failed", f"the chain failed on synthetic rows (revision {seed_failure.get('revision')}{where}: {seed_failure['message']}); replayed on empty tables: data migrations that loop over rows did not run", to_snapshot.ref))
+    return out
+
+
+def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool) -> tuple[str, Phase]:
+    """A scratch database at FROM's heads: cloned from a kept template, or replayed from base
+    (and kept)."""
     from . import cache
 
-    ensure_role(server)
     cache_key = stored = None
     if use_cache and not from_snapshot.is_worktree:
         manifest, script_files = phase_inputs(from_snapshot, from_setup)
@@ -139,17 +166,22 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         cache_key = cache.key(manifest, script_files, shape)
         stored = cache.lookup(server, cache_key, manifest)
     if cache_key is not None and stored is not None:
-        database = cache.clone(server, cache_key, ROLE)
-        base = Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
-    else:
-        database = scratch_database(server)
-        base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options)
-        if base.error is None and cache_key is not None:
-            cache.store(server, database, cache_key, base.result)
-    chain = None
-    if base.error is None:
-        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
-    return report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
+        return cache.clone(server, cache_key, ROLE), Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
+    database = scratch_database(server)
+    base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options)
+    if base.error is None and cache_key is not None:
+        cache.store(server, database, cache_key, base.result)
+    return database, base
+
+
+def _seed(server: EmbeddedPostgres, database: str) -> dict[str, int]:
+    from .seed import seed
+
+    conn = server.connect(database)
+    try:
+        return seed(conn)
+    finally:
+        conn.close()
 
 
 def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, base: Phase, chain: Phase | None) -> dict:
@@ -204,7 +236,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
     }
 
 
-_STATEMENT_KEYS = ("sql", "parameters", "kind", "location", "tables", "locks", "rewrites", "indexes_rebuilt", "rows", "duration_ms", "transaction", "autocommit")
+_STATEMENT_KEYS = ("sql", "parameters", "kind", "location", "tables", "locks", "rewrites", "indexes_rebuilt", "scanned", "rows", "duration_ms", "transaction", "autocommit")
 
 
 def _statement(raw: dict) -> dict:

@@ -17,6 +17,7 @@ depends_on = None
 def upgrade():
     op.execute("ALTER TABLE orders ALTER COLUMN total TYPE bigint")
     op.execute("UPDATE orders SET status = 'new' WHERE status IS NULL")
+    op.alter_column("orders", "status", existing_type=sa.String(32), nullable=False)
     if not context.is_offline_mode():
         # Per-row Python: only runs when rows exist.
         bind = op.get_bind()
