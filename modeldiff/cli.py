@@ -597,8 +597,9 @@ def layouts_command():
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--keep-going", is_flag=True, help="Exit 0 even when a revision fails (the failure is still reported).")
 @click.option("--no-cache", is_flag=True, help="Replay FROM's migrations from base even if an earlier run kept its schema.")
+@click.option("--no-drift", is_flag=True, help="Do not compare TO's models with the schema its migrations produce.")
 @click.option("-o", "--output", help="Write to this file instead of stdout.")
-def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, output):
+def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, output):
     """Replay the app's own alembic migrations from FROM to TO on a scratch PostgreSQL and
     show every statement they run, with the locks it holds and the tables it rewrites."""
     from .replay.render import render_text as render_replay
@@ -607,7 +608,7 @@ def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, t
 
     def action():
         try:
-            return migrations(repo, from_ref, to_ref, migrations_path, dict(parse_setting(s) for s in settings), timeout, python, dict(parse_env(e) for e in env), use_cache=not no_cache)
+            return migrations(repo, from_ref, to_ref, migrations_path, dict(parse_setting(s) for s in settings), timeout, python, dict(parse_env(e) for e in env), use_cache=not no_cache, with_drift=not no_drift)
         except SetupError as exc:
             raise UserError(str(exc)) from None
 

@@ -164,3 +164,21 @@ def test_setup_detection(shop, difylike):
 )
 def test_statement_kinds(sql, kind):
     assert kind_of(sql) == kind
+
+
+def test_drift_between_models_and_migrations(v1_v2):
+    drift = v1_v2["drift"]
+    models_only = {(c["kind"], c["table"], c.get("column")) for c in drift["models_only"]}
+    migrations_only = {(c["kind"], c["table"], c.get("column") or c.get("name")) for c in drift["migrations_only"]}
+    # The models still say INTEGER and nullable; the migrations made BIGINT and NOT NULL.
+    assert ("modify_type", "orders", "total") in models_only
+    assert ("modify_nullable", "orders", "status") in models_only
+    # Columns and indexes the migrations made that v2's models never declared.
+    assert {("remove_column", "customers", "phone"), ("remove_column", "orders", "note"), ("remove_index", "customers", "customers_name_idx")} <= migrations_only
+    assert not any(c["table"] == "alembic_version" for c in drift["models_only"] + drift["migrations_only"])
+
+
+def test_lock_timeline(v1_v2):
+    (first, *rest) = v1_v2["transactions"]
+    assert first["revisions"] == [r["revision"] for r in v1_v2["revisions"]][:2] + ["0005"]
+    assert first["locks_at_end"] == {"customers": "AccessExclusiveLock", "orders": "AccessExclusiveLock"}

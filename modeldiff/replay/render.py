@@ -53,6 +53,26 @@ def render_text(report: dict) -> str:
                 lines.append(f"      {code} {hazard['title']}: {hazard['reason']}")
         if revision.get("error"):
             lines.append(f"  error: {revision['error']['message']} at {revision['error']['location'] or '?'}")
+    timeline = [t for t in report.get("transactions", []) if t["locks_at_end"]]
+    if timeline:
+        lines.append("")
+        lines.append("lock timeline (held from the statement that took them until the transaction ends):")
+        for t in timeline:
+            strong = {k: v for k, v in t["locks_at_end"].items() if v not in ("AccessShareLock", "RowShareLock")}
+            if strong:
+                lines.append(f"  transaction {t['number']} ({', '.join(t['revisions'])}; {t['statements']} statements) ends holding " + ", ".join(f"{k} {mode_name(v)}" for k, v in strong.items()))
+    drift = report.get("drift")
+    if drift is not None:
+        lines.append("")
+        if drift.get("error"):
+            lines.append(f"drift: {drift['error']}")
+        else:
+            lines.append(f"drift ({b['ref']}'s models vs the schema its migrations produce): {len(drift['models_only'])} only in the models, {len(drift['migrations_only'])} only in the migrations")
+            for sign, key in (("+", "models_only"), ("-", "migrations_only")):
+                for change in drift[key]:
+                    target = ".".join(x for x in (change["table"], change.get("column") or change.get("name")) if x)
+                    values = f": {change['old']} -> {change['new']}" if "old" in change else ""
+                    lines.append(f"  {sign} {change['kind']} {target}{values}")
     if report["warnings"]:
         lines.append("")
         for warning in report["warnings"]:

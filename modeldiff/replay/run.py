@@ -127,13 +127,31 @@ def child_options(settings: dict, timeout: float, python: str | None, env: dict)
     return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
 
 
-def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True) -> dict:
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True) -> dict:
     """The answer of `modeldiff migrations` as JSON-ready data (see `report`).
 
     The chain runs on FROM's schema with a few synthetic rows per table (so that per-row
     data migrations run); if it fails there but not without them, the answer is the run
     without them, with a warning saying why."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .drift import drift, start_loading
+
     ensure_role(server)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        models = start_loading(to_snapshot, options, pool) if with_drift else None
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows)
+        if models is not None:
+            if out["complete"]:
+                out["drift"] = drift(server, out.pop("_database"), models)
+            else:
+                models.cancel()
+                out["drift"] = {"error": "not computed: the migrations did not all run"}
+    out.pop("_database", None)
+    return out
+
+
+def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool) -> dict:
     database, base = _base(from_snapshot, from_setup, server, options, use_cache)
     chain, seeded, seed_failure = None, {}, None
     if base.error is None:
@@ -148,6 +166,7 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
                 chain, seeded = plain, {}
     out = report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
     out["seeded"] = seeded
+    out["_database"] = database
     if seed_failure is not None:
         where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
         out["warnings"].append(_warning("seed-failed", f"the chain failed on synthetic rows (revision {seed_failure.get('revision')}{where}: {seed_failure['message']}); replayed on empty tables: data migrations that loop over rows did not run", to_snapshot.ref))
@@ -215,6 +234,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
                 revision["status"] = "not run"
             revisions.append(revision)
     return {
+        "transactions": _transactions(revisions),
         "from": {"ref": from_snapshot.ref, "commit": from_snapshot.commit, "heads": (chain.result.get("from_heads") if chain else None) or []},
         "to": {"ref": to_snapshot.ref, "commit": to_snapshot.commit, "heads": (chain.result.get("to_heads") if chain else None) or []},
         "migrations": to_setup.to_json(),
@@ -246,6 +266,24 @@ def _statement(raw: dict) -> dict:
     return out
 
 
+def _transactions(revisions: list[dict]) -> list[dict]:
+    """The lock timeline: per transaction of the upgrade, its revisions, how many statements
+    ran in it and the locks it held at its last statement (held until it commits)."""
+    out: dict[int, dict] = {}
+    for revision in revisions:
+        for statement in revision["statements"]:
+            number = statement["transaction"]
+            if number is None:
+                continue
+            entry = out.setdefault(number, {"number": number, "revisions": [], "statements": 0, "locks_at_end": {}})
+            if revision["revision"] not in entry["revisions"]:
+                entry["revisions"].append(revision["revision"])
+            entry["statements"] += 1
+            if not statement.get("error"):
+                entry["locks_at_end"] = statement["locks"]
+    return [out[n] for n in sorted(out)]
+
+
 def _warnings(phase: Phase) -> list[dict]:
     out = []
     result = phase.result
@@ -274,7 +312,7 @@ def _warning(code: str, message: str, ref: str, location: str | None = None) -> 
     return out
 
 
-def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True) -> dict:
+def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True, with_drift: bool = True) -> dict:
     """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
     from ..db.server import shared_server
     from ..source.repository import Repository
@@ -290,4 +328,4 @@ def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | Non
         setups.append(setup)
     options = child_options(settings or {}, timeout, python, env or {})
     with shared_server() as server:
-        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache)
+        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache, with_drift=with_drift)
