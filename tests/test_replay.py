@@ -182,3 +182,13 @@ def test_lock_timeline(v1_v2):
     (first, *rest) = v1_v2["transactions"]
     assert first["revisions"] == [r["revision"] for r in v1_v2["revisions"]][:2] + ["0005"]
     assert first["locks_at_end"] == {"customers": "AccessExclusiveLock", "orders": "AccessExclusiveLock"}
+
+
+def test_renderings(v1_v2):
+    from modeldiff.replay.render import render_markdown, render_text
+
+    text = render_text(v1_v2)
+    assert text.startswith("modeldiff migrations: v1 (")
+    assert "rewrites orders; holds customers ACCESS EXCLUSIVE, orders ACCESS EXCLUSIVE" in text
+    markdown = render_markdown(v1_v2)
+    assert "| `ALTER TABLE orders ALTER COLUMN total TYPE bigint` | 0005_totals_and_names.py:18 |" in markdown

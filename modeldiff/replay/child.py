@@ -114,6 +114,8 @@ class Observer:
 
     def before(self, conn, cursor, statement, parameters, context, executemany) -> None:
         file, line = self.where()
+        if kind_of(statement) in ("ddl", "other") and not getattr(self.raw, "autocommit", False):
+            self.scans = dict(self._query(_SCANS))  # what this transaction had read before
         self._pending = (statement, parameters, file, line, time.perf_counter())
 
     def after(self, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -140,8 +142,8 @@ class Observer:
         rewrites, rebuilt, scanned = [], [], []
         if kind in ("ddl", "other"):
             if not autocommit:  # a table read whole (a validation, a rewrite) counts a scan
-                scans, self.scans = self.scans, dict(self._query(_SCANS))
-                scanned = [self.names[oid][0] for oid, n in self.scans.items() if n > scans.get(oid, 0) and oid in self.names]
+                scans = dict(self._query(_SCANS))
+                scanned = [self.names[oid][0] for oid, n in scans.items() if n > self.scans.get(oid, 0) and oid in self.names]
             before = self._refresh()
             for oid, (name, relkind, filenode, owner) in self.relations.items():
                 old = before.get(oid)
@@ -177,7 +179,6 @@ class Observer:
 
     def commit(self, conn) -> None:
         self.transaction += 1
-        self.scans = {}  # pg_stat_xact_* counts start again with each transaction
 
     def _locks(self) -> dict[str, str]:
         held: dict[str, str] = {}

@@ -79,3 +79,32 @@ def render_text(report: dict) -> str:
             where = f"{warning['location']}: " if warning.get("location") else ""
             lines.append(f"warning: {warning['ref']}: {where}{warning['message']} [{warning['code']}]")
     return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: dict) -> str:
+    """For a pull request or a runbook: one table of statements per revision."""
+    a, b = report["from"], report["to"]
+    lines = []
+    error = report.get("error")
+    if error:
+        where = f" at `{error['location']}`" if error.get("location") else ""
+        lines += [f"> **INCOMPLETE**: {'revision ' + error['revision'] if error.get('revision') else error['ref']} failed{where}: {error['message']}", ""]
+    transaction = "one transaction for the whole upgrade" if report["transaction"] == "one" else "one transaction per migration"
+    lines += [f"# Migrations {a['ref']} → {b['ref']}", "", f"{len(report['revisions'])} revisions, {transaction}.", ""]
+    for revision in report["revisions"]:
+        status = "" if revision["status"] == "ran" else f" ({revision['status']})"
+        lines += [f"## `{revision['revision']}` {revision['message'].splitlines()[0] if revision['message'] else ''}{status}", "", f"`{revision['file']}`", ""]
+        shown = [s for s in revision["statements"] if s["kind"] != "read"]
+        if shown:
+            lines += ["| statement | where | locks held after | rewrites | rows | hazards |", "|---|---|---|---|---|---|"]
+            for s in shown:
+                sql = " ".join(s["sql"].split()).replace("|", "\\|")
+                locks = ", ".join(f"{t} {mode_name(m)}" for t, m in s["locks"].items() if m not in ("AccessShareLock", "RowShareLock"))
+                hazards = ", ".join(h["code"] or h["name"] for h in s["hazards"])
+                where = s["location"].rsplit("/", 1)[-1]
+                lines.append(f"| `{sql[:120]}{'…' if len(sql) > 120 else ''}` | {where} | {locks} | {', '.join(s['rewrites'])} | {'' if s['rows'] is None else s['rows']} | {hazards} |")
+            lines.append("")
+    drift = report.get("drift") or {}
+    if drift.get("models_only") is not None:
+        lines += ["## Drift", "", f"{len(drift['models_only'])} only in {b['ref']}'s models, {len(drift['migrations_only'])} only in its migrations.", ""]
+    return "\n".join(lines) + "\n"
