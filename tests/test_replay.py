@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from modeldiff.db.server import shared_server
 from modeldiff.db.tempdirs import scratch_base
 from modeldiff.replay.child import kind_of
 from modeldiff.replay.run import migrations
@@ -111,7 +112,9 @@ def test_one_transaction_per_migration(shop):
 
 def test_failing_revision_is_the_answer(shop, tmp_path):
     out = tmp_path / "report.json"
-    proc = run_cli("migrations", str(shop), "v2", "v3", "--format", "json", "-o", str(out))
+    with shared_server():  # attached here, the server outlives each command (no restart race)
+        proc = run_cli("migrations", str(shop), "v2", "v3", "--format", "json", "-o", str(out))
+        text = run_cli("migrations", str(shop), "v2", "v3", "--keep-going")
     assert proc.returncode == 2
     assert not out.exists()  # no partial file
     report = json.loads(proc.stdout)
@@ -121,7 +124,6 @@ def test_failing_revision_is_the_answer(shop, tmp_path):
     assert failed["error"]["location"] == "migrations/versions/0007_fails.py:17"
     assert 'relation "invoices" does not exist' in failed["error"]["message"]
     assert "0007_fails.py:17" in proc.stderr.splitlines()[-1]
-    text = run_cli("migrations", str(shop), "v2", "v3", "--keep-going")
     assert text.returncode == 0
     assert text.stdout.splitlines()[0].startswith("INCOMPLETE: revision 0007 failed at migrations/versions/0007_fails.py:17")
 
