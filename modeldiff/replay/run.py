@@ -56,6 +56,7 @@ def ensure_role(server: EmbeddedPostgres) -> None:
                 cur.execute(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION")
             except (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
                 pass  # a concurrent run made it first
+        cur.execute(f"ALTER ROLE {ROLE} RESET ALL")  # settings an earlier run's scripts gave it
     conn.close()
 
 
