@@ -178,6 +178,9 @@ def test_drift_between_models_and_migrations(v1_v2):
     # Columns and indexes the migrations made that v2's models never declared.
     assert {("remove_column", "customers", "phone"), ("remove_column", "orders", "note"), ("remove_index", "customers", "customers_name_idx")} <= migrations_only
     assert not any(c["table"] == "alembic_version" for c in drift["models_only"] + drift["migrations_only"])
+    # At FROM: v1's models lack the index its migration 0002 makes.
+    assert [(c["kind"], c["name"]) for c in v1_v2["drift_from"]["migrations_only"]] == [("remove_index", "orders_status_idx")]
+    assert v1_v2["drift_from"]["models_only"] == []
 
 
 def test_lock_timeline(v1_v2):

@@ -68,9 +68,16 @@ def lookup(server: EmbeddedPostgres, cache_key: str, manifest: dict[str, str]) -
 
 def clone(server: EmbeddedPostgres, cache_key: str, owner: str) -> str:
     """A new scratch database (dropped with this run) copied from the template."""
+    return copy_database(server, template_name(cache_key), owner)
+
+
+def copy_database(server: EmbeddedPostgres, source: str, owner: str | None = None) -> str:
+    """A scratch database (dropped with this run) copied from `source` (no connection may be
+    open on it)."""
     name = _scratch_name("replay")
     where = f" TABLESPACE {server.tablespace}" if server.tablespace else ""
-    server._execute("postgres", f'CREATE DATABASE "{name}" TEMPLATE "{template_name(cache_key)}" OWNER {owner}{where}')
+    owned = f" OWNER {owner}" if owner else ""
+    server._execute("postgres", f'CREATE DATABASE "{name}" TEMPLATE "{source}"{owned}{where}')
     server._databases.append(name)
     return name
 

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..compare.schemas import Place, compare_databases, materialize_in_schema
 from ..db.server import EmbeddedPostgres
-from ..load import LoadFailure, LoadOptions, LoadedSchema, load_schema
+from ..load import LoadFailure, LoadOptions, load_schema
 from ..source.layout import LayoutError, resolve_layout
 from ..source.repository import Snapshot
 
@@ -21,13 +21,18 @@ _BOOKKEEPING = {"alembic_version"}
 
 
 def start_loading(snapshot: Snapshot, options: LoadOptions, pool: ThreadPoolExecutor) -> Future:
-    """The models of `snapshot`, loaded in the background (while the migrations replay)."""
+    """The models of `snapshot`, loaded in the background (while the migrations replay).
 
-    def load() -> LoadedSchema:
+    The layout is found here, in the calling thread: it reads blobs through GitPython's
+    one `cat-file` process, which two threads must not share."""
+    try:
         layout = resolve_layout(snapshot, None, None, dict(options.settings))
-        return load_schema(snapshot, LoadOptions(layout.import_root, layout.models_path, layout.settings, options.timeout, options.python, env=options.env, fork_server=options.fork_server))
-
-    return pool.submit(load)
+    except LayoutError as exc:
+        failed: Future = Future()
+        failed.set_exception(exc)
+        return failed
+    load_options = LoadOptions(layout.import_root, layout.models_path, layout.settings, options.timeout, options.python, env=options.env, fork_server=options.fork_server)
+    return pool.submit(load_schema, snapshot, load_options)
 
 
 def drift(server: EmbeddedPostgres, database: str, models: Future) -> dict:

@@ -73,6 +73,9 @@ def render_text(report: dict) -> str:
                     target = ".".join(x for x in (change["table"], change.get("column") or change.get("name")) if x)
                     values = f": {change['old']} -> {change['new']}" if "old" in change else ""
                     lines.append(f"  {sign} {change['kind']} {target}{values}")
+    before = report.get("drift_from")
+    if before is not None and not before.get("error"):
+        lines.append(f"drift at {a['ref']} (its models vs its migrations): {len(before['models_only'])} only in the models, {len(before['migrations_only'])} only in the migrations (--format json lists them)")
     if report["warnings"]:
         lines.append("")
         for warning in report["warnings"]:

@@ -139,23 +139,28 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
     from .drift import drift, start_loading
 
     ensure_role(server)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        models = start_loading(to_snapshot, options, pool) if with_drift else None
-        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows)
-        if models is not None:
-            if out["complete"]:
-                out["drift"] = drift(server, out.pop("_database"), models)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)} if with_drift else {}
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift)
+        for key, loading in models.items():
+            database = out["_databases"].get(key)
+            if database is not None and (out["complete"] or key == "drift_from"):
+                out[key] = drift(server, database, loading)
             else:
-                models.cancel()
-                out["drift"] = {"error": "not computed: the migrations did not all run"}
-    out.pop("_database", None)
+                loading.cancel()
+                out[key] = {"error": "not computed: the migrations did not all run"}
+    out.pop("_databases", None)
     return out
 
 
-def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool) -> dict:
+def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False) -> dict:
+    from .cache import copy_database
+
     database, base = _base(from_snapshot, from_setup, server, options, use_cache)
-    chain, seeded, seed_failure = None, {}, None
+    chain, seeded, seed_failure, from_copy = None, {}, None, None
     if base.error is None:
+        if keep_from:  # FROM's migrated schema, for its drift against FROM's models
+            from_copy = copy_database(server, database)
         if seed_rows:
             seeded = _seed(server, database)
         chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
@@ -167,7 +172,7 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
                 chain, seeded = plain, {}
     out = report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
     out["seeded"] = seeded
-    out["_database"] = database
+    out["_databases"] = {"drift": database, "drift_from": from_copy}
     if seed_failure is not None:
         where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
         out["warnings"].append(_warning("seed-failed", f"the chain failed on synthetic rows (revision {seed_failure.get('revision')}{where}: {seed_failure['message']}); replayed on empty tables: data migrations that loop over rows did not run", to_snapshot.ref))
