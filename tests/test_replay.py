@@ -260,3 +260,34 @@ def test_same_statements_as_alembics_own_upgrade(shop, tmp_path, monkeypatch):
     replayed = [s["sql"] for r in report["revisions"] for s in r["statements"]]
     assert changing(replayed) == changing(sent)
     assert len(changing(sent)) == 7  # 2 columns, the rewrite, 2 updates, SET NOT NULL, the index
+
+
+def test_seed_respects_constraints(pg):
+    from modeldiff.replay.seed import seed
+
+    database = pg.create_database("seed")
+    conn = pg.connect(database)
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            CREATE TYPE mood AS ENUM ('happy', 'sad');
+            CREATE TABLE teams (id serial PRIMARY KEY, name varchar(8) NOT NULL UNIQUE, parent_id int REFERENCES teams (id));
+            CREATE TABLE people (
+                id uuid PRIMARY KEY, team_id int NOT NULL REFERENCES teams (id), mood mood NOT NULL,
+                age int NOT NULL CHECK (age < 3), settings jsonb NOT NULL, born timestamptz NOT NULL, active boolean
+            );
+            CREATE TABLE shapes (id serial PRIMARY KEY, at point NOT NULL);
+            """
+        )
+    conn.commit()
+    seeded = seed(conn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM people WHERE team_id IN (SELECT id FROM teams) AND mood = 'happy'")
+        linked = cur.fetchone()[0]
+        cur.execute("SELECT DISTINCT settings::text FROM people ORDER BY 1")
+        settings = [row[0] for row in cur.fetchall()]
+    conn.close()
+    # CHECK (age < 3) refuses the third row; a point cannot be made up: no shapes.
+    assert seeded == {"people": 2, "shapes": 0, "teams": 3}
+    assert linked == 2
+    assert settings == ['{"seed": 1}', '{"seed": 2}']

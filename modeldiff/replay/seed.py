@@ -4,11 +4,13 @@ A data migration written as per-row Python (`for row in bind.execute(...)`) only
 INSERTs and UPDATEs when rows exist. Each table gets `ROWS` rows, parents before children:
 foreign keys point at the parent's seeded rows, enums take their first label, strings are
 small JSON objects (`{"seed": 1}`: distinct per row and parseable by scripts that load
-them), columns with a default keep it. A row the constraints refuse (a check, a unique key)
+them; the row number where the type is shorter), columns with a default keep it. A row the constraints refuse (a check, a unique key)
 is skipped; what was seeded is reported. Runs as trusted code, before the chain.
 """
 
 from __future__ import annotations
+
+import re
 
 import psycopg2
 
@@ -120,7 +122,9 @@ def _value(row: int, shown: str, typtype: str, category: str, typname: str, type
     if typname == "bytea":
         return "'\\x00'::bytea"
     if category == "S":
-        return f"CAST('{{\"seed\": {row}}}' AS {shown})"
+        length = re.search(r"\((\d+)\)", shown)
+        text = f'{{"seed": {row}}}' if length is None or int(length.group(1)) >= 11 else str(row)  # distinct when cut short
+        return f"CAST('{text}' AS {shown})"
     if category == "N":
         return f"CAST({row} AS {shown})"
     if category == "B":
