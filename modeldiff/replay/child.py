@@ -288,6 +288,7 @@ def run(request: dict) -> dict:
     result["skipped_statements"] = repo.skipped
     result["stubbed_modules"] = {k: v for k, v in sorted(__import__("modeldiff.load.stubs", fromlist=["RECORDER"]).RECORDER.stubbed_modules.items())}
     result["files_read"] = dict(sorted(repo.files_read.items()))
+    result["scripts_loaded"] = len(script_files)
     result["unused_settings"] = sorted(set(request.get("settings", {})) - repo.applied)
     return result
 
@@ -300,7 +301,7 @@ def _current_heads(conn) -> tuple[str, ...]:
     return heads
 
 
-_DEPENDS_ON = re.compile(r"^depends_on\s*(?::[^=]*)?=\s*(?!None\b)", re.M)
+_DEPENDS_ON = re.compile(r"^depends_on\s*(?::[^=]*)?=(?!\s*None\b)", re.M)
 _STUB = """# modeldiff: revision outside the chain to replay (already applied): not loaded
 revision = {revision!r}
 down_revision = {down!r}
@@ -320,8 +321,8 @@ def downgrade():
 def _outside_chain(script_files: list[str], repo, current: tuple[str, ...]) -> dict[str, str]:
     """Stand-in sources for the scripts of revisions the database already has: alembic
     needs them for its revision map, but loading them (each imports the app's models) is
-    most of a short chain's time. Nothing is stubbed when a script uses `depends_on` or
-    cannot be read for its revision: then every script is loaded."""
+    most of a short chain's time. Nothing is stubbed when a script uses `depends_on`; a
+    script whose revision cannot be read is loaded as it is."""
     if not current:
         return {}
     from modeldiff.draft.chain import _revision_of
@@ -333,8 +334,10 @@ def _outside_chain(script_files: list[str], repo, current: tuple[str, ...]) -> d
             found = _revision_of(source)
         except (SyntaxError, ValueError):
             found = None
-        if found is None or _DEPENDS_ON.search(source):
+        if _DEPENDS_ON.search(source):
             return {}
+        if found is None:
+            continue  # not read: loaded as it is (alembic decides what it is)
         graph[found[0]] = found[1]
         files[found[0]] = relpath
     if any(head not in graph for head in current):

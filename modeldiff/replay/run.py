@@ -255,6 +255,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
             "from_scripts_load_seconds": base.result.get("load_seconds"),
             "from_upgrade_seconds": base.result.get("seconds"),
             "chain_scripts_load_seconds": chain.result.get("load_seconds") if chain else None,
+            "chain_scripts_loaded": chain.result.get("scripts_loaded") if chain else None,
             "chain_upgrade_seconds": chain.result.get("seconds") if chain else None,
             "chain_seconds": round(chain.seconds, 3) if chain else None,
         },
