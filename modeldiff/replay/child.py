@@ -250,6 +250,7 @@ def _jsonable(parameters):
 def run(request: dict) -> dict:
     from modeldiff.load import importer, sandbox
     from modeldiff.load.gitblobs import make_reader
+    from modeldiff.load.stubs import RECORDER
 
     workdir = Path(request["workdir"])
     read = make_reader(request["source"])  # started before the sandbox closes
@@ -286,7 +287,7 @@ def run(request: dict) -> dict:
             pass
     result["blocked"] = sandbox.BLOCKED
     result["skipped_statements"] = repo.skipped
-    result["stubbed_modules"] = {k: v for k, v in sorted(__import__("modeldiff.load.stubs", fromlist=["RECORDER"]).RECORDER.stubbed_modules.items())}
+    result["stubbed_modules"] = dict(sorted(RECORDER.stubbed_modules.items()))
     result["files_read"] = dict(sorted(repo.files_read.items()))
     result["scripts_loaded"] = len(script_files)
     result["unused_settings"] = sorted(set(request.get("settings", {})) - repo.applied)
