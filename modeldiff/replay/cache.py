@@ -86,7 +86,7 @@ def store(server: EmbeddedPostgres, database: str, cache_key: str, result: dict)
     """Keep `database` (no connection may be open on it) as the template for `cache_key`."""
     final = template_name(cache_key)
     staging = f"{PREFIX}new_{_scratch_name('t')}"[:63]
-    stored = {k: result.get(k) for k in ("applied", "files_read", "blocked", "skipped_statements", "stubbed_modules", "stand_ins", "unused_settings", "sandbox", "load_seconds", "seconds")}
+    stored = {k: result.get(k) for k in ("applied", "files_read", "blocked", "skipped_statements", "stubbed_modules", "stand_ins", "unused_settings", "sandbox", "load_seconds", "seconds", "cpu_seconds")}
     stored["made"] = time.time()
     conn = server.connect("postgres")
     conn.autocommit = True

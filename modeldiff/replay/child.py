@@ -290,6 +290,7 @@ def run(request: dict) -> dict:
     result["stubbed_modules"] = dict(sorted(RECORDER.stubbed_modules.items()))
     result["files_read"] = dict(sorted(repo.files_read.items()))
     result["scripts_loaded"] = len(script_files)
+    result["cpu_seconds"] = round(time.process_time(), 3)  # this process's own: a measure the machine's load hardly moves
     result["unused_settings"] = sorted(set(request.get("settings", {})) - repo.applied)
     return result
 
