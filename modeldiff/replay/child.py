@@ -411,6 +411,9 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
         event.listen(conn, "commit", observer.commit)
     stand_ins = StandIns(raw)
     event.listen(conn, "before_cursor_execute", stand_ins.before, retval=True)
+    if request.get("runner") == "alembic-command":
+        out.update(_alembic_command(request, repo, conn, event))
+        return out
     applied: list[str] = []
 
     def upgrade_steps(heads, context):
@@ -462,6 +465,41 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
         out["existing_tables"] = sorted(observer.existing)
         out["created_tables"] = sorted(observer.created)
     return out
+
+
+_PLAIN_ENV = """# modeldiff: alembic's cookbook env.py; the connection is handed in
+from alembic import context
+
+context.configure(connection=context.config.attributes["connection"], target_metadata=None, transaction_per_migration={per_migration})
+with context.begin_transaction():
+    context.run_migrations()
+"""
+
+
+def _alembic_command(request: dict, repo, conn, event) -> dict:
+    """The same scripts through alembic's own `command.upgrade` (and an env.py of the
+    cookbook): every statement sent, for checking the replay against it."""
+    import os
+
+    from alembic import command
+    from alembic.config import Config
+
+    location = repo.src / request["script_location"]
+    (location / "env.py").write_text(_PLAIN_ENV.format(per_migration=request["transaction"] == "per-migration"))
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(repo.src / v) for v in request["versions"]))
+    config.attributes["connection"] = conn
+    sent: list[str] = []
+    event.listen(conn, "before_cursor_execute", lambda c, cursor, statement, *rest: sent.append(statement.strip()))
+    try:
+        command.upgrade(config, "heads")
+        if conn.in_transaction():
+            conn.commit()
+    except BaseException as exc:  # noqa: BLE001 - reported, never a traceback
+        return {"sent": sent, "error": {"stage": "alembic-command", "message": f"{type(exc).__name__}: {exc}".splitlines()[0]}}
+    return {"sent": sent}
 
 
 def _script_location(exc: BaseException, script_files: dict, error_location) -> tuple[str, int]:

@@ -84,7 +84,7 @@ def phase_inputs(snapshot: Snapshot, setup: AlembicSetup) -> tuple[dict[str, str
     return manifest, sorted(script_files)
 
 
-def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions) -> Phase:
+def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay") -> Phase:
     """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
     manifest, script_files = phase_inputs(snapshot, setup)
     started = time.monotonic()
@@ -104,6 +104,7 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             "script_files": script_files,
             "transaction": setup.transaction,
             "observe": observe,
+            "runner": runner,
             "timeout": options.timeout,
             "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
         }
@@ -338,3 +339,30 @@ def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | Non
     options = child_options(settings or {}, timeout, python, env or {})
     with shared_server() as server:
         return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache, with_drift=with_drift)
+
+
+def crosscheck(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions) -> tuple[list[str], list[str]]:
+    """The DDL and data statements of the chain as the replay reports them, and as alembic's
+    own `command.upgrade` (with the cookbook env.py) sends them on the same scripts, each
+    from the same copy of FROM's migrated and seeded schema. Equal lists: nothing the
+    upgrade sends escapes the replay."""
+    from .child import kind_of
+
+    ensure_role(server)
+    database, base = _base(from_snapshot, from_setup, server, options, use_cache=True)
+    if base.error is not None:
+        raise ReplayError(f"{from_snapshot.ref}: {base.error['message']}")
+    from .cache import copy_database
+
+    _seed(server, database)
+    other = copy_database(server, database, ROLE)  # the same rows, seed included
+    replayed = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+    reference = run_phase(to_snapshot, to_setup, role_url(server, other), observe=False, options=options, runner="alembic-command")
+    for phase in (replayed, reference):
+        if phase.error is not None:
+            raise ReplayError(f"{to_snapshot.ref}: {phase.error['message']}")
+
+    def changing(statements: list[str]) -> list[str]:
+        return [s for s in statements if kind_of(s) in ("ddl", "data") and "alembic_version" not in s]
+
+    return changing([s["sql"] for s in replayed.result["statements"] if not s.get("error")]), changing(reference.result["sent"])
