@@ -364,6 +364,7 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
+    from modeldiff.compat import upgrade_steps
     from modeldiff.load import sandbox
     from modeldiff.load.importer import describe_exception, error_location
 
@@ -379,7 +380,7 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
         )
         current = tuple(MigrationContext.configure(conn).get_current_heads())
         conn.commit()
-        steps = list(script._upgrade_revs("heads", current))
+        steps = upgrade_steps(script, "heads", current)
     except BaseException as exc:  # noqa: BLE001 - a script that fails to load, a broken chain
         file, line = _script_location(exc, script_files, error_location)
         out["error"] = {"stage": "chain", "message": describe_exception(exc).splitlines()[0], "location": f"{file}:{line}" if file else ""}
