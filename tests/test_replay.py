@@ -122,9 +122,8 @@ def test_one_transaction_per_migration(shop):
 
 def test_failing_revision_is_the_answer(shop, tmp_path):
     out = tmp_path / "report.json"
-    with shared_server():  # attached here, the server outlives each command (no restart race)
-        proc = run_cli("migrations", str(shop), "v2", "v3", "--format", "json", "-o", str(out))
-        text = run_cli("migrations", str(shop), "v2", "v3", "--keep-going")
+    proc = run_cli("migrations", str(shop), "v2", "v3", "--format", "json", "-o", str(out))
+    text = run_cli("migrations", str(shop), "v2", "v3", "--keep-going")
     assert proc.returncode == 2
     assert not out.exists()  # no partial file
     report = json.loads(proc.stdout)
@@ -209,7 +208,7 @@ def test_renderings(v1_v2):
     assert "| `ALTER TABLE orders ALTER COLUMN total TYPE bigint` | 0005_totals_and_names.py:18 |" in markdown
 
 
-def test_same_statements_as_alembics_own_upgrade(shop, tmp_path, monkeypatch):
+def test_same_statements_as_alembics_own_upgrade(shop, tmp_path, monkeypatch, pg):
     """alembic's `command.upgrade` on the same scripts (extracted at each ref, trusted here:
     they are our sample's) sends the DDL and data statements the replay reports, in order."""
     import subprocess
@@ -241,28 +240,28 @@ def test_same_statements_as_alembics_own_upgrade(shop, tmp_path, monkeypatch):
     settings = tmp_path / "settings.cfg"
     settings.write_text("")
     monkeypatch.setenv("SHOP_SETTINGS", str(settings))  # the app's package needs its config
-    with shared_server() as server:
-        database = server.create_database("alembic")
-        engine = sa.create_engine(server.sqlalchemy_url(database), poolclass=sa.pool.NullPool)
-        sent: list[str] = []
-        for ref in ("v1", "v2"):
-            root = extract(ref)
-            config = Config()
-            config.set_main_option("script_location", str(root / "plain_env"))
-            config.set_main_option("version_locations", str(root / "migrations" / "versions"))
-            monkeypatch.setattr(sys, "path", [str(root), *sys.path])
-            for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
-                monkeypatch.delitem(sys.modules, name)
-            with engine.connect() as connection:
-                config.attributes["connection"] = connection
-                if ref == "v2":
-                    sa.event.listen(connection, "before_cursor_execute", lambda c, cur, statement, *a: sent.append(statement.strip()))
-                command.upgrade(config, "heads")
-                connection.commit()
-        engine.dispose()
-        repository = Repository(str(shop))
-        a, b = repository.snapshot("v1"), repository.snapshot("v2")
-        report = replay(a, b, find_setup(a), find_setup(b), server, child_options({}, 120, None, {}), seed_rows=False, with_drift=False)
+    server = pg  # a private server: the commands of other tests may stop the shared one
+    database = server.create_database("alembic")
+    engine = sa.create_engine(server.sqlalchemy_url(database), poolclass=sa.pool.NullPool)
+    sent: list[str] = []
+    for ref in ("v1", "v2"):
+        root = extract(ref)
+        config = Config()
+        config.set_main_option("script_location", str(root / "plain_env"))
+        config.set_main_option("version_locations", str(root / "migrations" / "versions"))
+        monkeypatch.setattr(sys, "path", [str(root), *sys.path])
+        for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
+            monkeypatch.delitem(sys.modules, name)
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            if ref == "v2":
+                sa.event.listen(connection, "before_cursor_execute", lambda c, cur, statement, *a: sent.append(statement.strip()))
+            command.upgrade(config, "heads")
+            connection.commit()
+    engine.dispose()
+    repository = Repository(str(shop))
+    a, b = repository.snapshot("v1"), repository.snapshot("v2")
+    report = replay(a, b, find_setup(a), find_setup(b), server, child_options({}, 120, None, {}), seed_rows=False, with_drift=False)
 
     def changing(statements):
         return [s for s in statements if kind_of(s) in ("ddl", "data") and "alembic_version" not in s]
