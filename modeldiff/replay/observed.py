@@ -38,7 +38,7 @@ def hazards_of(statement: dict, existing: set[str]) -> list[dict]:
     out = []
     rewritten = [t for t in statement.get("rewrites") or [] if t in existing]
     if rewritten:
-        out.append(_hazard("MD102", f"observed: {', '.join(rewritten)} rewritten (relfilenode changed)", rewritten, locks, held))
+        out.append(_hazard("table-rewrite", f"observed: {', '.join(rewritten)} rewritten (relfilenode changed)", rewritten, locks, held))
     sql = statement["sql"]
     if statement.get("kind") == "ddl" and not rewritten:
         strict = [t for t in mine if locks.get(t) == "AccessExclusiveLock"]
@@ -46,17 +46,17 @@ def hazards_of(statement: dict, existing: set[str]) -> list[dict]:
         if _CREATE_INDEX.match(sql) and "CONCURRENTLY" not in sql.upper():
             built = [t for t in mine if locks.get(t) in ("ShareLock", "AccessExclusiveLock")]
             if built:
-                out.append(_hazard("MD104", f"observed: index built on existing {', '.join(built)} without CONCURRENTLY", built, locks, held))
+                out.append(_hazard("index-build-blocks-writes", f"observed: index built on existing {', '.join(built)} without CONCURRENTLY", built, locks, held))
         elif _FOREIGN_KEY.search(sql) and scanned:
-            out.append(_hazard("MD106", f"observed: {', '.join(scanned)} scanned to validate the foreign key", mine, locks, held))
+            out.append(_hazard("foreign-key-validation", f"observed: {', '.join(scanned)} scanned to validate the foreign key", mine, locks, held))
         elif [t for t in scanned if t in strict]:
             read = [t for t in scanned if t in strict]
-            out.append(_hazard("MD103", f"observed: {', '.join(read)} scanned under ACCESS EXCLUSIVE (no rewrite)", read, locks, held))
+            out.append(_hazard("scan-under-access-exclusive", f"observed: {', '.join(read)} scanned under ACCESS EXCLUSIVE (no rewrite)", read, locks, held))
         elif strict:
-            out.append(_hazard("MD101", f"observed: ACCESS EXCLUSIVE on existing {', '.join(strict)}, no rewrite, no scan", strict, locks, held))
+            out.append(_hazard("brief-access-exclusive", f"observed: ACCESS EXCLUSIVE on existing {', '.join(strict)}, no rewrite, no scan", strict, locks, held))
         dropped = [t for t in mine if _DROPS.search(sql)]
         if dropped:
-            out.append(_hazard("MD201", f"drops data of existing {', '.join(dropped)}", dropped, locks, held))
+            out.append(_hazard("deletes-data", f"drops data of existing {', '.join(dropped)}", dropped, locks, held))
     if statement.get("kind") == "data" and mine:
         rows = statement.get("rows")
         out.append({
@@ -74,11 +74,15 @@ def _strength(mode: str) -> int:
     return len(order) - order.index(mode) if mode in order else 0
 
 
-def _hazard(code: str, reason: str, tables: list[str], locks: dict, held: str) -> dict:
+_CODES = {hazard.name: code for code, hazard in CATALOGUE.items()}
+
+
+def _hazard(name: str, reason: str, tables: list[str], locks: dict, held: str) -> dict:
     strongest = max((locks.get(t, "") for t in tables), key=_strength)
+    code = _CODES[name]
     return {
         "code": code,
-        "name": CATALOGUE[code].name,
+        "name": name,
         "title": CATALOGUE[code].title,
         "reason": reason,
         "lock": {"tables": sorted(tables), "mode": mode_name(strongest) if strongest else None, "held": held},
