@@ -597,6 +597,45 @@ def layouts_command():
             click.echo(f"  alembic migrations: {preset.migrations_path}")
 
 
+@main.command("migrations")
+@click.argument("repo")
+@click.argument("from_ref", metavar="FROM")
+@click.argument("to_ref", metavar="TO")
+@click.option("--migrations", "migrations_path", help="The app's alembic directory (with env.py) or versions directory (default: found from alembic.ini, Flask-Migrate or a preset).")
+@click.option("--set", "settings", multiple=True, metavar="K=V", help="A config value the scripts read, e.g. configs.dify_config.DB_TYPE=postgresql.")
+@click.option("--env", "env", multiple=True, metavar="K=V", help="An environment variable the scripts may read; repeatable.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds each replay phase may take.")
+@click.option("--python", "python", help="Interpreter to run the scripts with (needs SQLAlchemy and alembic).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--keep-going", is_flag=True, help="Exit 0 even when a revision fails (the failure is still reported).")
+@click.option("--no-cache", is_flag=True, help="Replay FROM's migrations from base even if an earlier run kept its schema.")
+@click.option("--no-drift", is_flag=True, help="Do not compare TO's models with the schema its migrations produce.")
+@click.option("-o", "--output", help="Write to this file instead of stdout.")
+def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, output):
+    """Replay the app's own alembic migrations from FROM to TO on a scratch PostgreSQL and
+    show every statement they run, with the locks it holds and the tables it rewrites."""
+    from .replay.render import render_markdown as replay_markdown, render_text as replay_text
+    from .replay.run import migrations
+    from .replay.setup import SetupError
+
+    def action():
+        try:
+            return migrations(repo, from_ref, to_ref, migrations_path, dict(parse_setting(s) for s in settings), timeout, python, dict(parse_env(e) for e in env), use_cache=not no_cache, with_drift=not no_drift)
+        except SetupError as exc:
+            raise UserError(str(exc)) from None
+
+    report = run_guarded(action)
+    text = json.dumps(report, indent=2, sort_keys=True) + "\n" if fmt == "json" else (replay_markdown if fmt == "markdown" else replay_text)(report)
+    if report["error"] is not None and output and output != "-":
+        output = None  # no partial file: the incomplete answer goes to stdout
+    write_output(text, output)
+    if report["error"] is not None:
+        error = report["error"]
+        click.echo(f"modeldiff: error: {error.get('revision') or error['ref']}: {error.get('location') or '?'}: {error['message']}", err=True)
+        if not keep_going:
+            sys.exit(2)
+
+
 def run() -> None:
     """The console entry point: the commands, then a quick exit.
 

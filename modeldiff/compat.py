@@ -55,3 +55,9 @@ def standard_conforming_strings(dialect):
     until it has connected to a server and asked."""
     dialect._backslash_escapes = False
     return dialect
+
+
+def upgrade_steps(script_directory, destination: str, heads: tuple[str, ...]) -> list:
+    """The steps (RevisionStep) alembic's `upgrade` runs from `heads` to `destination`, in
+    its order (branches, merges): what the migrations replay runs and reports as planned."""
+    return list(script_directory._upgrade_revs(destination, heads))

@@ -52,7 +52,7 @@ print(json.dumps([before[0] == after[0], before[2] == after[1], levels]))
 
 
 def test_private_names_are_used_only_through_compat():
-    private = re.compile(r"\b(_InspectorConv|_populate_migration_script|_render_cmd_body|_indent|_alter_column|_set_parent|_reverse|_backslash_escapes)\b")
+    private = re.compile(r"\b(_InspectorConv|_populate_migration_script|_render_cmd_body|_indent|_alter_column|_set_parent|_reverse|_backslash_escapes|_upgrade_revs)\b")
     users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if p.name != "compat.py" and private.search(p.read_text()))
     assert users == []
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..source.repository import Snapshot
+if TYPE_CHECKING:  # the replay child imports this module without GitPython
+    from ..source.repository import Snapshot
 
 
 class HistoryError(Exception):
@@ -31,7 +33,7 @@ class History:
         return sorted(r for r in self.revisions if r not in parents)
 
 
-def read_history(snapshot: Snapshot, path: str) -> History | None:
+def read_history(snapshot: "Snapshot", path: str) -> History | None:
     """The alembic history under `path` at `snapshot`, or None when there is none."""
     files = {p: b for p, b in snapshot.list_files(path).items() if p.endswith(".py") and "/__pycache__/" not in p}
     if not files:

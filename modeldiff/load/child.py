@@ -203,7 +203,12 @@ def main(request_path: Path | None = None) -> None:
         _write_result(request_path, result)
         real_exit(0)
     try:
-        result = run(request)
+        if request.get("task") == "replay":  # a migrations replay (modeldiff.replay.child)
+            from modeldiff.replay.child import run as run_replay
+
+            result = run_replay(request)
+        else:
+            result = run(request)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never a traceback
         result = {"error": {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}}
     _close_helpers()

@@ -217,6 +217,10 @@ class RepoImporter(importlib.abc.MetaPathFinder):
     def is_model_module(self, fullname: str) -> bool:
         return any(fullname == p or fullname.startswith(p + ".") for p in self.models_packages)
 
+    def _is_repo_module(self, fullname: str) -> bool:
+        base = self._repo_prefix(fullname)
+        return f"{base}.py" in self.manifest or f"{base}/__init__.py" in self.manifest
+
     def apply_settings(self, module) -> None:
         """Set `--set` values on real objects once the module holding them is loaded."""
         name = module.__name__
@@ -224,6 +228,8 @@ class RepoImporter(importlib.abc.MetaPathFinder):
             if key in self.applied or not key.startswith(name + "."):
                 continue
             *attrs, last = key[len(name) + 1:].split(".")
+            if attrs and self._is_repo_module(f"{name}.{attrs[0]}"):
+                continue  # set when that submodule loads (a stubbed package would hide it)
             target = module
             try:
                 for attr in attrs:

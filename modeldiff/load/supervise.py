@@ -329,6 +329,13 @@ def preload() -> None:
         "sqlalchemy.dialects.mysql",
         "sqlalchemy.dialects.sqlite",
         "flask_sqlalchemy",
+        # For migration replays (modeldiff.replay.child): alembic's runtime and operations.
+        "alembic.config",
+        "alembic.script",
+        "alembic.runtime.environment",
+        "alembic.runtime.migration",
+        "alembic.operations",
+        "alembic.ddl.postgresql",
     ):
         try:
             importlib.import_module(name)

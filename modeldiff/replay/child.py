@@ -1,0 +1,516 @@
+"""Child side of a replay: run one ref's alembic version scripts on the scratch database.
+
+Started like a loader child (`load/child.py` hands requests with `"task": "replay"` here),
+under the loader's supervisor. Before any repository code runs it opens its one database
+connection (as a role that is no superuser and owns only the scratch database) and starts
+the git blob reader; then it confines itself with the loader's sandbox, which refuses every
+further connection, so that the scripts can reach that database and nothing else. The
+scripts' imports of the application resolve through the loader's import hook (real files
+from git first, failing app modules become stubs).
+
+The app's env.py is not run (it needs the whole app): alembic's own `EnvironmentContext`
+runs the scripts with the app's transaction mode. With `observe`, every statement the
+scripts send is recorded the way eugene's `trace` does it: SQL and parameters, revision and
+file:line, kind, locks held after it (`pg_locks` of this backend, before commit), relations
+rewritten (relfilenode changed), rows touched and duration.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+# Strongest first: the mode reported for a table is the strongest this backend holds on it.
+LOCK_MODES = [
+    "AccessExclusiveLock",
+    "ExclusiveLock",
+    "ShareRowExclusiveLock",
+    "ShareLock",
+    "ShareUpdateExclusiveLock",
+    "RowExclusiveLock",
+    "RowShareLock",
+    "AccessShareLock",
+]
+_DDL = {"CREATE", "ALTER", "DROP", "COMMENT", "TRUNCATE", "GRANT", "REVOKE", "REINDEX", "CLUSTER", "VACUUM", "ANALYZE", "REFRESH", "SECURITY"}
+_DATA = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY"}
+_WORD = re.compile(r"\s*(?:--[^\n]*\n|/\*.*?\*/|\()*\s*([A-Za-z]+)", re.S)
+_IDENT = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
+_RELATIONS = """
+SELECT c.oid, n.nspname, c.relname, c.relkind, c.relfilenode, coalesce(t.relname, '')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+  AND c.relkind IN ('r', 'p', 'm', 'f', 'i', 'I', 'S', 'v')
+"""
+_SCANS = "SELECT relid, seq_scan FROM pg_stat_xact_user_tables"  # this transaction's own counts
+_LOCKS = "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
+_TABLE_KINDS = {"r", "p", "m", "f"}
+
+
+def kind_of(sql: str) -> str:
+    """ddl, data, read or other, from the statement's first keyword (WITH: its verb)."""
+    match = _WORD.match(sql)
+    word = match.group(1).upper() if match else ""
+    if word == "WITH":
+        for verb in ("INSERT", "UPDATE", "DELETE", "MERGE"):
+            if re.search(rf"\b{verb}\b", sql, re.I):
+                return "data"
+        return "read"
+    if word in _DDL:
+        return "ddl"
+    if word in _DATA:
+        return "data"
+    if word in ("SELECT", "SHOW", "EXPLAIN", "TABLE", "VALUES"):
+        return "read"
+    return "other"
+
+
+class Observer:
+    """SQLAlchemy cursor events on the migration connection -> statement records."""
+
+    def __init__(self, raw_connection, script_files: dict[str, str], revision_of_file: dict[str, str]) -> None:
+        self.raw = raw_connection  # the DBAPI connection: our own queries send no events
+        self.script_files = script_files  # absolute path -> repo path
+        self.revision_of_file = revision_of_file
+        self.current: str | None = None  # the revision alembic is running
+        self.statements: list[dict] = []
+        self.failed: dict | None = None
+        self.transaction = 1
+        self.relations: dict[int, tuple] = {}  # oid -> (name, kind, filenode, table of an index)
+        self.names: dict[int, tuple] = {}  # every relation ever seen (locks on dropped ones)
+        self.created: set[str] = set()  # tables the chain created
+        self._pending: tuple | None = None
+        self.scans: dict[int, int] = {}
+        self._refresh()
+        self.existing = {v[0] for v in self.relations.values() if v[1] in _TABLE_KINDS}
+
+    # -- catalog ----------------------------------------------------------------------------
+    def _query(self, sql: str) -> list[tuple]:
+        with self.raw.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+    def _refresh(self) -> dict[int, tuple]:
+        before = self.relations
+        self.relations = {}
+        for oid, schema, name, kind, filenode, table in self._query(_RELATIONS):
+            qualified = name if schema == "public" else f"{schema}.{name}"
+            owner = (table if schema == "public" else f"{schema}.{table}") if table else ""
+            self.relations[oid] = (qualified, kind, filenode, owner)
+        self.names.update(self.relations)
+        return before
+
+    # -- events -----------------------------------------------------------------------------
+    def where(self) -> tuple[str, int]:
+        frame = sys._getframe(2)
+        while frame is not None:
+            path = self.script_files.get(frame.f_code.co_filename)
+            if path is not None:
+                return path, frame.f_lineno
+            frame = frame.f_back
+        return "", 0
+
+    def before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        file, line = self.where()
+        if kind_of(statement) in ("ddl", "other") and not getattr(self.raw, "autocommit", False):
+            self.scans = dict(self._query(_SCANS))  # what this transaction had read before
+        self._pending = (statement, parameters, file, line, time.perf_counter())
+
+    def after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        elapsed = time.perf_counter() - pending[4]
+        statement, parameters, file, line, _ = pending
+        if not file and "alembic_version" in statement:
+            return  # alembic's own bookkeeping
+        kind = kind_of(statement)
+        autocommit = bool(getattr(self.raw, "autocommit", False))
+        record = {
+            "revision": self.revision_of_file.get(file) or self.current,
+            "sql": statement.strip(),
+            "parameters": _jsonable(parameters),
+            "kind": kind,
+            "location": f"{file}:{line}" if file else "",
+            "duration_ms": round(elapsed * 1000, 3),
+            "autocommit": autocommit,
+            "transaction": None if autocommit else self.transaction,
+            "rows": cursor.rowcount if kind == "data" and cursor.rowcount is not None and cursor.rowcount >= 0 else None,
+        }
+        rewrites, rebuilt, scanned = [], [], []
+        if kind in ("ddl", "other"):
+            if not autocommit:  # a table read whole (a validation, a rewrite) counts a scan
+                scans = dict(self._query(_SCANS))
+                scanned = [self.names[oid][0] for oid, n in scans.items() if n > self.scans.get(oid, 0) and oid in self.names]
+            before = self._refresh()
+            for oid, (name, relkind, filenode, owner) in self.relations.items():
+                old = before.get(oid)
+                if old is None:
+                    if relkind in _TABLE_KINDS:
+                        self.created.add(name)
+                elif old[2] != filenode and filenode:
+                    (rewrites if relkind in _TABLE_KINDS else rebuilt).append(name)
+        record["rewrites"] = sorted(rewrites)
+        record["indexes_rebuilt"] = sorted(rebuilt)
+        record["scanned"] = sorted(scanned)
+        record["locks"] = {} if autocommit else self._locks()
+        record["tables"] = self._tables(statement, record)
+        self.statements.append(record)
+
+    def error(self, context) -> None:
+        """A statement that failed: recorded with its error (a script may catch it, e.g. in a
+        savepoint, and go on); the last one is the failure if the upgrade stops."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            statement, parameters, file, line, started = pending
+            message = f"{type(context.original_exception).__name__}: {context.original_exception}".splitlines()[0]
+            self.failed = {"sql": statement.strip(), "parameters": _jsonable(parameters), "location": f"{file}:{line}" if file else "", "error": message}
+            self.statements.append({
+                "revision": self.revision_of_file.get(file) or self.current,
+                **self.failed,
+                "kind": kind_of(statement),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "autocommit": bool(getattr(self.raw, "autocommit", False)),
+                "transaction": None if getattr(self.raw, "autocommit", False) else self.transaction,
+                "rows": None, "rewrites": [], "indexes_rebuilt": [], "scanned": [], "locks": {}, "tables": [],
+            })
+
+    def commit(self, conn) -> None:
+        self.transaction += 1
+
+    def _locks(self) -> dict[str, str]:
+        held: dict[str, str] = {}
+        for oid, mode in self._query(_LOCKS):
+            known = self.relations.get(oid) or self.names.get(oid)
+            if known is None or known[1] not in _TABLE_KINDS or known[0] == "alembic_version":
+                continue
+            name = known[0]
+            if name not in held or LOCK_MODES.index(mode) < LOCK_MODES.index(held[name]):
+                held[name] = mode
+        return dict(sorted(held.items()))
+
+    def _tables(self, statement: str, record: dict) -> list[str]:
+        """Tables the statement names (identifiers matching a known table) and rewrites."""
+        known = {v[0] for v in self.names.values() if v[1] in _TABLE_KINDS} - {"alembic_version"}
+        words = {(q.replace('""', '"') if q else w.lower()) for q, w in _IDENT.findall(statement)}
+        return sorted((known & words) | set(record["rewrites"]))
+
+
+# Extensions the embedded server lacks, and SQL that stands in for what scripts use of them.
+_STAND_INS = {
+    "uuid-ossp": " ".join(
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS uuid LANGUAGE sql VOLATILE AS '{body}';"
+        for name, body in (
+            ("uuid_generate_v4", "SELECT gen_random_uuid()"),
+            ("uuid_generate_v1", "SELECT gen_random_uuid()"),
+            ("uuid_generate_v1mc", "SELECT gen_random_uuid()"),
+            ("uuid_nil", "SELECT ''00000000-0000-0000-0000-000000000000''::uuid"),
+        )
+    ),
+}
+_CREATE_EXTENSION = re.compile(r'^\s*CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?"?([\w-]+)"?', re.I)
+
+
+class StandIns:
+    """`CREATE EXTENSION` of an extension the embedded server does not have, and for which
+    a stand-in exists, runs the stand-in instead (reported: the replay then differs from
+    production there)."""
+
+    def __init__(self, raw_connection) -> None:
+        self.raw = raw_connection
+        self.used: list[dict] = []
+        self._available: set[str] | None = None
+
+    def before(self, conn, cursor, statement, parameters, context, executemany):
+        match = _CREATE_EXTENSION.match(statement)
+        if match and match.group(1).lower() in _STAND_INS:
+            name = match.group(1).lower()
+            if self._available is None:
+                with self.raw.cursor() as cur:
+                    cur.execute("SELECT name FROM pg_available_extensions")
+                    self._available = {row[0] for row in cur.fetchall()}
+            if name not in self._available:
+                from modeldiff.load.importer import locate_frame
+
+                where = locate_frame(sys._getframe(1)) or ("", 0)
+                self.used.append({"extension": name, "location": f"{where[0]}:{where[1]}" if where[0] else ""})
+                return _STAND_INS[name], parameters
+        return statement, parameters
+
+
+def _jsonable(parameters):
+    if parameters is None or parameters == {} or parameters == ():
+        return None
+    text = repr(parameters)
+    return text if len(text) <= 500 else text[:500] + "..."
+
+
+def run(request: dict) -> dict:
+    from modeldiff.load import importer, sandbox
+    from modeldiff.load.gitblobs import make_reader
+    from modeldiff.load.stubs import RECORDER
+
+    workdir = Path(request["workdir"])
+    read = make_reader(request["source"])  # started before the sandbox closes
+    repo = importer.RepoImporter(
+        request["manifest"], read, request["import_root"], models_package=[], workdir=workdir, settings=request.get("settings", {})
+    )
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    engine = sa.create_engine(request["url"], poolclass=sa.pool.NullPool)
+    conn = engine.connect()  # the only connection: the sandbox refuses any other
+    raw = conn.connection.dbapi_connection
+    script_files = {}
+    stubbed = _outside_chain(request["script_files"], repo, _current_heads(conn))
+    for relpath in request["script_files"]:
+        if relpath in stubbed:
+            path = repo.src / relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(stubbed[relpath])
+            continue
+        path, _ = repo.materialize(relpath)
+        script_files[str(path)] = relpath
+    for location in [request["script_location"], *request["versions"]]:
+        (repo.src / location).mkdir(parents=True, exist_ok=True)
+    confinement = sandbox.install(str(workdir), importer.locate_frame)
+    importer.install(repo)
+    result: dict = {"sandbox": confinement}
+    try:
+        result.update(_upgrade(request, repo, conn, raw, script_files, event))
+    finally:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+    result["blocked"] = sandbox.BLOCKED
+    result["skipped_statements"] = repo.skipped
+    result["stubbed_modules"] = dict(sorted(RECORDER.stubbed_modules.items()))
+    result["files_read"] = dict(sorted(repo.files_read.items()))
+    result["scripts_loaded"] = len(script_files)
+    result["cpu_seconds"] = round(time.process_time(), 3)  # this process's own: a measure the machine's load hardly moves
+    result["unused_settings"] = sorted(set(request.get("settings", {})) - repo.applied)
+    return result
+
+
+def _current_heads(conn) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
+    heads = tuple(MigrationContext.configure(conn).get_current_heads())
+    conn.commit()
+    return heads
+
+
+_DEPENDS_ON = re.compile(r"^depends_on\s*(?::[^=]*)?=(?!\s*None\b)", re.M)
+_STUB = """# modeldiff: revision outside the chain to replay (already applied): not loaded
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    raise RuntimeError("modeldiff: revision {revision} is outside the replayed chain")
+
+
+def downgrade():
+    pass
+"""
+
+
+def _outside_chain(script_files: list[str], repo, current: tuple[str, ...]) -> dict[str, str]:
+    """Stand-in sources for the scripts of revisions the database already has: alembic
+    needs them for its revision map, but loading them (each imports the app's models) is
+    most of a short chain's time. Nothing is stubbed when a script uses `depends_on`; a
+    script whose revision cannot be read is loaded as it is."""
+    if not current:
+        return {}
+    from modeldiff.draft.chain import _revision_of
+
+    graph, files = {}, {}
+    for relpath in script_files:
+        source = repo.read(repo.manifest[relpath]).decode("utf-8", errors="replace")
+        try:
+            found = _revision_of(source)
+        except (SyntaxError, ValueError):
+            found = None
+        if _DEPENDS_ON.search(source):
+            return {}
+        if found is None:
+            continue  # not read: loaded as it is (alembic decides what it is)
+        graph[found[0]] = found[1]
+        files[found[0]] = relpath
+    if any(head not in graph for head in current):
+        return {}  # alembic reports the unknown revision itself
+
+    def ancestors(heads) -> set[str]:
+        seen, todo = set(), list(heads)
+        while todo:
+            rev = todo.pop()
+            if rev not in seen and rev in graph:
+                seen.add(rev)
+                todo.extend(graph[rev])
+        return seen
+
+    done = ancestors(current)
+    return {files[rev]: _STUB.format(revision=rev, down=(graph[rev][0] if len(graph[rev]) == 1 else graph[rev] or None)) for rev in done}
+
+
+def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from modeldiff.compat import upgrade_steps
+    from modeldiff.load import sandbox
+    from modeldiff.load.importer import describe_exception, error_location
+
+    out: dict = {}
+    loading = time.perf_counter()
+    config = Config()
+    config.set_main_option("script_location", str(repo.src / request["script_location"]))
+    try:
+        script = ScriptDirectory(
+            str(repo.src / request["script_location"]),
+            version_locations=[str(repo.src / v) for v in request["versions"]],
+            recursive_version_locations=bool(request.get("recursive")),
+        )
+        current = tuple(MigrationContext.configure(conn).get_current_heads())
+        conn.commit()
+        steps = upgrade_steps(script, "heads", current)
+    except BaseException as exc:  # noqa: BLE001 - a script that fails to load, a broken chain
+        file, line = _script_location(exc, script_files, error_location)
+        out["error"] = {"stage": "chain", "message": describe_exception(exc).splitlines()[0], "location": f"{file}:{line}" if file else ""}
+        return out
+    revision_of_file = {}
+    planned = []
+    for step in steps:
+        rev = step.revision
+        relpath = script_files.get(str(Path(rev.path).resolve())) or script_files.get(rev.path, rev.path)
+        revision_of_file[relpath] = rev.revision
+        down = rev.down_revision
+        planned.append({
+            "revision": rev.revision,
+            "down_revision": list(down) if isinstance(down, tuple) else down,
+            "file": relpath,
+            "message": (rev.doc or "").strip(),
+        })
+    out["load_seconds"] = round(time.perf_counter() - loading, 3)
+    out["from_heads"] = sorted(current)
+    out["planned"] = planned
+    out["to_heads"] = sorted(script.get_heads())
+    observer = None
+    if request.get("observe"):
+        observer = Observer(raw, script_files, revision_of_file)
+        conn.commit()
+        event.listen(conn, "before_cursor_execute", observer.before)
+        event.listen(conn, "after_cursor_execute", observer.after)
+        event.listen(conn.engine, "handle_error", observer.error)
+        event.listen(conn, "commit", observer.commit)
+    stand_ins = StandIns(raw)
+    event.listen(conn, "before_cursor_execute", stand_ins.before, retval=True)
+    if request.get("runner") == "alembic-command":
+        out.update(_alembic_command(request, repo, conn, event))
+        return out
+    applied: list[str] = []
+
+    def upgrade_steps(heads, context):
+        for step in steps:
+            if observer is not None:
+                observer.current = step.revision.revision
+            yield step
+
+    def on_apply(ctx, step, heads, run_args):
+        applied.append(step.up_revision_id)
+
+    started = time.perf_counter()
+    try:
+        with EnvironmentContext(config, script, fn=upgrade_steps, destination_rev="heads"):
+            from alembic import context
+
+            context.configure(
+                connection=conn,
+                target_metadata=None,
+                transaction_per_migration=request["transaction"] == "per-migration",
+                on_version_apply=on_apply,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+        if conn.in_transaction():
+            conn.commit()
+    except BaseException as exc:  # noqa: BLE001 - reported as the answer, never a traceback
+        if isinstance(exc, (KeyboardInterrupt,)):
+            raise
+        file, line = _script_location(exc, script_files, error_location)
+        failing = steps[len(applied)].revision.revision if len(applied) < len(steps) else None
+        out["error"] = {
+            "stage": "upgrade",
+            "revision": failing,
+            "message": describe_exception(exc).splitlines()[0],
+            "location": f"{file}:{line}" if file else "",
+            "statement": observer.failed if observer is not None else None,
+            "sandbox": isinstance(exc, sandbox.SandboxViolation),
+        }
+        try:
+            conn.rollback()
+        except Exception:  # noqa: BLE001
+            pass
+    out["seconds"] = round(time.perf_counter() - started, 3)
+    out["stand_ins"] = stand_ins.used
+    out["applied"] = applied
+    if observer is not None:
+        out["statements"] = observer.statements
+        out["existing_tables"] = sorted(observer.existing)
+        out["created_tables"] = sorted(observer.created)
+    return out
+
+
+_PLAIN_ENV = """# modeldiff: alembic's cookbook env.py; the connection is handed in
+from alembic import context
+
+context.configure(connection=context.config.attributes["connection"], target_metadata=None, transaction_per_migration={per_migration})
+with context.begin_transaction():
+    context.run_migrations()
+"""
+
+
+def _alembic_command(request: dict, repo, conn, event) -> dict:
+    """The same scripts through alembic's own `command.upgrade` (and an env.py of the
+    cookbook): every statement sent, for checking the replay against it."""
+    import os
+
+    from alembic import command
+    from alembic.config import Config
+
+    location = repo.src / request["script_location"]
+    (location / "env.py").write_text(_PLAIN_ENV.format(per_migration=request["transaction"] == "per-migration"))
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(repo.src / v) for v in request["versions"]))
+    config.attributes["connection"] = conn
+    sent: list[str] = []
+    event.listen(conn, "before_cursor_execute", lambda c, cursor, statement, *rest: sent.append(statement.strip()))
+    try:
+        command.upgrade(config, "heads")
+        if conn.in_transaction():
+            conn.commit()
+    except BaseException as exc:  # noqa: BLE001 - reported, never a traceback
+        return {"sent": sent, "error": {"stage": "alembic-command", "message": f"{type(exc).__name__}: {exc}".splitlines()[0]}}
+    return {"sent": sent}
+
+
+def _script_location(exc: BaseException, script_files: dict, error_location) -> tuple[str, int]:
+    """The innermost frame of a version script in the traceback, else the innermost
+    repository frame."""
+    import traceback
+
+    found = ("", 0)
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        path = script_files.get(frame.f_code.co_filename)
+        if path:
+            found = (path, lineno)
+    return found if found[0] else error_location(exc)

@@ -1,0 +1,368 @@
+"""Parent side of a replay: FROM's migrations from base, then the chain to TO's heads.
+
+Both phases run in one scratch database of the embedded PostgreSQL, each in a sandboxed
+child (`child.py`, under the loader's supervisor): FROM's scripts build FROM's schema (as
+the deployed database has it), then TO's copies of the scripts upgrade it to TO's heads, as
+an operator's upgrade would, with every statement observed. The children connect as a role
+that is no superuser and owns only that database (no `COPY ... PROGRAM`, no other
+database), and their sandbox refuses any other connection.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+
+from ..db.server import EmbeddedPostgres
+from ..load import LoadFailure, LoadOptions, _run_child, workdir_base
+from ..source.repository import Snapshot
+from .setup import AlembicSetup
+
+ROLE = "modeldiff_replay"  # no superuser: the scripts are untrusted
+
+
+class ReplayError(Exception):
+    """The replay could not run at all (one line: what and where)."""
+
+
+@dataclass
+class Phase:
+    """What one child reported."""
+
+    ref: str
+    setup: AlembicSetup
+    result: dict
+    seconds: float
+    cached: bool = False  # FROM's schema came from a template kept by an earlier replay
+
+    @property
+    def error(self) -> dict | None:
+        return self.result.get("error")
+
+
+def ensure_role(server: EmbeddedPostgres) -> None:
+    conn = server.connect("postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,))
+        if cur.fetchone() is None:
+            try:
+                cur.execute(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION")
+            except (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
+                pass  # a concurrent run made it first
+        cur.execute(f"ALTER ROLE {ROLE} RESET ALL")  # settings an earlier run's scripts gave it
+    conn.close()
+
+
+def scratch_database(server: EmbeddedPostgres) -> str:
+    """A new, empty database owned by the replay role."""
+    name = server.create_database("replay")
+    server._execute("postgres", f'ALTER DATABASE "{name}" OWNER TO {ROLE}')
+    server._execute(name, f"ALTER SCHEMA public OWNER TO {ROLE}")
+    return name
+
+
+def role_url(server: EmbeddedPostgres, database: str) -> str:
+    return server.sqlalchemy_url(database).replace("://postgres:@", f"://{ROLE}@", 1)
+
+
+def phase_inputs(snapshot: Snapshot, setup: AlembicSetup) -> tuple[dict[str, str], list[str]]:
+    """The files the child may serve (the import root and the version directories) and the
+    version scripts among them."""
+    manifest = dict(snapshot.list_files(setup.import_root))
+    script_files = []
+    for path in setup.versions:
+        files = snapshot.list_files(path)
+        manifest.update(files)
+        script_files += [f for f in files if f.endswith(".py") and "/__pycache__/" not in f and (setup.recursive or f.count("/") == path.count("/") + 1)]
+    return manifest, sorted(script_files)
+
+
+def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay") -> Phase:
+    """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
+    manifest, script_files = phase_inputs(snapshot, setup)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="modeldiff-replay-", dir=workdir_base()))
+    try:
+        request = {
+            "task": "replay",
+            "workdir": str(workdir),
+            "manifest": manifest,
+            "source": snapshot.reader_spec(),
+            "import_root": setup.import_root,
+            "settings": phase_settings(setup, options),
+            "url": url,
+            "script_location": setup.script_location,
+            "versions": list(setup.versions),
+            "recursive": setup.recursive,
+            "script_files": script_files,
+            "transaction": setup.transaction,
+            "observe": observe,
+            "runner": runner,
+            "timeout": options.timeout,
+            "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
+        }
+        request_path = workdir / "request.json"
+        request_path.write_text(json.dumps(request))
+        try:
+            result = _run_child(snapshot.ref, options, workdir, request_path)
+        except LoadFailure as exc:  # the supervisor's verdicts (time, output, processes)
+            result = {"error": {"stage": "child", "message": str(exc).replace("model code", "migration code").replace("model import", "migration run")}}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return Phase(snapshot.ref, setup, result, time.monotonic() - started)
+
+
+def phase_settings(setup: AlembicSetup, options: LoadOptions) -> dict:
+    return {**dict(setup.settings), **options.settings}
+
+
+def child_options(settings: dict, timeout: float, python: str | None, env: dict) -> LoadOptions:
+    import sys
+
+    return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
+
+
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True) -> dict:
+    """The answer of `modeldiff migrations` as JSON-ready data (see `report`).
+
+    The chain runs on FROM's schema with a few synthetic rows per table (so that per-row
+    data migrations run); if it fails there but not without them, the answer is the run
+    without them, with a warning saying why."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .drift import drift, start_loading
+
+    ensure_role(server)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)} if with_drift else {}
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift)
+        for key, loading in models.items():
+            database = out["_databases"].get(key)
+            if database is not None and (out["complete"] or key == "drift_from"):
+                out[key] = drift(server, database, loading)
+            else:
+                loading.cancel()
+                out[key] = {"error": "not computed: the migrations did not all run"}
+    out.pop("_databases", None)
+    return out
+
+
+def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False) -> dict:
+    from .cache import copy_database
+
+    database, base = _base(from_snapshot, from_setup, server, options, use_cache)
+    chain, seeded, seed_failure, from_copy = None, {}, None, None
+    if base.error is None:
+        if keep_from:  # FROM's migrated schema, for its drift against FROM's models
+            from_copy = copy_database(server, database)
+        if seed_rows:
+            seeded = _seed(server, database)
+        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+        if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
+            database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
+            plain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+            if plain.error is None:
+                seed_failure = chain.error
+                chain, seeded = plain, {}
+    out = report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
+    out["seeded"] = seeded
+    out["_databases"] = {"drift": database, "drift_from": from_copy}
+    if seed_failure is not None:
+        where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
+        out["warnings"].append(_warning("seed-failed", f"the chain failed on synthetic rows (revision {seed_failure.get('revision')}{where}: {seed_failure['message']}); replayed on empty tables: data migrations that loop over rows did not run", to_snapshot.ref))
+    return out
+
+
+def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool) -> tuple[str, Phase]:
+    """A scratch database at FROM's heads: cloned from a kept template, or replayed from base
+    (and kept)."""
+    from . import cache
+
+    cache_key = stored = None
+    if use_cache and not from_snapshot.is_worktree:
+        manifest, script_files = phase_inputs(from_snapshot, from_setup)
+        shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python}
+        cache_key = cache.key(manifest, script_files, shape)
+        stored = cache.lookup(server, cache_key, manifest)
+    if cache_key is not None and stored is not None:
+        return cache.clone(server, cache_key, ROLE), Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
+    database = scratch_database(server)
+    base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options)
+    if base.error is None and cache_key is not None:
+        cache.store(server, database, cache_key, base.result)
+    return database, base
+
+
+def _seed(server: EmbeddedPostgres, database: str) -> dict[str, int]:
+    from .seed import seed
+
+    conn = server.connect(database)
+    try:
+        return seed(conn)
+    finally:
+        conn.close()
+
+
+def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, base: Phase, chain: Phase | None) -> dict:
+    from .observed import hazards_of
+
+    warnings = _warnings(base) + (_warnings(chain) if chain else [])
+    revisions = []
+    error = None
+    if base.error is not None:
+        error = {"phase": "from", "ref": base.ref, **base.error}
+    elif chain is not None:
+        result = chain.result
+        statements = result.get("statements", [])
+        existing = set(result.get("existing_tables", []))
+        applied = set(result.get("applied", []))
+        failed = chain.error
+        if failed is not None:
+            error = {"phase": "chain", "ref": chain.ref, **failed}
+        for planned in result.get("planned", []):
+            revision = dict(planned)
+            own = [s for s in statements if s["revision"] == planned["revision"]]
+            revision["statements"] = [_statement(s) for s in own]
+            for statement in revision["statements"]:
+                statement["hazards"] = hazards_of(statement, existing)
+            if planned["revision"] in applied:
+                revision["status"] = "ran"
+            elif failed is not None and failed.get("revision") == planned["revision"]:
+                revision["status"] = "failed"
+                revision["error"] = {k: failed.get(k) for k in ("message", "location", "statement")}
+            else:
+                revision["status"] = "not run"
+            revisions.append(revision)
+    return {
+        "transactions": _transactions(revisions),
+        "from": {"ref": from_snapshot.ref, "commit": from_snapshot.commit, "heads": (chain.result.get("from_heads") if chain else None) or []},
+        "to": {"ref": to_snapshot.ref, "commit": to_snapshot.commit, "heads": (chain.result.get("to_heads") if chain else None) or []},
+        "migrations": to_setup.to_json(),
+        "transaction": to_setup.transaction,
+        "complete": error is None,
+        "error": error,
+        "revisions": revisions,
+        "timing": {
+            "from_replay_seconds": round(base.seconds, 3),
+            "from_cached": base.cached,
+            "from_revisions": len(base.result.get("applied", [])),
+            "from_scripts_load_seconds": base.result.get("load_seconds"),
+            "from_upgrade_seconds": base.result.get("seconds"),
+            "from_child_cpu_seconds": base.result.get("cpu_seconds"),
+            "chain_scripts_load_seconds": chain.result.get("load_seconds") if chain else None,
+            "chain_scripts_loaded": chain.result.get("scripts_loaded") if chain else None,
+            "chain_upgrade_seconds": chain.result.get("seconds") if chain else None,
+            "chain_child_cpu_seconds": chain.result.get("cpu_seconds") if chain else None,
+            "chain_seconds": round(chain.seconds, 3) if chain else None,
+        },
+        "warnings": sorted(warnings, key=lambda w: (w.get("ref", ""), w.get("location", ""), w["code"], w["message"])),
+    }
+
+
+_STATEMENT_KEYS = ("sql", "parameters", "kind", "location", "tables", "locks", "rewrites", "indexes_rebuilt", "scanned", "rows", "duration_ms", "transaction", "autocommit")
+
+
+def _statement(raw: dict) -> dict:
+    out = {k: raw.get(k) for k in _STATEMENT_KEYS}
+    if raw.get("error"):
+        out["error"] = raw["error"]  # it failed (and the script may have gone on)
+    return out
+
+
+def _transactions(revisions: list[dict]) -> list[dict]:
+    """The lock timeline: per transaction of the upgrade, its revisions, how many statements
+    ran in it and the locks it held at its last statement (held until it commits)."""
+    out: dict[int, dict] = {}
+    for revision in revisions:
+        for statement in revision["statements"]:
+            number = statement["transaction"]
+            if number is None:
+                continue
+            entry = out.setdefault(number, {"number": number, "revisions": [], "statements": 0, "locks_at_end": {}})
+            if revision["revision"] not in entry["revisions"]:
+                entry["revisions"].append(revision["revision"])
+            entry["statements"] += 1
+            if not statement.get("error"):
+                entry["locks_at_end"] = statement["locks"]
+    return [out[n] for n in sorted(out)]
+
+
+def _warnings(phase: Phase) -> list[dict]:
+    out = []
+    result = phase.result
+    for item in result.get("blocked", []):
+        where = f"{item['file']}:{item['line']}" if item.get("file") else None
+        out.append(_warning(f"blocked-{item['what']}", f"migration code tried {item['detail']}: refused", phase.ref, where))
+    for statement in result.get("skipped_statements", []):
+        out.append(_warning("module-stubbed", f"application module {statement['module']}: a statement raised {statement['error']}; skipped, stubbed: {', '.join(statement['stubbed_names']) or 'nothing'}", phase.ref, f"{statement['file']}:{statement['line']}"))
+    missing = sorted(k for k, v in result.get("stubbed_modules", {}).items() if v == "not importable")
+    if missing:
+        out.append(_warning("modules-stubbed", f"not importable, stubbed for the migration scripts: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}", phase.ref))
+    for used in result.get("stand_ins", []):
+        out.append(_warning("extension-stand-in", f"extension {used['extension']} is not available on the embedded PostgreSQL: its functions the scripts use were created as stand-ins", phase.ref, used["location"] or None))
+    for key in result.get("unused_settings", []):
+        out.append(_warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded by the migration scripts", phase.ref))
+    confinement = result.get("sandbox") or {}
+    if confinement and not confinement.get("landlock"):
+        out.append(_warning("sandbox-limited", f"kernel confinement unavailable ({confinement.get('reason', '?')}); only Python-level guards apply", phase.ref))
+    return out
+
+
+def _warning(code: str, message: str, ref: str, location: str | None = None) -> dict:
+    out = {"code": code, "message": message, "ref": ref}
+    if location:
+        out["location"] = location
+    return out
+
+
+def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True, with_drift: bool = True) -> dict:
+    """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
+    from ..db.server import shared_server
+    from ..source.repository import Repository
+    from .setup import SetupError, find_setup
+
+    repository = Repository(repo)
+    snapshots = [repository.snapshot(from_ref), repository.snapshot(to_ref)]
+    setups = []
+    for snapshot in snapshots:
+        setup = find_setup(snapshot, migrations_path)
+        if setup is None:
+            raise SetupError(f"{snapshot.ref}: no alembic migrations found (no alembic.ini, env.py or preset); pass --migrations PATH")
+        setups.append(setup)
+    options = child_options(settings or {}, timeout, python, env or {})
+    with shared_server() as server:
+        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache, with_drift=with_drift)
+
+
+def crosscheck(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions) -> tuple[list[str], list[str]]:
+    """The DDL and data statements of the chain as the replay reports them, and as alembic's
+    own `command.upgrade` (with the cookbook env.py) sends them on the same scripts, each
+    from the same copy of FROM's migrated and seeded schema. Equal lists: nothing the
+    upgrade sends escapes the replay."""
+    from .child import kind_of
+
+    ensure_role(server)
+    database, base = _base(from_snapshot, from_setup, server, options, use_cache=True)
+    if base.error is not None:
+        raise ReplayError(f"{from_snapshot.ref}: {base.error['message']}")
+    from .cache import copy_database
+
+    _seed(server, database)
+    other = copy_database(server, database, ROLE)  # the same rows, seed included
+    replayed = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+    reference = run_phase(to_snapshot, to_setup, role_url(server, other), observe=False, options=options, runner="alembic-command")
+    for phase in (replayed, reference):
+        if phase.error is not None:
+            raise ReplayError(f"{to_snapshot.ref}: {phase.error['message']}")
+
+    def changing(statements: list[str]) -> list[str]:
+        return [s for s in statements if kind_of(s) in ("ddl", "data") and "alembic_version" not in s]
+
+    return changing([s["sql"] for s in replayed.result["statements"] if not s.get("error")]), changing(reference.result["sent"])

@@ -1,0 +1,8 @@
+import os
+
+
+class Settings:
+    DB_TYPE = os.environ.get("DB_TYPE", "mysql")
+
+
+settings = Settings()

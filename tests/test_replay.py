@@ -1,0 +1,302 @@
+"""`modeldiff migrations` (issue 13): the app's own alembic chain replayed and observed.
+
+The sample `alembicshop` (sample_repos/alembicshop) is a plain alembic app whose env.py needs
+the whole app (never run): v1 -> v2 has a branch and its merge, raw `op.execute` SQL (a type
+change that rewrites `orders`), a per-row Python data migration, a config branch and a
+CONCURRENTLY index in an autocommit block; v3 adds a revision that fails; v4 one that tries
+to leave the sandbox; v5 switches env.py to one transaction per migration.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from modeldiff.db.server import shared_server
+from modeldiff.db.tempdirs import scratch_base
+from modeldiff.replay.child import kind_of
+from modeldiff.replay.run import migrations
+from modeldiff.replay.setup import find_setup
+from modeldiff.source.repository import Repository
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_server():
+    """The shared server, held for the whole module: each replay attaches to it instead of
+    starting and stopping one of its own."""
+    with shared_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shop(build_sample) -> Path:
+    return build_sample("alembicshop")
+
+
+@pytest.fixture(scope="module")
+def v1_v2(shop) -> dict:
+    return migrations(str(shop), "v1", "v2")
+
+
+def _statements(report: dict, revision: str) -> list[dict]:
+    return next(r for r in report["revisions"] if r["revision"] == revision)["statements"]
+
+
+def test_chain_runs_branches_before_their_merge(v1_v2):
+    order = [r["revision"] for r in v1_v2["revisions"]]
+    assert sorted(order[:2]) == ["0003a", "0003b"]
+    assert order[2:] == ["0004", "0005", "0006"]
+    assert v1_v2["from"]["heads"] == ["0002"] and v1_v2["to"]["heads"] == ["0006"]
+    assert all(r["status"] == "ran" for r in v1_v2["revisions"])
+    merge = next(r for r in v1_v2["revisions"] if r["revision"] == "0004")
+    assert merge["down_revision"] == ["0003a", "0003b"] and merge["statements"] == []
+    assert v1_v2["complete"] and v1_v2["error"] is None
+
+
+def test_one_transaction_accumulates_locks_until_commit(v1_v2):
+    assert v1_v2["transaction"] == "one"
+    phone = _statements(v1_v2, "0003b")[0]
+    rewrite = _statements(v1_v2, "0005")[0]
+    assert phone["transaction"] == rewrite["transaction"] is not None
+    # The lock 0003b took on customers is still held when 0005 rewrites orders.
+    assert rewrite["locks"]["customers"] == "AccessExclusiveLock"
+    assert rewrite["locks"]["orders"] == "AccessExclusiveLock"
+
+
+def test_raw_sql_rewrite_is_observed(v1_v2):
+    alter, status = _statements(v1_v2, "0005")[:2]
+    assert alter["sql"] == "ALTER TABLE orders ALTER COLUMN total TYPE bigint"
+    assert alter["kind"] == "ddl" and alter["rewrites"] == ["orders"]
+    assert alter["location"] == "migrations/versions/0005_totals_and_names.py:18"
+    assert [h["code"] for h in alter["hazards"]] == ["MD102"]
+    # The 2 orders of the init migration; seeded rows fill every column, status included.
+    assert status["kind"] == "data" and status["rows"] == 2 and status["tables"] == ["orders"]
+    # Adding a nullable column changes the catalog only: no rewrite.
+    assert _statements(v1_v2, "0003a")[0]["rewrites"] == []
+
+
+def test_not_null_scans_under_access_exclusive(v1_v2):
+    (not_null,) = [s for s in _statements(v1_v2, "0005") if "SET NOT NULL" in s["sql"]]
+    assert not_null["scanned"] == ["orders"] and not_null["rewrites"] == []
+    assert [h["code"] for h in not_null["hazards"]] == ["MD103"]
+
+
+def test_per_row_python_data_migration_runs_on_seeded_rows(v1_v2):
+    assert v1_v2["seeded"] == {"customers": 3, "orders": 3}
+    updates = [s for s in _statements(v1_v2, "0005") if s["kind"] == "data" and s["tables"] == ["customers"]]
+    # One row per customer without a name: bob (from the init migration) and none of the
+    # seeded ones (they have names), so exactly one UPDATE.
+    assert len(updates) == 1
+    assert updates[0]["rows"] == 1 and updates[0]["location"] == "migrations/versions/0005_totals_and_names.py:26"
+    assert "bob" in updates[0]["parameters"]
+    assert updates[0]["hazards"][0]["name"] == "data-statement"
+
+
+def test_concurrent_index_runs_in_autocommit(v1_v2):
+    (index,) = [s for s in _statements(v1_v2, "0006") if s["kind"] == "ddl"]
+    assert index["sql"].startswith("CREATE INDEX CONCURRENTLY customers_name_idx")
+    assert index["autocommit"] and index["transaction"] is None and index["locks"] == {}
+
+
+def test_config_values_scripts_branch_on(shop, v1_v2):
+    def indexes(report):
+        return [s["sql"] for s in _statements(report, "0005") if s["sql"].startswith("CREATE INDEX")]
+
+    assert indexes(v1_v2) == []
+    with_pg = migrations(str(shop), "v1", "v2", settings={"shop.config.settings.DB_TYPE": "postgresql"})
+    assert indexes(with_pg) == ["CREATE INDEX customers_email_lower_idx ON customers (lower(email))"]
+
+
+def test_one_transaction_per_migration(shop):
+    report = migrations(str(shop), "v4", "v5")
+    assert report["transaction"] == "per-migration"
+    paid, vip = _statements(report, "0008")[0], _statements(report, "0009")[0]
+    assert paid["transaction"] != vip["transaction"]
+    assert "orders" not in vip["locks"]  # released at the end of 0008
+    # Only the chain's scripts are loaded; the 8 the database already has are stand-ins.
+    assert report["timing"]["chain_scripts_loaded"] == 2
+
+
+def test_failing_revision_is_the_answer(shop, tmp_path):
+    out = tmp_path / "report.json"
+    proc = run_cli("migrations", str(shop), "v2", "v3", "--format", "json", "-o", str(out))
+    text = run_cli("migrations", str(shop), "v2", "v3", "--keep-going")
+    assert proc.returncode == 2
+    assert not out.exists()  # no partial file
+    report = json.loads(proc.stdout)
+    assert not report["complete"]
+    failed, after = report["revisions"]
+    assert failed["status"] == "failed" and after["status"] == "not run"
+    assert failed["error"]["location"] == "migrations/versions/0007_fails.py:17"
+    assert 'relation "invoices" does not exist' in failed["error"]["message"]
+    assert "0007_fails.py:17" in proc.stderr.splitlines()[-1]
+    assert text.returncode == 0
+    assert text.stdout.splitlines()[0].startswith("INCOMPLETE: revision 0007 failed at migrations/versions/0007_fails.py:17")
+
+
+def test_scripts_reach_only_their_scratch_database(shop, tmp_path):
+    report = migrations(str(shop), "v2", "v4")
+    outcomes = {}
+    for statement in _statements(report, "0007e"):
+        if statement["sql"].startswith("INSERT INTO escape_log"):
+            outcomes[statement["parameters"].split("'what': '")[1].split("'")[0]] = statement["parameters"]
+    assert set(outcomes) == {"write", "tcp", "database", "program"}
+    assert not any("'done'" in p for p in outcomes.values())
+    codes = {w["code"] for w in report["warnings"] if w["ref"] == "v4"}
+    assert {"blocked-write", "blocked-network", "blocked-database"} <= codes
+    program = [s for s in _statements(report, "0007e") if "TO PROGRAM" in s["sql"]]
+    assert program[0]["error"].startswith("InsufficientPrivilege")  # the replay's role is no superuser
+    assert not (Path(scratch_base()) / "escaped.txt").exists()
+
+
+def test_setup_detection(shop, difylike):
+    repo = Repository(str(shop))
+    v4, v5 = find_setup(repo.snapshot("v4")), find_setup(repo.snapshot("v5"))
+    assert v4.script_location == "migrations" and v4.versions == ("migrations/versions",)
+    assert v4.import_root == "" and v4.found_by == "alembic.ini"
+    assert (v4.transaction, v5.transaction) == ("one", "per-migration")
+    dify = find_setup(Repository(str(difylike)).snapshot("v0.15.3"))
+    assert dify.versions == ("api/migrations/versions",) and dify.import_root == "api"
+    assert dict(dify.settings) == {"configs.dify_config.DB_TYPE": "postgresql"}
+
+
+@pytest.mark.parametrize(
+    "sql, kind",
+    [
+        ("ALTER TABLE t ADD COLUMN c int", "ddl"),
+        ("  -- note\nUPDATE t SET c = 1", "data"),
+        ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", "data"),
+        ("SELECT 1", "read"),
+        ("SAVEPOINT s", "other"),
+    ],
+)
+def test_statement_kinds(sql, kind):
+    assert kind_of(sql) == kind
+
+
+def test_drift_between_models_and_migrations(v1_v2):
+    drift = v1_v2["drift"]
+    models_only = {(c["kind"], c["table"], c.get("column")) for c in drift["models_only"]}
+    migrations_only = {(c["kind"], c["table"], c.get("column") or c.get("name")) for c in drift["migrations_only"]}
+    # The models still say INTEGER and nullable; the migrations made BIGINT and NOT NULL.
+    assert ("modify_type", "orders", "total") in models_only
+    assert ("modify_nullable", "orders", "status") in models_only
+    # Columns and indexes the migrations made that v2's models never declared.
+    assert {("remove_column", "customers", "phone"), ("remove_column", "orders", "note"), ("remove_index", "customers", "customers_name_idx")} <= migrations_only
+    assert not any(c["table"] == "alembic_version" for c in drift["models_only"] + drift["migrations_only"])
+    # At FROM: v1's models lack the index its migration 0002 makes.
+    assert [(c["kind"], c["name"]) for c in v1_v2["drift_from"]["migrations_only"]] == [("remove_index", "orders_status_idx")]
+    assert v1_v2["drift_from"]["models_only"] == []
+
+
+def test_lock_timeline(v1_v2):
+    (first, *rest) = v1_v2["transactions"]
+    assert first["revisions"] == [r["revision"] for r in v1_v2["revisions"]][:2] + ["0005"]
+    assert first["locks_at_end"] == {"customers": "AccessExclusiveLock", "orders": "AccessExclusiveLock"}
+
+
+def test_renderings(v1_v2):
+    from modeldiff.replay.render import render_markdown, render_text
+
+    text = render_text(v1_v2)
+    assert text.startswith("modeldiff migrations: v1 (")
+    assert "rewrites orders; holds customers ACCESS EXCLUSIVE, orders ACCESS EXCLUSIVE" in text
+    markdown = render_markdown(v1_v2)
+    assert "| `ALTER TABLE orders ALTER COLUMN total TYPE bigint` | 0005_totals_and_names.py:18 |" in markdown
+
+
+def test_same_statements_as_alembics_own_upgrade(shop, tmp_path, monkeypatch, pg):
+    """alembic's `command.upgrade` on the same scripts (extracted at each ref, trusted here:
+    they are our sample's) sends the DDL and data statements the replay reports, in order."""
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from modeldiff.replay.run import child_options, replay
+
+    def extract(ref: str) -> Path:
+        target = tmp_path / ref
+        target.mkdir()
+        archive = subprocess.run(["git", "-C", str(shop), "archive", ref], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        env = target / "plain_env"
+        env.mkdir()
+        # env.py of the cookbook: the connection is handed in; the app's own env needs Flask.
+        (env / "env.py").write_text(
+            "from alembic import context\n"
+            "connection = context.config.attributes['connection']\n"
+            "context.configure(connection=connection, target_metadata=None)\n"
+            "with context.begin_transaction():\n"
+            "    context.run_migrations()\n"
+        )
+        return target
+
+    settings = tmp_path / "settings.cfg"
+    settings.write_text("")
+    monkeypatch.setenv("SHOP_SETTINGS", str(settings))  # the app's package needs its config
+    server = pg  # a private server: the commands of other tests may stop the shared one
+    database = server.create_database("alembic")
+    engine = sa.create_engine(server.sqlalchemy_url(database), poolclass=sa.pool.NullPool)
+    sent: list[str] = []
+    for ref in ("v1", "v2"):
+        root = extract(ref)
+        config = Config()
+        config.set_main_option("script_location", str(root / "plain_env"))
+        config.set_main_option("version_locations", str(root / "migrations" / "versions"))
+        monkeypatch.setattr(sys, "path", [str(root), *sys.path])
+        for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
+            monkeypatch.delitem(sys.modules, name)
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            if ref == "v2":
+                sa.event.listen(connection, "before_cursor_execute", lambda c, cur, statement, *a: sent.append(statement.strip()))
+            command.upgrade(config, "heads")
+            connection.commit()
+    engine.dispose()
+    repository = Repository(str(shop))
+    a, b = repository.snapshot("v1"), repository.snapshot("v2")
+    report = replay(a, b, find_setup(a), find_setup(b), server, child_options({}, 120, None, {}), seed_rows=False, with_drift=False)
+
+    def changing(statements):
+        return [s for s in statements if kind_of(s) in ("ddl", "data") and "alembic_version" not in s]
+
+    replayed = [s["sql"] for r in report["revisions"] for s in r["statements"]]
+    assert changing(replayed) == changing(sent)
+    assert len(changing(sent)) == 7  # 2 columns, the rewrite, 2 updates, SET NOT NULL, the index
+
+
+def test_seed_respects_constraints(pg):
+    from modeldiff.replay.seed import seed
+
+    database = pg.create_database("seed")
+    conn = pg.connect(database)
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            CREATE TYPE mood AS ENUM ('happy', 'sad');
+            CREATE TABLE teams (id serial PRIMARY KEY, name varchar(8) NOT NULL UNIQUE, parent_id int REFERENCES teams (id));
+            CREATE TABLE people (
+                id uuid PRIMARY KEY, team_id int NOT NULL REFERENCES teams (id), mood mood NOT NULL,
+                age int NOT NULL CHECK (age < 3), settings jsonb NOT NULL, born timestamptz NOT NULL, active boolean
+            );
+            CREATE TABLE shapes (id serial PRIMARY KEY, at point NOT NULL);
+            """
+        )
+    conn.commit()
+    seeded = seed(conn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM people WHERE team_id IN (SELECT id FROM teams) AND mood = 'happy'")
+        linked = cur.fetchone()[0]
+        cur.execute("SELECT DISTINCT settings::text FROM people ORDER BY 1")
+        settings = [row[0] for row in cur.fetchall()]
+    conn.close()
+    # CHECK (age < 3) refuses the third row; a point cannot be made up: no shapes.
+    assert seeded == {"people": 2, "shapes": 0, "teams": 3}
+    assert linked == 2
+    assert settings == ['{"seed": 1}', '{"seed": 2}']
