@@ -609,3 +609,21 @@ def _serving(directory: Path) -> bool:
         except OSError:
             continue
     return False
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_seccomp_lets_only_the_replays_database_socket_send(machine):
+    """The migration replay opens its one database connection before the filter: sendto and
+    sendmsg are allowed on that descriptor alone; every other socket call stays refused."""
+    from modeldiff.load.sandbox import _SECCOMP_ARCH, seccomp_program
+
+    arch, _, _, calls = _SECCOMP_ARCH[machine]
+    program = seccomp_program(machine, sending_fds=(7,))
+    allow, eperm = 0x7FFF0000, 0x00050000 | 1
+    for name in ("sendto", "sendmsg"):
+        assert run_filter(program, arch, calls[name], 7) == allow, name
+        assert run_filter(program, arch, calls[name], 8) == eperm, name
+        assert run_filter(program, arch, calls[name], 0) == eperm, name
+    for name in ("socket", "connect", "socketpair", "sendmmsg", "execve"):
+        assert run_filter(program, arch, calls[name], 7) == eperm, name
+    assert run_filter(seccomp_program(machine), arch, calls["sendto"], 7) == eperm  # loads: no exception

@@ -208,11 +208,14 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+def seccomp_program(machine: str, sending_fds: tuple[int, ...] = ()) -> list[tuple[int, int, int, int]]:
     """The classic-BPF filter for `machine`, as (code, jt, jf, k): EPERM for sockets, new
     processes, ptrace and io_uring; ENOSYS for clone3; clone only with CLONE_THREAD; every
-    call of another ABI (i386 via int 0x80, x32) EPERM."""
+    call of another ABI (i386 via int 0x80, x32) EPERM. `sending_fds`: sockets opened before
+    the filter (the migration replay's one database connection) that may still send."""
     arch, _, clone, denied = _SECCOMP_ARCH[machine]
+    if sending_fds:
+        denied = {name: nr for name, nr in denied.items() if name not in ("sendto", "sendmsg")}
     eperm, enosys, allow = "eperm", "enosys", "allow"
     body: list = [
         (_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
@@ -222,6 +225,9 @@ def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
     ]
     if machine == "x86_64":
         body.append((_JGE, eperm, 0, _X32_BIT))
+    if sending_fds:
+        sends = _SECCOMP_ARCH[machine][3]
+        body += [(_JEQ, "sending", 0, sends["sendto"]), (_JEQ, "sending", 0, sends["sendmsg"])]
     body += [(_JEQ, eperm, 0, nr) for nr in sorted(denied.values())]
     body += [
         (_JEQ, enosys, 0, _SYS_CLONE3),
@@ -229,8 +235,12 @@ def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
         (_LD_W_ABS, 0, 0, 16),  # low half of args[0], clone's flags (little endian)
         (_JSET, allow, eperm, _CLONE_THREAD),
     ]
-    labels = {allow: len(body), eperm: len(body) + 1, enosys: len(body) + 2}
+    labels = {allow: len(body), eperm: len(body) + 1, enosys: len(body) + 2, "sending": len(body) + 3}
     body += [(_RET, 0, 0, _RET_ALLOW), (_RET, 0, 0, _RET_ERRNO | errno.EPERM), (_RET, 0, 0, _RET_ERRNO | errno.ENOSYS)]
+    if sending_fds:  # sendto/sendmsg: only on these descriptors (args[0]); jumps go forward only
+        body.append((_LD_W_ABS, 0, 0, 16))
+        body += [(_JEQ, len(sending_fds) - i, 0, fd) for i, fd in enumerate(sending_fds)]
+        body += [(_RET, 0, 0, _RET_ERRNO | errno.EPERM), (_RET, 0, 0, _RET_ALLOW)]
     program = []
     for index, (code, jt, jf, k) in enumerate(body):
         jt, jf = (labels[j] - index - 1 if isinstance(j, str) else j for j in (jt, jf))
@@ -260,7 +270,7 @@ def drop_capabilities() -> bool:
         return False
 
 
-def seccomp() -> dict:
+def seccomp(sending_fds: tuple[int, ...] = ()) -> dict:
     """Install the filter on every thread of this process; what was applied, never raises."""
     import platform
 
@@ -270,7 +280,7 @@ def seccomp() -> dict:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
-        program = seccomp_program(machine)
+        program = seccomp_program(machine, sending_fds)
         filters = (_SockFilter * len(program))(*(_SockFilter(*ins) for ins in program))
         fprog = _SockFprog(len(program), filters)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -428,14 +438,14 @@ def _tolerant_flask_sqlalchemy() -> None:
     extension.SQLAlchemy.init_app = init_app
 
 
-def install(writable_dir: str, locate, hidden: tuple[str, ...] = (), use_seccomp: bool = True) -> dict:
+def install(writable_dir: str, locate, hidden: tuple[str, ...] = (), use_seccomp: bool = True, sending_fds: tuple[int, ...] = ()) -> dict:
     """Confine this process. Call after our own helpers (the git reader) have started and
     before any repository code runs."""
     global _locate
     _locate = locate
     applied = landlock(writable_dir, hidden)
     applied["capabilities_dropped"] = drop_capabilities() if sys.platform.startswith("linux") else False
-    applied.update(seccomp() if use_seccomp else {"seccomp": False, "seccomp_reason": "turned off (MODELDIFF_SECCOMP=0)"})
+    applied.update(seccomp(sending_fds) if use_seccomp else {"seccomp": False, "seccomp_reason": "turned off (MODELDIFF_SECCOMP=0)"})
     _patch_database_drivers()
     _tolerant_flask_sqlalchemy()
     os._exit = _refuse_exit  # type: ignore[assignment]

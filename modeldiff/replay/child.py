@@ -275,7 +275,10 @@ def run(request: dict) -> dict:
         script_files[str(path)] = relpath
     for location in [request["script_location"], *request["versions"]]:
         (repo.src / location).mkdir(parents=True, exist_ok=True)
-    confinement = sandbox.install(str(workdir), importer.locate_frame)
+    # The connection's socket may still send (seccomp refuses every other socket call).
+    confinement = sandbox.install(
+        str(workdir), importer.locate_frame, tuple(request.get("hidden", ())), request.get("seccomp", True), sending_fds=(raw.fileno(),)
+    )
     importer.install(repo)
     result: dict = {"sandbox": confinement}
     try:
