@@ -39,6 +39,22 @@ def server_reachable_dir():
         shutil.rmtree(path, ignore_errors=True)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--phase", choices=("all", "parallel", "serial"), default="all",
+        help="scripts/test's two runs: 'parallel' leaves out the tests marked serial, 'serial' runs only them",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    phase = config.getoption("phase")
+    if phase == "all":
+        return
+    keep = [item for item in items if (item.get_closest_marker("serial") is not None) == (phase == "serial")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """The random order's seed, also under -q and xdist, so a failing order can be repeated."""
     seed = getattr(config.option, "randomly_seed", None)
