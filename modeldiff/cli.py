@@ -256,7 +256,7 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         result, sql = run_guarded(sql_action)
         write_output(sql, output)
         _echo_warnings(result.warnings)
-        exit_for(result, exit_code)
+        exit_for(result, exit_code, keep_going)
         return
     result = run_guarded(lambda: diff(request))
     hazards = annotate(result.changes)  # from the schema alone, for an assumed recent PostgreSQL
@@ -264,17 +264,31 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         write_output(render_json(result, hazards), output)
     else:
         write_output(render_text(result, hazards), output, markup=True)
-    exit_for(result, exit_code)
+    exit_for(result, exit_code, keep_going)
 
 
-def exit_for(result, exit_code: bool) -> None:
+def exit_for(result, exit_code: bool, keep_going: bool = True) -> None:
     """--exit-code: 1 when there are changes; 2 when the result is partial (--keep-going),
-    which can say neither that there are none nor that these are all."""
+    which can say neither that there are none nor that these are all. Tables PostgreSQL
+    did not create are an error (2, after the incomplete answer) unless --keep-going."""
+    refuse_incomplete([result], keep_going)
     if exit_code and result.stats.get("partial"):
         sys.exit(2)
     if exit_code and result.changes:
         sys.exit(1)
 
+
+
+def refuse_incomplete(results, keep_going: bool) -> None:
+    """Exit 2 with a one-line error when a result left tables out, unless --keep-going."""
+    from .compare import coverage
+
+    missing = [n for result in results for n in result.not_compared]
+    if missing and not keep_going:
+        causes = coverage.causes(missing)
+        more = f" (and {len(causes) - 1} more causes)" if len(causes) > 1 else ""
+        click.echo(f"modeldiff: error: incomplete result, {coverage.summary(missing)}: {causes[0]}{more}; --keep-going accepts it", err=True)
+        sys.exit(2)
 
 
 def _ref_line(prepared: PreparedMigration, reverse: bool = False) -> str:
@@ -505,6 +519,7 @@ def history_command(repo, refs, patterns, models, import_root, settings, no_pres
     hazards = [annotate(result.changes) for *_, result in pairs]  # schema only, as in `diff`
     renderer = {"json": history_json, "markdown": history_markdown, "text": history_text}[fmt]
     write_output(renderer(loaded, pairs, hazards), output, markup=fmt == "text")
+    refuse_incomplete([result for *_, result in pairs], keep_going)
 
 
 @main.group("cache")
@@ -570,6 +585,7 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         write_output(render_plan_markdown(plan), output)
     else:
         write_output(render_plan_text(plan), output, markup=True)
+    refuse_incomplete([plan.result], keep_going)
 
 
 @main.command("hazards")

@@ -299,7 +299,7 @@ def _compare_pair(request: DiffRequest, server=None, databases: bool = False):
         roles = {id(old_snap): ("source",), id(new_snap): ("target",)}
         old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)]))
         result = comparer.compare(old, new, with_ops=databases)
-    result = replace(result, stats=_stats(session, old, new))
+    result = replace(result, stats=_stats(session, old, new, result))
     return session, old, new, result, comparer
 
 
@@ -331,21 +331,21 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
             result = comparer.compare(old, new)
             if old.key != new.key:
                 comparer.release(old)  # compared as FROM: its last pair
-            result = replace(result, stats=_stats(session, old, new))
+            result = replace(result, stats=_stats(session, old, new, result))
             pairs.append((old, new, result))
             if progress:
                 progress(f"{old.snapshot.ref}..{new.snapshot.ref}")
     return session, loaded, pairs
 
 
-def _stats(session: Session, old: LoadedRef, new: LoadedRef) -> dict:
+def _stats(session: Session, old: LoadedRef, new: LoadedRef, result: Diff) -> dict:
     old_layout, new_layout = session.layout_for(old.snapshot), session.layout_for(new.snapshot)
     layout = new_layout.describe() if old_layout == new_layout else f"{old_layout.describe()} -> {new_layout.describe()}"
     return {
         "layout": layout,
         "tables": {"from": len(old.schema.tables), "to": len(new.schema.tables)},
         "stubbed_modules": {"from": sorted(old.schema.stubbed_modules), "to": sorted(new.schema.stubbed_modules)},
-        "partial": old.schema.partial or new.schema.partial,
+        "partial": old.schema.partial or new.schema.partial or bool(result.not_compared),
         "metadatas": {"from": old.schema.metadatas, "to": new.schema.metadatas},
         "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
         "cached": {"from": old.from_cache, "to": new.from_cache},

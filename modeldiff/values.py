@@ -167,6 +167,27 @@ class RefInfo:
 
 
 @dataclass(frozen=True)
+class NotCompared:
+    """A table one ref declares that PostgreSQL did not create in full, so it is left out of
+    the comparison: `reason` is PostgreSQL's, `cause` the table whose rejection this one's
+    foreign keys depend on (None when the table's own statement was rejected)."""
+
+    table: str
+    ref: str
+    reason: str
+    cause: str | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.table, self.ref)
+
+    def to_json(self) -> dict:
+        out = {"table": self.table, "ref": self.ref, "reason": self.reason}
+        if self.cause is not None:
+            out["cause"] = self.cause
+        return out
+
+
+@dataclass(frozen=True)
 class Diff:
     """What the compare stage found between two refs, read-only."""
 
@@ -179,9 +200,11 @@ class Diff:
     # None when the result came from the cache. The drafting stage works on a copy.
     upgrade_ops: Any = None
     stats: Mapping[str, Any] = field(default_factory=dict)  # run facts: layout, stubs, cache hits...
+    not_compared: tuple[NotCompared, ...] = ()  # non-empty: the result is incomplete
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(self.changes))
+        object.__setattr__(self, "not_compared", tuple(self.not_compared))
         object.__setattr__(self, "warnings", tuple(self.warnings))
         object.__setattr__(self, "stats", freeze(self.stats))
 
@@ -198,18 +221,22 @@ class Diff:
             dialect=data["dialect"],
             changes=changes,
             warnings=[Warning(**w) for w in data["warnings"]],
+            not_compared=[NotCompared(**n) for n in data.get("not_compared", [])],
         )
 
     def to_json(self, hazards: Sequence[Sequence] | None = None) -> dict:
         """The JSON contract; `hazards[i]` (the plan stage's) are shown in change i."""
         hazards = hazards or [()] * len(self.changes)
-        return {
+        out = {
             "from": self.from_ref.to_json(),
             "to": self.to_ref.to_json(),
             "dialect": self.dialect,
             "changes": [c.to_json(h) for c, h in zip(self.changes, hazards, strict=True)],
             "warnings": [w.to_json() for w in self.warnings],
         }
+        if self.not_compared:
+            out["not_compared"] = [n.to_json() for n in self.not_compared]
+        return out
 
 
 DiffResult = Diff  # the name before stages returned frozen values

@@ -17,6 +17,7 @@ import re
 import psycopg2
 
 from ..load import LoadedSchema
+from ..sqltext import qualified
 from ..values import Warning
 from . import extensions
 
@@ -45,22 +46,56 @@ def install_shims(cur, server_version: int) -> None:
                 cur.execute("ROLLBACK TO SAVEPOINT shim")
 
 
+# Locks one transaction may take (see SERVER_SETTINGS in db/server.py): PostgreSQL's lock
+# table is shared by every session, so a schema is created in batches of tables that stay
+# well under it, each committed (and its locks released) before the next.
+LOCK_BUDGET = 1500
+
+
 def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schema: str | None = None) -> list[Warning]:
     """Run a schema's DDL on `conn`: a psycopg2 connection whose search_path starts with
-    the empty `scratch_schema`, or to an empty database (`scratch_schema` None)."""
+    the empty `scratch_schema`, or to an empty database (`scratch_schema` None).
+
+    Every table that is not there in full afterwards is a `not-compared` warning located at
+    it (see coverage.py), never only a line among the warnings."""
     cur = conn.cursor()
     install_shims(cur, server_version)
     conn.commit()  # at once: a concurrent run creating the same shim must not wait for our DDL
-    needs = extensions.Extensions(conn)
-    tables = [t for _, t in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]) if "create" in t]
-    # Fast path: everything in one round trip. Only if PostgreSQL rejects something do we
-    # go statement by statement to find out what and keep the rest.
-    batch = [*schema.preamble, *(s for t in tables for s in [t["create"], *t["statements"]]), *schema.postamble]
-    warnings = [] if not batch or _attempt_quietly(cur, ";\n".join(batch), needs) else _create_carefully(cur, schema, needs)
+    creation = _Creation(cur, schema.ref, extensions.Extensions(conn))
+    creation.statements(schema.preamble)
     conn.commit()
-    warnings += needs.warnings(schema.ref) + extensions.used(cur, scratch_schema and [scratch_schema], schema.ref)
+    tables = [(k, t) for k, t in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]) if "create" in t]
+    for batch in _batches(tables):
+        creation.tables(batch)
+        conn.commit()
+    for start in range(0, len(schema.postamble), 200):  # foreign keys of cycles: 2-3 locks each
+        creation.statements(schema.postamble[start : start + 200])
+        conn.commit()
+    warnings = creation.warnings + creation.missing([k for k, _ in tables]) + creation.needs.warnings(schema.ref)
+    warnings += extensions.used(cur, scratch_schema and [scratch_schema], schema.ref)
+    conn.commit()
     cur.close()
     return warnings
+
+
+def _locks(table: dict) -> int:
+    """About how many locks creating `table` takes: the table, its TOAST table and index,
+    its sequences, an index per key and statement, and each table its foreign keys name."""
+    create = table["create"]
+    return 4 + 2 * len(table["statements"]) + sum(create.count(word) for word in ("SERIAL", "PRIMARY KEY", "UNIQUE", " REFERENCES "))
+
+
+def _batches(tables: list[tuple[str, dict]]):
+    batch, locks = [], 0
+    for key, table in tables:
+        cost = _locks(table)
+        if batch and locks + cost > LOCK_BUDGET:
+            yield batch
+            batch, locks = [], 0
+        batch.append((key, table))
+        locks += cost
+    if batch:
+        yield batch
 
 
 def _message(exc: psycopg2.Error) -> str:
@@ -68,42 +103,95 @@ def _message(exc: psycopg2.Error) -> str:
     return (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:").strip()
 
 
-def _create_carefully(cur, schema: LoadedSchema, needs: extensions.Extensions) -> list[Warning]:
-    warnings: list[Warning] = []
-    ref = schema.ref
+_ALTERED = re.compile(r'^ALTER TABLE (?:ONLY )?((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)')
+_MISSING_RELATION = re.compile(r'relation "([^"]+)" does not exist')
 
-    def attempt(sql: str, what: str, column_type: str | None = None) -> bool:
+
+class _Creation:
+    """One schema being created: what PostgreSQL rejected, per table."""
+
+    def __init__(self, cur, ref: str, needs: extensions.Extensions) -> None:
+        self.cur, self.ref, self.needs = cur, ref, needs
+        self.warnings: list[Warning] = []
+        self.rejected: dict[str, str] = {}  # table -> why it is not there (in full)
+
+    def statements(self, statements: list[str]) -> None:
+        """Statements outside any table's CREATE (schemas, types, foreign keys of cycles):
+        in one round trip, or one by one when PostgreSQL rejects something."""
+        if not statements or _attempt_quietly(self.cur, ";\n".join(statements), self.needs):
+            return
+        for sql in statements:
+            if (message := self.attempt(sql, "statement")) is None:
+                continue
+            altered = _ALTERED.match(sql)
+            if altered:  # a foreign key of a cycle: its table is not there in full
+                self.rejected.setdefault(altered.group(1).replace('"', ""), f"{sql.split(' FOREIGN KEY')[0]}: {message}")
+            else:
+                self.warnings.append(Warning("rejected-ddl", f"statement: PostgreSQL rejected it: {message}", self.ref))
+
+    def tables(self, batch: list[tuple[str, dict]]) -> None:
+        """A batch of tables with their indexes: in one round trip when PostgreSQL takes it
+        all (most of the time), else table by table to find out what and keep the rest."""
+        sql = ";\n".join(s for _, t in batch for s in [t["create"], *t["statements"]])
+        if _attempt_quietly(self.cur, sql, self.needs):
+            return
+        for key, table in batch:
+            if _attempt_quietly(self.cur, ";\n".join([table["create"], *table["statements"]]), self.needs):
+                continue
+            if (message := self._create_table(table, key)) is not None:
+                self._reject(key, message)
+                continue
+            for sql in table["statements"]:
+                what = sql.split(" ON ")[0]
+                if (message := self.attempt(sql, f"table {key}: {what}")) is not None:
+                    self.rejected.setdefault(key, f"{what}: {message}")
+
+    def _reject(self, key: str, message: str) -> None:
+        missing = _MISSING_RELATION.search(message)
+        if missing and missing.group(1) in self.rejected:
+            message = f"depends on {missing.group(1)}, not created"
+        self.rejected[key] = message
+
+    def missing(self, keys: list[str]) -> list[Warning]:
+        """A `not-compared` warning for each table of `keys` that PostgreSQL does not have,
+        or has without something PostgreSQL rejected."""
+        self.cur.execute("SELECT k FROM unnest(%s::text[]) k WHERE to_regclass(k) IS NULL", ([qualified(k) for k in keys],))
+        absent = {row[0] for row in self.cur.fetchall()}
+        for key in keys:
+            if qualified(key) in absent:
+                self.rejected.setdefault(key, "not created")
+        return [Warning("not-compared", reason, self.ref, key) for key, reason in sorted(self.rejected.items())]
+
+    def attempt(self, sql: str, what: str, column_type: str | None = None) -> str | None:
+        """Run `sql` (`what` it is, for messages): None, or why PostgreSQL rejects it."""
         for _ in range(4):  # each retry may shim one more missing function or extension
-            message = _try(cur, sql)
+            message = _try(self.cur, sql)
             if message is None:
-                return True
+                return None
             missing = _MISSING_FUNCTION.search(message)
-            if missing and column_type and _shim(cur, missing.group(1), column_type):
-                warnings.append(
-                    Warning("placeholder-function", f"function {missing.group(1)}() does not exist here; a placeholder returning {column_type} stands in for it", ref)
+            if missing and column_type and _shim(self.cur, missing.group(1), column_type):
+                self.warnings.append(
+                    Warning("placeholder-function", f"function {missing.group(1)}() does not exist here; a placeholder returning {column_type} stands in for it", self.ref)
                 )
                 continue
-            if needs.provide(message, what):
-                continue
-            warnings.append(Warning("rejected-ddl", f"{what}: PostgreSQL rejected it: {message}", ref))
-            return False
-        return False
+            if not self.needs.provide(message, what):
+                break
+        return message
 
-    for sql in schema.preamble:
-        attempt(sql, "statement")
-    for key, table in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]):
-        if "create" not in table:
-            continue
-        # The table and its indexes in one round trip; most tables are fine.
-        if _attempt_quietly(cur, ";\n".join([table["create"], *table["statements"]]), needs):
-            continue
-        if not _create_table(cur, table, key, ref, warnings, attempt, needs):
-            continue
-        for sql in table["statements"]:
-            attempt(sql, f"table {key}: {sql.split(' ON ')[0]}")
-    for sql in schema.postamble:
-        attempt(sql, "statement")
-    return warnings
+    def _create_table(self, table: dict, key: str) -> str | None:
+        """Create `table` (None), or say why PostgreSQL rejects it."""
+        if _attempt_quietly(self.cur, table["create"], self.needs):
+            return None
+        # Without server defaults, then each default on its own.
+        if (message := self.attempt(table["create_plain"], f"table {key}")) is not None:
+            return message
+        for default in table["defaults"]:
+            if (message := self.attempt(default["sql"], f"{key}.{default['column']} server default", default["type_sql"])) is not None:
+                expression = default["sql"].split(" SET DEFAULT ", 1)[1]
+                self.warnings.append(
+                    Warning("invalid-default", f"{key}.{default['column']}: server default {expression} is rejected by PostgreSQL ({message}); compared without it", self.ref)
+                )
+        return None
 
 
 def _try(cur, sql: str) -> str | None:
@@ -124,28 +212,6 @@ def _attempt_quietly(cur, sql: str, needs: extensions.Extensions) -> bool:
     while (message := _try(cur, sql)) is not None:
         if not needs.provide(message):
             return False
-    return True
-
-
-def _create_table(cur, table: dict, key: str, ref: str, warnings: list[Warning], attempt, needs: extensions.Extensions) -> bool:
-    if _attempt_quietly(cur, table["create"], needs):
-        return True
-    # Without server defaults, then each default on its own.
-    if not attempt(table["create_plain"], f"table {key}"):
-        return False
-    for default in table["defaults"]:
-        ok = attempt(default["sql"], f"{key}.{default['column']} server default", default["type_sql"])
-        if not ok:
-            last = warnings.pop()
-            expression = default["sql"].split(" SET DEFAULT ", 1)[1]
-            warnings.append(
-                Warning(
-                    "invalid-default",
-                    f"{key}.{default['column']}: server default {expression} is rejected by PostgreSQL "
-                    f"({last.message.split(': PostgreSQL rejected it: ')[-1]}); compared without it",
-                    ref,
-                )
-            )
     return True
 
 

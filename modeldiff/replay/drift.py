@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from ..compare import coverage
 from ..compare.schemas import Place, compare_databases, materialize_in_schema
 from ..db.server import EmbeddedPostgres
 from ..load import LoadFailure, LoadOptions, load_schema
@@ -44,9 +45,11 @@ def drift(server: EmbeddedPostgres, database: str, models: Future) -> dict:
         return {"error": str(exc)}
     place, warnings = materialize_in_schema(server, schema)
     changes, _ = compare_databases(Place(server.sqlalchemy_url(database)), place)
-    changes = [c for c in changes if c.table not in _BOOKKEEPING]
+    not_compared, warnings = coverage.split(warnings)
+    changes = [c for c in coverage.without(changes, not_compared) if c.table not in _BOOKKEEPING]
     return {
         "models_only": [c.to_json() for c in changes if not c.kind.startswith("remove_")],
         "migrations_only": [c.to_json() for c in changes if c.kind.startswith("remove_")],
         "warnings": [w.to_json() for w in [*schema.warnings, *warnings]],
+        **({"not_compared": [n.to_json() for n in not_compared]} if not_compared else {}),
     }
