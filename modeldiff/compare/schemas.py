@@ -27,6 +27,8 @@ from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
 from . import coverage
 from .facts import collect_facts
+from .serials import serial_hook
+from .unchanged import unchanged_tables
 from ..sqltext import default_text as _default_text
 from ..sqltext import type_text as type_sql
 from ..values import Change, Diff, Dispatch, RefInfo, Warning
@@ -69,7 +71,7 @@ def compare_schemas(old: LoadedSchema, new: LoadedSchema, server: EmbeddedPostgr
 
 def compare_places(old: LoadedSchema, new: LoadedSchema, old_place, new_place) -> Diff:
     """Compare two materialized schemas: each place is (Place or Side, warnings of creating it)."""
-    changes, upgrade_ops = compare_databases(old_place[0], new_place[0])
+    changes, upgrade_ops = compare_databases(old_place[0], new_place[0], unchanged_tables(old, new))
     not_compared, warnings = coverage.split([*old.warnings, *new.warnings, *old_place[1], *new_place[1]])
     changes = coverage.without(changes, not_compared)
     return Diff(
@@ -111,6 +113,9 @@ def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, li
     return database, warnings
 
 
+EAGER_TARGET_TABLES = 300
+
+
 class Side:
     """One materialized schema, reflected once for the roles it plays in comparisons: as
     TO, a MetaData (alembic's target); as FROM, an inspector whose alembic caches are
@@ -135,24 +140,25 @@ class Side:
         self.enums = {e["name"]: e["labels"] for e in self.inspector.get_enums()}
 
     def prepare(self, roles: tuple[str, ...]) -> "Side":
-        if "target" in roles:
+        # A big schema's target is reflected when compared, only the tables that differ.
+        if "target" in roles and sum(map(len, self.primary_keys.values())) <= EAGER_TARGET_TABLES:
             self.as_target()
         if "source" in roles:
             self.as_source()
         return self
 
-    def as_target(self) -> MetaData:
-        """The schema reflected into a MetaData, through alembic's own column hook, as
-        alembic reflects the FROM side (e.g. SERIAL columns lose their nextval() default
-        on both sides)."""
+    def as_target(self, skip: frozenset[str] = frozenset()) -> MetaData:
+        """The schema reflected into a MetaData, through the column hook alembic reflects
+        the FROM side with (e.g. SERIAL columns lose their nextval() default on both
+        sides; serials.py batches its query). The `skip` tables (see unchanged.py) are
+        left out, unless a foreign key of another names them."""
         with self._lock:
             if self._target is None:
-                target = MetaData()
-                event.listen(target, "column_reflect", MigrationContext.configure(self.connection).impl.autogen_column_reflect)
-                target.reflect(self.connection)
-                for schema in self.schemas:
-                    target.reflect(self.connection, schema=schema)
-                self._target = target
+                self._target = MetaData()
+                event.listen(self._target, "column_reflect", serial_hook(self.connection))
+            for schema in [None, *self.schemas]:
+                names = [n for n in self.inspector.get_table_names(schema=schema) if _key(schema, n) not in skip]
+                self._target.reflect(self.connection, schema=schema, only=names)  # those not there yet
             return self._target
 
     def as_source(self):
@@ -193,9 +199,10 @@ def _produce_migrations(context, target: MetaData, inspector):
     return script
 
 
-def compare_databases(old: str | Place | Side, new: str | Place | Side):
+def compare_databases(old: str | Place | Side, new: str | Place | Side, unchanged: frozenset[str] = frozenset()):
     """Changes that turn the schema at `old` into the one at `new` (database URLs, Places
-    or prepared Sides), sorted, and alembic's UpgradeOps for them."""
+    or prepared Sides), sorted, and alembic's UpgradeOps for them. Alembic leaves out the
+    `unchanged` tables (see unchanged.py)."""
     with ExitStack() as stack:
         sides = []
         for place in (old, new):
@@ -203,12 +210,12 @@ def compare_databases(old: str | Place | Side, new: str | Place | Side):
                 place = Side(place)
                 stack.callback(place.close)
             sides.append(place)
-        return compare_sides(*sides)
+        return compare_sides(*sides, unchanged)
 
 
-def compare_sides(old: Side, new: Side):
+def compare_sides(old: Side, new: Side, unchanged: frozenset[str] = frozenset()):
     schemas = sorted(set(old.schemas) | set(new.schemas))
-    target, source = new.as_target(), old.as_source()
+    target, source = new.as_target(unchanged), old.as_source()
     context = MigrationContext.configure(
         old.connection,
         opts={
@@ -216,9 +223,12 @@ def compare_sides(old: Side, new: Side):
             "compare_server_default": _compare_default,
             "target_metadata": target,
             "include_schemas": bool(schemas),
-            "include_name": lambda name, type_, parents: type_ != "schema" or name is None or name in schemas,
+            "include_name": lambda name, type_, parents: (type_ != "schema" or name is None or name in schemas)
+            and not (type_ == "table" and _key(parents.get("schema_name"), name) in unchanged),
+            "include_object": lambda obj, name, type_, reflected, other: not (type_ == "table" and _key(obj.schema, name) in unchanged),
         },
     )
+    context.impl.autogen_column_reflect = serial_hook(old.connection)  # alembic's, batched
     with pywarnings.catch_warnings():
         # Tables with mutually dependent foreign keys (users <-> teams) are normal;
         # alembic only sorts them for rendering. Not the user's concern here.
@@ -230,6 +240,10 @@ def compare_sides(old: Side, new: Side):
     changes += enum_changes(old.enums, new.enums)
     changes = collect_facts(old.connection, new.connection, changes)
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
+
+
+def _key(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
 
 
 def _user_schemas(conn) -> list[str]:
