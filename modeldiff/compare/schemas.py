@@ -113,7 +113,7 @@ def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, li
     return database, warnings
 
 
-EAGER_TARGET_TABLES = 300
+EAGER_TABLES = 300  # a schema of more tables is reflected only where the pair differs
 
 
 class Side:
@@ -140,8 +140,10 @@ class Side:
         self.enums = {e["name"]: e["labels"] for e in self.inspector.get_enums()}
 
     def prepare(self, roles: tuple[str, ...]) -> "Side":
-        # A big schema's target is reflected when compared, only the tables that differ.
-        if "target" in roles and sum(map(len, self.primary_keys.values())) <= EAGER_TARGET_TABLES:
+        # A big schema is reflected when compared, only the tables that differ.
+        if sum(map(len, self.primary_keys.values())) > EAGER_TABLES:
+            return self
+        if "target" in roles:
             self.as_target()
         if "source" in roles:
             self.as_source()
@@ -158,14 +160,17 @@ class Side:
                 event.listen(self._target, "column_reflect", serial_hook(self.connection))
             for schema in [None, *self.schemas]:
                 names = [n for n in self.inspector.get_table_names(schema=schema) if _key(schema, n) not in skip]
+                if skip:  # in the same batch, the tables their foreign keys name (else one by one)
+                    names = _with_referred(self.inspector, schema, names)
                 self._target.reflect(self.connection, schema=schema, only=names)  # those not there yet
             return self._target
 
-    def as_source(self):
-        """The inspector alembic reads this side through, with its caches filled."""
+    def as_source(self, skip: frozenset[str] = frozenset()):
+        """The inspector alembic reads this side through, with its caches filled (but for
+        the `skip` tables)."""
         with self._lock:
             if not self._source_ready:
-                _fill_alembic_caches(self.inspector, [None, *self.schemas])
+                _fill_alembic_caches(self.inspector, [None, *self.schemas], skip)
                 self._source_ready = True
             return self.inspector
 
@@ -174,14 +179,14 @@ class Side:
         self.engine.dispose()
 
 
-def _fill_alembic_caches(inspector, schemas: list[str | None]) -> None:
+def _fill_alembic_caches(inspector, schemas: list[str | None], skip: frozenset[str] = frozenset()) -> None:
     """What alembic's table comparison reads first, fetched now (batched, one query per
     kind). Alembic keeps it in the inspector's info_cache and finds it there later."""
     if compat.InspectorConv is None:  # another alembic: it fetches the same itself, later
         return
     for schema in schemas:
         names = inspector.get_table_names(schema=schema)
-        compat.InspectorConv(inspector).pre_cache_tables(schema, names, set(names))
+        compat.InspectorConv(inspector).pre_cache_tables(schema, [n for n in names if _key(schema, n) not in skip], set(names))
 
 
 def _produce_migrations(context, target: MetaData, inspector):
@@ -215,7 +220,7 @@ def compare_databases(old: str | Place | Side, new: str | Place | Side, unchange
 
 def compare_sides(old: Side, new: Side, unchanged: frozenset[str] = frozenset()):
     schemas = sorted(set(old.schemas) | set(new.schemas))
-    target, source = new.as_target(unchanged), old.as_source()
+    target, source = new.as_target(unchanged), old.as_source(unchanged)
     context = MigrationContext.configure(
         old.connection,
         opts={
@@ -240,6 +245,18 @@ def compare_sides(old: Side, new: Side, unchanged: frozenset[str] = frozenset())
     changes += enum_changes(old.enums, new.enums)
     changes = collect_facts(old.connection, new.connection, changes)
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
+
+
+def _with_referred(inspector, schema: str | None, names: list[str]) -> list[str]:
+    """`names` and every table of `schema` their foreign keys lead to, directly or not."""
+    referred = {key[1]: {fk["referred_table"] for fk in fks if fk["referred_schema"] in (None, schema)} for key, fks in inspector.get_multi_foreign_keys(schema=schema).items()}
+    found, todo = set(names), list(names)
+    while todo:
+        for name in referred.get(todo.pop(), ()):
+            if name not in found:
+                found.add(name)
+                todo.append(name)
+    return sorted(found)
 
 
 def _key(schema: str | None, name: str) -> str:
