@@ -79,10 +79,12 @@ def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schem
 
 
 def _locks(table: dict) -> int:
-    """About how many locks creating `table` takes: the table, its TOAST table and index,
-    its sequences, an index per key and statement, and each table its foreign keys name."""
+    """At least as many locks as creating `table` takes (a lock per object and mode): the
+    table, its TOAST table and index, its sequences, each index (and the table again, in
+    another mode), each table its foreign keys name. Measured: 18 for a table of 10 columns
+    with a serial key, a unique key, a foreign key and 2 indexes; this says 20."""
     create = table["create"]
-    return 4 + 2 * len(table["statements"]) + sum(create.count(word) for word in ("SERIAL", "PRIMARY KEY", "UNIQUE", " REFERENCES "))
+    return 6 + 3 * len(table["statements"]) + 2 * sum(create.count(word) for word in ("SERIAL", "PRIMARY KEY", "UNIQUE", " REFERENCES "))
 
 
 def _batches(tables: list[tuple[str, dict]]):

@@ -162,7 +162,9 @@ class Side:
                 names = [n for n in self.inspector.get_table_names(schema=schema) if _key(schema, n) not in skip]
                 if skip:  # in the same batch, the tables their foreign keys name (else one by one)
                     names = _with_referred(self.inspector, schema, names)
-                self._target.reflect(self.connection, schema=schema, only=names)  # those not there yet
+                missing = [n for n in names if _key(schema, n) not in self._target.tables]
+                if missing:
+                    self._target.reflect(self.connection, schema=schema, only=missing)
             return self._target
 
     def as_source(self, skip: frozenset[str] = frozenset()):

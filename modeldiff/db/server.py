@@ -319,12 +319,13 @@ def _server_module():
 
 # Server settings given on the command line of every start (they override the data
 # directory's configuration, old data directories included). One transaction creating or
-# migrating a schema of thousands of tables takes a lock per table, index, sequence and
-# TOAST table (about 8 a table): PostgreSQL's lock table has room for
-# max_locks_per_transaction x (max_connections + max_prepared_transactions) of them, 6,400
-# by default, shared by every session. The compare stage creates schemas in batches (see
-# compare/materialize.py); an app's own migrations (the replay stage) may create all of
-# them in one transaction, so room for ~50,000 (about 25 MB of shared memory).
+# migrating a schema takes a lock per table, index, sequence and TOAST table and mode
+# (measured: 36,004 for 2,000 tables of 10 columns, 3 indexes and a foreign key each):
+# PostgreSQL's lock table has room for max_locks_per_transaction x (max_connections +
+# max_prepared_transactions) of them, ~7,000 by default, shared by every session. The
+# compare stage creates schemas in batches (compare/materialize.py); an app's own
+# migrations (the replay stage) may create everything in one transaction: room for
+# ~56,000 (24 MB more shared memory), enough for those 2,000 tables in one transaction.
 SERVER_SETTINGS = {"max_locks_per_transaction": "512"}
 
 
