@@ -3,8 +3,8 @@ and a table PostgreSQL rejects is never lost silently (listed, partial, exit 2).
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,19 +12,12 @@ import pytest
 
 from conftest import make_repo, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _synthetic():
-    spec = importlib.util.spec_from_file_location("bench_synthetic", ROOT / "bench" / "synthetic.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import synthetic  # noqa: E402 - bench/synthetic.py, the generator bench/run uses
 
 
 @pytest.mark.slow
 def test_a_synthetic_app_of_300_tables_gives_exactly_its_changes(tmp_path):
-    synthetic = _synthetic()
     # 300 tables are created in several batches; 12 changed tables cover each variant 3 times.
     repo = synthetic.build(tmp_path, tables=300, changed=12)
     proc = run_cli("diff", str(repo), "v1", "v2", "--format", "json")

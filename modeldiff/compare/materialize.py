@@ -105,7 +105,8 @@ def _message(exc: psycopg2.Error) -> str:
     return (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:").strip()
 
 
-_ALTERED = re.compile(r'^ALTER TABLE (?:ONLY )?((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)')
+# The table an `ALTER TABLE` statement alters (group 1, quoted as written).
+ALTERED_TABLE = re.compile(r'^ALTER TABLE (?:ONLY )?((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)')
 _MISSING_RELATION = re.compile(r'relation "([^"]+)" does not exist')
 
 
@@ -125,7 +126,7 @@ class _Creation:
         for sql in statements:
             if (message := self.attempt(sql, "statement")) is None:
                 continue
-            altered = _ALTERED.match(sql)
+            altered = ALTERED_TABLE.match(sql)
             if altered:  # a foreign key of a cycle: its table is not there in full
                 self.rejected.setdefault(altered.group(1).replace('"', ""), f"{sql.split(' FOREIGN KEY')[0]}: {message}")
             else:

@@ -11,11 +11,8 @@ every table.
 
 from __future__ import annotations
 
-import re
-
 from ..load import LoadedSchema
-
-_ALTERED = re.compile(r'^ALTER TABLE (?:ONLY )?((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)')
+from .materialize import ALTERED_TABLE
 
 
 def _by_table(schema: LoadedSchema) -> tuple[dict[str, tuple], list[str]]:
@@ -23,7 +20,7 @@ def _by_table(schema: LoadedSchema) -> tuple[dict[str, tuple], list[str]]:
     tables = {key: (t.get("create"), tuple(t["statements"])) for key, t in schema.tables.items()}
     loose = list(schema.preamble)
     for sql in schema.postamble:
-        altered = _ALTERED.match(sql)
+        altered = ALTERED_TABLE.match(sql)
         key = altered.group(1).replace('"', "") if altered else None
         if key in tables:
             tables[key] += (sql,)
