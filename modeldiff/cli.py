@@ -279,15 +279,23 @@ def exit_for(result, exit_code: bool, keep_going: bool = True) -> None:
 
 
 
-def refuse_incomplete(results, keep_going: bool) -> None:
-    """Exit 2 with a one-line error when a result left tables out, unless --keep-going."""
+def incomplete(results) -> str | None:
+    """What the results left out, in a few words (None: nothing)."""
     from .compare import coverage
 
     missing = [n for result in results for n in result.not_compared]
+    if not missing:
+        return None
+    causes = coverage.causes(missing)
+    more = f" (and {len(causes) - 1} more causes)" if len(causes) > 1 else ""
+    return f"{coverage.summary(missing)}: {causes[0]}{more}"
+
+
+def refuse_incomplete(results, keep_going: bool) -> None:
+    """Exit 2 with a one-line error when a result left tables out, unless --keep-going."""
+    missing = incomplete(results)
     if missing and not keep_going:
-        causes = coverage.causes(missing)
-        more = f" (and {len(causes) - 1} more causes)" if len(causes) > 1 else ""
-        click.echo(f"modeldiff: error: incomplete result, {coverage.summary(missing)}: {causes[0]}{more}; --keep-going accepts it", err=True)
+        click.echo(f"modeldiff: error: incomplete result, {missing}; --keep-going accepts it", err=True)
         sys.exit(2)
 
 
@@ -418,6 +426,8 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
             from .draft.revision import draft_revision
 
             prepared = prepare_migration(request, server)
+            if not keep_going and (missing := incomplete([prepared.result])):
+                raise UserError(f"incomplete schemas, {missing}: a revision drafted from them would miss those tables; --keep-going drafts it anyway")
             revision = draft_revision(prepared.migration, options)
             source, rid, down, history = _revision_source(prepared, revision, request, message, rev_id, date, migrations)
             plan = None
@@ -481,6 +491,8 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
             from .draft.revision import draft_revision
 
             prepared = prepare_migration(request, server)
+            if missing := incomplete([prepared.result]):  # a round trip from a partial schema proves nothing
+                raise UserError(f"cannot verify from incomplete schemas, {missing}")
             revision = draft_revision(prepared.migration, options)
             source, *_ = _revision_source(prepared, revision, request, f"upgrade to {to_ref}", "modeldiff0000", datetime(2000, 1, 1), None)
             outcome = _verify(prepared, revision, source)
