@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from rich.markup import escape
 
+from ..compare import coverage
 from .text import describe, sign
 
 
@@ -31,13 +32,16 @@ def history_json(refs, pairs, hazards=None) -> str:
 
 
 def history_text(refs, pairs, hazards=None) -> str:
-    lines = [f"[bold]schema history[/]: {len(refs)} refs, {len(pairs)} upgrades, {sum(len(p[2].changes) for p in pairs)} changes"]
+    missing = [n for *_, result in pairs for n in result.not_compared]
+    incomplete = f"[bold red]incomplete ({coverage.summary(missing)}):[/] " if missing else ""
+    lines = [f"[bold]schema history[/]: {incomplete}{len(refs)} refs, {len(pairs)} upgrades, {sum(len(p[2].changes) for p in pairs)} changes"]
     for old, new, result in pairs:
         tables = len({c.table for c in result.changes})
         lines.append(
             f"  {escape(old.snapshot.ref)} → {escape(new.snapshot.ref)}: {len(result.changes)} changes in {tables} tables"
             f" ({len(old.schema.tables)} → {len(new.schema.tables)} tables)"
         )
+        lines += [f"    [red]{escape(line)}[/]" for line in coverage.causes(result.not_compared)]
     lines.append("")
     lines.append("[bold]timeline by table[/]")
     for table, items in _timeline(pairs).items():
