@@ -112,3 +112,23 @@ def test_a_table_the_server_rejects_is_listed_not_compared_with_exit_2(tmp_path)
     verify = run_cli("verify", str(repo), "v1", "v2")
     assert verify.returncode == 2
     assert verify.stderr.strip().splitlines()[-1].startswith("modeldiff: error: cannot verify from incomplete schemas, 4 tables not compared: ")
+
+
+def _schema(tables: dict, preamble=(), postamble=()):
+    from modeldiff.load import LoadedSchema
+
+    entries = {key: {"create": create, "statements": list(statements)} for key, (create, statements) in tables.items()}
+    return LoadedSchema("r", None, entries, list(preamble), list(postamble), [], {}, {}, [])
+
+
+def test_only_tables_with_the_very_same_statements_are_left_to_postgresql():
+    from modeldiff.compare.unchanged import unchanged_tables
+
+    a = {"users": ("CREATE TABLE users (id INTEGER)", ["CREATE INDEX ix ON users (id)"]), "teams": ("CREATE TABLE teams (id INTEGER)", [])}
+    b = {**a, "teams": ("CREATE TABLE teams (id BIGINT)", [])}
+    assert unchanged_tables(_schema(a), _schema(b)) == {"users"}
+    # A foreign key of a cycle (added after all tables) belongs to the table it alters.
+    fk = 'ALTER TABLE "users" ADD CONSTRAINT fk FOREIGN KEY(id) REFERENCES teams (id)'
+    assert unchanged_tables(_schema(a), _schema(a, postamble=[fk])) == {"teams"}
+    # Statements of no table (types, schemas) can change what a table's text means: none is skipped.
+    assert unchanged_tables(_schema(a, preamble=["CREATE TYPE mood AS ENUM ('a')"]), _schema(a, preamble=["CREATE TYPE mood AS ENUM ('b')"])) == frozenset()
