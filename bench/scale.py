@@ -145,7 +145,7 @@ def scaling_table(sizes: list[int], scratch: Path, env: dict, reference: tuple[s
     for tables in sizes:
         changed = max(1, tables // 100)
         repo = synthetic.build(scratch, tables, changed)
-        args = ["diff", str(repo), "v1", "v2", "--format", "json"]
+        args = ["diff", str(repo), "v1", "v2", "--format", "json", "--timeout", "3600"]  # big imports on a busy machine
         clear(env)
         cold, peak, proc, cpu = measured(args, env)
         if proc.returncode not in (0, 1):
