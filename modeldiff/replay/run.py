@@ -249,6 +249,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         "complete": error is None,
         "error": error,
         "revisions": revisions,
+        "existing_tables": sorted(chain.result.get("existing_tables", [])) if chain else [],
         "timing": {
             "from_replay_seconds": round(base.seconds, 3),
             "from_cached": base.cached,
