@@ -579,24 +579,43 @@ def _pg_version(ctx, param, value):
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", help="Write to this file instead of stdout.")
 @click.option("--explain", metavar="CODE", expose_value=False, is_eager=True, callback=_explain_callback, help="Print the documentation of a hazard code and exit.")
-def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, fmt, output):
-    """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long."""
+@click.option("--from-models", is_flag=True, help="Plan the models diff, not the statements the app's own migrations run.")
+@click.option("--migrations", help="The app's alembic directory (with env.py) or versions directory (default: found from alembic.ini, Flask-Migrate or a preset).")
+def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, fmt, output, from_models, migrations):
+    """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long.
+
+    When the app has alembic migrations from FROM to TO, the steps are the statements they
+    run (replayed on a scratch PostgreSQL, each with the locks and rewrites observed), and
+    the models diff is drift; --from-models plans the models diff instead."""
     request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
     if calibrate and not database_url:
         raise UserError("--calibrate needs --database-url (the server to measure)")
     log = lambda message: click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
 
     def run():
-        result = diff(request)
-        return make_plan(result, database_url, pg_version, calibrate, calibrate_size, log)
+        from .pipeline import plan_inputs
+        from .replay.setup import SetupError
+
+        try:
+            result, replayed = plan_inputs(request, from_models, migrations)
+        except SetupError as exc:
+            raise UserError(str(exc)) from None
+        return make_plan(result, database_url, pg_version, calibrate, calibrate_size, log, replay=replayed)
 
     plan = run_guarded(run)
+    failed = plan.replay is not None and not plan.replay.complete
+    if failed and output and output != "-":
+        output = None  # no partial file: the incomplete answer goes to stdout
     if fmt == "json":
         write_output(render_plan_json(plan), output)
     elif fmt == "markdown":
         write_output(render_plan_markdown(plan), output)
     else:
         write_output(render_plan_text(plan), output, markup=True)
+    if failed:
+        click.echo(f"modeldiff: error: {plan.replay.error}", err=True)
+        if not keep_going:
+            sys.exit(2)
     refuse_incomplete([plan.result], keep_going)
 
 

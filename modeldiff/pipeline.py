@@ -420,3 +420,40 @@ def from_history(request: DiffRequest, layout: Layout, migrations: str | None):
     if not path:
         return None
     return read_history(Repository(request.repo).snapshot(request.from_ref), path)
+
+
+def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str | None = None):
+    """What `plan` needs: the models diff, and the replay of the app's own migrations
+    between the refs (`replay.values.Replay`), or None when planning from the models (asked
+    for, no alembic setup at a ref, or no revision between the refs' heads)."""
+    session, old, new, result, _ = _compare_pair(request)
+    if from_models:
+        return result, None
+    from .replay.run import cached_answer, child_options, replay
+    from .replay.setup import find_setup
+    from .replay.values import Replay
+
+    snapshots = (old.snapshot, new.snapshot)
+    setups = [find_setup(snapshot, migrations) for snapshot in snapshots]
+    if None in setups or not _has_chain(snapshots, setups):
+        return result, None
+    from .db.server import shared_server
+
+    options = child_options(dict(request.settings), max(request.timeout, 300.0), request.python, dict(request.env))
+    how = {"use_cache": request.use_cache, "loaded": (old.schema, new.schema), "with_drift_from": False}
+    report = cached_answer(*snapshots, *setups, options, **how)[1]
+    if report is None:
+        with shared_server() as server:
+            report = replay(*snapshots, *setups, server, options, **how)
+    if not report["revisions"] and report["error"] is None:
+        return result, None  # the scripts changed, but no revision runs
+    return result, Replay.from_report(report)
+
+
+def _has_chain(snapshots, setups) -> bool:
+    """TO's version directories have a script FROM's lack or differ in (blob ids: nothing
+    read); the replay then says which revisions run."""
+    from .replay.run import phase_inputs
+
+    (from_files, from_scripts), (to_files, to_scripts) = (phase_inputs(snap, setup) for snap, setup in zip(snapshots, setups))
+    return any(from_files.get(path) != to_files[path] for path in to_scripts)
