@@ -457,3 +457,43 @@ def _has_chain(snapshots, setups) -> bool:
 
     (from_files, from_scripts), (to_files, to_scripts) = (phase_inputs(snap, setup) for snap, setup in zip(snapshots, setups))
     return any(from_files.get(path) != to_files[path] for path in to_scripts)
+
+
+@dataclass(frozen=True)
+class Remainder:
+    """What a revision still has to do once the app's own migrations from FROM to TO ran:
+    from the schema they produce to TO's models (`migration` None: nothing)."""
+
+    replay: "Replay"  # noqa: F821 - replay.values, imported late
+    migration: "Migration | None"  # noqa: F821
+    heads: tuple[str, ...]  # TO's heads: the revision follows them
+
+
+def remainder(request: DiffRequest, prepared: PreparedMigration, migrations: str | None = None) -> Remainder | None:
+    """None when the app has no revision between the refs (the draft is the whole models
+    diff); else the app's chain replayed on `prepared.server`, and the migration from the
+    schema it produces to TO's models (the drift `replay` reports, as operations)."""
+    from .draft.migration import build_migration
+    from .replay.run import child_options, replay
+    from .replay.setup import find_setup
+    from .replay.values import Replay
+
+    repository = Repository(request.repo)
+    snapshots = (repository.snapshot(request.from_ref), repository.snapshot(request.to_ref))
+    setups = [find_setup(snapshot, migrations) for snapshot in snapshots]
+    if None in setups or not _has_chain(snapshots, setups):
+        return None
+    options = child_options(dict(request.settings), max(request.timeout, 300.0), request.python, dict(request.env))
+    server = prepared.server
+    report = replay(*snapshots, *setups, server, options, use_cache=request.use_cache, loaded=(prepared.pair.old, prepared.pair.new), with_drift_from=False, keep_database=True)
+    if not report["revisions"] and report["error"] is None:
+        return None
+    replayed = Replay.from_report(report)
+    if not replayed.complete or replayed.drift_error:
+        return Remainder(replayed, None, replayed.to_heads)
+    migration = None
+    if replayed.models_only or replayed.migrations_only:
+        database = report["migrated_database"]
+        server._execute(database, "DROP TABLE IF EXISTS alembic_version")  # alembic's bookkeeping, not the app's schema
+        migration = build_migration(server, database, prepared.to_db, None, prepared.pair.new)
+    return Remainder(replayed, migration, replayed.to_heads)

@@ -109,3 +109,18 @@ def test_locks_and_tables_by_table_name(pg):
     assert update["tables"] == ["audit.log"] and update["locks"]["audit.log"] == "RowExclusiveLock"
     assert fk["tables"] == ["children", "parents"]
     assert all(isinstance(t, str) and not t.isdigit() for s in observer.statements for t in s["locks"])
+
+
+def test_revision_drafts_only_what_the_chain_leaves_undone(shop, difylike, tmp_path):
+    covered = run_cli("revision", str(difylike), "v0.15.3", "v1.0.0", "-o", str(tmp_path / "covered") + "/")
+    assert covered.returncode == 0, covered.stderr
+    assert "the draft is empty; no revision written" in covered.stderr
+    assert not (tmp_path / "covered").exists() or not any((tmp_path / "covered").iterdir())
+    left = run_cli("revision", str(shop), "v1", "v2", "--rev-id", "abc")
+    assert left.returncode == 0, left.stderr
+    assert "already run 5 revisions" in left.stderr and "the draft is only what they leave undone" in left.stderr
+    assert "down_revision: Union[str, Sequence[str], None] = '0006'" in left.stdout
+    # The models still say INTEGER; the chain made BIGINT: the remainder turns it back.
+    assert "op.alter_column('orders', 'total'" in left.stdout
+    whole = run_cli("revision", str(shop), "v1", "v2", "--rev-id", "abc", "--from-models")
+    assert whole.returncode == 0 and "leave undone" not in whole.stdout and "already run" not in whole.stderr

@@ -129,8 +129,11 @@ def child_options(settings: dict, timeout: float, python: str | None, env: dict)
     return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
 
 
-def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True) -> dict:
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, keep_database: bool = False) -> dict:
     """The answer of `modeldiff migrations` as JSON-ready data (see `report`).
+
+    `keep_database`: the answer names the scratch database at TO's heads
+    (`migrated_database`, dropped with `server`'s run), and is never read from the cache.
 
     The chain runs on FROM's schema with a few synthetic rows per table (so that per-row
     data migrations run); if it fails there but not without them, the answer is the run
@@ -147,7 +150,7 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
 
     from . import cache
 
-    answer_key, kept = cached_answer(from_snapshot, to_snapshot, from_setup, to_setup, options, use_cache, seed_rows, with_drift, loaded, with_drift_from)
+    answer_key, kept = cached_answer(from_snapshot, to_snapshot, from_setup, to_setup, options, use_cache and not keep_database, seed_rows, with_drift, loaded, with_drift_from)
     if kept is not None:
         return kept
     ensure_role(server)
@@ -168,7 +171,9 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
             else:
                 loading.cancel()
                 out[key] = {"error": "not computed: the migrations did not all run"}
-    out.pop("_databases", None)
+    migrated = out.pop("_databases")["drift"]
+    if keep_database and out["complete"]:
+        out["migrated_database"] = migrated
     files_read = out.pop("_files_read")
     out["timing"]["answer_cached"] = False
     if answer_key is not None and out["complete"] and not (out.get("drift") or {}).get("error"):
