@@ -11,7 +11,7 @@ from ..values import Change, Diff
 from .calibrate import calibrate as run_calibration
 from .calibrate import load_calibration, save_calibration
 from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
-from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, CATALOGUE, Hazard
+from .hazards import CATALOGUE, Hazard, HazardedStep
 from .live import LiveDatabaseError, LiveFacts, read_live_facts
 from .recipes import RenderedStep, render_recipe
 from .rules import DEFAULT_PG_VERSION, PlanContext, annotate, format_pg_version, parse_pg_version
@@ -20,53 +20,13 @@ from .statements import statement_for
 from ..replay.values import Replay
 from .types import parse_type
 
-_UNRANKED = max(h.rank for h in CATALOGUE.values()) + 1  # a step without hazards comes after every ranked one
-_LOCK_RANK = {ACCESS_EXCLUSIVE: 3, "SHARE ROW EXCLUSIVE": 2, "SHARE": 1}
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(HazardedStep):
     change: Change
     statement: str
     hazards: tuple[Hazard, ...] = ()
-
-    @property
-    def seconds(self) -> float | None:
-        estimates = [h.estimate.seconds for h in self.hazards if h.estimate is not None]
-        return sum(estimates) if estimates else None
-
-    @property
-    def costly(self) -> bool:
-        """Holds a blocking lock for as long as the table's size dictates."""
-        return any(h.cost and h.holds == "operation" for h in self.hazards)
-
-    @property
-    def lock(self) -> str | None:
-        locks = [h.lock for h in self.hazards if h.lock]
-        return max(locks, key=lambda lock: _LOCK_RANK.get(lock, 0)) if locks else None
-
-    @property
-    def lock_held(self) -> str | None:
-        held = {h.holds for h in self.hazards if h.lock}
-        return "operation" if "operation" in held else ("brief" if held else None)
-
-    @property
-    def blocks_reads(self) -> bool:
-        return any(h.lock in BLOCKS_READS for h in self.hazards if h.holds == "operation")
-
-    @property
-    def locked_tables(self) -> list[str]:
-        seen: list[str] = []
-        for h in self.hazards:
-            for t in h.tables:
-                if h.lock and t not in seen:
-                    seen.append(t)
-        return seen
-
-    @property
-    def severity(self) -> int:
-        """The catalogue rank of its most severe hazard (lower: read first)."""
-        return min((CATALOGUE[h.code].rank for h in self.hazards), default=_UNRANKED)
 
     @property
     def target(self) -> str:

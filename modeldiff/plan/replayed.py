@@ -18,12 +18,10 @@ from dataclasses import dataclass, replace
 from ..replay.values import Replay, Statement
 from ..values import Change
 from .estimate import Throughput, estimate_hazard
-from .hazards import BLOCKS_READS, CATALOGUE, Hazard
+from .hazards import CATALOGUE, Hazard, HazardedStep
 from .recipes import RenderedStep, render_recipe
 from .rules import PlanContext
 
-_UNRANKED = max(h.rank for h in CATALOGUE.values()) + 1
-_LOCK_RANK = {"ACCESS EXCLUSIVE": 3, "SHARE ROW EXCLUSIVE": 2, "SHARE": 1}
 _OBSERVED_LOCKS_DIFFER = 120000  # below PostgreSQL 12 the rules' lock findings are added
 
 # What a statement that makes a change of this kind says (besides its table, column or name).
@@ -73,7 +71,7 @@ def makes(statement: Statement, change: Change) -> bool:
 
 
 @dataclass(frozen=True)
-class ReplayStep:
+class ReplayStep(HazardedStep):
     """One statement of the upgrade, with its hazards and the models-diff changes it makes."""
 
     statement: Statement
@@ -81,42 +79,6 @@ class ReplayStep:
     changes: tuple[Change, ...] = ()
     data: str | None = None  # a data statement on an existing table: what it touched
     held_until_commit: bool = False  # one transaction for the whole upgrade: its locks stay
-
-    @property
-    def seconds(self) -> float | None:
-        estimates = [h.estimate.seconds for h in self.hazards if h.estimate is not None]
-        return sum(estimates) if estimates else None
-
-    @property
-    def costly(self) -> bool:
-        return any(h.cost and h.holds == "operation" for h in self.hazards)
-
-    @property
-    def lock(self) -> str | None:
-        locks = [h.lock for h in self.hazards if h.lock]
-        return max(locks, key=lambda lock: _LOCK_RANK.get(lock, 0)) if locks else None
-
-    @property
-    def lock_held(self) -> str | None:
-        held = {h.holds for h in self.hazards if h.lock}
-        return "operation" if "operation" in held else ("brief" if held else None)
-
-    @property
-    def blocks_reads(self) -> bool:
-        return any(h.lock in BLOCKS_READS for h in self.hazards if h.holds == "operation")
-
-    @property
-    def locked_tables(self) -> list[str]:
-        seen: list[str] = []
-        for h in self.hazards:
-            for t in h.tables:
-                if h.lock and t not in seen:
-                    seen.append(t)
-        return seen
-
-    @property
-    def severity(self) -> int:
-        return min((CATALOGUE[h.code].rank for h in self.hazards), default=_UNRANKED)
 
     @property
     def target(self) -> str:
