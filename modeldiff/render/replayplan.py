@@ -12,6 +12,9 @@ from ..replay.observed import mode_name
 from .text import describe
 
 
+_LISTED = 10  # drift changes of one kind listed one by one; more are counted
+
+
 def _one_line(sql: str, width: int = 160) -> str:
     flat = " ".join(sql.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -125,8 +128,17 @@ def drift_lines(plan: Plan, markup: bool) -> list[str]:
     else:
         lines.append(f"  {esc(f'{result.to_ref.ref} models vs the schema its migrations produce: {len(r.models_only)} only in the models (no migration makes them), {len(r.migrations_only)} only in the migrations')}")
         for sign, changes in (("+", r.models_only), ("-", r.migrations_only)):
+            kinds: dict[str, list] = {}
             for change in changes:
-                lines.append(f"  {sign} {esc(change.table or '')}: {esc(describe(change))}" if change.table else f"  {sign} {esc(describe(change))}")
+                kinds.setdefault(change.kind, []).append(change)
+            for kind, same in kinds.items():
+                if len(same) > _LISTED:  # e.g. Dify's ~100 CURRENT_TIMESTAMP(0) defaults: counted
+                    tables = sorted({c.table or "" for c in same})
+                    some = ", ".join(tables[:3])
+                    lines.append(f"  {sign} {esc(f'{len(same)} × {kind} on {len(tables)} tables ({some}, ...; --format json lists them)')}")
+                    continue
+                for change in same:
+                    lines.append(f"  {sign} {esc(change.table or '')}: {esc(describe(change))}" if change.table else f"  {sign} {esc(describe(change))}")
     n, gone = len(result.changes), len(plan.not_made)
     lines.append(f"  {esc(f'models diff {result.from_ref.ref} → {result.to_ref.ref}: {n} change(s), {n - gone} made by the statements above, {gone} by none (not run by this upgrade; --from-models plans them)')}")
     return lines
