@@ -153,7 +153,7 @@ def render_plan_markdown(plan: Plan) -> str:
     out.append("- Run each statement with `SET lock_timeout = '2s'` and retry on timeout.")
     hazardous = [] if plan.replay is not None else plan.hazardous
     if plan.replay is not None:
-        out += replayplan.markdown_sections(plan, _lock_text, _md)
+        out += replayplan.markdown_sections(plan, _md)
     if hazardous:
         out += ["", "## Steps" + (" (by estimated cost)" if plan.live else " (most severe first)"), ""]
         out.append("Steps are listed by cost and severity, not in execution order: the migration runs them in its own order (tables before the indexes and keys that use them).")

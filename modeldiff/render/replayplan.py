@@ -120,7 +120,7 @@ def drift_lines(plan: Plan, markup: bool) -> list[str]:
     r, result = plan.replay, plan.result
     bold = (lambda t: f"[bold]{t}[/]") if markup else (lambda t: f"## {t}")
     esc = escape if markup else (lambda t: t)
-    lines = ["", bold("Drift") + ("" if markup else "")]
+    lines = ["", bold("Drift")]
     if not markup:
         lines.append("")
     if r.drift_error:
@@ -144,7 +144,7 @@ def drift_lines(plan: Plan, markup: bool) -> list[str]:
     return lines
 
 
-def markdown_sections(plan: Plan, lock_text, md) -> list[str]:
+def markdown_sections(plan: Plan, md) -> list[str]:
     out: list[str] = []
     hazardous = plan.hazardous
     if hazardous:
