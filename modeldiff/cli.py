@@ -645,7 +645,7 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     else:
         write_output(render_plan_text(plan), output, markup=True)
     if failed:
-        click.echo(f"modeldiff: error: {plan.replay.error}", err=True)
+        click.echo(f"modeldiff: error: {plan.replay.error} (--keep-going: exit 0 with this partial plan; --from-models: plan the models diff instead)", err=True)
         if not keep_going:
             sys.exit(2)
     refuse_incomplete([plan.result], keep_going)
