@@ -420,3 +420,80 @@ def from_history(request: DiffRequest, layout: Layout, migrations: str | None):
     if not path:
         return None
     return read_history(Repository(request.repo).snapshot(request.from_ref), path)
+
+
+def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str | None = None):
+    """What `plan` needs: the models diff, and the replay of the app's own migrations
+    between the refs (`replay.values.Replay`), or None when planning from the models (asked
+    for, no alembic setup at a ref, or no revision between the refs' heads)."""
+    session, old, new, result, _ = _compare_pair(request)
+    if from_models:
+        return result, None
+    from .replay.run import cached_answer, child_options, replay
+    from .replay.setup import find_setup
+    from .replay.values import Replay
+
+    snapshots = (old.snapshot, new.snapshot)
+    setups = [find_setup(snapshot, migrations) for snapshot in snapshots]
+    if None in setups or not _has_chain(snapshots, setups):
+        return result, None
+    from .db.server import shared_server
+
+    options = child_options(dict(request.settings), max(request.timeout, 300.0), request.python, dict(request.env))
+    how = {"use_cache": request.use_cache, "loaded": (old.schema, new.schema), "with_drift_from": False}
+    report = cached_answer(*snapshots, *setups, options, **how)[1]
+    if report is None:
+        with shared_server() as server:
+            report = replay(*snapshots, *setups, server, options, **how)
+    if not report["revisions"] and report["error"] is None:
+        return result, None  # the scripts changed, but no revision runs
+    return result, Replay.from_report(report)
+
+
+def _has_chain(snapshots, setups) -> bool:
+    """TO's version directories have a script FROM's lack or differ in (blob ids: nothing
+    read); the replay then says which revisions run."""
+    from .replay.run import phase_inputs
+
+    (from_files, from_scripts), (to_files, to_scripts) = (phase_inputs(snap, setup) for snap, setup in zip(snapshots, setups))
+    return any(from_files.get(path) != to_files[path] for path in to_scripts)
+
+
+@dataclass(frozen=True)
+class Remainder:
+    """What a revision still has to do once the app's own migrations from FROM to TO ran:
+    from the schema they produce to TO's models (`migration` None: nothing)."""
+
+    replay: "Replay"  # noqa: F821 - replay.values, imported late
+    migration: "Migration | None"  # noqa: F821
+    heads: tuple[str, ...]  # TO's heads: the revision follows them
+
+
+def remainder(request: DiffRequest, prepared: PreparedMigration, migrations: str | None = None) -> Remainder | None:
+    """None when the app has no revision between the refs (the draft is the whole models
+    diff); else the app's chain replayed on `prepared.server`, and the migration from the
+    schema it produces to TO's models (the drift `replay` reports, as operations)."""
+    from .draft.migration import build_migration
+    from .replay.run import child_options, replay
+    from .replay.setup import find_setup
+    from .replay.values import Replay
+
+    repository = Repository(request.repo)
+    snapshots = (repository.snapshot(request.from_ref), repository.snapshot(request.to_ref))
+    setups = [find_setup(snapshot, migrations) for snapshot in snapshots]
+    if None in setups or not _has_chain(snapshots, setups):
+        return None
+    options = child_options(dict(request.settings), max(request.timeout, 300.0), request.python, dict(request.env))
+    server = prepared.server
+    report = replay(*snapshots, *setups, server, options, use_cache=request.use_cache, loaded=(prepared.pair.old, prepared.pair.new), with_drift_from=False, keep_database=True)
+    if not report["revisions"] and report["error"] is None:
+        return None
+    replayed = Replay.from_report(report)
+    if not replayed.complete or replayed.drift_error:
+        return Remainder(replayed, None, replayed.to_heads)
+    migration = None
+    if replayed.models_only or replayed.migrations_only:
+        database = report["migrated_database"]
+        server._execute(database, "DROP TABLE IF EXISTS alembic_version")  # alembic's bookkeeping, not the app's schema
+        migration = build_migration(server, database, prepared.to_db, None, prepared.pair.new)
+    return Remainder(replayed, migration, replayed.to_heads)

@@ -326,7 +326,7 @@ def test_cli_revision_writes_a_verified_file(sample, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
         main,
-        ["revision", sample, "v0.14.2", "v0.15.3", "-m", "upgrade to 0.15.3", "-o", f"{out}/", "--rev-id", "1234abcd5678", "--create-date", "2025-02-07T12:00:00", "--verify"],
+        ["revision", sample, "v0.14.2", "v0.15.3", "-m", "upgrade to 0.15.3", "-o", f"{out}/", "--rev-id", "1234abcd5678", "--create-date", "2025-02-07T12:00:00", "--verify", "--from-models"],
     )
     assert result.exit_code == 0, result.output
     written = out / "1234abcd5678_upgrade_to_0_15_3.py"
@@ -338,7 +338,7 @@ def test_cli_revision_writes_a_verified_file(sample, tmp_path):
 
 def test_cli_revision_without_a_rev_id_makes_one(sample):
     """As a user runs it: no --rev-id, to stdout; the revision gets a fresh alembic-style id."""
-    result = CliRunner().invoke(main, ["revision", sample, "v0.14.2", "v0.15.3"])
+    result = CliRunner().invoke(main, ["revision", sample, "v0.14.2", "v0.15.3", "--from-models"])
     assert result.exit_code == 0, result.output
     match = re.search(r"^revision: str = '([0-9a-f]{12})'$", result.output, re.MULTILINE)
     assert match, result.output[:500]

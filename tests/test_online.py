@@ -399,7 +399,7 @@ def test_a_plan_without_a_cast_cannot_be_run_blindly(server, prepared):
 @pytest.mark.slow
 def test_cli_revision_online_writes_the_revision_and_its_plan(difylike, tmp_path):
     out = tmp_path / "versions"
-    args = ["revision", str(difylike), "v0.14.2", "v0.15.3", "-o", f"{out}/", "--rev-id", "feedc0ffee00", "--create-date", "2025-02-07T12:00:00"]
+    args = ["revision", str(difylike), "v0.14.2", "v0.15.3", "-o", f"{out}/", "--rev-id", "feedc0ffee00", "--create-date", "2025-02-07T12:00:00", "--from-models"]
     result = CliRunner().invoke(main, [*args, "--online", "--lock-timeout", "3s", "--verify"])
     assert result.exit_code == 0, result.output
     assert "revision (online form) run on PostgreSQL" in result.output and "downgrade pass" in result.output
@@ -415,7 +415,7 @@ def test_cli_revision_online_writes_the_revision_and_its_plan(difylike, tmp_path
     assert elsewhere.read_text().startswith("# Online plan") and "runbook.md" in (out / "feedc0ffee00_upgrade_to_v0_15_3.py").read_text()
     # No type change that rewrites: no plan file; --plan-file needs --online.
     quiet = tmp_path / "quiet"
-    result = CliRunner().invoke(main, ["revision", str(difylike), "v0.15.3", "v1.0.0", "-o", f"{quiet}/", "--rev-id", "abcabcabcabc", "--online"])
+    result = CliRunner().invoke(main, ["revision", str(difylike), "v0.15.3", "v1.0.0", "-o", f"{quiet}/", "--rev-id", "abcabcabcabc", "--online", "--from-models"])
     assert result.exit_code == 0, result.output
     assert [p.name for p in quiet.iterdir()] == ["abcabcabcabc_upgrade_to_v1_0_0.py"]
     wrong = CliRunner().invoke(main, [*args, "--plan-file", "x.md"])

@@ -696,11 +696,12 @@ def test_cli_plan_with_database_uses_stored_calibration(difylike, production, li
     assert out.exit_code == 0, out.output
     md = target.read_text()
     assert "calibrated on this server" in md  # remembered from the calibration above, no new write
-    assert "### 1. `workflow_runs.total_tokens`" in md
+    # Planned from the sample's own migrations: the rewrite they run first, with its estimate.
+    assert "### 1. `workflow_runs`: statement #1 (revision `a91b476a53de`" in md
     out = CliRunner().invoke(main, ["plan", str(difylike), "v0.14.2", "v0.15.3", "--database-url", url, "--format", "json"])
     data = json.loads(out.output)
     assert data["tables"]["workflow_runs"]["rows_estimate"] == pytest.approx(WORKFLOW_RUNS_ROWS, rel=0.05)
-    assert data["steps"][0]["estimated_seconds"] > 0
+    assert data["steps"][0]["estimated_seconds"] > 0 and data["steps"][0]["rewrites"] == ["workflow_runs"]
 
 
 @pytest.mark.slow

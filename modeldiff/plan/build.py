@@ -11,60 +11,22 @@ from ..values import Change, Diff
 from .calibrate import calibrate as run_calibration
 from .calibrate import load_calibration, save_calibration
 from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
-from .hazards import ACCESS_EXCLUSIVE, BLOCKS_READS, CATALOGUE, Hazard
+from .hazards import CATALOGUE, Hazard, HazardedStep
 from .live import LiveDatabaseError, LiveFacts, read_live_facts
 from .recipes import RenderedStep, render_recipe
 from .rules import DEFAULT_PG_VERSION, PlanContext, annotate, format_pg_version, parse_pg_version
+from .replayed import estimate_steps, not_made, replay_steps, tables_of_replay
 from .statements import statement_for
+from ..replay.values import Replay
 from .types import parse_type
 
-_UNRANKED = max(h.rank for h in CATALOGUE.values()) + 1  # a step without hazards comes after every ranked one
-_LOCK_RANK = {ACCESS_EXCLUSIVE: 3, "SHARE ROW EXCLUSIVE": 2, "SHARE": 1}
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(HazardedStep):
     change: Change
     statement: str
     hazards: tuple[Hazard, ...] = ()
-
-    @property
-    def seconds(self) -> float | None:
-        estimates = [h.estimate.seconds for h in self.hazards if h.estimate is not None]
-        return sum(estimates) if estimates else None
-
-    @property
-    def costly(self) -> bool:
-        """Holds a blocking lock for as long as the table's size dictates."""
-        return any(h.cost and h.holds == "operation" for h in self.hazards)
-
-    @property
-    def lock(self) -> str | None:
-        locks = [h.lock for h in self.hazards if h.lock]
-        return max(locks, key=lambda lock: _LOCK_RANK.get(lock, 0)) if locks else None
-
-    @property
-    def lock_held(self) -> str | None:
-        held = {h.holds for h in self.hazards if h.lock}
-        return "operation" if "operation" in held else ("brief" if held else None)
-
-    @property
-    def blocks_reads(self) -> bool:
-        return any(h.lock in BLOCKS_READS for h in self.hazards if h.holds == "operation")
-
-    @property
-    def locked_tables(self) -> list[str]:
-        seen: list[str] = []
-        for h in self.hazards:
-            for t in h.tables:
-                if h.lock and t not in seen:
-                    seen.append(t)
-        return seen
-
-    @property
-    def severity(self) -> int:
-        """The catalogue rank of its most severe hazard (lower: read first)."""
-        return min((CATALOGUE[h.code].rank for h in self.hazards), default=_UNRANKED)
 
     @property
     def target(self) -> str:
@@ -108,10 +70,15 @@ class Plan:
     throughput: Throughput | None = None
     notes: tuple[str, ...] = ()
     calibration_file: str | None = None
+    # Planned from the app's own migrations: `steps` are the statements they send
+    # (`replayed.ReplayStep`), the models diff is drift; None: planned from the models diff.
+    replay: Replay | None = None
+    not_made: tuple[Change, ...] = ()  # models-diff changes no statement of the chain makes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "not_made", tuple(self.not_made))
 
     @property
     def hazardous(self) -> list[Step]:
@@ -169,6 +136,10 @@ class Plan:
             if self.live is not None and self.live.server.oldest_transaction_seconds:
                 line += f" (the oldest open transaction is {format_duration(self.live.server.oldest_transaction_seconds)} old)"
             lines.append(line)
+        data = [s for s in self.steps if getattr(s, "data", None)]
+        if data:
+            n = len(data)
+            lines.append(f"{n} data statement{'s' * (n != 1)} change{'s' * (n == 1)} rows of existing tables (in production, every matching row): " + ", ".join(f"#{s.statement.position} {s.target}" for s in data))
         if not lines:
             lines.append("nothing in this upgrade locks a live table for long, deletes data or breaks the previous release")
         return lines
@@ -186,7 +157,30 @@ class Plan:
             "notes": list(self.notes),
             "warnings": [w.to_json() for w in self.result.warnings],
         }
+        if self.replay is not None:
+            data.update(self._replay_json())
+        else:
+            data["source"] = "models"
         return data
+
+    def _replay_json(self) -> dict:
+        r = self.replay
+        made = len(self.result.changes) - len(self.not_made)
+        return {
+            "source": "migrations",
+            "complete": r.complete,
+            "error": r.error,
+            "transaction": r.transaction,
+            "revisions": [
+                {"revision": v.revision, "down_revision": list(v.down_revision), "file": v.file, "message": v.message, "status": v.status,
+                 "error": v.error, "statements": [s.position for s in v.statements if s.kind != "read"]}
+                for v in r.revisions
+            ],
+            "drift": None if r.drift_error else {"models_only": [c.to_json() for c in r.models_only], "migrations_only": [c.to_json() for c in r.migrations_only]},
+            "drift_error": r.drift_error,
+            "models_diff": {"changes": len(self.result.changes), "made_by_migrations": made, "not_made": [c.to_json() for c in self.not_made]},
+            "replay_warnings": [dict(w) for w in r.warnings],
+        }
 
 
 # One summary line per catalogue group, after the lines on locks, in this order.
@@ -222,6 +216,7 @@ def make_plan(
     calibrate: bool = False,
     calibrate_mb: float = 256,
     log=None,
+    replay: Replay | None = None,
 ) -> Plan:
     """The plan of `result`: its changes' hazards (`result` itself is not touched).
 
@@ -235,7 +230,8 @@ def make_plan(
     if calibrate and not database_url:
         raise LiveDatabaseError("--calibrate needs --database-url (the server to measure)")
     if database_url:
-        live = read_live_facts(database_url, tables_of(result.changes))
+        tables = sorted(set(tables_of(result.changes)) | set(tables_of_replay(replay) if replay is not None else ()))
+        live = read_live_facts(database_url, tables)
     if pg_version is not None:
         version, source = parse_pg_version(pg_version), "option"
         if live is not None and live.server.version_num // 10000 != version // 10000:
@@ -257,8 +253,15 @@ def make_plan(
             log(f"calibration saved to {calibration_file}")
         else:
             throughput = load_calibration(live.server.key) or DEFAULT_THROUGHPUT
-        hazards = estimate_changes(result.changes, hazards, live, throughput)
-        notes += _live_notes(result.changes, live)
+        if replay is None:
+            hazards = estimate_changes(result.changes, hazards, live, throughput)
+            notes += _live_notes(result.changes, live)
+    if replay is not None:
+        steps = replay_steps(replay, result.changes, hazards, context)
+        if live is not None:
+            steps = estimate_steps(steps, live, throughput)
+        steps.sort(key=lambda s: (-(s.seconds or 0), not s.costly, s.severity, s.statement.position))
+        return Plan(result, context, steps, live, throughput, notes, calibration_file, replay, not_made(replay, result.changes))
     steps = [Step(c, statement_for(c), h) for c, h in zip(result.changes, hazards, strict=True)]
     order = {id(c): i for i, c in enumerate(result.changes)}
     steps.sort(key=lambda s: (-(s.seconds or 0), not s.costly, s.severity, order[id(s.change)]))

@@ -482,3 +482,52 @@ class Hazard:
         if self.estimate is not None:
             out["estimate"] = self.estimate.to_json()
         return out
+
+
+class HazardedStep:
+    """What a plan step's `hazards` say about it (a step of the models diff or a replayed
+    statement): its duration, lock, how long it is held, and how severe it is."""
+
+    hazards: tuple[Hazard, ...]
+
+    @property
+    def seconds(self) -> float | None:
+        estimates = [h.estimate.seconds for h in self.hazards if h.estimate is not None]
+        return sum(estimates) if estimates else None
+
+    @property
+    def costly(self) -> bool:
+        """Holds a blocking lock for as long as the table's size dictates."""
+        return any(h.cost and h.holds == "operation" for h in self.hazards)
+
+    @property
+    def lock(self) -> str | None:
+        locks = [h.lock for h in self.hazards if h.lock]
+        return max(locks, key=lambda lock: _LOCK_RANK.get(lock, 0)) if locks else None
+
+    @property
+    def lock_held(self) -> str | None:
+        held = {h.holds for h in self.hazards if h.lock}
+        return "operation" if "operation" in held else ("brief" if held else None)
+
+    @property
+    def blocks_reads(self) -> bool:
+        return any(h.lock in BLOCKS_READS for h in self.hazards if h.holds == "operation")
+
+    @property
+    def locked_tables(self) -> list[str]:
+        seen: list[str] = []
+        for h in self.hazards:
+            for t in h.tables:
+                if h.lock and t not in seen:
+                    seen.append(t)
+        return seen
+
+    @property
+    def severity(self) -> int:
+        """The catalogue rank of its most severe hazard (lower: read first)."""
+        return min((CATALOGUE[h.code].rank for h in self.hazards), default=UNRANKED)
+
+
+UNRANKED = max(h.rank for h in CATALOGUE.values()) + 1  # a step without hazards comes after every ranked one
+_LOCK_RANK = {ACCESS_EXCLUSIVE: 3, SHARE_ROW_EXCLUSIVE: 2, SHARE: 1}

@@ -38,6 +38,10 @@ def _header(plan: Plan) -> tuple[str, list[str]]:
     n = len(plan.steps)
     title = f"{r.from_ref.ref} ({_short(r.from_ref.commit)}) → {r.to_ref.ref} ({_short(r.to_ref.commit)})"
     facts = [f"{n} change{'s' * (n != 1)}, {len(plan.hazardous)} with hazards", plan.version_line()]
+    if plan.replay is not None:
+        from .replayplan import header
+
+        facts = [*header(plan), f"{n} statement{'s' * (n != 1)}, {len(plan.hazardous)} with hazards", plan.version_line()]
     if plan.live is not None:
         s = plan.live.server
         facts.append(f"database {s.database}: sizes read {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; maintenance_work_mem {s.settings.get('maintenance_work_mem', '?')}, max_parallel_maintenance_workers {s.settings.get('max_parallel_maintenance_workers', '?')}")
@@ -52,6 +56,12 @@ def render_plan_text(plan: Plan) -> str:
     lines += [f"[dim]{escape(f)}[/]" for f in facts]
     lines += ["", "[bold]Summary[/]"]
     lines += [f"  • {escape(s)}" for s in plan.summary()]
+    if plan.replay is not None:
+        from . import replayplan
+
+        first = replayplan.incomplete(plan)
+        lines = ([f"[bold red]{escape(first)}[/]"] if first else []) + lines + replayplan.text_sections(plan, _estimate_text)
+        return "\n".join(lines + _notes_text(plan)) + "\n"
     hazardous = plan.hazardous
     if hazardous:
         lines += ["", "[bold]Steps[/] (by estimated cost)" if plan.live else "[bold]Steps[/] (most severe first)"]
@@ -81,11 +91,16 @@ def render_plan_text(plan: Plan) -> str:
         for step in quiet:
             why = _quiet_reason(plan, step)
             lines.append(f"  [green]✓[/] {escape(step.target)}: {escape(describe(step.change))}{escape(why)}")
+    return "\n".join(lines + _notes_text(plan)) + "\n"
+
+
+def _notes_text(plan: Plan) -> list[str]:
+    lines = []
     if plan.notes or plan.result.warnings:
         lines += ["", "[bold yellow]Notes[/]"]
         lines += [f"  [yellow]! {escape(n)}[/]" for n in plan.notes]
         lines += [f"  [yellow]! {escape(text)}[/] [dim]\\[{escape(code)}][/]" for text, code in _warnings(plan)]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _quiet_reason(plan: Plan, step: Step) -> str:
@@ -117,7 +132,12 @@ def _md(text: str) -> str:
 
 def render_plan_markdown(plan: Plan) -> str:
     title, facts = _header(plan)
-    out = [f"# Upgrade runbook: {title}", ""]
+    first = None
+    if plan.replay is not None:
+        from . import replayplan
+
+        first = replayplan.incomplete(plan)
+    out = ([f"> **{first}**", ""] if first else []) + [f"# Upgrade runbook: {title}", ""]
     out += [f"- {f}" for f in facts]
     out += ["", "## Summary", ""]
     out += [f"- {s}" for s in plan.summary()]
@@ -131,7 +151,9 @@ def render_plan_markdown(plan: Plan) -> str:
         out.append("- A rewrite needs free disk for a second copy of the table and its indexes, plus WAL.")
     out.append("- Check for long-running transactions (`SELECT pid, now() - xact_start, query FROM pg_stat_activity ORDER BY 2 DESC NULLS LAST`): every lock below waits for them, and queries queue behind the wait.")
     out.append("- Run each statement with `SET lock_timeout = '2s'` and retry on timeout.")
-    hazardous = plan.hazardous
+    hazardous = [] if plan.replay is not None else plan.hazardous
+    if plan.replay is not None:
+        out += replayplan.markdown_sections(plan, _md)
     if hazardous:
         out += ["", "## Steps" + (" (by estimated cost)" if plan.live else " (most severe first)"), ""]
         out.append("Steps are listed by cost and severity, not in execution order: the migration runs them in its own order (tables before the indexes and keys that use them).")
@@ -173,7 +195,7 @@ def render_plan_markdown(plan: Plan) -> str:
                     out += ["", "   ```sql", *("   " + line for line in rs.sql.splitlines()), "   ```"]
             if recipe.notes:
                 out += ["", f"   {recipe.notes}"]
-    quiet = [s for s in plan.steps if not s.hazards]
+    quiet = [s for s in plan.steps if not s.hazards] if plan.replay is None else []
     if quiet:
         out += ["", "## Changes without hazards", ""]
         out += [f"- `{s.target}`: {_md(describe(s.change))}" for s in quiet]

@@ -7,6 +7,10 @@ tablespace: it must survive a reboot that empties the tmpfs one) with what the p
 reported as its comment; the next replay from the same FROM clones it (`CREATE DATABASE
 ... TEMPLATE`) instead. The key covers the version scripts' blob ids, the settings and the
 code; the files the scripts imported are checked against the ref before a copy is used.
+
+A complete answer is kept too (`answer_key`, in modeldiff's cache): the same FROM and TO
+scripts, settings, models and code give the same statements, locks and rewrites, so a
+second run on a pair reads it instead of replaying (the durations are the first run's).
 """
 
 from __future__ import annotations
@@ -121,3 +125,39 @@ def _prune(cur) -> None:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         except psycopg2.Error:
             pass  # in use by a concurrent clone: next time
+
+
+_ANSWER_CODE = ("replay/child.py", "replay/run.py", "replay/seed.py", "replay/observed.py", "replay/drift.py", "load/importer.py", "load/sandbox.py", "load/stubs.py")
+
+
+def answer_key(phases: list[tuple[dict[str, str], list[str]]], request_shape: dict) -> str:
+    """The key of a whole answer: both refs' version scripts (blob ids), the shape of the
+    request (settings, seeding, the models compared for drift) and the code."""
+    from importlib.metadata import version
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for relpath in _ANSWER_CODE:
+        digest.update((root / relpath).read_bytes())
+    scripts = [sorted((f, manifest[f]) for f in script_files) for manifest, script_files in phases]
+    digest.update(json.dumps([scripts, request_shape, version("alembic"), version("sqlalchemy"), sys.version], sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:40]
+
+
+def lookup_answer(cache_key: str, manifests: list[dict[str, str]]) -> dict | None:
+    """A kept answer whose imported files are still the same at both refs, or None."""
+    from ..cache import Cache
+
+    stored = Cache().get("replay", cache_key)
+    if stored is None:
+        return None
+    for manifest, files_read in zip(manifests, stored["files_read"]):
+        if any(manifest.get(path) != blob for path, blob in files_read.items()):
+            return None
+    return stored["report"]
+
+
+def store_answer(cache_key: str, report: dict, files_read: list[dict[str, str]]) -> None:
+    from ..cache import Cache
+
+    Cache().put("replay", cache_key, {"report": report, "files_read": files_read})

@@ -37,10 +37,17 @@ _DDL = {"CREATE", "ALTER", "DROP", "COMMENT", "TRUNCATE", "GRANT", "REVOKE", "RE
 _DATA = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY"}
 _WORD = re.compile(r"\s*(?:--[^\n]*\n|/\*.*?\*/|\()*\s*([A-Za-z]+)", re.S)
 _IDENT = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
+# Each relation with the table it belongs to, by name: an index's table, a partition's root
+# (an index on a partition: the partition's root), a sequence's owning table.
 _RELATIONS = """
-SELECT c.oid, n.nspname, c.relname, c.relkind, c.relfilenode, coalesce(t.relname, '')
+SELECT c.oid, n.nspname, c.relname, c.relkind, c.relfilenode, coalesce(tn.nspname, ''), coalesce(t.relname, '')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
+LEFT JOIN pg_index i ON i.indexrelid = c.oid
+LEFT JOIN pg_depend d ON c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+  AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+LEFT JOIN pg_class t ON t.oid = coalesce(pg_partition_root(coalesce(i.indrelid, d.refobjid, c.oid)), i.indrelid, d.refobjid)
+  AND t.oid <> c.oid
+LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
   AND c.relkind IN ('r', 'p', 'm', 'f', 'i', 'I', 'S', 'v')
 """
@@ -95,10 +102,8 @@ class Observer:
     def _refresh(self) -> dict[int, tuple]:
         before = self.relations
         self.relations = {}
-        for oid, schema, name, kind, filenode, table in self._query(_RELATIONS):
-            qualified = name if schema == "public" else f"{schema}.{name}"
-            owner = (table if schema == "public" else f"{schema}.{table}") if table else ""
-            self.relations[oid] = (qualified, kind, filenode, owner)
+        for oid, schema, name, kind, filenode, table_schema, table in self._query(_RELATIONS):
+            self.relations[oid] = (_qualified(schema, name), kind, filenode, _qualified(table_schema, table) if table else "")
         self.names.update(self.relations)
         return before
 
@@ -143,7 +148,7 @@ class Observer:
         if kind in ("ddl", "other"):
             if not autocommit:  # a table read whole (a validation, a rewrite) counts a scan
                 scans = dict(self._query(_SCANS))
-                scanned = [self.names[oid][0] for oid, n in scans.items() if n > self.scans.get(oid, 0) and oid in self.names]
+                scanned = sorted({self.names[oid][3] or self.names[oid][0] for oid, n in scans.items() if n > self.scans.get(oid, 0) and oid in self.names})
             before = self._refresh()
             for oid, (name, relkind, filenode, owner) in self.relations.items():
                 old = before.get(oid)
@@ -151,8 +156,8 @@ class Observer:
                     if relkind in _TABLE_KINDS:
                         self.created.add(name)
                 elif old[2] != filenode and filenode:
-                    (rewrites if relkind in _TABLE_KINDS else rebuilt).append(name)
-        record["rewrites"] = sorted(rewrites)
+                    (rewrites if relkind in _TABLE_KINDS else rebuilt).append((owner or name) if relkind in _TABLE_KINDS else name)
+        record["rewrites"] = sorted(set(rewrites))
         record["indexes_rebuilt"] = sorted(rebuilt)
         record["scanned"] = sorted(scanned)
         record["locks"] = {} if autocommit else self._locks()
@@ -181,21 +186,36 @@ class Observer:
         self.transaction += 1
 
     def _locks(self) -> dict[str, str]:
+        """Table name -> the strongest mode this backend holds on it: a lock on an index or
+        a partition counts for its table (a partition's root), never an OID."""
         held: dict[str, str] = {}
         for oid, mode in self._query(_LOCKS):
             known = self.relations.get(oid) or self.names.get(oid)
-            if known is None or known[1] not in _TABLE_KINDS or known[0] == "alembic_version":
+            if known is None:
                 continue
-            name = known[0]
+            name = known[3] or (known[0] if known[1] in _TABLE_KINDS else "")
+            if not name or name == "alembic_version":
+                continue
             if name not in held or LOCK_MODES.index(mode) < LOCK_MODES.index(held[name]):
                 held[name] = mode
         return dict(sorted(held.items()))
 
     def _tables(self, statement: str, record: dict) -> list[str]:
-        """Tables the statement names (identifiers matching a known table) and rewrites."""
-        known = {v[0] for v in self.names.values() if v[1] in _TABLE_KINDS} - {"alembic_version"}
-        words = {(q.replace('""', '"') if q else w.lower()) for q, w in _IDENT.findall(statement)}
-        return sorted((known & words) | set(record["rewrites"]))
+        """The tables a statement touched: those it names (SQL text matched against every
+        table and index seen, schema-qualified or not; an index counts for its table), those
+        it rewrote or scanned, and those it took a new or stronger lock on (what the text
+        hides: a function's body, a cascade, a referenced table)."""
+        known: dict[str, str] = {}
+        for name, kind, _, owner in self.names.values():
+            if kind in _TABLE_KINDS or owner:
+                known[name] = owner or name
+        words = [(q.replace('""', '"') if q else w.lower()) for q, w in _IDENT.findall(statement)]
+        named = {known[w] for w in words if w in known}
+        named |= {known[f"{a}.{b}"] for a, b in zip(words, words[1:]) if f"{a}.{b}" in known}
+        previous = next((r["locks"] for r in reversed(self.statements) if r.get("transaction") == record["transaction"] and not r.get("error")), {})
+        taken = {t for t, m in record["locks"].items() if previous.get(t) != m and m != "AccessShareLock"}
+        found = named | set(record["rewrites"]) | set(record["scanned"]) | taken
+        return sorted(found - {"alembic_version"})
 
 
 # Extensions the embedded server lacks, and SQL that stands in for what scripts use of them.
@@ -238,6 +258,10 @@ class StandIns:
                 self.used.append({"extension": name, "location": f"{where[0]}:{where[1]}" if where[0] else ""})
                 return _STAND_INS[name], parameters
         return statement, parameters
+
+
+def _qualified(schema: str, name: str) -> str:
+    return name if schema == "public" else f"{schema}.{name}"
 
 
 def _jsonable(parameters):

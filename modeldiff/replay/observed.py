@@ -54,7 +54,7 @@ def hazards_of(statement: dict, existing: set[str]) -> list[dict]:
             out.append(_hazard("scan-under-access-exclusive", f"observed: {', '.join(read)} scanned under ACCESS EXCLUSIVE (no rewrite)", read, locks, held))
         elif strict:
             out.append(_hazard("brief-access-exclusive", f"observed: ACCESS EXCLUSIVE on existing {', '.join(strict)}, no rewrite, no scan", strict, locks, held))
-        dropped = [t for t in mine if _DROPS.search(sql)]
+        dropped = [t for t in mine if _DROPS.search(sql) and _names(sql, t)]  # not a table only locked (a referenced one)
         if dropped:
             out.append(_hazard("deletes-data", f"drops data of existing {', '.join(dropped)}", dropped, locks, held))
     if statement.get("kind") == "data" and mine:
@@ -67,6 +67,10 @@ def hazards_of(statement: dict, existing: set[str]) -> list[dict]:
             "lock": {"tables": mine, "mode": mode_name(max((locks.get(t, "") for t in mine), key=_strength) or "RowExclusiveLock"), "held": held},
         })
     return out
+
+
+def _names(sql: str, table: str) -> bool:
+    return re.search(rf'(?<![\w$]){re.escape(table.rsplit(".", 1)[-1])}(?![\w$])', sql, re.I) is not None
 
 
 def _strength(mode: str) -> int:

@@ -129,20 +129,41 @@ def child_options(settings: dict, timeout: float, python: str | None, env: dict)
     return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
 
 
-def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True) -> dict:
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, keep_database: bool = False) -> dict:
     """The answer of `modeldiff migrations` as JSON-ready data (see `report`).
+
+    `keep_database`: the answer names the scratch database at TO's heads
+    (`migrated_database`, dropped with `server`'s run), and is never read from the cache.
 
     The chain runs on FROM's schema with a few synthetic rows per table (so that per-row
     data migrations run); if it fails there but not without them, the answer is the run
-    without them, with a warning saying why."""
-    from concurrent.futures import ThreadPoolExecutor
+    without them, with a warning saying why. `loaded`: FROM's and TO's models, already
+    loaded (`LoadedSchema`s, e.g. from the diff cache), for the drift."""
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from .drift import drift, start_loading
 
+    def done(schema) -> Future:
+        future: Future = Future()
+        future.set_result(schema)
+        return future
+
+    from . import cache
+
+    answer_key, kept = cached_answer(from_snapshot, to_snapshot, from_setup, to_setup, options, use_cache and not keep_database, seed_rows, with_drift, loaded, with_drift_from)
+    if kept is not None:
+        return kept
     ensure_role(server)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)} if with_drift else {}
-        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift)
+        if not with_drift:
+            models = {}
+        elif loaded is not None:
+            models = {"drift": done(loaded[1]), "drift_from": done(loaded[0])}
+        else:
+            models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)}
+        if not with_drift_from:
+            models.pop("drift_from", None)
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from)
         for key, loading in models.items():
             database = out["_databases"].get(key)
             if database is not None and (out["complete"] or key == "drift_from"):
@@ -150,8 +171,49 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
             else:
                 loading.cancel()
                 out[key] = {"error": "not computed: the migrations did not all run"}
-    out.pop("_databases", None)
+    migrated = out.pop("_databases")["drift"]
+    if keep_database and out["complete"]:
+        out["migrated_database"] = migrated
+    files_read = out.pop("_files_read")
+    out["timing"]["answer_cached"] = False
+    if answer_key is not None and out["complete"] and not (out.get("drift") or {}).get("error"):
+        cache.store_answer(answer_key, {**out, "_refs": [from_snapshot.ref, to_snapshot.ref]}, files_read)
     return out
+
+
+def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True) -> tuple[str | None, dict | None]:
+    """The key `replay` keeps its answer under (None: not kept: a work tree, no cache, or
+    models it would load itself), and the answer kept by an earlier run, if any. Needs no
+    server."""
+    from . import cache
+
+    if not use_cache or from_snapshot.is_worktree or to_snapshot.is_worktree or (with_drift and loaded is None):
+        return None, None
+    phases = [phase_inputs(from_snapshot, from_setup), phase_inputs(to_snapshot, to_setup)]
+    shape = {
+        "setups": [from_setup.to_json(), to_setup.to_json()],
+        "settings": [phase_settings(from_setup, options), phase_settings(to_setup, options)],
+        "python": options.python, "env": options.env, "seed": seed_rows,
+        "drift": with_drift, "drift_from": with_drift_from,
+        "models": [_digest(schema.to_json()) for schema in loaded] if with_drift else None,
+    }
+    answer_key = cache.answer_key(phases, shape)
+    kept = cache.lookup_answer(answer_key, [manifest for manifest, _ in phases])
+    if kept is None:
+        return answer_key, None
+    kept["timing"] = {**kept["timing"], "answer_cached": True}
+    refs = dict(zip(kept.pop("_refs"), (from_snapshot.ref, to_snapshot.ref)))
+    for side, snapshot in (("from", from_snapshot), ("to", to_snapshot)):
+        kept[side]["ref"], kept[side]["commit"] = snapshot.ref, snapshot.commit
+    for warning in kept["warnings"]:
+        warning["ref"] = refs.get(warning["ref"], warning["ref"])
+    return answer_key, kept
+
+
+def _digest(value) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False) -> dict:
@@ -172,6 +234,7 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
                 seed_failure = chain.error
                 chain, seeded = plain, {}
     out = report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
+    out["_files_read"] = [dict(base.result.get("files_read") or {}), dict(chain.result.get("files_read") or {}) if chain else {}]
     out["seeded"] = seeded
     out["_databases"] = {"drift": database, "drift_from": from_copy}
     if seed_failure is not None:
@@ -249,6 +312,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         "complete": error is None,
         "error": error,
         "revisions": revisions,
+        "existing_tables": sorted(chain.result.get("existing_tables", [])) if chain else [],
         "timing": {
             "from_replay_seconds": round(base.seconds, 3),
             "from_cached": base.cached,

@@ -1,4 +1,4 @@
--- modeldiff: upgrade v0.14.2 (604b7fd768) -> v0.15.3 (efd54d5cad), postgresql
+-- modeldiff: upgrade v0.14.2 (84fad5b5d2) -> v0.15.3 (41f9492e0c), postgresql
 
 BEGIN;
 

@@ -1,4 +1,4 @@
--- modeldiff: downgrade v1.0.0 (98a1155eb3) -> v0.15.3 (efd54d5cad), postgresql
+-- modeldiff: downgrade v1.0.0 (1e42919d19) -> v0.15.3 (41f9492e0c), postgresql
 
 BEGIN;
 

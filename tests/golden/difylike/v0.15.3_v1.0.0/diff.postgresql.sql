@@ -1,4 +1,4 @@
--- modeldiff: upgrade v0.15.3 (efd54d5cad) -> v1.0.0 (98a1155eb3), postgresql
+-- modeldiff: upgrade v0.15.3 (41f9492e0c) -> v1.0.0 (1e42919d19), postgresql
 
 BEGIN;
 
