@@ -616,7 +616,7 @@ def production(difylike):
     (old,) = load_refs(session, snapshots)
     with EmbeddedPostgres() as server:
         database, _ = materialize(server, old.schema)
-        conn = server.connect(database)
+        conn = server.connect(database, admin=True)  # CHECKPOINT: the operator's part
         conn.autocommit = True
         started = time.perf_counter()
         _fill_production(conn, WORKFLOW_RUNS_ROWS)

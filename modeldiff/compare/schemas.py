@@ -93,21 +93,21 @@ def materialize_in_schema(server: EmbeddedPostgres, schema: LoadedSchema, versio
         database, warnings = materialize(server, schema)
         return Place(server.sqlalchemy_url(database)), warnings
     name = server.create_schema(schema.ref)
-    conn = server.connect(search_path=name)
+    conn = server.connect(search_path=name)  # as the schema's own role
     try:
-        warnings = create_schema(conn, schema, version or server.server_version(), scratch_schema=name)
+        warnings = create_schema(conn, schema, version or server.server_version(), scratch_schema=name, admin_dsn=server.url(admin=True))
     finally:
         conn.close()
-    return Place(server.sqlalchemy_url(), name), warnings
+    return Place(server.sqlalchemy_url(role=server.owner(name)), name), warnings
 
 
 def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, list[Warning]]:
     """A new database of `server` holding `schema`; its name and the warnings (for work that
     needs a whole database, such as running alembic migrations)."""
     database = server.create_database(schema.ref)
-    conn = server.connect(database)
+    conn = server.connect(database)  # as the database's own role
     try:
-        warnings = create_schema(conn, schema, server.server_version())
+        warnings = create_schema(conn, schema, server.server_version(), admin_dsn=server.url(database, admin=True))
     finally:
         conn.close()
     return database, warnings

@@ -62,7 +62,7 @@ def ensure_role(server: EmbeddedPostgres) -> None:
 
 def scratch_database(server: EmbeddedPostgres) -> str:
     """A new, empty database owned by the replay role."""
-    name = server.create_database("replay")
+    name = server.create_database("replay", owner=ROLE)
     server._execute("postgres", f'ALTER DATABASE "{name}" OWNER TO {ROLE}')
     server._execute(name, f"ALTER SCHEMA public OWNER TO {ROLE}")
     return name
