@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -133,8 +134,6 @@ def run_guarded(action):
         raise UserError(str(exc)) from None
     except click.ClickException:
         raise
-    except KeyboardInterrupt:
-        raise UserError("interrupted") from None
     except Exception as exc:  # noqa: BLE001
         if settings.debug():
             traceback.print_exc()
@@ -671,9 +670,18 @@ def run() -> None:
     object) takes 0.1-0.2 s, a tenth of a cold diff, and does nothing for the user: every
     command has closed its files, connections, servers and threads by the time it returns.
     So the exit handlers run and the output is flushed, and then the process just ends."""
+    _catch_signals()
     try:
-        main()
-        code = 0
+        code = main(standalone_mode=False)  # click's Abort ("Aborted!", exit 1) would hide a Ctrl-C
+        code = code if isinstance(code, int) else 0
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        # Everything of the run has stopped by now (loads, servers: their exit paths ran).
+        signum = _received_signal or signal.SIGINT
+        print(f"modeldiff: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        code = 128 + signum
     except SystemExit as exc:
         code = exc.code
     except Exception as exc:  # noqa: BLE001 - outside run_guarded: still one line, never a traceback
@@ -691,6 +699,24 @@ def run() -> None:
         except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to tell
             code = code or 1
     os._exit(code or 0)
+
+
+_received_signal: int | None = None
+
+
+def _catch_signals() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP stop the run the same way (KeyboardInterrupt: every stage
+    cleans up on its way out); the exit code is 128 + the signal's number, as a shell's."""
+
+    def interrupt(signum, frame):
+        global _received_signal
+        if _received_signal is not None:
+            return  # already stopping: a second Ctrl-C must not cut the cleanup short
+        _received_signal = signum
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Callable
 
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
-from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, stop_loads
+from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, stop_generation, stop_loads
 from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
@@ -142,6 +142,7 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
     `pool` (its workers wait on child processes, so its size bounds the children)."""
     futures: list[Future] = []
     started_server = False
+    generation = stop_generation()  # Ctrl-C from now on stops these loads, started or not
     found = []
     for snapshot in snapshots:
         options, context = session.options_for(snapshot)
@@ -161,13 +162,13 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
         if on_miss and not started_server:
             on_miss()
             started_server = True
-        futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress, on_loaded))
+        futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress, on_loaded, generation))
     return futures
 
 
-def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None) -> LoadedRef:
+def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None, generation: int | None = None) -> LoadedRef:
     options, context = session.options_for(snapshot)
-    schema = load_schema(snapshot, options)
+    schema = load_schema(snapshot, options, generation)
     key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
     if progress:
         progress(snapshot.ref)

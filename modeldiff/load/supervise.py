@@ -445,6 +445,21 @@ def _new_workdir(body: bytes) -> tuple[str, str]:
     return request_path, workdir
 
 
+class socket_address:
+    """`directory`'s `sock` as an address a unix socket accepts whatever the directory's
+    length (108 bytes at most; a long cache path, pytest's temp tree): the path through a
+    descriptor of the directory, /proc/self/fd/N/sock. A context manager (closes N)."""
+
+    def __init__(self, directory) -> None:
+        self._fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def __enter__(self) -> str:
+        return f"/proc/self/fd/{self._fd}/sock"
+
+    def __exit__(self, *exc) -> None:
+        os.close(self._fd)
+
+
 def serve_socket(directory: str, idle: float, owner: int = 0) -> int:
     """Fork server: `supervise.py --serve-socket DIR IDLE [OWNER]`. DIR (0700; loads cannot
     read it, see sandbox.landlock) holds its socket `sock` (0600) and its key `key` (0600,
@@ -470,7 +485,8 @@ def serve_socket(directory: str, idle: float, owner: int = 0) -> int:
     try:
         if os.path.exists(path):
             os.unlink(path)
-        listener.bind(path)
+        with socket_address(directory) as address:
+            listener.bind(address)
     finally:
         os.umask(mask)
     identity = os.stat(path).st_ino
