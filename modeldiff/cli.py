@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 import traceback
 import warnings
 from contextlib import contextmanager
@@ -71,15 +70,21 @@ def write_output(text: str, output: str | None, console: Console | None = None, 
         return
     if markup:
         text = _plain(text)
-    target = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .render.output import write_target
+
+    write_target(output, text)
+
+
+def checked_output(ctx, param, value: str | None) -> str | None:
+    """`-o`'s callback: the target is checked before any work (render/output.py)."""
+    from .render.output import OutputError, check_target
+
+    if value is not None:
+        try:
+            check_target(value, directory_ok=ctx.info_name == "revision")
+        except OutputError as exc:
+            raise UserError(str(exc)) from None
+    return value
 
 
 def _plain(markup_text: str) -> str:
@@ -234,7 +239,7 @@ def quiet_libraries() -> None:
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sql"]), default="text", show_default=True)
 @click.option("--downgrade", is_flag=True, help="With --format sql: the SQL back from TO to FROM.")
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (like git diff --exit-code).")
 def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, dialect, fmt, downgrade, output, exit_code):
     """Schema changes between two refs (tag, branch, commit or WORKTREE) of REPO."""
@@ -398,7 +403,7 @@ def online_options(func):
 @click.argument("to_ref", metavar="TO")
 @common_options
 @click.option("-m", "--message", default=None, help="Revision message (default: 'upgrade to TO').")
-@click.option("-o", "--output", help="File, or directory to write <rev>_<slug>.py into (default: stdout).")
+@click.option("-o", "--output", callback=checked_output, help="File, or directory to write <rev>_<slug>.py into (default: stdout).")
 @click.option("--rev-id", help="Revision id (default: random, like alembic).")
 @click.option("--create-date", help="Create Date written into the file, ISO format (default: now).")
 @click.option("--migrations", help="The app's alembic versions directory in the repository (default: the layout's).")
@@ -475,7 +480,7 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
 @click.argument("to_ref", metavar="TO")
 @common_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", help="Write the report to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write the report to this file instead of stdout.")
 @online_options
 def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, fmt, output, online, lock_timeout):
     """Generate the FROM -> TO revision and round-trip it on PostgreSQL: upgrade must give
@@ -511,7 +516,7 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
 @click.option("--tags", "patterns", multiple=True, metavar="GLOB", help="Tags matching these patterns, sorted by version (repeatable; several globs may follow one --tags).")
 @common_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 def history_command(repo, refs, patterns, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, fmt, output):
     """Changes of every consecutive pair of REFS, or of the tags matching --tags, with a
     timeline per table. Example: modeldiff history ~/src/dify --tags '0.*' '1.*'"""
@@ -576,7 +581,7 @@ def _pg_version(ctx, param, value):
 @click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
 @click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 @click.option("--explain", metavar="CODE", expose_value=False, is_eager=True, callback=_explain_callback, help="Print the documentation of a hazard code and exit.")
 def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, fmt, output):
     """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long."""
@@ -637,7 +642,7 @@ def layouts_command():
 @click.option("--keep-going", is_flag=True, help="Exit 0 even when a revision fails (the failure is still reported).")
 @click.option("--no-cache", is_flag=True, help="Replay FROM's migrations from base even if an earlier run kept its schema.")
 @click.option("--no-drift", is_flag=True, help="Do not compare TO's models with the schema its migrations produce.")
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, output):
     """Replay the app's own alembic migrations from FROM to TO on a scratch PostgreSQL and
     show every statement they run, with the locks it holds and the tables it rewrites."""
