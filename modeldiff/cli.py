@@ -75,6 +75,15 @@ def write_output(text: str, output: str | None, console: Console | None = None, 
     write_target(output, text)
 
 
+def positive_seconds(ctx, param, value: float | None) -> float | None:
+    """A time limit is a positive finite number of seconds (not 0, -1, nan, inf)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserError(f"--{param.name} {value:g}: seconds must be a positive finite number")
+    return value
+
+
 def checked_output(ctx, param, value: str | None) -> str | None:
     """`-o`'s callback: the target is checked before any work (render/output.py)."""
     from .render.output import OutputError, check_target
@@ -151,7 +160,7 @@ def common_options(func):
         click.option("--import-root", help="Directory the models are imported from (e.g. api)."),
         click.option("--set", "settings", multiple=True, metavar="K=V", help="Set a config value the models read, e.g. configs.dify_config.DB_TYPE=postgresql."),
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
-        click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds a ref's model import may take."),
+        click.option("--timeout", type=float, default=120.0, show_default=True, callback=positive_seconds, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
         click.option("--runtime", "runtime", type=click.Choice(RUNTIME_MODES), envvar="MODELDIFF_RUNTIME", help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
