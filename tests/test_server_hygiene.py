@@ -1,0 +1,51 @@
+"""The shared embedded PostgreSQL after a crash: a postmaster.pid whose pid now belongs to
+an unrelated process, and a data directory that will not start."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import server_reachable_dir
+from modeldiff.db.server import EmbeddedPostgres
+from modeldiff.db.watchdog import postmaster_pid
+
+
+def _works(server) -> bool:
+    conn = server.connect(admin=True)
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1")
+        ok = cur.fetchone() == (1,)
+    conn.close()
+    return ok
+
+
+def test_a_stale_pid_file_of_a_reused_pid_is_ignored_and_that_process_left_alone(capfd):
+    with server_reachable_dir() as data:
+        with EmbeddedPostgres(data / "pg18") as server:
+            assert _works(server)
+            text = (data / "pg18" / "postmaster.pid").read_text()
+        stranger = subprocess.Popen(["sleep", "600"])
+        try:
+            # As after a crash and a reboot: the file stayed, its pid is someone else's now.
+            (data / "pg18" / "postmaster.pid").write_text(text.replace(text.split("\n", 1)[0], str(stranger.pid), 1))
+            assert postmaster_pid(data / "pg18") is None  # the watchdog will not signal it
+            with EmbeddedPostgres(data / "pg18") as server:
+                assert _works(server)
+                assert postmaster_pid(data / "pg18") not in (None, stranger.pid)
+            assert stranger.poll() is None
+        finally:
+            stranger.kill()
+            stranger.wait()
+    assert "server-rebuilt" not in capfd.readouterr().err  # recovered, not rebuilt
+
+
+def test_a_data_directory_that_will_not_start_is_rebuilt_with_the_reason_shown(capfd):
+    with server_reachable_dir() as data:
+        with EmbeddedPostgres(data / "pg18") as server:
+            assert _works(server)
+        (data / "pg18" / "global" / "pg_control").write_bytes(b"\0" * 8192)  # corrupt
+        with EmbeddedPostgres(data / "pg18") as server:
+            assert _works(server)
+    [line] = [l for l in capfd.readouterr().err.splitlines() if "server-rebuilt" in l]
+    assert line.startswith(f"modeldiff: warning: the embedded PostgreSQL in {data / 'pg18'} did not start (")
+    assert line.endswith("); its data directory was rebuilt [server-rebuilt]")
