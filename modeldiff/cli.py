@@ -38,7 +38,9 @@ from .render import SQL_DIALECTS
 from .render.text import describe, render_text
 from .source.repository import SourceError, is_remote
 
-EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError)
+from .db import DatabaseFailure  # noqa: E402
+
+EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError, DatabaseFailure)
 
 
 class UserError(click.ClickException):

@@ -49,3 +49,26 @@ def test_a_data_directory_that_will_not_start_is_rebuilt_with_the_reason_shown(c
     [line] = [l for l in capfd.readouterr().err.splitlines() if "server-rebuilt" in l]
     assert line.startswith(f"modeldiff: warning: the embedded PostgreSQL in {data / 'pg18'} did not start (")
     assert line.endswith("); its data directory was rebuilt [server-rebuilt]")
+
+
+def test_a_server_failure_while_creating_fails_the_ref_instead_of_warning(pg):
+    """Out of a resource (here the temp-file limit, SQLSTATE class 53, like a full tmpfs or
+    "out of shared memory"): the ref fails with one line; it does not become a warning and
+    a schema with tables missing (which the cache would then keep)."""
+    from dataclasses import replace
+
+    import pytest
+
+    from modeldiff.compare.materialize import create_schema
+    from modeldiff.db import DatabaseFailure
+    from test_database_containment import EMPTY
+
+    database = pg.create_database("limits")
+    conn = pg._connect(pg.url(database, admin=True), None)
+    with conn.cursor() as cur:
+        cur.execute("SET temp_file_limit = '64kB'; SET work_mem = '64kB'")
+    conn.commit()
+    schema = replace(EMPTY, postamble=["CREATE TABLE shuffled AS SELECT g FROM generate_series(1, 200000) g ORDER BY random()"])
+    with pytest.raises(DatabaseFailure, match=r'^the embedded PostgreSQL failed: temporary file size exceeds "temp_file_limit" \(64kB\) \(SQLSTATE 53400\)$'):
+        create_schema(conn, schema, pg.server_version())
+    conn.close()

@@ -16,6 +16,7 @@ import re
 
 import psycopg2
 
+from ..db.server import server_failure
 from ..load import LoadedSchema
 from ..sqltext import qualified
 from ..values import Warning
@@ -213,6 +214,9 @@ def _try(cur, sql: str) -> str | None:
         cur.execute("RELEASE SAVEPOINT s")
         return None
     except psycopg2.Error as exc:
+        failure = server_failure(exc)
+        if failure is not None:  # not the statement's fault: never a warning, never cached
+            raise failure from exc
         cur.execute("ROLLBACK TO SAVEPOINT s")
         return _message(exc)
 

@@ -34,6 +34,21 @@ from pathlib import Path
 import psycopg2
 
 from .. import settings
+from . import DatabaseFailure
+
+
+# SQLSTATE classes of the server's own failures: insufficient resources, operator
+# intervention, system error, connection exception, internal error.
+SERVER_FAILURE_CLASSES = ("53", "57", "58", "08", "XX")
+
+
+def server_failure(exc: psycopg2.Error) -> DatabaseFailure | None:
+    """A DatabaseFailure for `exc` when the server failed rather than the statement."""
+    code = getattr(exc, "pgcode", None) or ""
+    if code[:2] in SERVER_FAILURE_CLASSES or isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and not code:
+        first = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines() or [type(exc).__name__]
+        return DatabaseFailure(f"the embedded PostgreSQL failed: {first[0].removeprefix('ERROR:').strip()}" + (f" (SQLSTATE {code})" if code else ""))
+    return None
 
 
 class _CommandErrors(logging.Handler):
