@@ -83,3 +83,41 @@ def test_a_supervisor_registering_after_a_stop_is_killed_there():
         sleeper.kill()
         sleeper.wait()
     assert load_module._loads == {}
+
+
+def test_after_a_sigkill_during_loading_the_next_run_cleans_up_and_answers_the_same(tmp_path):
+    """SIGKILL leaves what no exit path can remove: the load directory (a copy of the
+    models' sources, on tmpfs). The next run removes it (its name carries the dead run's
+    pid), the killed load's processes are gone, and the answer is byte-identical."""
+    from conftest import make_repo
+
+    plain = "from sqlalchemy import Column, Integer, MetaData, Table\nmetadata = MetaData()\nTable('things', metadata, Column('id', Integer, primary_key=True){})\n"
+    repo = make_repo(
+        tmp_path / "repo",
+        {"v1": {"models.py": plain.format("")}, "v2": {"models.py": plain.format(", Column('n', Integer)")}, "v3": {"models.py": plain.format("") + SLEEPER}},
+    )
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "MODELDIFF_CACHE_DIR": str(tmp_path / "cache"), "MODELDIFF_PG_IDLE": "0"}
+    env.pop("MODELDIFF_DEBUG", None)
+    command = [sys.executable, "-m", "modeldiff.cli", "diff", str(repo), "--models", "models.py", "--no-cache", "--format", "json"]
+    before = subprocess.run([*command[:5], "v1", "v2", *command[5:]], env=env, capture_output=True, text=True, timeout=300)
+    assert before.returncode == 0, before.stderr
+    marker = uuid.uuid4().hex
+    killed = subprocess.Popen([*command[:5], "v1", "v3", *command[5:], "--env", f"MD_TEST_MARKER={marker}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with(marker), "the load never started"
+    killed.kill()
+    killed.wait()
+    left = [p.name for p in scratch.iterdir() if p.name.startswith(f"modeldiff-load-{killed.pid}-")]
+    assert left  # what SIGKILL leaves (else this test shows nothing)
+    deadline = time.monotonic() + 30
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the supervisor notices its run is gone and ends the load
+    assert processes_with(marker) == []
+    after = subprocess.run([*command[:5], "v1", "v2", *command[5:]], env=env, capture_output=True, text=True, timeout=300)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("modeldiff-")] == []

@@ -132,7 +132,7 @@ def load_schema(snapshot: Snapshot, options: LoadOptions, generation: int | None
         if not snapshot.list_files(path):
             raise LoadFailure(f"{snapshot.ref}: models path {path!r} does not exist at this ref")
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="modeldiff-load-", dir=workdir_base()))
+    workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix(), dir=workdir_base()))
     try:
         request = {
             "workdir": str(workdir),
@@ -149,6 +149,8 @@ def load_schema(snapshot: Snapshot, options: LoadOptions, generation: int | None
             # Unreadable to model code (Landlock), with other processes' /proc entries.
             "hidden": [str(server_root())],
             "seccomp": settings.seccomp_enabled(),
+            # The load stops when this run is gone; its directory is named after it.
+            "owner": os.getpid(),
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request))
@@ -196,8 +198,43 @@ def _result(future):
 def workdir_base() -> str:
     """Where private load directories go (tmpfs where there is one: a load creates and
     rewrites a few hundred small files). The supervisor bounds what model code may write
-    there (DISK_LIMIT)."""
-    return scratch_base()
+    there (DISK_LIMIT). The first call of a run removes what killed runs left there."""
+    base = scratch_base()
+    if base not in _swept:
+        _swept.add(base)
+        sweep_dead_workdirs(base)
+    return base
+
+
+_swept: set[str] = set()
+_WORKDIR = re.compile(r"modeldiff-(?:load|replay)-(\d+)-")
+
+
+def workdir_prefix(kind: str = "load") -> str:
+    """A private directory's name starts with the run's pid: a killed run's are known."""
+    return f"modeldiff-{kind}-{os.getpid()}-"
+
+
+def sweep_dead_workdirs(base: str) -> int:
+    """Remove the load and replay directories (copies of a repository's sources) of runs
+    that no longer exist (SIGKILL leaves them, in RAM on tmpfs); how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _WORKDIR.match(entry.name)
+        try:
+            if not match or not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+        except OSError:
+            continue  # alive (or not ours to judge)
+    return removed
 
 
 def _child_env(workdir: Path, token: str, extra: dict) -> dict[str, str]:
