@@ -105,3 +105,21 @@ def test_a_grown_server_log_is_rotated_when_the_server_starts():
             assert _works(server)
         assert (data / "pg18" / "log.1").stat().st_size == LOG_LIMIT + 1
         assert log.stat().st_size < LOG_LIMIT
+
+
+def test_a_server_killed_mid_run_fails_the_ref_in_one_line():
+    import os
+    import signal
+
+    import pytest
+
+    from modeldiff.compare.schemas import materialize_in_schema
+    from modeldiff.db import DatabaseFailure
+    from test_database_containment import EMPTY
+
+    with server_reachable_dir() as data:
+        with EmbeddedPostgres(data / "pg18") as server:
+            materialize_in_schema(server, EMPTY)
+            os.kill(postmaster_pid(data / "pg18"), signal.SIGKILL)
+            with pytest.raises(DatabaseFailure, match=r"^the embedded PostgreSQL failed: [^\n]+$"):
+                materialize_in_schema(server, EMPTY)

@@ -13,6 +13,7 @@ placeholder of the column's type, with a warning.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import psycopg2
 
@@ -51,6 +52,19 @@ def install_shims(cur, server_version: int) -> None:
 # table is shared by every session, so a schema is created in batches of tables that stay
 # well under it, each committed (and its locks released) before the next.
 LOCK_BUDGET = 1500
+
+
+@contextmanager
+def server_failures_fail():
+    """A server that fails (killed, out of resources) while a ref is created fails the ref
+    with a DatabaseFailure (one line), whatever call met it."""
+    try:
+        yield
+    except psycopg2.Error as exc:
+        failure = server_failure(exc)
+        if failure is None:
+            raise
+        raise failure from exc
 
 
 def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schema: str | None = None, admin_dsn: str | None = None) -> list[Warning]:
