@@ -123,3 +123,39 @@ def test_a_server_killed_mid_run_fails_the_ref_in_one_line():
             os.kill(postmaster_pid(data / "pg18"), signal.SIGKILL)
             with pytest.raises(DatabaseFailure, match=r"^the embedded PostgreSQL failed: [^\n]+$"):
                 materialize_in_schema(server, EMPTY)
+
+
+def test_cache_clear_under_eight_writers_costs_entries_never_errors(tmp_path):
+    """`cache clear` while runs store their results: a write meets its directory gone and
+    stores once more or not at all; no run fails (it used to: FileNotFoundError)."""
+    import threading
+
+    from modeldiff.cache import Cache
+
+    cache = Cache(tmp_path)
+    errors, stop = [], threading.Event()
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(300):
+                cache.put("pair", f"{n:02d}{i:04d}" + "0" * 34, {"n": n, "i": i})
+                got = cache.get("pair", f"{n:02d}{i:04d}" + "0" * 34)
+                assert got in (None, {"n": n, "i": i})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def clearer() -> None:
+        while not stop.is_set():
+            Cache(tmp_path).clear()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    sweeper = threading.Thread(target=clearer)
+    sweeper.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    sweeper.join()
+    assert errors == []
+    assert not any(p.name.startswith(".tmp-") for p in tmp_path.rglob("*"))
