@@ -20,7 +20,7 @@ from typing import Callable
 
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
-from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, stop_generation, stop_loads
+from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, result_of, stop_generation, stop_loads
 from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
@@ -121,7 +121,7 @@ def load_refs(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         with ExitStack() as stack:
             stack.push(_stop_loads_on_error(pool))
-            return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
+            return [result_of(future) for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
 
 
 def _stop_loads_on_error(pool: ThreadPoolExecutor):
@@ -273,7 +273,7 @@ class PairComparer:
 
         for ref in (old, new):
             self.prepare(ref)
-        result = compare_places(old.schema, new.schema, self.places[old.key].result(), self.places[new.key].result())
+        result = compare_places(old.schema, new.schema, result_of(self.places[old.key]), result_of(self.places[new.key]))
         self.session.cache.put("pair", key, result.to_json())
         return result
 
@@ -325,9 +325,9 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
         on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731
         futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=on_loaded)
         stack.push(_stop_loads_on_error(pool))
-        loaded = [futures[0].result()]
+        loaded = [result_of(futures[0])]
         for future in futures[1:]:
-            old, new = loaded[-1], future.result()
+            old, new = loaded[-1], result_of(future)
             loaded.append(new)
             result = comparer.compare(old, new)
             if old.key != new.key:

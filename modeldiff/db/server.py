@@ -161,7 +161,8 @@ class EmbeddedPostgres:
             self._ready.set()
 
     def wait(self) -> "EmbeddedPostgres":
-        self._ready.wait()
+        while not self._ready.wait(0.2):  # timed: a Ctrl-C is handled meanwhile (see load.result_of)
+            pass
         if self._error is not None:
             reason = " ".join(str(self._error).split()) or _where(self._error)
             if isinstance(self._error, subprocess.CalledProcessError) and _command_errors.last:

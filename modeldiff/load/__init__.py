@@ -176,16 +176,17 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
         futures = [pool.submit(load_schema, snapshot, option, generation) for snapshot, option in zip(snapshots, per_ref)]
         try:
-            return [_result(future) for future in futures]
+            return [result_of(future) for future in futures]
         except BaseException:  # Ctrl-C, or one ref failed: the others need not run on
             pool.shutdown(wait=False, cancel_futures=True)
             stop_loads()
             raise
 
 
-def _result(future):
-    """`future.result()` in short waits: a signal another thread happened to receive is
-    still handled (KeyboardInterrupt raised here) within a fifth of a second."""
+def result_of(future):
+    """`future.result()` in short waits, for the main thread: a signal that another thread
+    happened to receive (the kernel picks any thread) is still handled, KeyboardInterrupt
+    raised here, within a fifth of a second. An untimed wait would sleep through it."""
     from concurrent.futures import TimeoutError as Pending
 
     while True:
