@@ -190,7 +190,10 @@ class EmbeddedPostgres:
         if self._server is not None:
             if self._keep_alive > 0:
                 self._touch()
-            self._server.cleanup()  # stops the server unless it is kept alive (or still in use)
+            try:
+                self._server.cleanup()  # stops the server unless it is kept alive (or still in use)
+            except Exception:  # noqa: BLE001 - psutil.NoSuchProcess: a killed server is stopped already
+                pass
         if self._private and self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
         if self._private and self._tablespace_dir is not None:
