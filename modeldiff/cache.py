@@ -91,18 +91,27 @@ class Cache:
             return None
 
     def put(self, kind: str, key: str, payload) -> None:
+        """Store an entry; best effort: `cache clear` removing the directory under a running
+        run costs that run its entry, never its answer."""
         if not self.enabled:
             return
         path = self._path(kind, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"checksum": _digest(payload), "payload": payload}, handle)  # key order kept: output is byte-identical
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps({"checksum": _digest(payload), "payload": payload})  # key order kept: output is byte-identical
+        for _ in range(3):  # again if the directory went between mkdir and write
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            except (FileNotFoundError, FileExistsError):  # (mkdir's, when a parent goes meanwhile)
+                continue
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(text)
+                os.replace(tmp, path)
+                return
+            except FileNotFoundError:
+                continue
+            finally:
+                Path(tmp).unlink(missing_ok=True)
 
     def clear(self) -> int:
         count = sum(1 for _ in self.root.rglob("*.json")) if self.root.exists() else 0

@@ -11,8 +11,8 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
-import tempfile
 import traceback
 import warnings
 from contextlib import contextmanager
@@ -38,7 +38,9 @@ from .render import SQL_DIALECTS
 from .render.text import describe, render_text
 from .source.repository import SourceError, is_remote
 
-EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError)
+from .db import DatabaseFailure  # noqa: E402
+
+EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError, DatabaseFailure)
 
 
 class UserError(click.ClickException):
@@ -70,15 +72,30 @@ def write_output(text: str, output: str | None, console: Console | None = None, 
         return
     if markup:
         text = _plain(text)
-    target = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .render.output import write_target
+
+    write_target(output, text)
+
+
+def positive_seconds(ctx, param, value: float | None) -> float | None:
+    """A time limit is a positive finite number of seconds (not 0, -1, nan, inf)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserError(f"--{param.name} {value:g}: seconds must be a positive finite number")
+    return value
+
+
+def checked_output(ctx, param, value: str | None) -> str | None:
+    """`-o`'s callback: the target is checked before any work (render/output.py)."""
+    from .render.output import OutputError, check_target
+
+    if value is not None:
+        try:
+            check_target(value, directory_ok=ctx.info_name == "revision")
+        except OutputError as exc:
+            raise UserError(str(exc)) from None
+    return value
 
 
 def _plain(markup_text: str) -> str:
@@ -133,8 +150,6 @@ def run_guarded(action):
         raise UserError(str(exc)) from None
     except click.ClickException:
         raise
-    except KeyboardInterrupt:
-        raise UserError("interrupted") from None
     except Exception as exc:  # noqa: BLE001
         if settings.debug():
             traceback.print_exc()
@@ -147,7 +162,7 @@ def common_options(func):
         click.option("--import-root", help="Directory the models are imported from (e.g. api)."),
         click.option("--set", "settings", multiple=True, metavar="K=V", help="Set a config value the models read, e.g. configs.dify_config.DB_TYPE=postgresql."),
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
-        click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds a ref's model import may take."),
+        click.option("--timeout", type=float, default=120.0, show_default=True, callback=positive_seconds, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
         click.option("--runtime", "runtime", type=click.Choice(RUNTIME_MODES), envvar="MODELDIFF_RUNTIME", help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
@@ -235,7 +250,7 @@ def quiet_libraries() -> None:
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sql"]), default="text", show_default=True)
 @click.option("--downgrade", is_flag=True, help="With --format sql: the SQL back from TO to FROM.")
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (like git diff --exit-code).")
 def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, dialect, fmt, downgrade, output, exit_code):
     """Schema changes between two refs (tag, branch, commit or WORKTREE) of REPO."""
@@ -403,7 +418,7 @@ def online_options(func):
 @click.argument("to_ref", metavar="TO")
 @common_options
 @click.option("-m", "--message", default=None, help="Revision message (default: 'upgrade to TO').")
-@click.option("-o", "--output", help="File, or directory to write <rev>_<slug>.py into (default: stdout).")
+@click.option("-o", "--output", callback=checked_output, help="File, or directory to write <rev>_<slug>.py into (default: stdout).")
 @click.option("--rev-id", help="Revision id (default: random, like alembic).")
 @click.option("--create-date", help="Create Date written into the file, ISO format (default: now).")
 @click.option("--migrations", help="The app's alembic versions directory in the repository (default: the layout's).")
@@ -508,7 +523,7 @@ def _covered_note(left, request: DiffRequest, changes: int) -> None:
 @click.argument("to_ref", metavar="TO")
 @common_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("-o", "--output", help="Write the report to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write the report to this file instead of stdout.")
 @online_options
 def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, fmt, output, online, lock_timeout):
     """Generate the FROM -> TO revision and round-trip it on PostgreSQL: upgrade must give
@@ -544,7 +559,7 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
 @click.option("--tags", "patterns", multiple=True, metavar="GLOB", help="Tags matching these patterns, sorted by version (repeatable; several globs may follow one --tags).")
 @common_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 def history_command(repo, refs, patterns, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, fmt, output):
     """Changes of every consecutive pair of REFS, or of the tags matching --tags, with a
     timeline per table. Example: modeldiff history ~/src/dify --tags '0.*' '1.*'"""
@@ -609,7 +624,7 @@ def _pg_version(ctx, param, value):
 @click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
 @click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 @click.option("--explain", metavar="CODE", expose_value=False, is_eager=True, callback=_explain_callback, help="Print the documentation of a hazard code and exit.")
 @click.option("--from-models", is_flag=True, help="Plan the models diff, not the statements the app's own migrations run.")
 @click.option("--migrations", help="The app's alembic directory (with env.py) or versions directory (default: found from alembic.ini, Flask-Migrate or a preset).")
@@ -689,7 +704,7 @@ def layouts_command():
 @click.option("--keep-going", is_flag=True, help="Exit 0 even when a revision fails (the failure is still reported).")
 @click.option("--no-cache", is_flag=True, help="Replay FROM's migrations from base even if an earlier run kept its schema.")
 @click.option("--no-drift", is_flag=True, help="Do not compare TO's models with the schema its migrations produce.")
-@click.option("-o", "--output", help="Write to this file instead of stdout.")
+@click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, output):
     """Replay the app's own alembic migrations from FROM to TO on a scratch PostgreSQL and
     show every statement they run, with the locks it holds and the tables it rewrites."""
@@ -722,9 +737,18 @@ def run() -> None:
     object) takes 0.1-0.2 s, a tenth of a cold diff, and does nothing for the user: every
     command has closed its files, connections, servers and threads by the time it returns.
     So the exit handlers run and the output is flushed, and then the process just ends."""
+    _catch_signals()
     try:
-        main()
-        code = 0
+        code = main(standalone_mode=False)  # click's Abort ("Aborted!", exit 1) would hide a Ctrl-C
+        code = code if isinstance(code, int) else 0
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        # Everything of the run has stopped by now (loads, servers: their exit paths ran).
+        signum = _received_signal or signal.SIGINT
+        print(f"modeldiff: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        code = 128 + signum
     except SystemExit as exc:
         code = exc.code
     except Exception as exc:  # noqa: BLE001 - outside run_guarded: still one line, never a traceback
@@ -742,6 +766,24 @@ def run() -> None:
         except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to tell
             code = code or 1
     os._exit(code or 0)
+
+
+_received_signal: int | None = None
+
+
+def _catch_signals() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP stop the run the same way (KeyboardInterrupt: every stage
+    cleans up on its way out); the exit code is 128 + the signal's number, as a shell's."""
+
+    def interrupt(signum, frame):
+        global _received_signal
+        if _received_signal is not None:
+            return  # already stopping: a second Ctrl-C must not cut the cleanup short
+        _received_signal = signum
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
 
 
 if __name__ == "__main__":

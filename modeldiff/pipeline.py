@@ -20,7 +20,7 @@ from typing import Callable
 
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
-from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, stop_loads
+from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, result_of, stop_generation, stop_loads
 from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
@@ -121,7 +121,7 @@ def load_refs(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         with ExitStack() as stack:
             stack.push(_stop_loads_on_error(pool))
-            return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
+            return [result_of(future) for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
 
 
 def _stop_loads_on_error(pool: ThreadPoolExecutor):
@@ -142,6 +142,7 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
     `pool` (its workers wait on child processes, so its size bounds the children)."""
     futures: list[Future] = []
     started_server = False
+    generation = stop_generation()  # Ctrl-C from now on stops these loads, started or not
     found = []
     for snapshot in snapshots:
         options, context = session.options_for(snapshot)
@@ -161,13 +162,13 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
         if on_miss and not started_server:
             on_miss()
             started_server = True
-        futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress, on_loaded))
+        futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress, on_loaded, generation))
     return futures
 
 
-def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None) -> LoadedRef:
+def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None, generation: int | None = None) -> LoadedRef:
     options, context = session.options_for(snapshot)
-    schema = load_schema(snapshot, options)
+    schema = load_schema(snapshot, options, generation)
     key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
     if progress:
         progress(snapshot.ref)
@@ -272,7 +273,7 @@ class PairComparer:
 
         for ref in (old, new):
             self.prepare(ref)
-        result = compare_places(old.schema, new.schema, self.places[old.key].result(), self.places[new.key].result())
+        result = compare_places(old.schema, new.schema, result_of(self.places[old.key]), result_of(self.places[new.key]))
         self.session.cache.put("pair", key, result.to_json())
         return result
 
@@ -324,9 +325,9 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
         on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731
         futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=on_loaded)
         stack.push(_stop_loads_on_error(pool))
-        loaded = [futures[0].result()]
+        loaded = [result_of(futures[0])]
         for future in futures[1:]:
-            old, new = loaded[-1], future.result()
+            old, new = loaded[-1], result_of(future)
             loaded.append(new)
             result = comparer.compare(old, new)
             if old.key != new.key:

@@ -616,7 +616,7 @@ def production(difylike):
     (old,) = load_refs(session, snapshots)
     with EmbeddedPostgres() as server:
         database, _ = materialize(server, old.schema)
-        conn = server.connect(database)
+        conn = server.connect(database, admin=True)  # CHECKPOINT: the operator's part
         conn.autocommit = True
         started = time.perf_counter()
         _fill_production(conn, WORKFLOW_RUNS_ROWS)
@@ -734,7 +734,7 @@ def test_estimate_is_within_2x_of_the_real_alter(live_plan, production):
     plan, _ = live_plan
     estimate = plan.steps[0].hazards[0].estimate.seconds
     server, database, _ = production
-    conn = server.connect(database)
+    conn = server.connect(database, admin=True)  # CHECKPOINT: the operator's part
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("CHECKPOINT")  # the calibration's WAL is flushed now, not during the ALTER

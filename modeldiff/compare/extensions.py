@@ -128,8 +128,8 @@ class Extensions:
     """Creates extensions in the database `conn` works in, on its own committed connection
     (concurrent runs may create the same one; our DDL transaction must not hold it)."""
 
-    def __init__(self, conn) -> None:
-        self._dsn = conn.dsn
+    def __init__(self, conn, admin_dsn: str | None = None) -> None:
+        self._dsn = admin_dsn or conn.dsn  # modeldiff's own connection, not the DDL's role
         self._available: set[str] | None = None
         self._provided: set[str] = set()  # once each: a retry that fails again is another error
         # extension not bundled -> (names asked for, statements rejected for them)

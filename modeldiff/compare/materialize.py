@@ -13,9 +13,11 @@ placeholder of the column's type, with a warning.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import psycopg2
 
+from ..db.server import server_failure
 from ..load import LoadedSchema
 from ..sqltext import qualified
 from ..values import Warning
@@ -52,16 +54,37 @@ def install_shims(cur, server_version: int) -> None:
 LOCK_BUDGET = 1500
 
 
-def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schema: str | None = None) -> list[Warning]:
+@contextmanager
+def server_failures_fail():
+    """A server that fails (killed, out of resources) while a ref is created fails the ref
+    with a DatabaseFailure (one line), whatever call met it."""
+    try:
+        yield
+    except psycopg2.Error as exc:
+        failure = server_failure(exc)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
+def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schema: str | None = None, admin_dsn: str | None = None) -> list[Warning]:
     """Run a schema's DDL on `conn`: a psycopg2 connection whose search_path starts with
-    the empty `scratch_schema`, or to an empty database (`scratch_schema` None).
+    the empty `scratch_schema`, or to an empty database (`scratch_schema` None). The shims
+    and extensions are made on a connection to `admin_dsn` (the superuser's, when `conn` is
+    the scratch role's: the DDL is the repository's and runs with no privilege).
 
     Every table that is not there in full afterwards is a `not-compared` warning located at
     it (see coverage.py), never only a line among the warnings."""
+    admin = psycopg2.connect(admin_dsn) if admin_dsn else conn
+    try:
+        with admin.cursor() as cur:
+            install_shims(cur, server_version)
+        admin.commit()  # at once: a concurrent run creating the same shim must not wait for our DDL
+    finally:
+        if admin is not conn:
+            admin.close()
     cur = conn.cursor()
-    install_shims(cur, server_version)
-    conn.commit()  # at once: a concurrent run creating the same shim must not wait for our DDL
-    creation = _Creation(cur, schema.ref, extensions.Extensions(conn))
+    creation = _Creation(cur, schema.ref, extensions.Extensions(conn, admin_dsn))
     creation.statements(schema.preamble)
     conn.commit()
     tables = [(k, t) for k, t in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]) if "create" in t]
@@ -205,6 +228,9 @@ def _try(cur, sql: str) -> str | None:
         cur.execute("RELEASE SAVEPOINT s")
         return None
     except psycopg2.Error as exc:
+        failure = server_failure(exc)
+        if failure is not None:  # not the statement's fault: never a warning, never cached
+            raise failure from exc
         cur.execute("ROLLBACK TO SAVEPOINT s")
         return _message(exc)
 

@@ -32,7 +32,7 @@ from .unchanged import unchanged_tables
 from ..sqltext import default_text as _default_text
 from ..sqltext import type_text as type_sql
 from ..values import Change, Diff, Dispatch, RefInfo, Warning
-from .materialize import create_schema
+from .materialize import create_schema, server_failures_fail
 
 
 def _compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):
@@ -92,24 +92,26 @@ def materialize_in_schema(server: EmbeddedPostgres, schema: LoadedSchema, versio
     if any(table.get("schema") for table in schema.tables.values()):
         database, warnings = materialize(server, schema)
         return Place(server.sqlalchemy_url(database)), warnings
-    name = server.create_schema(schema.ref)
-    conn = server.connect(search_path=name)
-    try:
-        warnings = create_schema(conn, schema, version or server.server_version(), scratch_schema=name)
-    finally:
-        conn.close()
-    return Place(server.sqlalchemy_url(), name), warnings
+    with server_failures_fail():
+        name = server.create_schema(schema.ref)
+        conn = server.connect(search_path=name)  # as the schema's own role
+        try:
+            warnings = create_schema(conn, schema, version or server.server_version(), scratch_schema=name, admin_dsn=server.url(admin=True))
+        finally:
+            conn.close()
+    return Place(server.sqlalchemy_url(role=server.owner(name)), name), warnings
 
 
 def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, list[Warning]]:
     """A new database of `server` holding `schema`; its name and the warnings (for work that
     needs a whole database, such as running alembic migrations)."""
-    database = server.create_database(schema.ref)
-    conn = server.connect(database)
-    try:
-        warnings = create_schema(conn, schema, server.server_version())
-    finally:
-        conn.close()
+    with server_failures_fail():
+        database = server.create_database(schema.ref)
+        conn = server.connect(database)  # as the database's own role
+        try:
+            warnings = create_schema(conn, schema, server.server_version(), admin_dsn=server.url(database, admin=True))
+        finally:
+            conn.close()
     return database, warnings
 
 

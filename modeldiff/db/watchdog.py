@@ -27,12 +27,24 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def runs(pid: int, program: str) -> bool:
+    """`pid` is alive and runs `program` (its command line's first word, or a later one
+    for `python -m ...`): a pid in a marker file may have been reused by an unrelated
+    process, which must be neither trusted nor signalled."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _alive(pid) and not Path("/proc/self").exists()  # no /proc: trust the pid
+    return Path(os.fsdecode(words[0])).name == program or os.fsencode(program) in words
+
+
 def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the postgres serving `pgdata`, or None (none, or a stale pid file)."""
     try:
         pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if runs(pid, "postgres") else None
 
 
 def in_use(pgdata: Path, idle: float) -> bool:

@@ -38,7 +38,7 @@ from .. import settings
 from ..values import Warning
 from ..source.repository import Snapshot
 from ..db.tempdirs import scratch_base
-from .supervise import set_dumpable
+from .supervise import set_dumpable, socket_address
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
@@ -120,7 +120,11 @@ class LoadedSchema:
         return cls(**fields)
 
 
-def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
+def load_schema(snapshot: Snapshot, options: LoadOptions, generation: int | None = None) -> LoadedSchema:
+    """`snapshot`'s models, imported in the sandbox. `generation`: `stop_loads`'s count when
+    the caller decided to load (a load that starts after a later `stop_loads` is stopped
+    at once: see `_running`)."""
+    generation = _stops if generation is None else generation
     paths = options.models_paths
     if not paths:
         raise LoadFailure(f"{snapshot.ref}: no models path given")
@@ -128,7 +132,7 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
         if not snapshot.list_files(path):
             raise LoadFailure(f"{snapshot.ref}: models path {path!r} does not exist at this ref")
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="modeldiff-load-", dir=workdir_base()))
+    workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix(), dir=workdir_base()))
     try:
         request = {
             "workdir": str(workdir),
@@ -145,10 +149,12 @@ def load_schema(snapshot: Snapshot, options: LoadOptions) -> LoadedSchema:
             # Unreadable to model code (Landlock), with other processes' /proc entries.
             "hidden": [str(server_root())],
             "seccomp": settings.seccomp_enabled(),
+            # The load stops when this run is gone; its directory is named after it.
+            "owner": os.getpid(),
         }
         request_path = workdir / "request.json"
         request_path.write_text(json.dumps(request))
-        result = _run_child(snapshot.ref, options, workdir, request_path)
+        result = _run_child(snapshot.ref, options, workdir, request_path, generation)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     error = result.get("error")
@@ -166,20 +172,70 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
     """Load several refs at once: one child per ref, bounded by the CPU count. `options`
     is shared, or one per snapshot (when the layout moved between refs)."""
     per_ref = options if isinstance(options, list) else [options] * len(snapshots)
+    generation = _stops
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
+        futures = [pool.submit(load_schema, snapshot, option, generation) for snapshot, option in zip(snapshots, per_ref)]
         try:
-            return list(pool.map(load_schema, snapshots, per_ref))
+            return [result_of(future) for future in futures]
         except BaseException:  # Ctrl-C, or one ref failed: the others need not run on
             pool.shutdown(wait=False, cancel_futures=True)
             stop_loads()
             raise
 
 
+def result_of(future):
+    """`future.result()` in short waits, for the main thread: a signal that another thread
+    happened to receive (the kernel picks any thread) is still handled, KeyboardInterrupt
+    raised here, within a fifth of a second. An untimed wait would sleep through it."""
+    from concurrent.futures import TimeoutError as Pending
+
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except Pending:
+            continue
+
+
 def workdir_base() -> str:
     """Where private load directories go (tmpfs where there is one: a load creates and
     rewrites a few hundred small files). The supervisor bounds what model code may write
-    there (DISK_LIMIT)."""
-    return scratch_base()
+    there (DISK_LIMIT). The first call of a run removes what killed runs left there."""
+    base = scratch_base()
+    if base not in _swept:
+        _swept.add(base)
+        sweep_dead_workdirs(base)
+    return base
+
+
+_swept: set[str] = set()
+_WORKDIR = re.compile(r"modeldiff-(?:load|replay)-(\d+)-")
+
+
+def workdir_prefix(kind: str = "load") -> str:
+    """A private directory's name starts with the run's pid: a killed run's are known."""
+    return f"modeldiff-{kind}-{os.getpid()}-"
+
+
+def sweep_dead_workdirs(base: str) -> int:
+    """Remove the load and replay directories (copies of a repository's sources) of runs
+    that no longer exist (SIGKILL leaves them, in RAM on tmpfs); how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _WORKDIR.match(entry.name)
+        try:
+            if not match or not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+        except OSError:
+            continue  # alive (or not ours to judge)
+    return removed
 
 
 def _child_env(workdir: Path, token: str, extra: dict) -> dict[str, str]:
@@ -259,7 +315,8 @@ class ForkServer:
         key = (self.dir / "key").read_bytes()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(60)
-            conn.connect(str(self.dir / "sock"))
+            with socket_address(self.dir) as address:
+                conn.connect(address)
             conn.sendall(key + body)
             conn.shutdown(socket.SHUT_WR)
             data = b""
@@ -279,7 +336,8 @@ class ForkServer:
             fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs start one server, not two
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                    probe.connect(str(sock))
+                    with socket_address(self.dir) as address:
+                        probe.connect(address)
                 return  # another run started it meanwhile
             except OSError:
                 pass
@@ -360,7 +418,10 @@ def close_fork_servers() -> None:
         _servers.clear()
 
 
-def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path) -> dict:
+def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path, generation: int | None = None) -> dict:
+    generation = _stops if generation is None else generation
+    if generation != _stops:
+        raise LoadFailure(f"{ref}: load stopped")
     set_dumpable(False)  # this process's environ and memory: not readable by model code
     token = uuid.uuid4().hex
     server = _fork_server(options.python) if options.fork_server else None
@@ -374,7 +435,7 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
             pid = None  # a broken server: the load runs in processes of its own, below
         if pid is not None:
             try:
-                with _running(ref, pid):
+                with _running(ref, pid, generation):
                     try:
                         ended = _wait_for_status(pid, server_dir / "status.json", options.timeout + GRACE)
                     finally:
@@ -398,7 +459,7 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
         except OSError as exc:
             raise LoadFailure(f"{ref}: cannot run the interpreter {options.python!r}: {exc.strerror or exc}") from None
         ended = False
-        with _running(ref, proc.pid):
+        with _running(ref, proc.pid, generation):
             try:
                 proc.wait(timeout=options.timeout + GRACE)
                 ended = True
@@ -442,13 +503,18 @@ def _group_alive(group: int) -> bool:
 
 _loads: dict[int, bool] = {}  # process group of each running load's supervisor -> stopped
 _loads_lock = threading.Lock()
+_stops = 0  # how many times `stop_loads` ran
 
 
 @contextmanager
-def _running(ref: str, group: int):
-    """Register a load's supervisor for `stop_loads`; a stopped load fails as such."""
+def _running(ref: str, group: int, generation: int):
+    """Register a load's supervisor for `stop_loads`; a stopped load fails as such. A load
+    whose supervisor started after `stop_loads` ran (Ctrl-C while it was being started:
+    `stop_loads` could not see it) is stopped here, at once."""
     with _loads_lock:
-        _loads[group] = False
+        _loads[group] = generation != _stops
+    if _loads[group]:
+        _kill_group(group)
     try:
         yield
     finally:
@@ -458,10 +524,18 @@ def _running(ref: str, group: int):
         raise LoadFailure(f"{ref}: load stopped")
 
 
+def stop_generation() -> int:
+    """What a caller about to start loads passes on to `load_schema`: a `stop_loads` after
+    this moment stops them, even those not started yet."""
+    return _stops
+
+
 def stop_loads() -> int:
     """Kill every load of this process now (Ctrl-C, a failing run): the threads waiting for
     them return at once, each with a LoadFailure. How many were running."""
+    global _stops
     with _loads_lock:
+        _stops += 1
         groups = list(_loads)
         for group in groups:
             _loads[group] = True

@@ -207,6 +207,16 @@ def _spawn_fork(request_path: Path, workdir: Path, confine, request: dict):
     return ForkedWorker(request_path, workdir, confine, request["env"])
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
 def main() -> int:
     set_dumpable(False)  # the worker (dumpable again after its execve) cannot read us
     return supervise(Path(sys.argv[1]), _spawn_process)
@@ -217,6 +227,7 @@ def supervise(request_path: Path, spawn) -> int:
     workdir = request_path.parent
     limits = request.get("limits", {})
     timeout = float(request.get("timeout") or 120)
+    owner = int(request.get("owner") or 0)  # the run that asked: a load it cannot read is stopped
     output_limit = int(limits.get("output_bytes", 4 * 2**20))
     disk_limit = int(limits.get("disk_bytes", 0))
     memory = int(limits.get("memory_bytes", 0))
@@ -242,10 +253,13 @@ def supervise(request_path: Path, spawn) -> int:
         if remaining <= 0:
             timed_out = True
             break
-        if disk_limit and now >= next_disk_check:
+        if now >= next_disk_check:
             next_disk_check = now + _DISK_EVERY
-            if tree_bytes(workdir, disk_limit) > disk_limit:
+            if disk_limit and tree_bytes(workdir, disk_limit) > disk_limit:
                 disk_exceeded = True
+                break
+            if owner and not _alive(owner):  # the run was killed (SIGKILL): nobody waits for this load
+                timed_out = True
                 break
         if not open_pipe:
             # Usually the worker has just exited and closed the pipe: look again soon.
@@ -435,7 +449,7 @@ def _new_workdir(body: bytes) -> tuple[str, str]:
     import tempfile
 
     request = json.loads(body)
-    workdir = tempfile.mkdtemp(prefix="modeldiff-load-", dir=request["scratch"])
+    workdir = tempfile.mkdtemp(prefix=f"modeldiff-load-{int(request.get('owner', 0))}-", dir=request["scratch"])
     request["workdir"] = workdir
     env = request.setdefault("env", {})
     env["HOME"] = env["TMPDIR"] = workdir
@@ -443,6 +457,21 @@ def _new_workdir(body: bytes) -> tuple[str, str]:
     with open(request_path, "w") as handle:
         json.dump(request, handle)
     return request_path, workdir
+
+
+class socket_address:
+    """`directory`'s `sock` as an address a unix socket accepts whatever the directory's
+    length (108 bytes at most; a long cache path, pytest's temp tree): the path through a
+    descriptor of the directory, /proc/self/fd/N/sock. A context manager (closes N)."""
+
+    def __init__(self, directory) -> None:
+        self._fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def __enter__(self) -> str:
+        return f"/proc/self/fd/{self._fd}/sock"
+
+    def __exit__(self, *exc) -> None:
+        os.close(self._fd)
 
 
 def serve_socket(directory: str, idle: float, owner: int = 0) -> int:
@@ -470,7 +499,8 @@ def serve_socket(directory: str, idle: float, owner: int = 0) -> int:
     try:
         if os.path.exists(path):
             os.unlink(path)
-        listener.bind(path)
+        with socket_address(directory) as address:
+            listener.bind(address)
     finally:
         os.umask(mask)
     identity = os.stat(path).st_ino

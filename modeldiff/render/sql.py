@@ -17,6 +17,7 @@ import io
 from alembic.migration import MigrationContext
 from alembic.operations import Operations, ops
 
+from .. import compat
 from ..draft.migration import Migration
 
 from . import SQL_DIALECTS as DIALECTS
@@ -31,6 +32,8 @@ def render_sql(migration: Migration, dialect: str, direction: str = "upgrade", h
     container = view.upgrade if direction == "upgrade" else view.downgrade
     buf = io.StringIO()
     context = MigrationContext.configure(dialect_name=dialect, opts={"as_sql": True, "output_buffer": buf})
+    if dialect == "postgresql":  # offline, SQLAlchemy would double each backslash of a literal (a comment)
+        compat.standard_conforming_strings(context.dialect)
     operations = Operations(context)
     for line in (header or "").splitlines():
         buf.write(f"-- {line}\n".replace("-- \n", "--\n"))

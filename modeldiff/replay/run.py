@@ -11,6 +11,7 @@ database), and their sandbox refuses any other connection.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 import psycopg2
 
 from ..db.server import EmbeddedPostgres
-from ..load import LoadFailure, LoadOptions, _run_child, workdir_base
+from ..load import LoadFailure, LoadOptions, _run_child, workdir_base, workdir_prefix
 from ..source.repository import Snapshot
 from .setup import AlembicSetup
 
@@ -62,7 +63,7 @@ def ensure_role(server: EmbeddedPostgres) -> None:
 
 def scratch_database(server: EmbeddedPostgres) -> str:
     """A new, empty database owned by the replay role."""
-    name = server.create_database("replay")
+    name = server.create_database("replay", owner=ROLE)
     server._execute("postgres", f'ALTER DATABASE "{name}" OWNER TO {ROLE}')
     server._execute(name, f"ALTER SCHEMA public OWNER TO {ROLE}")
     return name
@@ -88,7 +89,7 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
     """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
     manifest, script_files = phase_inputs(snapshot, setup)
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="modeldiff-replay-", dir=workdir_base()))
+    workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix("replay"), dir=workdir_base()))
     try:
         request = {
             "task": "replay",
@@ -105,6 +106,7 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             "transaction": setup.transaction,
             "observe": observe,
             "runner": runner,
+            "owner": os.getpid(),  # the child stops when this run is gone
             "timeout": options.timeout,
             "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
         }

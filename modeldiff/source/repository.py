@@ -21,6 +21,24 @@ from .. import settings
 WORKTREE = "WORKTREE"
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
 os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")
+# What a repository's own configuration could make our read-only git commands run: its
+# fsmonitor hook (run on every index read of a WORKTREE run), hooks, an external diff.
+# Command-line settings (GIT_CONFIG_COUNT) outrank the repository's config.
+_SAFE_CONFIG = {"core.fsmonitor": "false", "core.hooksPath": os.devnull, "diff.external": "", "core.untrackedCache": "false"}
+
+
+def safe_git_env(environ: dict | None = None) -> dict[str, str]:
+    """Environment entries that turn those off, after any GIT_CONFIG_COUNT the user set."""
+    environ = os.environ if environ is None else environ
+    try:
+        start = int(environ.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        start = 0
+    env = {"GIT_CONFIG_COUNT": str(start + len(_SAFE_CONFIG)), "GIT_OPTIONAL_LOCKS": "0"}
+    for i, (key, value) in enumerate(_SAFE_CONFIG.items(), start):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    return env
 
 
 class SourceError(Exception):
@@ -96,7 +114,7 @@ class Repository:
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise SourceError(f"{location}: not a git repository") from None
         self.git = self._repo.git
-        self.git.update_environment(GIT_OPTIONAL_LOCKS="0")
+        self.git.update_environment(**safe_git_env())
         self.git_dir = str(Path(self._repo.git_dir).resolve())
         self.work_tree = None if self._repo.bare else str(Path(self._repo.working_tree_dir).resolve())
 
@@ -109,7 +127,23 @@ class Repository:
             commit = self._repo.rev_parse(f"{ref}^{{commit}}").hexsha
         except (git.BadName, ValueError, git.GitCommandError):
             raise SourceError(f"{self.location}: unknown ref {ref!r}") from None
+        self._check_unambiguous(ref)
         return Snapshot(self, ref, commit)
+
+    def _check_unambiguous(self, ref: str) -> None:
+        """A short name that is a tag and a branch (or a remote-tracking branch) of
+        different commits: git would pick the tag without a word; we ask which."""
+        if ref.startswith("refs/") or "^" in ref or "~" in ref or ":" in ref:
+            return
+        found = {}
+        for full in (f"refs/tags/{ref}", f"refs/heads/{ref}", f"refs/remotes/{ref}"):
+            try:
+                found[full] = self._repo.rev_parse(f"{full}^{{commit}}").hexsha
+            except (git.BadName, ValueError, git.GitCommandError, IndexError):
+                continue
+        if len(set(found.values())) > 1:
+            candidates = " and ".join(f"{name} ({commit[:10]})" for name, commit in found.items())
+            raise SourceError(f"{self.location}: ref {ref!r} is ambiguous: {candidates}; name one in full")
 
     def read_blob(self, blob_id: str) -> bytes:
         return self._repo.odb.stream(bytes.fromhex(blob_id)).read()
