@@ -23,7 +23,7 @@ import re
 from dataclasses import replace
 
 from ..sqltext import qualified
-from ..values import Change, Dispatch
+from ..values import CATALOG_KINDS, Change, Dispatch
 
 _FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
@@ -40,6 +40,7 @@ FACTS = Dispatch("compare.facts")
 FACTS.register(
     "add_table", "remove_column", "modify_type", "modify_comment", "modify_table_comment",
     "add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk", "add_enum",
+    *CATALOG_KINDS,  # read from the catalogs already (catalog.py)
 )(Dispatch.nothing)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, event, inspect
+from sqlalchemy import Computed, Identity, MetaData, create_engine, event, inspect
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
@@ -26,12 +26,13 @@ from .. import compat
 from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
 from . import coverage
+from .catalog import read_catalog, reconcile
 from .facts import collect_facts
 from .serials import serial_hook
 from .unchanged import unchanged_tables
 from ..sqltext import default_text as _default_text
 from ..sqltext import type_text as type_sql
-from ..values import Change, Diff, Dispatch, RefInfo, Warning
+from ..values import CATALOG_KINDS, Change, Diff, Dispatch, RefInfo, Warning
 from .materialize import create_schema
 
 
@@ -42,6 +43,16 @@ def _compare_type(context, inspected_column, metadata_column, inspected_type, me
 
 def _compare_default(context, inspected_column, metadata_column, inspected_default, metadata_default, rendered_metadata_default):
     return _default_text(inspected_column.server_default) != _default_text(metadata_column.server_default)
+
+
+def _generated_defaults_elsewhere(autogen_context, alter_column_op, schema, table, column, conn_col, metadata_col):
+    """Identity and generated columns are compared from the catalog (compare/catalog.py),
+    not as server defaults: alembic's comparison of them fails or warns."""
+    from alembic.util import PriorityDispatchResult
+
+    if any(isinstance(d, (Identity, Computed)) for d in (conn_col.server_default, metadata_col.server_default)):
+        return PriorityDispatchResult.STOP
+    return PriorityDispatchResult.CONTINUE
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,7 @@ class Side:
         self._lock = threading.Lock()
         self._target: MetaData | None = None
         self._source_ready = False
+        self._catalog = None
         # Tables in named schemas too (`__table_args__ = {"schema": ...}`). A ref with them
         # has a database of its own; one in a scratch schema of the shared database has
         # none, and the other runs' scratch schemas are not ours to compare.
@@ -167,6 +179,13 @@ class Side:
                     self._target.reflect(self.connection, schema=schema, only=missing)
             return self._target
 
+    def catalog(self):
+        """What compare/catalog.py compares, read once."""
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = read_catalog(self.connection, self.schemas)
+            return self._catalog
+
     def as_source(self, skip: frozenset[str] = frozenset()):
         """The inspector alembic reads this side through, with its caches filled (but for
         the `skip` tables)."""
@@ -200,6 +219,7 @@ def _produce_migrations(context, target: MetaData, inspector):
     from alembic.operations import ops
 
     autogen = AutogenContext(context, metadata=target)
+    compat.compare_first(autogen, _generated_defaults_elsewhere)
     compat.set_inspector(autogen, inspector)
     script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([]))
     compat.populate_migration_script(autogen, script)
@@ -245,6 +265,7 @@ def compare_sides(old: Side, new: Side, unchanged: frozenset[str] = frozenset())
     for schema in [None, *schemas]:
         changes += primary_key_changes(old.primary_keys.get(schema, {}), new.primary_keys.get(schema, {}), schema)
     changes += enum_changes(old.enums, new.enums)
+    changes = reconcile(old.connection, old.catalog(), new.catalog(), changes, script.upgrade_ops)
     changes = collect_facts(old.connection, new.connection, changes)
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
 
@@ -280,6 +301,7 @@ def _qualified(table) -> str:
 # handler registered for it; the primary key and enum kinds come from our own detectors.
 FROM_ALEMBIC = Dispatch("compare.schemas")
 FROM_ALEMBIC.register("modify_primary_key", "add_enum", "remove_enum", "modify_enum")(Dispatch.nothing)  # see primary_key_changes, enum_changes
+FROM_ALEMBIC.register(*CATALOG_KINDS)(Dispatch.nothing)  # see catalog.py
 _ALEMBIC_KIND = {"add_table_comment": "modify_table_comment", "remove_table_comment": "modify_table_comment"}
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..sqltext import bare, column_list, in_schema_of, literal, qualified, quote
-from ..values import Change, Dispatch
+from ..values import CATALOG_KINDS, Change, Dispatch
 
 
 @dataclass(frozen=True)
@@ -299,6 +299,7 @@ PARAMS = Dispatch("plan.recipes")
 PARAMS.register(
     "add_table", "remove_table", "remove_column", "modify_nullable", "modify_default", "modify_comment", "modify_table_comment",
     "add_index", "remove_index", "remove_constraint", "remove_fk", "add_enum", "remove_enum",
+    *CATALOG_KINDS,
 )(Dispatch.nothing)
 
 
