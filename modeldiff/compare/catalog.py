@@ -223,7 +223,7 @@ def reconcile(old_conn, old: Catalog, new: Catalog, changes: list[Change], upgra
     for change in same:
         _drop_default_op(upgrade_ops, change)
     changes = [c for c in changes if c not in same]
-    found = catalog_changes(old, new, changes)
+    found = [f for f in catalog_changes(old, new, changes) if not _same_reparsed(old_conn, f)]
     by_key = {(c.kind, c.table, c.name or c.column): c for c in changes}
     out = []
     for change in changes:
@@ -280,6 +280,32 @@ def _same_default(conn, change: Change) -> bool:
     except Exception:  # noqa: BLE001 - not a constant the server can evaluate here: a real change
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT same_default")
         return False
+
+
+def _same_reparsed(conn, change: Change) -> bool:
+    """True when two CHECK or index definitions differ only as text PostgreSQL printed and
+    reads back differently (`x = ANY ((ARRAY[...])::text[])` becomes `ANY (ARRAY[(...)::text])`
+    when the printed form is parsed again): both are parsed again on a scratch copy of the
+    table and compared in that form. A definition that does not parse there is a change."""
+    if change.kind not in ("modify_index", "modify_constraint") or change.detail.get("type") == "exclude":
+        return False
+    conn.exec_driver_sql("SAVEPOINT reparse")
+    try:
+        conn.exec_driver_sql(f"CREATE TEMP TABLE modeldiff_reparse (LIKE {qualified(change.table)})")
+        forms = []
+        for i, definition in enumerate((change.old, change.new)):
+            if change.kind == "modify_index":
+                conn.exec_driver_sql(f"CREATE INDEX modeldiff_reparse_{i} ON modeldiff_reparse {definition}")
+                sql = f"SELECT pg_get_indexdef('modeldiff_reparse_{i}'::regclass)"
+            else:
+                conn.exec_driver_sql(f"ALTER TABLE modeldiff_reparse ADD CONSTRAINT modeldiff_reparse_{i} {definition} NOT VALID")
+                sql = f"SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'modeldiff_reparse_{i}' AND conrelid = 'modeldiff_reparse'::regclass"
+            forms.append(conn.exec_driver_sql(sql).scalar().replace(f"modeldiff_reparse_{i}", ""))
+        return forms[0] == forms[1]
+    except Exception:  # noqa: BLE001 - does not parse against the FROM table: a real change
+        return False
+    finally:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT reparse")
 
 
 def _drop_ops(upgrade_ops, change: Change) -> None:
