@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from alembic.operations import ops
 
-from ..sqltext import in_schema_of, qualified, quote
+from ..sqltext import in_schema_of, literal, qualified, quote
 from ..values import Change
 
 # A table's name as modeldiff writes it (`events`, `audit.events`): pg_class c, pg_namespace n.
@@ -165,10 +165,22 @@ def _constraint_detail(side) -> dict:
     contype, definition, columns = side
     detail = {"type": _KINDS[contype], "columns": columns}
     if contype == "c":
-        detail["condition"] = _strip_parens(definition.removeprefix("CHECK ").split(" NO INHERIT")[0])
+        detail["condition"] = check_condition(definition)
     else:
         detail["definition"] = definition
     return detail
+
+
+def index_definition(conn, table: str, name: str) -> str | None:
+    """An index's method, keys and options as PostgreSQL prints them (`USING btree (email)
+    WHERE ...`), read through `conn`'s search_path."""
+    row = conn.exec_driver_sql("SELECT pg_get_indexdef(to_regclass(%s))", (in_schema_of(table, name),)).first()
+    return "USING " + row[0].split(" USING ", 1)[1] if row and row[0] else None
+
+
+def check_condition(definition: str) -> str:
+    """`CHECK ((qty > 0))` -> `qty > 0`."""
+    return _strip_parens(definition.removeprefix("CHECK ").split(" NO INHERIT")[0])
 
 
 def _strip_parens(text: str) -> str:
@@ -198,6 +210,19 @@ def _fk_target(definition: str) -> str:
 def fk_options(definition: str) -> str:
     """A foreign key's actions, match type and deferrability (`ON DELETE CASCADE`)."""
     return definition[len(_fk_target(definition)):].strip()
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip().strip('"').replace('""', '"') for n in text.split(",")]
+
+
+def fk_parts(definition: str) -> tuple[list[str], str, list[str]]:
+    """(columns, referred table, referred columns) of `FOREIGN KEY (a) REFERENCES t(id) ...`."""
+    m = re.match(r"FOREIGN KEY \((.*?)\) REFERENCES (.*?)\((.*?)\)", definition)
+    if m is None:
+        return [], "", []
+    table = ".".join(_names(m.group(2).replace(".", ",")))
+    return _names(m.group(1)), table, _names(m.group(3))
 
 
 def _deferral(definition: str) -> str:
@@ -383,13 +408,18 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
         return [f"ALTER TABLE {t} ALTER CONSTRAINT {quote(change.name)} {_deferral(new)}"]
     if kind in ("modify_constraint", "modify_fk"):
         return [f"ALTER TABLE {t} DROP CONSTRAINT {quote(change.name)}", f"ALTER TABLE {t} ADD CONSTRAINT {quote(change.name)} {new}"]
+    seq = change.new or change.old or {}
+    owner = seq.get("owned_by") if kind in ("add_sequence", "remove_sequence") else None
+    # A sequence owned by a column (SERIAL) is that column's default: set and dropped with it.
+    default = owner and f"ALTER TABLE {qualified(owner.rsplit('.', 1)[0])} ALTER COLUMN {quote(owner.rsplit('.', 1)[1])}"
     if kind == "add_sequence":
-        seq = change.new or change.old
-        return [f"CREATE SEQUENCE {quote(change.name)} {_sequence_options(seq)}", *_owned_by(change.name, seq)]
+        out = [f"CREATE SEQUENCE {quote(change.name)} {_sequence_options(seq)}", *_owned_by(change.name, seq)]
+        return out + ([f"{default} SET DEFAULT nextval({literal(change.name)}::regclass)"] if default else [])
     if kind == "remove_sequence":
-        return [f"DROP SEQUENCE {quote(change.name)}"]
+        return ([f"{default} DROP DEFAULT"] if default else []) + [f"DROP SEQUENCE {quote(change.name)}"]
     if kind == "modify_sequence":
-        return [f"ALTER SEQUENCE {quote(change.name)} {_sequence_options(new)}", *_owned_by(change.name, new, always=True)]
+        owner = _owned_by(change.name, new, always=True) if old.get("owned_by") != new.get("owned_by") else []
+        return [f"ALTER SEQUENCE {quote(change.name)} {_sequence_options(new)}", *owner]
     if kind == "modify_identity":
         target = f"ALTER TABLE {t} ALTER COLUMN {col}"
         if new is None:

@@ -5,6 +5,7 @@ answers, not guesses from model source).
 `collect_facts` is called by `compare.compare_databases`; the changes it returns have the
 facts that one handler per change kind in `FACTS` found added to `Change.detail`:
 
+* add_index: `definition` (pg_get_indexdef's method, keys, WHERE) when the columns alone do not say it
 * add_column: `default_volatility` (immutable / stable / volatile: the strictest of every
   function the default's expression tree calls, from `pg_proc.provolatile` in the TO
   database), `identity` (always / by default), `generated` (stored / virtual)
@@ -22,7 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..sqltext import qualified
+from ..sqltext import column_list, qualified
+from .catalog import index_definition
 from ..values import CATALOG_KINDS, Change, Dispatch
 
 _FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
@@ -39,7 +41,7 @@ FACTS = Dispatch("compare.facts")
 # The change alone says all the rules need.
 FACTS.register(
     "add_table", "remove_column", "modify_type", "modify_comment", "modify_table_comment",
-    "add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk", "add_enum",
+    "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk", "add_enum",
     *CATALOG_KINDS,  # read from the catalogs already (catalog.py)
 )(Dispatch.nothing)
 
@@ -57,6 +59,15 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> list[Change]:
 @FACTS.register("add_column")
 def _add_column(old_conn, new_conn, change: Change) -> dict:
     return column_facts(new_conn, change.table, change.column)
+
+
+@FACTS.register("add_index")
+def _add_index(old_conn, new_conn, change: Change) -> dict | None:
+    """`definition` when the index is more than its method and column names (a WHERE, an
+    expression, an operator class, a sort order, INCLUDE): the runbook's CREATE INDEX needs it."""
+    definition = index_definition(new_conn, change.table, change.name)
+    plain = f"USING {change.detail.get('using', 'btree')} ({column_list(change.detail.get('columns'))})"
+    return {"definition": definition} if definition and definition != plain else None
 
 
 @FACTS.register("modify_nullable")

@@ -86,7 +86,8 @@ def _modify_table_comment(change):
 def _add_index(change):
     d = change.detail
     using = f" USING {d['using']}" if d.get("using") else ""
-    return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {_t(change)}{using} ({_cols(d.get('columns'))});"
+    body = f" {d['definition']}" if d.get("definition") else f"{using} ({_cols(d.get('columns'))})"
+    return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {_t(change)}{body};"
 
 
 @STATEMENTS.register("remove_index")

@@ -77,6 +77,8 @@ def _index(change):
     d = change.detail
     unique = "unique " if d.get("unique") else ""
     using = f" using {d['using']}" if d.get("using") else ""
+    if d.get("definition"):
+        return f"{unique}index {change.name} {d['definition']}"
     return f"{unique}index {change.name} ({', '.join(d.get('columns', []))}){using}"
 
 
