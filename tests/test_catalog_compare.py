@@ -110,3 +110,36 @@ class T(Base):
     repo = make_repo(tmp_path / "r", {"a": {"m/models.py": model.format(f="5", n="1")}, "b": {"m/models.py": model.format(f="'5.0'::double precision", n="2")}})
     found = [(c["kind"], c["column"], c["old"], c["new"]) for c in diff_json(str(repo), "a", "b")["changes"]]
     assert found == [("modify_default", "n", "1", "2")]
+
+
+GENERATED_V1 = '''
+import sqlalchemy as sa
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+class T(Base):
+    __tablename__ = "t"
+    id = sa.Column(sa.Integer, primary_key=True)
+    n = sa.Column(sa.Integer)
+'''
+GENERATED_V2 = GENERATED_V1 + '''    doubled = sa.Column(sa.Integer, sa.Computed("n * 2"))
+    seq = sa.Column(sa.BigInteger, sa.Identity(always=True))
+class U(Base):
+    __tablename__ = "u"
+    id = sa.Column(sa.BigInteger, sa.Identity(start=10), primary_key=True)
+    b = sa.Column(sa.Integer, sa.Computed("id + 1"))
+'''
+
+
+def test_identity_and_generated_columns_added_are_told_drafted_and_round_trip(tmp_path):
+    from conftest import make_repo
+
+    repo = str(make_repo(tmp_path / "r", {"v1": {"m/models.py": GENERATED_V1}, "v2": {"m/models.py": GENERATED_V2}}))
+    changes = {(c["kind"], c["table"], c.get("column")): c for c in diff_json(repo, "v1", "v2")["changes"]}
+    assert set(changes) == {("add_column", "t", "doubled"), ("add_column", "t", "seq"), ("add_table", "u", None)}
+    assert changes[("add_column", "t", "doubled")]["detail"] == {"nullable": True, "generated": "stored", "expression": "(n * 2)"}
+    assert changes[("add_column", "t", "seq")]["detail"] == {"nullable": False, "identity": "always"}
+    text = run_cli("diff", repo, "v1", "v2").stdout
+    assert "column doubled INTEGER GENERATED ALWAYS AS ((n * 2)) STORED" in text and " object at 0x" not in text
+    for a, b in (("v1", "v2"), ("v2", "v1")):
+        proc = run_cli("verify", repo, a, b)
+        assert proc.returncode == 0 and "downgrade pass" in proc.stdout, proc.stdout + proc.stderr

@@ -8,7 +8,7 @@ facts that one handler per change kind in `FACTS` found added to `Change.detail`
 * add_index: `definition` (pg_get_indexdef's method, keys, WHERE) when the columns alone do not say it
 * add_column: `default_volatility` (immutable / stable / volatile: the strictest of every
   function the default's expression tree calls, from `pg_proc.provolatile` in the TO
-  database), `identity` (always / by default), `generated` (stored / virtual)
+  database), `identity` (always / by default), `generated` (stored / virtual) and its `expression`
 * modify_nullable to NOT NULL: `not_null_check` (a valid CHECK (col IS NOT NULL) in the FROM
   database, which lets PostgreSQL >= 12 skip the scan), `has_default`
 * modify_default: `nullable` (of the column, in the FROM database)
@@ -149,19 +149,20 @@ def _scalar(conn, sql: str, params: tuple):
 
 def column_facts(conn, table: str, column: str) -> dict:
     row = conn.exec_driver_sql(
-        "SELECT a.attidentity, a.attgenerated, d.adbin::text FROM pg_attribute a "
+        "SELECT a.attidentity, a.attgenerated, d.adbin::text, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
         "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s",
         (qualified(table), column),
     ).first()
     if row is None:
         return {}
-    identity, generated, tree = row
+    identity, generated, tree, expression = row
     facts: dict = {}
     if identity:
         facts["identity"] = "always" if identity == "a" else "by default"
     if generated:
         facts["generated"] = "stored" if generated == "s" else "virtual"
+        facts["expression"] = expression
     elif tree:
         facts["default_volatility"] = expression_volatility(conn, tree)
     return facts

@@ -356,7 +356,7 @@ def _column(diff) -> Change:
     kind, schema, table, column = diff
     table = f"{schema}.{table}" if schema else table
     facts = {"nullable": column.nullable}
-    if column.server_default is not None:
+    if column.server_default is not None and not isinstance(column.server_default, (Identity, Computed)):  # those: compare/facts.py
         facts["default"] = _default_text(column.server_default)
     typ = type_sql(column.type)
     return Change(kind, table, column=column.name, old=typ if kind == "remove_column" else None, new=typ if kind == "add_column" else None, detail=facts)

@@ -55,6 +55,8 @@ def _column(change):
     typ = change.new if change.kind == "add_column" else change.old
     extra = "" if d.get("nullable", True) else " NOT NULL"
     extra += f" DEFAULT {d['default']}" if d.get("default") else ""
+    extra += f" GENERATED {d['identity'].upper()} AS IDENTITY" if d.get("identity") else ""
+    extra += f" GENERATED ALWAYS AS ({d['expression']}) {d['generated'].upper()}" if d.get("expression") else ""
     return f"column {change.column} {typ}{extra}"
 
 
