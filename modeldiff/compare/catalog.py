@@ -91,7 +91,8 @@ def read_catalog(conn, schemas: list[str]) -> Catalog:
         # What follows the table's name (always schema-qualified here): method, keys, WHERE.
         cat.indexes[(table, name)] = ("USING " + definition.split(" USING ", 1)[1], unique)
     for table, name, contype, definition, columns in rows(_CONSTRAINTS):
-        cat.constraints[(table, name)] = (contype, definition, list(columns))
+        # NOT VALID is a state of the data, not of the schema (verify reports it on its own).
+        cat.constraints[(table, name)] = (contype, definition.removesuffix(" NOT VALID"), list(columns))
     for name, typ, start, inc, lo, hi, cache, cycle, owner, identity in rows(_SEQUENCES):
         if not identity:  # an identity column's sequence is part of the column (modify_identity)
             cat.sequences[name] = {"type": typ, "start": start, "increment": inc, "min": lo, "max": hi, "cache": cache, "cycle": cycle, "owned_by": owner}
