@@ -181,10 +181,11 @@ def index_definition(conn, table: str, name: str) -> str | None:
 
 def check_condition(definition: str) -> str:
     """`CHECK ((qty > 0))` -> `qty > 0`."""
-    return _strip_parens(definition.removeprefix("CHECK ").split(" NO INHERIT")[0])
+    return strip_parens(definition.removeprefix("CHECK ").split(" NO INHERIT")[0])
 
 
-def _strip_parens(text: str) -> str:
+def strip_parens(text: str) -> str:
+    """`text` without the parentheses that enclose all of it."""
     text = text.strip()
     while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1].strip()

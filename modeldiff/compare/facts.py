@@ -24,7 +24,7 @@ import re
 from dataclasses import replace
 
 from ..sqltext import column_list, qualified
-from .catalog import index_definition
+from .catalog import index_definition, strip_parens as _strip_parens
 from ..values import CATALOG_KINDS, Change, Dispatch
 
 _FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
@@ -218,23 +218,6 @@ def check_proving_not_null(rows, column: str) -> str | None:
         if any(term.fullmatch(_strip_parens(t)) for t in terms):
             return name
     return None
-
-
-def _strip_parens(text: str) -> str:
-    text = text.strip()
-    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
-        text = text[1:-1].strip()
-    return text
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _split(text: str, word: str) -> list[str]:
