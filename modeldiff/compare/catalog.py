@@ -102,6 +102,7 @@ def read_catalog(conn, schemas: list[str]) -> Catalog:
             "type": typ,
             "identity": {"generated": _IDENTITY[identity], "start": start, "increment": inc} if identity else None,
             "generated": expression if generated else None,
+            "storage": {"s": "stored", "v": "virtual"}.get(generated),
             "collation": collation,
         }
     for table, comment in rows(_TABLE_COMMENTS):
@@ -156,7 +157,7 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
         if a["identity"] != b["identity"]:
             out.append(Change("modify_identity", table, column=column, old=a["identity"], new=b["identity"]))
         if a["generated"] != b["generated"]:
-            out.append(Change("modify_generated", table, column=column, old=a["generated"], new=b["generated"], detail={"type": b["type"]}))
+            out.append(Change("modify_generated", table, column=column, old=a["generated"], new=b["generated"], detail={"type": b["type"], "storage": b["storage"] or a["storage"]}))
         if a["collation"] != b["collation"]:
             out.append(Change("modify_collation", table, column=column, old=a["collation"], new=b["collation"], detail={"type": b["type"]}))
     return out
@@ -436,7 +437,7 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
             return [f"{target} DROP EXPRESSION"]
         if old is not None:
             return [f"{target} SET EXPRESSION AS ({new})"]
-        return [f"ALTER TABLE {t} DROP COLUMN {col}", f"ALTER TABLE {t} ADD COLUMN {col} {change.detail['type']} GENERATED ALWAYS AS ({new}) STORED"]
+        return [f"ALTER TABLE {t} DROP COLUMN {col}", f"ALTER TABLE {t} ADD COLUMN {col} {change.detail['type']} GENERATED ALWAYS AS ({new}) {change.detail.get('storage', 'stored').upper()}"]
     if kind == "modify_collation":
         collate = f" COLLATE {quote(new)}" if new else ' COLLATE "default"'
         return [f"ALTER TABLE {t} ALTER COLUMN {col} TYPE {change.detail['type']}{collate}"]

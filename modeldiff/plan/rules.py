@@ -319,7 +319,10 @@ RULES.register("add_sequence")(Dispatch.nothing)  # a new object: nothing uses i
 
 @RULES.register("remove_sequence")
 def _remove_sequence(change, diff, ctx):
-    return [Hazard("MD301", f"the FROM release may still call nextval('{change.name}'), which fails after the drop", recipe="drop-in-later-release")]
+    return [
+        Hazard("MD201", f"the sequence {change.name} and its current value are gone: recreated, it starts again at {change.old['start']}", recipe="drop-in-later-release"),
+        Hazard("MD301", f"the FROM release may still call nextval('{change.name}'), which fails after the drop", recipe="drop-in-later-release"),
+    ]
 
 
 _SEQUENCE_WIDTH = {"smallint": 2, "integer": 4, "bigint": 8}
@@ -343,6 +346,8 @@ def _modify_identity(change, diff, ctx):
 def _modify_generated(change, diff, ctx):
     if change.new is None:
         return [_brief(change, "DROP EXPRESSION keeps the stored values and makes the column plain")]
+    if change.detail.get("storage") == "virtual" and change.old is not None:
+        return [_brief(change, "a virtual generated column is computed when read: SET EXPRESSION rewrites nothing")]
     rewrite = Hazard("MD102", f"the generated column {change.column} is computed again for every row", ACCESS_EXCLUSIVE, [change.table], "operation", "rewrite", "add-column-backfill")
     if change.old is None:
         # PostgreSQL cannot turn a plain column into a generated one: it is dropped and added again.
