@@ -159,6 +159,7 @@ class Side:
             self.as_target()
         if "source" in roles:
             self.as_source()
+        self.catalog()  # both roles compare it: read it while the other ref may still load
         return self
 
     def as_target(self, skip: frozenset[str] = frozenset()) -> MetaData:
