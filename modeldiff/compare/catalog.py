@@ -294,6 +294,11 @@ def _only_collation(change: Change) -> bool:
 _CALL = re.compile(r"\w\s*\(")  # a function call: its value may differ from call to call
 
 
+def _sql(conn, sql: str):
+    """Run SQL text that may hold `%` (LIKE 'a%'): the driver formats parameters into it."""
+    return conn.exec_driver_sql(sql.replace("%", "%%"), ())
+
+
 def _same_default(conn, change: Change) -> bool:
     """True when a modify_default is two spellings of one constant (`5` and `5.0` on a
     double precision column), as the server decides: SELECT a IS NOT DISTINCT FROM b."""
@@ -304,7 +309,7 @@ def _same_default(conn, change: Change) -> bool:
     typ = change.detail["type"]
     conn.exec_driver_sql("SAVEPOINT same_default")
     try:
-        same = conn.exec_driver_sql(f"SELECT ({change.old})::{typ} IS NOT DISTINCT FROM ({change.new})::{typ}").scalar()
+        same = _sql(conn, f"SELECT ({change.old})::{typ} IS NOT DISTINCT FROM ({change.new})::{typ}").scalar()
         conn.exec_driver_sql("RELEASE SAVEPOINT same_default")
         return bool(same)
     except Exception:  # noqa: BLE001 - not a constant the server can evaluate here: a real change
@@ -321,16 +326,16 @@ def _same_reparsed(conn, change: Change) -> bool:
         return False
     conn.exec_driver_sql("SAVEPOINT reparse")
     try:
-        conn.exec_driver_sql(f"CREATE TEMP TABLE modeldiff_reparse (LIKE {qualified(change.table)})")
+        _sql(conn, f"CREATE TEMP TABLE modeldiff_reparse (LIKE {qualified(change.table)})")
         forms = []
         for i, definition in enumerate((change.old, change.new)):
             if change.kind == "modify_index":
-                conn.exec_driver_sql(f"CREATE INDEX modeldiff_reparse_{i} ON modeldiff_reparse {definition}")
+                _sql(conn, f"CREATE INDEX modeldiff_reparse_{i} ON modeldiff_reparse {definition}")
                 sql = f"SELECT pg_get_indexdef('modeldiff_reparse_{i}'::regclass)"
             else:
-                conn.exec_driver_sql(f"ALTER TABLE modeldiff_reparse ADD CONSTRAINT modeldiff_reparse_{i} {definition} NOT VALID")
+                _sql(conn, f"ALTER TABLE modeldiff_reparse ADD CONSTRAINT modeldiff_reparse_{i} {definition} NOT VALID")
                 sql = f"SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'modeldiff_reparse_{i}' AND conrelid = 'modeldiff_reparse'::regclass"
-            forms.append(conn.exec_driver_sql(sql).scalar().replace(f"modeldiff_reparse_{i}", ""))
+            forms.append(_sql(conn, sql).scalar().replace(f"modeldiff_reparse_{i}", ""))
         return forms[0] == forms[1]
     except Exception:  # noqa: BLE001 - does not parse against the FROM table: a real change
         return False
