@@ -249,7 +249,8 @@ def reconcile(old_conn, old: Catalog, new: Catalog, changes: list[Change], upgra
     changes dropped (their operations too), alembic's remove + add of one foreign key or a
     modify_type that only changes the collation told as what they are, and what alembic
     does not compare added, each with its operation (CatalogOp) in `upgrade_ops`."""
-    same = [c for c in changes if _same_default(old_conn, c)]
+    retyped = {(c.table, c.column) for c in changes if c.kind == "modify_type"}  # the old default is cast anew
+    same = [c for c in changes if (c.table, c.column) not in retyped and _same_default(old_conn, c)]
     for change in same:
         _drop_default_op(upgrade_ops, change)
     changes = [c for c in changes if c not in same]
@@ -423,13 +424,13 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
     # A sequence owned by a column (SERIAL) is that column's default: set and dropped with it.
     default = owner and f"ALTER TABLE {qualified(owner.rsplit('.', 1)[0])} ALTER COLUMN {quote(owner.rsplit('.', 1)[1])}"
     if kind == "add_sequence":
-        out = [f"CREATE SEQUENCE {quote(change.name)} {_sequence_options(seq)}", *_owned_by(change.name, seq)]
+        out = [f"CREATE SEQUENCE {qualified(change.name)} {_sequence_options(seq)}", *_owned_by(change.name, seq)]
         return out + ([f"{default} SET DEFAULT nextval({literal(change.name)}::regclass)"] if default else [])
     if kind == "remove_sequence":
-        return ([f"{default} DROP DEFAULT"] if default else []) + [f"DROP SEQUENCE {quote(change.name)}"]
+        return ([f"{default} DROP DEFAULT"] if default else []) + [f"DROP SEQUENCE {qualified(change.name)}"]
     if kind == "modify_sequence":
         owner = _owned_by(change.name, new, always=True) if old.get("owned_by") != new.get("owned_by") else []
-        return [f"ALTER SEQUENCE {quote(change.name)} {_sequence_options(new)}", *owner]
+        return [f"ALTER SEQUENCE {qualified(change.name)} {_sequence_options(new)}", *owner]
     if kind == "modify_identity":
         target = f"ALTER TABLE {t} ALTER COLUMN {col}"
         if new is None:
@@ -460,6 +461,6 @@ def _owned_by(name: str, seq: dict, always: bool = False) -> list[str]:
     owner = seq.get("owned_by")
     if owner:
         table, column = owner.rsplit(".", 1)
-        return [f"ALTER SEQUENCE {quote(name)} OWNED BY {qualified(table)}.{quote(column)}"]
-    return [f"ALTER SEQUENCE {quote(name)} OWNED BY NONE"] if always else []
+        return [f"ALTER SEQUENCE {qualified(name)} OWNED BY {qualified(table)}.{quote(column)}"]
+    return [f"ALTER SEQUENCE {qualified(name)} OWNED BY NONE"] if always else []
 
