@@ -31,6 +31,15 @@ def set_inspector(autogen_context, inspector) -> None:
     autogen_context.__dict__["inspector"] = inspector
 
 
+def compare_first(autogen_context, comparator, target: str = "column", element: str = "server_default") -> None:
+    """Run `comparator` before every other comparison of `target`'s `element` (alembic's
+    priority dispatch, 1.18+). Alembic's own first comparator of server defaults reads
+    `.arg` of an Identity or Computed default and fails; ours stops it before."""
+    from alembic.util import DispatchPriority
+
+    autogen_context.comparators._registry[(target, "default", DispatchPriority.FIRST)].insert(0, (comparator, element))
+
+
 def stored_reverse(op):
     """The operation alembic keeps to undo a drop (DropTableOp, DropColumnOp,
     DropConstraintOp: the dropped object as it was), or None."""

@@ -18,20 +18,34 @@ KIND_ORDER = [
     "add_enum",
     "remove_enum",
     "modify_enum",
+    "add_sequence",
+    "remove_sequence",
+    "modify_sequence",
     "add_column",
     "remove_column",
     "modify_type",
     "modify_nullable",
     "modify_default",
+    "modify_identity",
+    "modify_generated",
+    "modify_collation",
     "modify_comment",
     "modify_table_comment",
     "modify_primary_key",
     "add_index",
     "remove_index",
+    "modify_index",
     "add_constraint",
     "remove_constraint",
+    "modify_constraint",
     "add_fk",
     "remove_fk",
+    "modify_fk",
+]
+# The kinds compare/catalog.py finds in the catalogs (alembic has no diff for them).
+CATALOG_KINDS = [
+    "add_sequence", "remove_sequence", "modify_sequence", "modify_identity", "modify_generated",
+    "modify_collation", "modify_index", "modify_constraint", "modify_fk",
 ]
 # What `verify` finds left in a database after a migration ran (rendered, never planned).
 VERIFY_KINDS = ["invalid_constraint", "invalid_index"]

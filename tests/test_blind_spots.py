@@ -39,7 +39,9 @@ def test_primary_key_enum_values_and_unbounded_varchar(tmp_path):
     assert changes[("modify_enum", None, "mood")]["old"] == ["happy", "sad"]
     assert changes[("modify_enum", None, "mood")]["new"] == ["happy", "sad", "meh"]
     assert (changes[("modify_type", "entries", "label")]["old"], changes[("modify_type", "entries", "label")]["new"]) == ("VARCHAR(40)", "VARCHAR")
-    assert len(result["changes"]) == 3
+    # id is no longer the only key column, so no longer SERIAL: its sequence goes.
+    assert changes[("remove_sequence", None, "entries_id_seq")]["old"]["owned_by"] == "entries.id"
+    assert len(result["changes"]) == 4
     assert result["layout"].startswith("detected (models app/models.py")
 
 

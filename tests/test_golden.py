@@ -28,7 +28,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("MODELDIFF_UPDATE_GOLDEN") == "1"
 REVISION = ("--rev-id", "0123456789ab", "--create-date", "2025-01-01T00:00:00")
 DIFY_PAIRS = [("v0.14.2", "v0.15.3"), ("v0.15.3", "v1.0.0")]
-OTHER_PAIRS = [("flaskbinds", "v1.0", "v1.1"), ("typed20", "v1", "v2"), ("classical", "r1", "r2"), ("fragile", "v1", "v4")]
+OTHER_PAIRS = [("flaskbinds", "v1.0", "v1.1"), ("typed20", "v1", "v2"), ("classical", "r1", "r2"), ("fragile", "v1", "v4"), ("catalogshop", "v1.0", "v1.1")]
 
 
 def _cases() -> dict[str, tuple[str, ...]]:
@@ -59,6 +59,7 @@ def _cases() -> dict[str, tuple[str, ...]]:
         cases[f"{pair}/diff.json"] = ("diff", "{repo}", a, b, "--format", "json")
         cases[f"{pair}/diff.postgresql.sql"] = ("diff", "{repo}", a, b, "--format", "sql")
         cases[f"{pair}/plan.md"] = ("plan", "{repo}", a, b, "--format", "markdown")
+    cases["catalogshop/v1.0_v1.1/revision.py"] = ("revision", "{repo}", "v1.0", "v1.1", *REVISION)
     return cases
 
 

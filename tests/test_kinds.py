@@ -47,6 +47,9 @@ def test_a_kind_registered_twice_is_an_error():
         Dispatch.layers.remove(registry)
 
 
+_SEQ = {"type": "integer", "start": 1, "increment": 1, "min": 1, "max": 2147483647, "cache": 1, "cycle": False, "owned_by": None}
+
+
 def test_every_kind_has_a_statement_and_a_description():
     from modeldiff.plan.statements import statement_for
     from modeldiff.render.text import describe
@@ -59,6 +62,14 @@ def test_every_kind_has_a_statement_and_a_description():
         "modify_primary_key": Change("modify_primary_key", "grant", name="grant_pkey", old=["id"], new=["id", "user"]),
         "add_fk": Change("add_fk", "grant", name="fk", detail={"columns": ["user"], "referred_table": "audit.users", "referred_columns": ["id"]}),
         "remove_fk": Change("remove_fk", "grant", name="fk", detail={"columns": ["user"], "referred_table": "users", "referred_columns": ["id"]}),
+        **{kind: Change(kind, None, name="grant_seq", old=seq, new=seq2) for kind, seq, seq2 in [
+            ("add_sequence", None, _SEQ), ("remove_sequence", _SEQ, None), ("modify_sequence", _SEQ, {**_SEQ, "type": "bigint"})]},
+        "modify_identity": Change("modify_identity", "grant", column="id", old=None, new={"generated": "always", "start": 1, "increment": 1}),
+        "modify_generated": Change("modify_generated", "grant", column="total", old="a", new="a * 2", detail={"type": "integer"}),
+        "modify_collation": Change("modify_collation", "grant", column="user", old=None, new="C", detail={"type": "text"}),
+        "modify_index": Change("modify_index", "grant", name="ix", old="USING btree (a)", new="USING btree (a DESC)", detail={"unique": False}),
+        "modify_constraint": Change("modify_constraint", "grant", name="ck", old="CHECK ((a > 0))", new="CHECK ((a > 1))", detail={"type": "check"}),
+        "modify_fk": Change("modify_fk", "grant", name="fk", old="FOREIGN KEY (a) REFERENCES t(id)", new="FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE", detail={"columns": ["a"], "how": "actions"}),
     }
     for kind in KIND_ORDER:
         change = samples.get(kind) or Change(kind, "grant", column="user", name="distinct", old="a", new="b", detail={"columns": ["user"], "type": "check", "condition": "true"})

@@ -5,9 +5,10 @@ answers, not guesses from model source).
 `collect_facts` is called by `compare.compare_databases`; the changes it returns have the
 facts that one handler per change kind in `FACTS` found added to `Change.detail`:
 
+* add_index: `definition` (pg_get_indexdef's method, keys, WHERE) when the columns alone do not say it
 * add_column: `default_volatility` (immutable / stable / volatile: the strictest of every
   function the default's expression tree calls, from `pg_proc.provolatile` in the TO
-  database), `identity` (always / by default), `generated` (stored / virtual)
+  database), `identity` (always / by default), `generated` (stored / virtual) and its `expression`
 * modify_nullable to NOT NULL: `not_null_check` (a valid CHECK (col IS NOT NULL) in the FROM
   database, which lets PostgreSQL >= 12 skip the scan), `has_default`
 * modify_default: `nullable` (of the column, in the FROM database)
@@ -22,8 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..sqltext import qualified
-from ..values import Change, Dispatch
+from ..sqltext import column_list, qualified
+from .catalog import index_definition, strip_parens as _strip_parens
+from ..values import CATALOG_KINDS, Change, Dispatch
 
 _FUNC_IDS = re.compile(r":(?:funcid|opfuncid) (\d+)")
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
@@ -39,7 +41,8 @@ FACTS = Dispatch("compare.facts")
 # The change alone says all the rules need.
 FACTS.register(
     "add_table", "remove_column", "modify_type", "modify_comment", "modify_table_comment",
-    "add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk", "add_enum",
+    "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk", "add_enum",
+    *CATALOG_KINDS,  # read from the catalogs already (catalog.py)
 )(Dispatch.nothing)
 
 
@@ -56,6 +59,15 @@ def collect_facts(old_conn, new_conn, changes: list[Change]) -> list[Change]:
 @FACTS.register("add_column")
 def _add_column(old_conn, new_conn, change: Change) -> dict:
     return column_facts(new_conn, change.table, change.column)
+
+
+@FACTS.register("add_index")
+def _add_index(old_conn, new_conn, change: Change) -> dict | None:
+    """`definition` when the index is more than its method and column names (a WHERE, an
+    expression, an operator class, a sort order, INCLUDE): the runbook's CREATE INDEX needs it."""
+    definition = index_definition(new_conn, change.table, change.name)
+    plain = f"USING {change.detail.get('using', 'btree')} ({column_list(change.detail.get('columns'))})"
+    return {"definition": definition} if definition and definition != plain else None
 
 
 @FACTS.register("modify_nullable")
@@ -137,19 +149,20 @@ def _scalar(conn, sql: str, params: tuple):
 
 def column_facts(conn, table: str, column: str) -> dict:
     row = conn.exec_driver_sql(
-        "SELECT a.attidentity, a.attgenerated, d.adbin::text FROM pg_attribute a "
+        "SELECT a.attidentity, a.attgenerated, d.adbin::text, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
         "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s",
         (qualified(table), column),
     ).first()
     if row is None:
         return {}
-    identity, generated, tree = row
+    identity, generated, tree, expression = row
     facts: dict = {}
     if identity:
         facts["identity"] = "always" if identity == "a" else "by default"
     if generated:
         facts["generated"] = "stored" if generated == "s" else "virtual"
+        facts["expression"] = expression
     elif tree:
         facts["default_volatility"] = expression_volatility(conn, tree)
     return facts
@@ -205,23 +218,6 @@ def check_proving_not_null(rows, column: str) -> str | None:
         if any(term.fullmatch(_strip_parens(t)) for t in terms):
             return name
     return None
-
-
-def _strip_parens(text: str) -> str:
-    text = text.strip()
-    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
-        text = text[1:-1].strip()
-    return text
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _split(text: str, word: str) -> list[str]:

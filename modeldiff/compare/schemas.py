@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, event, inspect
+from sqlalchemy import Computed, Identity, MetaData, create_engine, event, inspect
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
@@ -26,12 +26,13 @@ from .. import compat
 from ..load import LoadedSchema
 from ..db.server import EmbeddedPostgres
 from . import coverage
+from .catalog import read_catalog, reconcile
 from .facts import collect_facts
 from .serials import serial_hook
 from .unchanged import unchanged_tables
 from ..sqltext import default_text as _default_text
 from ..sqltext import type_text as type_sql
-from ..values import Change, Diff, Dispatch, RefInfo, Warning
+from ..values import CATALOG_KINDS, Change, Diff, Dispatch, RefInfo, Warning
 from .materialize import create_schema, server_failures_fail
 
 
@@ -42,6 +43,16 @@ def _compare_type(context, inspected_column, metadata_column, inspected_type, me
 
 def _compare_default(context, inspected_column, metadata_column, inspected_default, metadata_default, rendered_metadata_default):
     return _default_text(inspected_column.server_default) != _default_text(metadata_column.server_default)
+
+
+def _generated_defaults_elsewhere(autogen_context, alter_column_op, schema, table, column, conn_col, metadata_col):
+    """Identity and generated columns are compared from the catalog (compare/catalog.py),
+    not as server defaults: alembic's comparison of them fails or warns."""
+    from alembic.util import PriorityDispatchResult
+
+    if any(isinstance(d, (Identity, Computed)) for d in (conn_col.server_default, metadata_col.server_default)):
+        return PriorityDispatchResult.STOP
+    return PriorityDispatchResult.CONTINUE
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,7 @@ class Side:
         self._lock = threading.Lock()
         self._target: MetaData | None = None
         self._source_ready = False
+        self._catalog = None
         # Tables in named schemas too (`__table_args__ = {"schema": ...}`). A ref with them
         # has a database of its own; one in a scratch schema of the shared database has
         # none, and the other runs' scratch schemas are not ours to compare.
@@ -149,6 +161,7 @@ class Side:
             self.as_target()
         if "source" in roles:
             self.as_source()
+        self.catalog()  # both roles compare it: read it while the other ref may still load
         return self
 
     def as_target(self, skip: frozenset[str] = frozenset()) -> MetaData:
@@ -168,6 +181,13 @@ class Side:
                 if missing:
                     self._target.reflect(self.connection, schema=schema, only=missing)
             return self._target
+
+    def catalog(self):
+        """What compare/catalog.py compares, read once."""
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = read_catalog(self.connection, self.schemas)
+            return self._catalog
 
     def as_source(self, skip: frozenset[str] = frozenset()):
         """The inspector alembic reads this side through, with its caches filled (but for
@@ -202,6 +222,7 @@ def _produce_migrations(context, target: MetaData, inspector):
     from alembic.operations import ops
 
     autogen = AutogenContext(context, metadata=target)
+    compat.compare_first(autogen, _generated_defaults_elsewhere)
     compat.set_inspector(autogen, inspector)
     script = ops.MigrationScript(rev_id=None, upgrade_ops=ops.UpgradeOps([]), downgrade_ops=ops.DowngradeOps([]))
     compat.populate_migration_script(autogen, script)
@@ -247,6 +268,7 @@ def compare_sides(old: Side, new: Side, unchanged: frozenset[str] = frozenset())
     for schema in [None, *schemas]:
         changes += primary_key_changes(old.primary_keys.get(schema, {}), new.primary_keys.get(schema, {}), schema)
     changes += enum_changes(old.enums, new.enums)
+    changes = reconcile(old.connection, old.catalog(), new.catalog(), changes, script.upgrade_ops)
     changes = collect_facts(old.connection, new.connection, changes)
     return sorted(changes, key=Change.sort_key), script.upgrade_ops
 
@@ -282,6 +304,7 @@ def _qualified(table) -> str:
 # handler registered for it; the primary key and enum kinds come from our own detectors.
 FROM_ALEMBIC = Dispatch("compare.schemas")
 FROM_ALEMBIC.register("modify_primary_key", "add_enum", "remove_enum", "modify_enum")(Dispatch.nothing)  # see primary_key_changes, enum_changes
+FROM_ALEMBIC.register(*CATALOG_KINDS)(Dispatch.nothing)  # see catalog.py
 _ALEMBIC_KIND = {"add_table_comment": "modify_table_comment", "remove_table_comment": "modify_table_comment"}
 
 
@@ -336,7 +359,7 @@ def _column(diff) -> Change:
     kind, schema, table, column = diff
     table = f"{schema}.{table}" if schema else table
     facts = {"nullable": column.nullable}
-    if column.server_default is not None:
+    if column.server_default is not None and not isinstance(column.server_default, (Identity, Computed)):  # those: compare/facts.py
         facts["default"] = _default_text(column.server_default)
     typ = type_sql(column.type)
     return Change(kind, table, column=column.name, old=typ if kind == "remove_column" else None, new=typ if kind == "add_column" else None, detail=facts)

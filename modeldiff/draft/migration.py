@@ -51,6 +51,7 @@ from ..compare.schemas import compare_databases
 from ..sqltext import default_text
 from ..sqltext import type_text as type_sql
 from ..load import LoadedSchema
+from ..compare.catalog import CatalogOp
 from .ops import walk_ops, AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
 from ..db.server import EmbeddedPostgres
 from ..values import Change, Diff
@@ -190,7 +191,7 @@ class Migration:
             for op in upgrade_ops.ops:
                 if isinstance(op, AlterEnumOp):
                     converted += self._enum_as_column_types(op, view, from_tables)
-                elif not isinstance(op, (CreateEnumOp, DropEnumOp)):
+                elif not isinstance(op, (CreateEnumOp, DropEnumOp, CatalogOp)):  # CatalogOp: PostgreSQL's SQL
                     converted.append(op)
             upgrade = ops.UpgradeOps(ops=converted)
             downgrade = upgrade.reverse()

@@ -13,6 +13,7 @@ from alembic.operations import Operations, ops
 from sqlalchemy.dialects import postgresql
 
 from .. import compat
+from ..compare.catalog import CatalogOp
 from ..sqltext import literal as _literal
 from ..sqltext import quote
 
@@ -178,6 +179,11 @@ def _render_alter_enum(autogen_context, op: AlterEnumOp) -> list[str]:
     return lines
 
 
+@renderers.dispatch_for(CatalogOp)
+def _render_catalog(autogen_context, op: CatalogOp) -> list[str]:
+    return [f"op.execute({sql!r})" for sql in op.upgrade]
+
+
 @renderers.dispatch_for(NoteOp)
 def _render_note(autogen_context, op: NoteOp) -> list[str]:
     return [f"# {op.prefix}: {line}" for line in op.text.splitlines()]
@@ -227,6 +233,13 @@ def _alter_enum(operations, op: AlterEnumOp) -> None:
     _note(operations, f"TODO(modeldiff): enum {op.name} loses {', '.join(op.removed()) or 'its label order'}; decide what rows holding them become")
     for sql in op.statements():
         operations.execute(sql)
+
+
+@Operations.implementation_for(CatalogOp)
+def _run_catalog(operations, op: CatalogOp) -> None:
+    if _is_postgresql(operations):  # PostgreSQL's own SQL, from its catalog
+        for sql in op.upgrade:
+            operations.execute(sql)
 
 
 @Operations.implementation_for(NoteOp)

@@ -286,6 +286,25 @@ CATALOGUE: dict[str, HazardType] = {
             references=(_PG + "sql-altertype.html",),
         ),
         HazardType(
+            "MD108",
+            "index-rebuild-access-exclusive",
+            "Rebuilds the column's indexes under ACCESS EXCLUSIVE",
+            group="lock",
+            severity="critical",
+            rank=25,
+            lock=ACCESS_EXCLUSIVE,
+            holds="operation",
+            cost="index",
+            recipes=("change-type-expand-contract",),
+            what="ALTER COLUMN ... TYPE ... COLLATE with the same type: the rows stay as they are, but every index "
+            "on the column is built again, since its order depends on the collation.",
+            why="The ACCESS EXCLUSIVE lock is held until every index on the column is rebuilt: neither reads nor "
+            "writes get through, for as long as building those indexes takes.",
+            fix="Expand and contract: add a column with the new collation, keep it in sync, backfill it in batches, "
+            "build its indexes CONCURRENTLY, then swap the names in one short transaction.",
+            references=(ALTER_TABLE + "#SQL-ALTERTABLE-NOTES", _PG + "collation.html"),
+        ),
+        HazardType(
             "MD201",
             "deletes-data",
             "Deletes data",

@@ -8,7 +8,7 @@ alembic operations (`autocommit` -> `op.get_context().autocommit_block()`) and w
 multi-step ones (change-type-expand-contract, with not-null-via-check and precheck-type) as
 a Markdown plan, from these same steps.
 
-Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {using} {condition}
+Placeholders: {table} {column} {name} {new_type} {old_type} {columns} {using} {index_body} {condition} {fk_options}
 {referred_table} {referred_columns} {default} {tmp_column} {old_copy} {sync} {pk} {check_name} {index}
 {old_index} {backfill} {fill_default},
 all identifiers already quoted where needed; {new_value} and {set_value} are the value
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..sqltext import bare, column_list, in_schema_of, literal, qualified, quote
-from ..values import Change, Dispatch
+from ..values import CATALOG_KINDS, Change, Dispatch
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "create-index-concurrently",
             "Build the index concurrently",
-            (RecipeStep("CREATE {unique}INDEX CONCURRENTLY {name} ON {table}{using} ({columns});", "SHARE UPDATE EXCLUSIVE", "reads and writes continue; if it fails, DROP INDEX CONCURRENTLY the INVALID leftover and retry", autocommit=True),),
+            (RecipeStep("CREATE {unique}INDEX CONCURRENTLY {name} ON {table}{index_body};", "SHARE UPDATE EXCLUSIVE", "reads and writes continue; if it fails, DROP INDEX CONCURRENTLY the INVALID leftover and retry", autocommit=True),),
             "Not on PostgreSQL 14.0-14.3 (corruption bug). Only one concurrent build per table at a time.",
         ),
         Recipe(
@@ -148,7 +148,7 @@ RECIPES: dict[str, Recipe] = {
             "fk-not-valid",
             "Add the foreign key NOT VALID, validate separately",
             (
-                RecipeStep("ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {referred_table} ({referred_columns}) NOT VALID;", "SHARE ROW EXCLUSIVE", "brief, on both tables"),
+                RecipeStep("ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {referred_table} ({referred_columns}){fk_options} NOT VALID;", "SHARE ROW EXCLUSIVE", "brief, on both tables"),
                 RecipeStep("ALTER TABLE {table} VALIDATE CONSTRAINT {name};", "SHARE UPDATE EXCLUSIVE", "scan; writes continue"),
             ),
         ),
@@ -266,6 +266,7 @@ def params(change: Change, statement: str = "", pk: str = "id") -> dict[str, str
         "condition": d.get("condition", ""),
         "referred_table": qualified(d["referred_table"]) if d.get("referred_table") else "",
         "referred_columns": column_list(d.get("referred_columns")),
+        "fk_options": "",
         "default": d.get("default") or "...",
         "tmp_column": tmp_column,
         "old_copy": quote(f"{change.column}_old") if change.column else "",
@@ -276,6 +277,7 @@ def params(change: Change, statement: str = "", pk: str = "id") -> dict[str, str
         "check_name": quote(f"{bare(change.table)}_{change.column}_not_null"[:63]) if change.column else "",
         "unique": "UNIQUE " if d.get("unique") else "",
         "using": f" USING {d['using']}" if d.get("using") else "",
+        "index_body": f" {d['definition']}" if d.get("definition") else f"{' USING ' + d['using'] if d.get('using') else ''} ({column_list(d.get('columns'))})",
         "constraint": "UNIQUE",
         "statement": statement,
         "target": f"{change.table}.{change.column}" if change.column else str(change.table),
@@ -299,7 +301,13 @@ PARAMS = Dispatch("plan.recipes")
 PARAMS.register(
     "add_table", "remove_table", "remove_column", "modify_nullable", "modify_default", "modify_comment", "modify_table_comment",
     "add_index", "remove_index", "remove_constraint", "remove_fk", "add_enum", "remove_enum",
+    *(k for k in CATALOG_KINDS if k not in ("modify_index", "modify_constraint", "modify_fk")),
 )(Dispatch.nothing)
+
+
+@PARAMS.register("modify_index")
+def _modify_index(change: Change, p: dict) -> dict:
+    return {"index_body": f" {change.new}"}
 
 
 @PARAMS.register("add_column")
@@ -347,6 +355,27 @@ def _add_fk(change: Change, p: dict) -> dict:
     join = " AND ".join(f"r.{quote(b)} = t.{quote(a)}" for a, b in zip(cols, refs))
     nonnull = " AND ".join(f"t.{quote(a)} IS NOT NULL" for a in cols)
     return {"violations_sql": f"SELECT count(*) FROM {p['table']} t WHERE {nonnull} AND NOT EXISTS (SELECT 1 FROM {p['referred_table']} r WHERE {join});"}
+
+
+@PARAMS.register("modify_constraint")
+def _modify_constraint(change: Change, p: dict) -> dict | None:
+    from ..compare.catalog import check_condition
+
+    if change.detail.get("type") != "check":
+        return None
+    condition = check_condition(change.new)
+    return {"condition": condition, **(_add_constraint(Change("add_constraint", change.table, detail={"condition": condition}), p) or {})}
+
+
+@PARAMS.register("modify_fk")
+def _modify_fk(change: Change, p: dict) -> dict:
+    from ..compare.catalog import fk_options, fk_parts
+
+    columns, referred, referred_columns = fk_parts(change.new)
+    p = {**p, "referred_table": qualified(referred)}
+    twin = Change("add_fk", change.table, name=change.name, detail={"columns": columns, "referred_table": referred, "referred_columns": referred_columns})
+    options = fk_options(change.new)
+    return {"fk_options": f" {options}" if options else "", "columns": column_list(columns), "referred_table": p["referred_table"], "referred_columns": column_list(referred_columns), **_add_fk(twin, p)}
 
 
 @dataclass

@@ -311,3 +311,84 @@ def _modify_enum(change, diff, ctx):
         out.append(Hazard("MD202", f"fails if rows of {', '.join(used)} still hold {', '.join(removed)}", recipe="enum-remove-value"))
     out.append(Hazard("MD304", f"the FROM release may still write {', '.join(removed)}", recipe="enum-remove-value"))
     return out
+
+
+# --- what compare/catalog.py finds ------------------------------------------------------------
+RULES.register("add_sequence")(Dispatch.nothing)  # a new object: nothing uses it yet
+
+
+@RULES.register("remove_sequence")
+def _remove_sequence(change, diff, ctx):
+    return [
+        Hazard("MD201", f"the sequence {change.name} and its current value are gone: recreated, it starts again at {change.old['start']}", recipe="drop-in-later-release"),
+        Hazard("MD301", f"the FROM release may still call nextval('{change.name}'), which fails after the drop", recipe="drop-in-later-release"),
+    ]
+
+
+_SEQUENCE_WIDTH = {"smallint": 2, "integer": 4, "bigint": 8}
+
+
+@RULES.register("modify_sequence")
+def _modify_sequence(change, diff, ctx):
+    old, new = change.old, change.new
+    narrower = _SEQUENCE_WIDTH.get(new["type"], 8) < _SEQUENCE_WIDTH.get(old["type"], 8) or int(new["max"]) < int(old["max"])
+    if narrower:
+        return [Hazard("MD202", f"ALTER SEQUENCE {change.name} fails if its current value is above the new maximum {new['max']}", recipe="precheck-type")]
+    return []  # locks only the sequence
+
+
+@RULES.register("modify_identity")
+def _modify_identity(change, diff, ctx):
+    return [_brief(change, "changing a column's identity is a catalog change")]
+
+
+@RULES.register("modify_generated")
+def _modify_generated(change, diff, ctx):
+    if change.new is None:
+        return [_brief(change, "DROP EXPRESSION keeps the stored values and makes the column plain")]
+    if change.detail.get("storage") == "virtual" and change.old is not None:
+        return [_brief(change, "a virtual generated column is computed when read: SET EXPRESSION rewrites nothing")]
+    rewrite = Hazard("MD102", f"the generated column {change.column} is computed again for every row", ACCESS_EXCLUSIVE, [change.table], "operation", "rewrite", "add-column-backfill")
+    if change.old is None:
+        # PostgreSQL cannot turn a plain column into a generated one: it is dropped and added again.
+        return [rewrite, Hazard("MD201", f"the values of {change.table}.{change.column} are dropped with the column and computed anew", recipe="drop-in-later-release")]
+    return [rewrite]
+
+
+@RULES.register("modify_collation")
+def _modify_collation(change, diff, ctx):
+    return [Hazard("MD108", f"the collation of {change.column} changes: every index on it is rebuilt", ACCESS_EXCLUSIVE, [change.table], "operation", "index", "change-type-expand-contract")]
+
+
+@RULES.register("modify_index")
+def _modify_index(change, diff, ctx):
+    out = [
+        _brief(change, "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the table", recipe="drop-index-concurrently"),
+        Hazard("MD104", f"the index {change.name} is built again: CREATE INDEX reads and sorts all of {change.table} while writes wait", SHARE, [change.table], "operation", "index", "create-index-concurrently"),
+    ]
+    if change.detail.get("unique"):
+        out.append(Hazard("MD204", f"fails if {change.table} has rows the changed unique index {change.name} rejects", recipe="precheck-duplicates"))
+    return out
+
+
+@RULES.register("modify_constraint")
+def _modify_constraint(change, diff, ctx):
+    if change.detail.get("type") == "check":
+        return [
+            Hazard("MD103", f"the changed CHECK {change.name} validates every row under ACCESS EXCLUSIVE", ACCESS_EXCLUSIVE, [change.table], "operation", "scan", "check-not-valid"),
+            Hazard("MD205", f"fails if a row of {change.table} violates {change.new}", recipe="precheck-violations"),
+        ]
+    return [
+        Hazard("MD105", f"the changed exclusion constraint {change.name} builds its index under ACCESS EXCLUSIVE", ACCESS_EXCLUSIVE, [change.table], "operation", "index"),
+        Hazard("MD204", f"fails if rows of {change.table} conflict under {change.new}", recipe="precheck-duplicates"),
+    ]
+
+
+@RULES.register("modify_fk")
+def _modify_fk(change, diff, ctx):
+    if change.detail.get("how") == "deferrability":
+        return [_brief(change, "ALTER CONSTRAINT ... DEFERRABLE is a catalog change")]
+    return [
+        _brief(change, "the foreign key is dropped (its triggers on both tables go)"),
+        Hazard("MD106", f"the foreign key {change.name} is added again with its new actions and checks every row of {change.table}", SHARE_ROW_EXCLUSIVE, [change.table], "operation", "fk", "fk-not-valid"),
+    ]

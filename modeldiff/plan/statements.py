@@ -8,7 +8,8 @@ abbreviated; their full DDL is in the migration. One handler per change kind (`S
 from __future__ import annotations
 
 from ..sqltext import bare, column_list as _cols, in_schema_of, literal as _literal, qualified, quote
-from ..values import Change, Dispatch
+from ..compare.catalog import statements as catalog_statements
+from ..values import CATALOG_KINDS, Change, Dispatch
 
 STATEMENTS = Dispatch("plan.statements")
 
@@ -85,7 +86,8 @@ def _modify_table_comment(change):
 def _add_index(change):
     d = change.detail
     using = f" USING {d['using']}" if d.get("using") else ""
-    return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {_t(change)}{using} ({_cols(d.get('columns'))});"
+    body = f" {d['definition']}" if d.get("definition") else f"{using} ({_cols(d.get('columns'))})"
+    return f"CREATE {'UNIQUE ' if d.get('unique') else ''}INDEX {quote(change.name)} ON {_t(change)}{body};"
 
 
 @STATEMENTS.register("remove_index")
@@ -98,7 +100,9 @@ def _add_constraint(change):
     d = change.detail
     name = quote(change.name) if change.name else ""
     kind = d.get("type")
-    if kind == "check":
+    if d.get("definition"):  # from the catalog: an exclusion constraint
+        body = d["definition"]
+    elif kind == "check":
         body = f"CHECK ({d.get('condition', '')})"
     elif kind == "unique":
         body = f"UNIQUE ({_cols(d.get('columns'))})"
@@ -149,3 +153,8 @@ def _modify_enum(change):
     if all(v in new for v in old):
         return "\n".join(f"ALTER TYPE {quote(change.name)} ADD VALUE {_literal(v)};" for v in new if v not in old)
     return f"-- recreate type {change.name}: ({', '.join(old)}) -> ({', '.join(new)}), converting every column that uses it"
+
+
+@STATEMENTS.register(*CATALOG_KINDS)
+def _from_catalog(change):
+    return "\n".join(f"{sql};" for sql in catalog_statements(change))

@@ -55,6 +55,8 @@ def _column(change):
     typ = change.new if change.kind == "add_column" else change.old
     extra = "" if d.get("nullable", True) else " NOT NULL"
     extra += f" DEFAULT {d['default']}" if d.get("default") else ""
+    extra += f" GENERATED {d['identity'].upper()} AS IDENTITY" if d.get("identity") else ""
+    extra += f" GENERATED ALWAYS AS ({d['expression']}) {d['generated'].upper()}" if d.get("expression") else ""
     return f"column {change.column} {typ}{extra}"
 
 
@@ -77,6 +79,8 @@ def _index(change):
     d = change.detail
     unique = "unique " if d.get("unique") else ""
     using = f" using {d['using']}" if d.get("using") else ""
+    if d.get("definition"):
+        return f"{unique}index {change.name} {d['definition']}"
     return f"{unique}index {change.name} ({', '.join(d.get('columns', []))}){using}"
 
 
@@ -85,7 +89,47 @@ def _constraint(change):
     d = change.detail
     cols = f" ({', '.join(d['columns'])})" if d.get("columns") else ""
     cond = f" CHECK ({d['condition']})" if d.get("condition") else ""
+    cond += f" {d['definition']}" if d.get("definition") else ""
     return f"{d.get('type', '')} constraint {change.name}{cols}{cond}"
+
+
+def _identity(value) -> str:
+    return "none" if not value else f"GENERATED {value['generated'].upper()} (start {value['start']}, increment {value['increment']})"
+
+
+DESCRIBE.register("modify_identity")(_column_change(_identity))
+DESCRIBE.register("modify_generated")(_column_change(lambda v: "none" if v is None else f"AS ({v})"))
+DESCRIBE.register("modify_collation")(_column_change(lambda v: v or "default"))
+
+
+@DESCRIBE.register("add_sequence", "remove_sequence")
+def _sequence(change):
+    s = change.new or change.old
+    owner = f", owned by {s['owned_by']}" if s.get("owned_by") else ""
+    return f"sequence {change.name} ({s['type']}, start {s['start']}, increment {s['increment']}{owner})"
+
+
+@DESCRIBE.register("modify_sequence")
+def _modify_sequence(change):
+    keys = [k for k in change.new if change.old.get(k) != change.new[k]]
+    return f"sequence {change.name}: " + ", ".join(f"{k} {_val(change.old.get(k), 'none')} → {_val(change.new[k], 'none')}" for k in keys)
+
+
+@DESCRIBE.register("modify_index")
+def _modify_index(change):
+    return f"index {change.name}: {change.old} → {change.new}"
+
+
+@DESCRIBE.register("modify_constraint")
+def _modify_constraint(change):
+    return f"{change.detail.get('type', '')} constraint {change.name}: {change.old} → {change.new}"
+
+
+@DESCRIBE.register("modify_fk")
+def _modify_fk(change):
+    from ..compare.catalog import fk_options
+
+    return f"foreign key {change.name} ({', '.join(change.detail.get('columns', []))}): {fk_options(change.old) or 'no actions'} → {fk_options(change.new) or 'no actions'}"
 
 
 @DESCRIBE.register("add_fk", "remove_fk")

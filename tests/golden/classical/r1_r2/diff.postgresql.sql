@@ -13,10 +13,6 @@ CREATE TABLE payments (
 
 ALTER TABLE accounts ADD COLUMN email VARCHAR(255);
 
-ALTER TABLE invoice_lines DROP CONSTRAINT fk_invoice_lines_invoice_id;
-
-ALTER TABLE invoice_lines ADD CONSTRAINT fk_invoice_lines_invoice_id FOREIGN KEY(invoice_id) REFERENCES invoices (id) ON DELETE CASCADE;
-
 ALTER TABLE invoices ADD COLUMN currency VARCHAR(3) DEFAULT 'EUR'::character varying NOT NULL;
 
 ALTER TABLE preferences ALTER COLUMN key TYPE VARCHAR(200);
@@ -24,6 +20,10 @@ ALTER TABLE preferences ALTER COLUMN key TYPE VARCHAR(200);
 ALTER TABLE sessions ADD COLUMN user_agent VARCHAR(300);
 
 CREATE INDEX ix_sessions_expires_at ON sessions (expires_at);
+
+ALTER TABLE invoice_lines DROP CONSTRAINT fk_invoice_lines_invoice_id;
+
+ALTER TABLE invoice_lines ADD CONSTRAINT fk_invoice_lines_invoice_id FOREIGN KEY (invoice_id) REFERENCES invoices(id) ON DELETE CASCADE;
 
 COMMIT;
 
