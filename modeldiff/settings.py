@@ -22,6 +22,7 @@ from pathlib import Path
 
 DATABASE_URL_VAR = "MODELDIFF_DATABASE_URL"
 LOAD_TOKEN_VAR = "MODELDIFF_LOAD_TOKEN"
+RUNTIME_MODES = ("auto", "bundled")  # MODELDIFF_RUNTIME's values (--runtime)
 
 
 def cache_dir() -> Path:

@@ -38,7 +38,6 @@ from .. import settings
 from ..values import Warning
 from ..source.repository import Snapshot
 from ..db.tempdirs import scratch_base
-from .supervise import set_dumpable
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
@@ -361,6 +360,8 @@ def close_fork_servers() -> None:
 
 
 def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path) -> dict:
+    from .supervise import set_dumpable
+
     set_dumpable(False)  # this process's environ and memory: not readable by model code
     token = uuid.uuid4().hex
     server = _fork_server(options.python) if options.fork_server else None

@@ -65,10 +65,9 @@ def save_calibration(key: str, throughput: Throughput) -> Path:
     except (OSError, ValueError):
         data = {}
     data[key] = throughput.to_json()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".calibration.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    from ..cache import atomic_write
+
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
     return path
 
 

@@ -273,7 +273,7 @@ def _jsonable(parameters):
 
 def run(request: dict) -> dict:
     from modeldiff.load import importer, sandbox
-    from modeldiff.load.gitblobs import make_reader
+    from modeldiff.source.blobs import make_reader
     from modeldiff.load.stubs import RECORDER
 
     workdir = Path(request["workdir"])

@@ -148,7 +148,7 @@ class _Tree:
         snapshot = self.snapshot
         if snapshot.commit is not None:
             try:
-                out = snapshot.repo.git.grep("-l", "-I", "-E", pattern.pattern.decode(), snapshot.commit, "--", "*.py")
+                out = snapshot.repo.git("grep", "-l", "-I", "-E", pattern.pattern.decode(), snapshot.commit, "--", "*.py")
             except Exception:  # noqa: BLE001 - git grep exits 1 when nothing matches
                 return []
             return sorted(line.split(":", 1)[1] for line in out.splitlines() if ":" in line)
