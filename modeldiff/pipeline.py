@@ -105,7 +105,7 @@ class Session:
 
 def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[Snapshot]]:
     repository = Repository(request.repo)
-    snapshots = [repository.snapshot(ref) for ref in refs]
+    snapshots = repository.snapshots(refs)
     layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
     return Session(request, repository, layout, Cache(enabled=request.use_cache)), snapshots
 

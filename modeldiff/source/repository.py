@@ -111,9 +111,12 @@ class Repository:
             if not path.exists():
                 raise SourceError(f"{location}: no such directory")
         try:
-            git_dir, bare = run_git(path, "rev-parse", "--absolute-git-dir", "--is-bare-repository").split()
-            top = None if bare == "true" else run_git(path, "rev-parse", "--show-toplevel", check=False).strip() or None
-        except (GitError, ValueError, NotADirectoryError):
+            found = run_git(path, "rev-parse", "--absolute-git-dir", "--show-toplevel", check=False).splitlines()
+            if len(found) == 2:
+                git_dir, top = found
+            else:  # bare (no work tree to show the top of), or no repository at all
+                git_dir, top = run_git(path, "rev-parse", "--absolute-git-dir").strip(), None
+        except (GitError, NotADirectoryError):
             raise SourceError(f"{location}: not a git repository") from None
         # The repository's own directory, not one inside another repository's work tree.
         if Path(top or git_dir).resolve() != path.resolve() and Path(git_dir).resolve() != path.resolve():
@@ -137,6 +140,16 @@ class Repository:
         except GitError:
             raise SourceError(f"{self.location}: unknown ref {ref!r}") from None
         return Snapshot(self, ref, commit)
+
+    def snapshots(self, refs: list[str]) -> list[Snapshot]:
+        """Snapshots of several refs, resolved by one `git rev-parse` when all are known."""
+        commits = [r for r in refs if r != WORKTREE]
+        if len(commits) > 1:
+            out = self.git("rev-parse", "--end-of-options", *(f"{r}^{{commit}}" for r in commits), check=False).split()
+            if len(out) == len(commits) and all(len(c) >= 40 for c in out):
+                resolved = dict(zip(commits, out))
+                return [self.snapshot(r) if r == WORKTREE else Snapshot(self, r, resolved[r]) for r in refs]
+        return [self.snapshot(r) for r in refs]
 
     def tree_files(self, commit: str, prefix: str) -> list[tuple[str, str]]:
         """(path, blob id) under `prefix` at `commit`. A commit never changes, so the files
