@@ -52,7 +52,7 @@ def git_message(stderr: str | None) -> str:
     """The line of git's stderr that says what went wrong (`fatal: ...` if there is one)."""
     lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
-    return (fatal or lines or [""])[-1]
+    return (fatal or lines[-1:] or [""])[0]
 
 
 @dataclass(frozen=True)
