@@ -63,7 +63,7 @@ def write_output(text: str, output: str | None, markup: bool = False) -> None:
 
     if output is None or output == "-":
         if markup:
-            print_markup(text)
+            print_markup(text, _option("color", "auto"))
         else:
             sys.stdout.write(text)
         return
@@ -74,8 +74,8 @@ def write_output(text: str, output: str | None, markup: bool = False) -> None:
 
 @contextmanager
 def progress_reporter(total: int):
-    """A progress bar on stderr when it is a terminal; silent otherwise."""
-    if not sys.stderr.isatty():
+    """A progress bar on stderr when it is a terminal (and not -q); silent otherwise."""
+    if not sys.stderr.isatty() or _option("quiet"):
         yield lambda label: None
         return
     from rich.console import Console
@@ -93,7 +93,7 @@ def fetch_with_progress(url: str) -> None:
     with a progress bar on a terminal; the command then finds it done."""
     from .source.repository import open_remote
 
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or _option("quiet"):
         run_guarded(lambda: open_remote(url))
         return
     from rich.console import Console
@@ -196,9 +196,25 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="modeldiff")
-def main() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No warnings, progress or notes on stderr (errors still).")
+@click.option("-v", "--verbose", is_flag=True, help="After the command, where its time went: each stage's start and duration, on stderr.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour in text reports; auto: on a terminal unless NO_COLOR is set.")
+@click.pass_context
+def main(ctx, quiet, verbose, color) -> None:
     """What will moving an application from version A to version B do to its database?"""
     quiet_libraries()
+    ctx.meta.update({"modeldiff.quiet": quiet, "modeldiff.color": color})
+    if verbose:
+        from .pipeline import record_timings
+
+        timings = ctx.with_resource(record_timings())
+        ctx.call_on_close(lambda: click.echo("modeldiff: timing (wall seconds)\n" + timings.render(), err=True, nl=False))
+
+
+def _option(name: str, default=None):
+    """A group option (-q, --color) as the running command sees it."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(f"modeldiff.{name}", default) if ctx is not None else default
 
 
 def quiet_libraries() -> None:
@@ -309,6 +325,8 @@ def _ref_line(prepared, reverse: bool = False) -> str:
 
 
 def _echo_warnings(warnings) -> None:
+    if _option("quiet"):
+        return
     for warning in warnings:
         click.echo(f"modeldiff: warning: {warning} [{warning.code}]", err=True)
 
@@ -588,6 +606,16 @@ def cache_group():
     """The cache of loaded schemas and compare results."""
 
 
+@main.command("stop")
+def stop_command():
+    """Stop the helpers kept running between runs: the embedded PostgreSQL and the
+    loader's fork servers (they also stop by themselves after MODELDIFF_PG_IDLE seconds)."""
+    from .api import stop
+
+    stopped = run_guarded(stop)
+    click.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
 @cache_group.command("clear")
 def cache_clear_command():
     """Remove every cached schema and result."""
@@ -643,7 +671,7 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
     if calibrate and not database_url:
         raise UserError("--calibrate needs --database-url (the server to measure)")
-    log = lambda message: click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
+    log = lambda message: _option("quiet") or click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
 
     def run():
         from .pipeline import plan_inputs

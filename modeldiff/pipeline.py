@@ -13,8 +13,9 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -24,6 +25,50 @@ from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, st
 from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
+
+
+class Timings:
+    """Where a run's wall-clock time went (`-v`): spans of its stages, from several threads."""
+
+    def __init__(self) -> None:
+        self.origin = time.perf_counter()
+        self.spans: list[tuple[str, str, float, float]] = []  # (stage, detail, start, seconds)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def span(self, stage: str, detail: str = ""):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.spans.append((stage, detail, start - self.origin, time.perf_counter() - start))
+
+    def render(self) -> str:
+        total = time.perf_counter() - self.origin
+        lines = [f"{'stage':<12} {'detail':<28} {'start':>7} {'seconds':>8}"]
+        for stage, detail, start, seconds in sorted(self.spans, key=lambda s: (s[2], s[0])):
+            lines.append(f"{stage:<12} {detail[:28]:<28} {start:7.3f} {seconds:8.3f}")
+        lines.append(f"{'total':<12} {'':<28} {0:7.3f} {total:8.3f}")
+        return "\n".join(lines) + "\n"
+
+
+_timings: Timings | None = None  # set only while record_timings() is active
+
+
+@contextmanager
+def record_timings():
+    """Record the stage spans of the runs inside (the CLI's -v)."""
+    global _timings
+    previous, _timings = _timings, Timings()
+    try:
+        yield _timings
+    finally:
+        _timings = previous
+
+
+def span(stage: str, detail: str = ""):
+    return _timings.span(stage, detail) if _timings is not None else nullcontext()
 
 
 @dataclass(frozen=True)
@@ -104,9 +149,11 @@ class Session:
 
 
 def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[Snapshot]]:
-    repository = Repository(request.repo)
-    snapshots = repository.snapshots(refs)
-    layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
+    with span("git", "repository, refs"):
+        repository = Repository(request.repo)
+        snapshots = repository.snapshots(refs)
+    with span("layout", snapshots[-1].ref):
+        layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
     return Session(request, repository, layout, Cache(enabled=request.use_cache)), snapshots
 
 
@@ -141,12 +188,13 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
     """A future per snapshot, in order: cache hits are done at once, the rest are loaded by
     `pool` (its workers wait on child processes, so its size bounds the children)."""
     futures: list[Future] = []
-    started_server = False
+    missed = False
     found = []
     for snapshot in snapshots:
-        options, context = session.options_for(snapshot)
-        listing = snapshot.list_files(options.import_root)
-        found.append((snapshot, listing, session.cache.find_schema(snapshot, listing, options.models_path, context)))
+        with span("cache", f"schema of {snapshot.ref}"):
+            options, context = session.options_for(snapshot)
+            listing = snapshot.list_files(options.import_root)
+            found.append((snapshot, listing, session.cache.find_schema(snapshot, listing, options.models_path, context)))
     # A fork server pays off when kept across runs (its imports are done already), or
     # within a run that loads three refs or more.
     session.fork_server = keep_alive_seconds() > 0 or sum(1 for *_, (_, entry) in found if entry is None) >= 3
@@ -158,16 +206,17 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolEx
             if progress:
                 progress(snapshot.ref)
             continue
-        if on_miss and not started_server:
-            on_miss()
-            started_server = True
         futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress, on_loaded))
+        missed = True
+    if missed and on_miss:
+        on_miss()  # after the loads are under way: starting the server imports its driver
     return futures
 
 
 def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None) -> LoadedRef:
     options, context = session.options_for(snapshot)
-    schema = load_schema(snapshot, options)
+    with span("load", snapshot.ref):
+        schema = load_schema(snapshot, options)
     key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
     if progress:
         progress(snapshot.ref)
@@ -235,17 +284,21 @@ class PairComparer:
         """`ref` created in the database (a compare.Side, and the warnings of creating it)."""
         from .compare.schemas import Place, Side, materialize, materialize_in_schema
 
-        if self.databases:
-            database, warnings = materialize(self._server(), ref.schema)
-            place = Place(self.server.sqlalchemy_url(database))
-            with self._lock:
-                self.database_of[ref.key] = database
-        else:
-            place, warnings = materialize_in_schema(self._server(), ref.schema)
+        with span("postgres", "started (waited for)"):
+            server = self._server()
+        with span("create", ref.snapshot.ref):
+            if self.databases:
+                database, warnings = materialize(server, ref.schema)
+                place = Place(server.sqlalchemy_url(database))
+                with self._lock:
+                    self.database_of[ref.key] = database
+            else:
+                place, warnings = materialize_in_schema(server, ref.schema)
         side = Side(place)
         with self._lock:
             self._sides.append(side)
-        return side.prepare(roles), warnings
+        with span("reflect", ref.snapshot.ref):
+            return side.prepare(roles), warnings
 
     def release(self, ref: LoadedRef) -> None:
         """`ref` takes part in no further comparison: close its connection."""
@@ -265,14 +318,17 @@ class PairComparer:
         """The diff of a pair, from the cache unless `with_ops` (alembic's operations,
         which the drafting stage needs, are not cached)."""
         key = self.session.cache.pair_key(old.key, new.key)
-        cached = None if with_ops else self.session.cache.get("pair", key)
+        with span("cache", "pair"):
+            cached = None if with_ops else self.session.cache.get("pair", key)
         if cached is not None:
             return _restamp_result(Diff.from_json(cached), old, new)
         from .compare.schemas import compare_places
 
         for ref in (old, new):
             self.prepare(ref)
-        result = compare_places(old.schema, new.schema, self.places[old.key].result(), self.places[new.key].result())
+        sides = self.places[old.key].result(), self.places[new.key].result()
+        with span("compare", f"{old.snapshot.ref}..{new.snapshot.ref}"):
+            result = compare_places(old.schema, new.schema, *sides)
         self.session.cache.put("pair", key, result.to_json())
         return result
 
@@ -370,7 +426,8 @@ def _started(server):
     try:
         yield server
     finally:
-        server.close()
+        with span("postgres", "scratch dropped, released"):
+            server.close()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -392,6 +393,26 @@ def shared_server() -> EmbeddedPostgres:
     cache = default_cache_dir()
     _retire(cache / "pg16")
     return EmbeddedPostgres(cache / "pg18", keep_alive=settings.keep_alive_seconds())
+
+
+def stop_shared_server(timeout: float = 30.0) -> bool:
+    """Stop the kept-alive shared server now (`modeldiff stop`), as its watchdog would when
+    idle: a fast shutdown, which ends the sessions of a run still using it. True if one
+    was running."""
+    from ..source.repository import default_cache_dir
+    from .watchdog import postmaster_pid
+
+    pgdata = default_cache_dir() / "pg18"
+    pid = postmaster_pid(pgdata)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while postmaster_pid(pgdata) is not None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the embedded PostgreSQL (pid {pid}, {pgdata}) did not stop within {timeout:.0f} s")
+        time.sleep(0.05)
+    return True
 
 
 def _retire(old: Path) -> None:

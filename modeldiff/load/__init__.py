@@ -253,21 +253,7 @@ class ForkServer:
         return int(pid), Path(workdir)
 
     def _ask(self, body: bytes) -> str:
-        import socket
-
-        key = (self.dir / "key").read_bytes()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(60)
-            conn.connect(str(self.dir / "sock"))
-            conn.sendall(key + body)
-            conn.shutdown(socket.SHUT_WR)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    raise OSError("the fork server closed the connection")
-                data += chunk
-        return data.decode().strip()
+        return _ask(self.dir, body)
 
     def _start(self) -> None:
         import fcntl
@@ -316,6 +302,39 @@ class ForkServer:
         self._proc.wait()
         sweep(self.token)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _ask(directory: Path, body: bytes) -> str:
+    """Send `body` with the server's key to the fork server in `directory`; its answer."""
+    import socket
+
+    key = (directory / "key").read_bytes()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(60)
+        conn.connect(str(directory / "sock"))
+        conn.sendall(key + body)
+        conn.shutdown(socket.SHUT_WR)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                raise OSError("the fork server closed the connection")
+            data += chunk
+    return data.decode().strip()
+
+
+def stop_kept_fork_servers() -> int:
+    """Ask every fork server kept in the cache directory to quit (`modeldiff stop`); how
+    many were running. Each finishes the loads it has started first."""
+    stopped = 0
+    for directory in sorted(server_root().iterdir()):
+        if (directory / "sock").exists() and (directory / "key").exists():
+            try:
+                _ask(directory, b"quit")
+                stopped += 1
+            except OSError:
+                pass  # not running (a stale socket): nothing to stop
+    return stopped
 
 
 def server_root() -> Path:
