@@ -45,7 +45,7 @@ def hazards(result) -> list:
     return annotate(result.changes)
 
 
-def plan(repo: str, from_ref: str, to_ref: str, *, database_url: str | None = None, pg_version: tuple | str | None = None, calibrate: bool = False, calibrate_size: float = 256, **options):
+def plan(repo: str, from_ref: str, to_ref: str, *, database_url: str | None = None, pg_version: int | str | None = None, calibrate: bool = False, calibrate_size: float = 256, **options):
     """What upgrading from `from_ref` to `to_ref` will lock, rewrite or break, and for how
     long: a plan.Plan. `database_url` (read-only) gives sizes and the server's version."""
     from ..pipeline import diff as run
