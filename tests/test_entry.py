@@ -117,3 +117,17 @@ def test_prefix_listings_agree_with_git(tmp_path):
     for prefix in ["", "a", "a/b", "a/b.py", "a/b/c", "a/bc", "a/b-c", "z.py", "nothing", "a/b/c/d/e.py"]:
         out = git(repo, "ls-tree", "-r", "--full-tree", "--name-only", "v1", "--", prefix or ".")
         assert sorted(snapshot.list_files(prefix)) == sorted(out.split()), prefix
+
+
+def test_history_orders_tags_by_ancestry_then_version(tmp_path):
+    """Names that lie about the order (a fork's tags, a scheme that changed) follow the
+    commit graph; tags the graph does not order (other branches) follow their versions."""
+    from modeldiff.source.refs import select_refs
+
+    repo = make_repo(tmp_path / "r", {"zeta": {"m.py": "1"}, "alpha": {"m.py": "2"}, "v1.10": {"m.py": "3"}, "v1.9": {"m.py": "4"}})
+    git(repo, "checkout", "-q", "-b", "side", "zeta")
+    (repo / "m.py").write_text("side")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "-qam", "side")
+    git(repo, "tag", "v1.0")  # a descendant of zeta only: the graph leaves it free
+    git(repo, "tag", "-a", "-m", "annotated", "v1.9.1", "v1.9")  # an annotated tag: its commit
+    assert select_refs(str(repo), [], ["*"]) == ["zeta", "v1.0", "alpha", "v1.10", "v1.9", "v1.9.1"]

@@ -144,8 +144,8 @@ class Repository:
     def snapshots(self, refs: list[str]) -> list[Snapshot]:
         """Snapshots of several refs, resolved by one `git rev-parse` when all are known."""
         commits = [r for r in refs if r != WORKTREE]
-        if len(commits) > 1:
-            out = self.git("rev-parse", "--end-of-options", *(f"{r}^{{commit}}" for r in commits), check=False).split()
+        if len(commits) > 1 and not any(r.startswith("-") for r in commits):  # never an option
+            out = self.git("rev-parse", *(f"{r}^{{commit}}" for r in commits), check=False).split()
             if len(out) == len(commits) and all(len(c) >= 40 for c in out):
                 resolved = dict(zip(commits, out))
                 return [self.snapshot(r) if r == WORKTREE else Snapshot(self, r, resolved[r]) for r in refs]
