@@ -137,7 +137,7 @@ def common_options(func):
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
         click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
-        click.option("--runtime", "runtime", type=click.Choice(settings.RUNTIME_MODES), envvar="MODELDIFF_RUNTIME", help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
+        click.option("--runtime", "runtime", type=click.Choice(settings.RUNTIME_MODES), help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
         click.option("--metadata", "metadata", multiple=True, metavar="NAME", help="Only this MetaData: its label, attribute name (db, Base) or Flask-SQLAlchemy bind key; repeatable. Default: all."),
@@ -203,6 +203,11 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
 def main(ctx, quiet, verbose, color) -> None:
     """What will moving an application from version A to version B do to its database?"""
     quiet_libraries()
+    # MODELDIFF_RUNTIME, MODELDIFF_DATABASE_URL (settings.py): defaults of every command's
+    # option of that name, under whatever defaults the context already has.
+    env = settings.option_defaults()
+    base = ctx.default_map or {}
+    ctx.default_map = {name: {**env, **base.get(name, {})} for name in main.commands} if env else ctx.default_map
     ctx.meta.update({"modeldiff.quiet": quiet, "modeldiff.color": color})
     if verbose:
         from .pipeline import record_timings
@@ -653,7 +658,7 @@ def _pg_version(ctx, param, value):
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
 @common_options
-@click.option("--database-url", envvar=settings.DATABASE_URL_VAR, help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
+@click.option("--database-url", help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
 @click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on (e.g. 10, 12.4); default: the live server's, else 16.")
 @click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
 @click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")

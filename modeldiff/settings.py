@@ -11,9 +11,9 @@ between runs.
 * MODELDIFF_FORK_SERVER: 0 turns the loader's fork server off;
 * MODELDIFF_SECCOMP: 0 turns the loader's seccomp filter off (debugging; each load warns);
 * MODELDIFF_DEBUG: print the traceback of an internal error;
-* MODELDIFF_DATABASE_URL: `plan --database-url`'s default (read by click, under this name);
+* MODELDIFF_DATABASE_URL: `plan --database-url`'s default (see `option_defaults`);
 * MODELDIFF_LOAD_TOKEN: set by modeldiff on the processes of one load (not a user setting);
-* MODELDIFF_RUNTIME: `--runtime`'s default (read by click, under this name);
+* MODELDIFF_RUNTIME: `--runtime`'s default (see `option_defaults`);
 * MODELDIFF_OFFLINE: `--runtime auto` never asks uv to download an interpreter.
 """
 
@@ -25,6 +25,16 @@ from pathlib import Path
 DATABASE_URL_VAR = "MODELDIFF_DATABASE_URL"
 LOAD_TOKEN_VAR = "MODELDIFF_LOAD_TOKEN"
 RUNTIME_MODES = ("auto", "bundled")  # MODELDIFF_RUNTIME's values (--runtime)
+
+
+# Variables that give a command-line option its default: variable -> option (parameter name).
+OPTION_VARS = {"MODELDIFF_RUNTIME": "runtime", DATABASE_URL_VAR: "database_url"}
+
+
+def option_defaults() -> dict[str, str]:
+    """Option defaults from the environment, by parameter name, for click's default_map
+    (a flag given on the command line still wins)."""
+    return {option: os.environ[var] for var, option in OPTION_VARS.items() if os.environ.get(var)}
 
 
 def cache_dir() -> Path:
