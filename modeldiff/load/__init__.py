@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -268,7 +267,7 @@ class ForkServer:
                 return  # another run started it meanwhile
             except OSError:
                 pass
-            self.token = uuid.uuid4().hex
+            self.token = os.urandom(16).hex()  # what uuid4().hex is made of, without importing uuid (and platform)
             # It writes only its key (in self.dir) and each load's private directory; a
             # load's environment (HOME, TMPDIR, --env) comes with its request.
             self._proc = subprocess.Popen(
@@ -382,7 +381,7 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
     from .supervise import set_dumpable
 
     set_dumpable(False)  # this process's environ and memory: not readable by model code
-    token = uuid.uuid4().hex
+    token = os.urandom(16).hex()
     server = _fork_server(options.python) if options.fork_server else None
     if server is not None:
         request = json.loads(request_path.read_text())
