@@ -152,6 +152,24 @@ class Cache:
             return key, entry
         return None, None
 
+    def commit_key(self, snapshot: Snapshot, models_path: str, context: list) -> str | None:
+        """A commit never changes, so the schema entry found valid for it once is valid for
+        it always (under the same context): remembered by commit, a later run finds it
+        without listing the commit's files."""
+        return _digest("commit", context, snapshot.commit, models_path) if snapshot.commit else None
+
+    def find_schema_by_commit(self, snapshot: Snapshot, models_path: str, context: list):
+        """(entry key, schema JSON) remembered for `snapshot`'s commit, or (None, None)."""
+        commit_key = self.commit_key(snapshot, models_path, context)
+        key = self.get("commit", commit_key) if commit_key else None
+        entry = self.get("schema", key) if key else None
+        return (key, entry) if entry is not None else (None, None)
+
+    def remember_commit(self, snapshot: Snapshot, models_path: str, context: list, key: str) -> None:
+        commit_key = self.commit_key(snapshot, models_path, context)
+        if commit_key:
+            self.put("commit", commit_key, key)
+
     def store_schema(self, snapshot: Snapshot, listing: dict[str, str], models_path: str, context: list, schema_json: dict) -> str:
         key = _digest("schema", context, sorted(schema_json["files_read"].items()), schema_json.get("absent", []))
         self.put("schema", key, schema_json)

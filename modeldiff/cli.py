@@ -13,7 +13,6 @@ import os
 import sys
 import traceback
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -336,7 +335,9 @@ def _echo_warnings(warnings) -> None:
         click.echo(f"modeldiff: warning: {warning} [{warning.code}]", err=True)
 
 
-def _parse_date(text: str | None) -> datetime:
+def _parse_date(text: str | None):
+    from datetime import datetime
+
     if text is None:
         return datetime.now()
     try:
@@ -564,6 +565,8 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
             if missing := incomplete([prepared.result]):  # a round trip from a partial schema proves nothing
                 raise UserError(f"cannot verify from incomplete schemas, {missing}")
             revision = draft_revision(prepared.migration, options)
+            from datetime import datetime
+
             source, *_ = _revision_source(prepared, revision, request, f"upgrade to {to_ref}", "modeldiff0000", datetime(2000, 1, 1), None)
             outcome = _verify(prepared, revision, source)
             text = _verify_json(prepared, outcome, online) if fmt == "json" else render_verify_text(prepared, outcome, online)

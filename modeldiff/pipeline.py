@@ -14,10 +14,9 @@ import importlib
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
@@ -25,6 +24,53 @@ from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, st
 from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+
+class LazyPool:
+    """A thread pool made on the first `submit`: a run served from the cache starts no
+    thread (nor imports concurrent.futures, and logging with it)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.max_workers = max_workers
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn, *args, **kwargs) -> "Future":
+        with self._lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers)
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def __enter__(self) -> "LazyPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+class Done:
+    """The future of a value known at once (a cache hit)."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self, timeout=None):
+        return self.value
+
+    def done(self) -> bool:
+        return True
+
+    def exception(self, timeout=None):
+        return None
 
 
 class Timings:
@@ -165,13 +211,13 @@ def load_refs(
     on_loaded: Callable[[LoadedRef], None] | None = None,
 ) -> list[LoadedRef]:
     """Every snapshot's schema, from the cache or loaded (in parallel child processes)."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with LazyPool(os.cpu_count() or 1) as pool:
         with ExitStack() as stack:
             stack.push(_stop_loads_on_error(pool))
             return [future.result() for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
 
 
-def _stop_loads_on_error(pool: ThreadPoolExecutor):
+def _stop_loads_on_error(pool: LazyPool):
     """An exit callback: on Ctrl-C or a failed ref, the loads still queued or running stop
     now (the pool would otherwise wait for each to finish or time out)."""
 
@@ -184,25 +230,28 @@ def _stop_loads_on_error(pool: ThreadPoolExecutor):
     return on_exit
 
 
-def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolExecutor, progress=None, on_miss=None, on_loaded=None) -> list[Future]:
+def submit_loads(session: Session, snapshots: list[Snapshot], pool: LazyPool, progress=None, on_miss=None, on_loaded=None) -> list:
     """A future per snapshot, in order: cache hits are done at once, the rest are loaded by
     `pool` (its workers wait on child processes, so its size bounds the children)."""
-    futures: list[Future] = []
+    futures: list = []
     missed = False
     found = []
     for snapshot in snapshots:
         with span("cache", f"schema of {snapshot.ref}"):
             options, context = session.options_for(snapshot)
-            listing = snapshot.list_files(options.import_root)
-            found.append((snapshot, listing, session.cache.find_schema(snapshot, listing, options.models_path, context)))
+            listing, (key, entry) = None, session.cache.find_schema_by_commit(snapshot, options.models_path, context)
+            if entry is None:
+                listing = snapshot.list_files(options.import_root)
+                key, entry = session.cache.find_schema(snapshot, listing, options.models_path, context)
+                if entry is not None:
+                    session.cache.remember_commit(snapshot, options.models_path, context, key)
+            found.append((snapshot, listing, (key, entry)))
     # A fork server pays off when kept across runs (its imports are done already), or
     # within a run that loads three refs or more.
     session.fork_server = keep_alive_seconds() > 0 or sum(1 for *_, (_, entry) in found if entry is None) >= 3
     for snapshot, listing, (key, entry) in found:
         if entry is not None:
-            done: Future = Future()
-            done.set_result(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True))
-            futures.append(done)
+            futures.append(Done(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)))
             if progress:
                 progress(snapshot.ref)
             continue
@@ -218,6 +267,7 @@ def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progres
     with span("load", snapshot.ref):
         schema = load_schema(snapshot, options)
     key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
+    session.cache.remember_commit(snapshot, options.models_path, context, key)
     if progress:
         progress(snapshot.ref)
     loaded = LoadedRef(snapshot, schema, key, False)
@@ -246,9 +296,9 @@ class PairComparer:
         # and probes casts there), not in a scratch schema of the shared database.
         self.databases = databases
         self.database_of: dict[str, str] = {}  # ref key -> its database, with `databases`
-        self.places: dict[str, Future] = {}
+        self.places: dict[str, "Future"] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=2)
+        self._pool = LazyPool(2)
         self._sides: list = []
         if server is not None:
             stack.callback(self._close_sides)
@@ -374,7 +424,7 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
     pairs = []
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server)
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=os.cpu_count() or 1))
+        pool = stack.enter_context(LazyPool(os.cpu_count() or 1))
         # The first ref is only compared as FROM, the last only as TO, the others as both.
         roles = {id(snap): ("source",) * (i < len(snapshots) - 1) + ("target",) * (i > 0) for i, snap in enumerate(snapshots)}
         on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731

@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +163,8 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
     """Load several refs at once: one child per ref, bounded by the CPU count. `options`
     is shared, or one per snapshot (when the layout moved between refs)."""
     per_ref = options if isinstance(options, list) else [options] * len(snapshots)
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
         try:
             return list(pool.map(load_schema, snapshots, per_ref))

@@ -84,6 +84,7 @@ def split_models(models: str) -> list[str]:
 
 def _preset_for(snapshot: Snapshot) -> Layout | None:
     for preset in PRESETS:
+        snapshot.prefetch([*preset.markers, *split_models(preset.models_path)])  # one git call
         if all(snapshot.exists(marker) for marker in preset.markers):
             return preset
     return None

@@ -77,6 +77,11 @@ class Snapshot:
     def exists(self, path: str) -> bool:
         return bool(self.list_files(path))
 
+    def prefetch(self, prefixes: list[str]) -> None:
+        """List several prefixes with one git command (a preset's markers)."""
+        if not self.is_worktree:
+            self.repo.prefetch(self.commit, [p.strip("/") for p in prefixes])
+
     def read(self, path: str) -> bytes:
         files = self.list_files(path)
         if path.strip("/") not in files:
@@ -151,23 +156,37 @@ class Repository:
                 return [self.snapshot(r) if r == WORKTREE else Snapshot(self, r, resolved[r]) for r in refs]
         return [self.snapshot(r) for r in refs]
 
+    def prefetch(self, commit: str, prefixes: list[str]) -> None:
+        wanted = [p for p in dict.fromkeys(prefixes) if p and (commit, p) not in self._trees]
+        if len(wanted) < 2:
+            return
+        files = self._ls_tree(commit, wanted)
+        for prefix in wanted:
+            inside = [(path, blob) for path, blob in files if path == prefix or path.startswith(prefix + "/")]
+            self._trees[(commit, prefix)] = ([path for path, _ in inside], inside)
+
+    def _ls_tree(self, commit: str, prefixes: list[str]) -> list[tuple[str, str]]:
+        out = self.git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *prefixes)
+        files = []
+        for entry in out.split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            mode, kind, blob = meta.split()
+            if kind == "blob" and mode != "120000":  # symlinks are not followed
+                files.append((path, blob))
+        files.sort()
+        return files
+
     def tree_files(self, commit: str, prefix: str) -> list[tuple[str, str]]:
-        """(path, blob id) under `prefix` at `commit`. A commit never changes, so the files
-        of the prefix's top-level directory are listed once and every later prefix inside
-        it (a preset's markers, the models path, the import root) is served from them."""
-        top = prefix.split("/", 1)[0]
+        """(path, blob id) under `prefix` at `commit`. A commit never changes: a listing is
+        made once, and a prefix inside one already made (the models path inside the import
+        root) is served from it."""
+        covering = [p for c, p in self._trees if c == commit and (not p or prefix == p or prefix.startswith(p + "/"))]
+        top = max(covering, key=len) if covering else prefix
         key = (commit, top)
         if key not in self._trees:
-            out = self.git("ls-tree", "-r", "-z", "--full-tree", commit, "--", top or ".")
-            files = []
-            for entry in out.split("\0"):
-                if not entry:
-                    continue
-                meta, path = entry.split("\t", 1)
-                mode, kind, blob = meta.split()
-                if kind == "blob" and mode != "120000":  # symlinks are not followed
-                    files.append((path, blob))
-            files.sort()
+            files = self._ls_tree(commit, [top or "."])
             self._trees[key] = ([path for path, _ in files], files)
         paths, files = self._trees[key]
         if prefix == top:
