@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from modeldiff.load import importer  # noqa: E402
 from modeldiff.load.child import model_modules  # noqa: E402
 from modeldiff.load.ddl import find_metadatas  # noqa: E402
-from modeldiff.load.gitblobs import make_reader  # noqa: E402
+from modeldiff.source.blobs import make_reader  # noqa: E402
 
 tree, import_root, models_path, settings, mode, url = sys.argv[1:7]
 root = Path(tree)

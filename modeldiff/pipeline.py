@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+import time
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
@@ -24,6 +24,97 @@ from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, re
 from .load.runtime import runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+
+class LazyPool:
+    """A thread pool made on the first `submit`: a run served from the cache starts no
+    thread (nor imports concurrent.futures, and logging with it)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.max_workers = max_workers
+        self._pool = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn, *args, **kwargs) -> "Future":
+        with self._lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers)
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def __enter__(self) -> "LazyPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+class Done:
+    """The future of a value known at once (a cache hit)."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self, timeout=None):
+        return self.value
+
+    def done(self) -> bool:
+        return True
+
+    def exception(self, timeout=None):
+        return None
+
+
+class Timings:
+    """Where a run's wall-clock time went (`-v`): spans of its stages, from several threads."""
+
+    def __init__(self) -> None:
+        self.origin = time.perf_counter()
+        self.spans: list[tuple[str, str, float, float]] = []  # (stage, detail, start, seconds)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def span(self, stage: str, detail: str = ""):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.spans.append((stage, detail, start - self.origin, time.perf_counter() - start))
+
+    def render(self) -> str:
+        total = time.perf_counter() - self.origin
+        lines = [f"{'stage':<12} {'detail':<28} {'start':>7} {'seconds':>8}"]
+        for stage, detail, start, seconds in sorted(self.spans, key=lambda s: (s[2], s[0])):
+            lines.append(f"{stage:<12} {detail[:28]:<28} {start:7.3f} {seconds:8.3f}")
+        lines.append(f"{'total':<12} {'':<28} {0:7.3f} {total:8.3f}")
+        return "\n".join(lines) + "\n"
+
+
+_timings: Timings | None = None  # set only while record_timings() is active
+
+
+@contextmanager
+def record_timings():
+    """Record the stage spans of the runs inside (the CLI's -v)."""
+    global _timings
+    previous, _timings = _timings, Timings()
+    try:
+        yield _timings
+    finally:
+        _timings = previous
+
+
+def span(stage: str, detail: str = ""):
+    return _timings.span(stage, detail) if _timings is not None else nullcontext()
 
 
 @dataclass(frozen=True)
@@ -104,9 +195,11 @@ class Session:
 
 
 def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[Snapshot]]:
-    repository = Repository(request.repo)
-    snapshots = [repository.snapshot(ref) for ref in refs]
-    layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
+    with span("git", "repository, refs"):
+        repository = Repository(request.repo)
+        snapshots = repository.snapshots(refs)
+    with span("layout", snapshots[-1].ref):
+        layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
     return Session(request, repository, layout, Cache(enabled=request.use_cache)), snapshots
 
 
@@ -118,13 +211,13 @@ def load_refs(
     on_loaded: Callable[[LoadedRef], None] | None = None,
 ) -> list[LoadedRef]:
     """Every snapshot's schema, from the cache or loaded (in parallel child processes)."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with LazyPool(os.cpu_count() or 1) as pool:
         with ExitStack() as stack:
             stack.push(_stop_loads_on_error(pool))
             return [result_of(future) for future in submit_loads(session, snapshots, pool, progress, on_miss, on_loaded)]
 
 
-def _stop_loads_on_error(pool: ThreadPoolExecutor):
+def _stop_loads_on_error(pool: LazyPool):
     """An exit callback: on Ctrl-C or a failed ref, the loads still queued or running stop
     now (the pool would otherwise wait for each to finish or time out)."""
 
@@ -137,39 +230,45 @@ def _stop_loads_on_error(pool: ThreadPoolExecutor):
     return on_exit
 
 
-def submit_loads(session: Session, snapshots: list[Snapshot], pool: ThreadPoolExecutor, progress=None, on_miss=None, on_loaded=None) -> list[Future]:
+def submit_loads(session: Session, snapshots: list[Snapshot], pool: LazyPool, progress=None, on_miss=None, on_loaded=None) -> list:
     """A future per snapshot, in order: cache hits are done at once, the rest are loaded by
     `pool` (its workers wait on child processes, so its size bounds the children)."""
-    futures: list[Future] = []
-    started_server = False
+    futures: list = []
+    missed = False
     generation = stop_generation()  # Ctrl-C from now on stops these loads, started or not
     found = []
     for snapshot in snapshots:
-        options, context = session.options_for(snapshot)
-        listing = snapshot.list_files(options.import_root)
-        found.append((snapshot, listing, session.cache.find_schema(snapshot, listing, options.models_path, context)))
+        with span("cache", f"schema of {snapshot.ref}"):
+            options, context = session.options_for(snapshot)
+            listing, (key, entry) = None, session.cache.find_schema_by_commit(snapshot, options.models_path, context)
+            if entry is None:
+                listing = snapshot.list_files(options.import_root)
+                key, entry = session.cache.find_schema(snapshot, listing, options.models_path, context)
+                if entry is not None:
+                    session.cache.remember_commit(snapshot, options.models_path, context, key)
+            found.append((snapshot, listing, (key, entry)))
     # A fork server pays off when kept across runs (its imports are done already), or
     # within a run that loads three refs or more.
     session.fork_server = keep_alive_seconds() > 0 or sum(1 for *_, (_, entry) in found if entry is None) >= 3
     for snapshot, listing, (key, entry) in found:
         if entry is not None:
-            done: Future = Future()
-            done.set_result(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True))
-            futures.append(done)
+            futures.append(Done(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)))
             if progress:
                 progress(snapshot.ref)
             continue
-        if on_miss and not started_server:
-            on_miss()
-            started_server = True
         futures.append(pool.submit(_load_and_store, session, snapshot, listing, progress, on_loaded, generation))
+        missed = True
+    if missed and on_miss:
+        on_miss()  # after the loads are under way: starting the server imports its driver
     return futures
 
 
 def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None, generation: int | None = None) -> LoadedRef:
     options, context = session.options_for(snapshot)
-    schema = load_schema(snapshot, options, generation)
+    with span("load", snapshot.ref):
+        schema = load_schema(snapshot, options, generation)
     key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
+    session.cache.remember_commit(snapshot, options.models_path, context, key)
     if progress:
         progress(snapshot.ref)
     loaded = LoadedRef(snapshot, schema, key, False)
@@ -198,9 +297,9 @@ class PairComparer:
         # and probes casts there), not in a scratch schema of the shared database.
         self.databases = databases
         self.database_of: dict[str, str] = {}  # ref key -> its database, with `databases`
-        self.places: dict[str, Future] = {}
+        self.places: dict[str, "Future"] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=2)
+        self._pool = LazyPool(2)
         self._sides: list = []
         if server is not None:
             stack.callback(self._close_sides)
@@ -236,17 +335,21 @@ class PairComparer:
         """`ref` created in the database (a compare.Side, and the warnings of creating it)."""
         from .compare.schemas import Place, Side, materialize, materialize_in_schema
 
-        if self.databases:
-            database, warnings = materialize(self._server(), ref.schema)
-            place = Place(self.server.sqlalchemy_url(database))
-            with self._lock:
-                self.database_of[ref.key] = database
-        else:
-            place, warnings = materialize_in_schema(self._server(), ref.schema)
+        with span("postgres", "started (waited for)"):
+            server = self._server()
+        with span("create", ref.snapshot.ref):
+            if self.databases:
+                database, warnings = materialize(server, ref.schema)
+                place = Place(server.sqlalchemy_url(database))
+                with self._lock:
+                    self.database_of[ref.key] = database
+            else:
+                place, warnings = materialize_in_schema(server, ref.schema)
         side = Side(place)
         with self._lock:
             self._sides.append(side)
-        return side.prepare(roles), warnings
+        with span("reflect", ref.snapshot.ref):
+            return side.prepare(roles), warnings
 
     def release(self, ref: LoadedRef) -> None:
         """`ref` takes part in no further comparison: close its connection."""
@@ -266,14 +369,17 @@ class PairComparer:
         """The diff of a pair, from the cache unless `with_ops` (alembic's operations,
         which the drafting stage needs, are not cached)."""
         key = self.session.cache.pair_key(old.key, new.key)
-        cached = None if with_ops else self.session.cache.get("pair", key)
+        with span("cache", "pair"):
+            cached = None if with_ops else self.session.cache.get("pair", key)
         if cached is not None:
             return _restamp_result(Diff.from_json(cached), old, new)
         from .compare.schemas import compare_places
 
         for ref in (old, new):
             self.prepare(ref)
-        result = compare_places(old.schema, new.schema, result_of(self.places[old.key]), result_of(self.places[new.key]))
+        sides = result_of(self.places[old.key]), result_of(self.places[new.key])
+        with span("compare", f"{old.snapshot.ref}..{new.snapshot.ref}"):
+            result = compare_places(old.schema, new.schema, *sides)
         self.session.cache.put("pair", key, result.to_json())
         return result
 
@@ -319,7 +425,7 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
     pairs = []
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server)
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=os.cpu_count() or 1))
+        pool = stack.enter_context(LazyPool(os.cpu_count() or 1))
         # The first ref is only compared as FROM, the last only as TO, the others as both.
         roles = {id(snap): ("source",) * (i < len(snapshots) - 1) + ("target",) * (i > 0) for i, snap in enumerate(snapshots)}
         on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731
@@ -371,7 +477,8 @@ def _started(server):
     try:
         yield server
     finally:
-        server.close()
+        with span("postgres", "scratch dropped, released"):
+            server.close()
 
 
 @dataclass(frozen=True)

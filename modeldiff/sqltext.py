@@ -8,20 +8,31 @@ Names travel through modeldiff as text, a table in a named schema as `schema.tab
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql
-
-from . import compat
+import functools
 
 
-# The server's standard_conforming_strings is on (the default since PostgreSQL 9.1).
-PG = compat.standard_conforming_strings(postgresql.dialect())
-_PREPARER = PG.identifier_preparer
+@functools.cache
+def postgresql_dialect():
+    """SQLAlchemy's PostgreSQL dialect, made on first use (a diff served from the cache
+    quotes nothing and imports no SQLAlchemy). The server's standard_conforming_strings is
+    on (the default since PostgreSQL 9.1)."""
+    from sqlalchemy.dialects import postgresql
+
+    from . import compat
+
+    return compat.standard_conforming_strings(postgresql.dialect())
+
+
+def __getattr__(name: str):
+    if name == "PG":
+        return postgresql_dialect()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def quote(identifier: str) -> str:
     """One identifier, double-quoted when PostgreSQL needs it: SQLAlchemy's preparer knows
     every reserved word (`grant`, `only`, `user`...), capitals and odd characters."""
-    return _PREPARER.quote(identifier)
+    return postgresql_dialect().identifier_preparer.quote(identifier)
 
 
 def qualified(name: str) -> str:
@@ -56,7 +67,7 @@ def literal(value) -> str:
 
 def type_text(type_) -> str:
     """A SQLAlchemy type as PostgreSQL DDL spells it."""
-    return type_.compile(dialect=PG)
+    return type_.compile(dialect=postgresql_dialect())
 
 
 def default_text(default) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-import psycopg2
+from ..db import driver
 
 from ..values import Warning
 
@@ -129,7 +129,7 @@ class Extensions:
     (concurrent runs may create the same one; our DDL transaction must not hold it)."""
 
     def __init__(self, conn, admin_dsn: str | None = None) -> None:
-        self._dsn = admin_dsn or conn.dsn  # modeldiff's own connection, not the DDL's role
+        self._dsn = admin_dsn or conn.info.dsn  # modeldiff's own connection, not the DDL's role
         self._available: set[str] | None = None
         self._provided: set[str] = set()  # once each: a retry that fails again is another error
         # extension not bundled -> (names asked for, statements rejected for them)
@@ -155,7 +155,7 @@ class Extensions:
 
     def _bundled(self) -> set[str]:
         if self._available is None:
-            conn = psycopg2.connect(self._dsn)
+            conn = driver.connect(self._dsn)
             try:
                 with conn.cursor() as cur:
                     cur.execute("SELECT name FROM pg_available_extensions")
@@ -165,17 +165,17 @@ class Extensions:
         return self._available
 
     def _create(self, extension: str) -> bool:
-        conn = psycopg2.connect(self._dsn)
+        conn = driver.connect(self._dsn)
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
                 try:
                     cur.execute(f'CREATE EXTENSION IF NOT EXISTS "{extension}" SCHEMA public CASCADE')
-                except (psycopg2.errors.UniqueViolation, psycopg2.errors.DuplicateObject):
+                except (driver.errors.UniqueViolation, driver.errors.DuplicateObject):
                     pass  # a concurrent run created it at the same moment
                 cur.execute("SELECT 1 FROM pg_extension WHERE extname = %s", (extension,))
                 return cur.fetchone() is not None
-        except psycopg2.Error:
+        except driver.Error:
             return False
         finally:
             conn.close()

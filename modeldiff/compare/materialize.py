@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
-import psycopg2
+from ..db import driver
 
 from ..db.server import server_failure
 from ..load import LoadedSchema
@@ -44,7 +44,7 @@ def install_shims(cur, server_version: int) -> None:
             try:
                 cur.execute(sql.replace("CREATE FUNCTION ", "CREATE FUNCTION public.", 1))
                 cur.execute("RELEASE SAVEPOINT shim")
-            except psycopg2.Error:  # a concurrent run created it first
+            except driver.Error:  # a concurrent run created it first
                 cur.execute("ROLLBACK TO SAVEPOINT shim")
 
 
@@ -60,7 +60,7 @@ def server_failures_fail():
     with a DatabaseFailure (one line), whatever call met it."""
     try:
         yield
-    except psycopg2.Error as exc:
+    except driver.Error as exc:
         failure = server_failure(exc)
         if failure is None:
             raise
@@ -68,14 +68,14 @@ def server_failures_fail():
 
 
 def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schema: str | None = None, admin_dsn: str | None = None) -> list[Warning]:
-    """Run a schema's DDL on `conn`: a psycopg2 connection whose search_path starts with
+    """Run a schema's DDL on `conn`: a connection (db.driver) whose search_path starts with
     the empty `scratch_schema`, or to an empty database (`scratch_schema` None). The shims
     and extensions are made on a connection to `admin_dsn` (the superuser's, when `conn` is
     the scratch role's: the DDL is the repository's and runs with no privilege).
 
     Every table that is not there in full afterwards is a `not-compared` warning located at
     it (see coverage.py), never only a line among the warnings."""
-    admin = psycopg2.connect(admin_dsn) if admin_dsn else conn
+    admin = driver.connect(admin_dsn) if admin_dsn else conn
     try:
         with admin.cursor() as cur:
             install_shims(cur, server_version)
@@ -123,9 +123,9 @@ def _batches(tables: list[tuple[str, dict]]):
         yield batch
 
 
-def _message(exc: psycopg2.Error) -> str:
+def _message(exc: Exception) -> str:
     """The first line of a PostgreSQL error, without its `ERROR:`."""
-    return (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:").strip()
+    return driver.message(exc)
 
 
 # The table an `ALTER TABLE` statement alters (group 1, quoted as written).
@@ -227,7 +227,7 @@ def _try(cur, sql: str) -> str | None:
         cur.execute(sql)
         cur.execute("RELEASE SAVEPOINT s")
         return None
-    except psycopg2.Error as exc:
+    except driver.Error as exc:
         failure = server_failure(exc)
         if failure is not None:  # not the statement's fault: never a warning, never cached
             raise failure from exc
@@ -252,6 +252,6 @@ def _shim(cur, name: str, column_type: str) -> bool:
         cur.execute(f'CREATE FUNCTION "{name}"() RETURNS {column_type} LANGUAGE sql VOLATILE AS $$ SELECT NULL::{column_type} $$')
         cur.execute("RELEASE SAVEPOINT f")
         return True
-    except psycopg2.Error:
+    except driver.Error:
         cur.execute("ROLLBACK TO SAVEPOINT f")
         return False

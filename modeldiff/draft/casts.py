@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg2
+from ..db import driver
 from alembic.operations import ops
 
 from ..sqltext import type_text as type_sql
@@ -81,7 +81,7 @@ def _try_alter(cur, column: str, old_sql: str, new_sql: str, default_sql: str | 
         cur.execute(f"CREATE TEMP TABLE modeldiff_probe ({quote(column)} {old_sql}{default})")
         cur.execute(f"ALTER TABLE modeldiff_probe ALTER COLUMN {quote(column)} TYPE {new_sql}" + (f" USING {using}" if using else ""))
         return True
-    except psycopg2.Error:
+    except driver.Error:
         return False
     finally:
         cur.execute("ROLLBACK TO SAVEPOINT probe")

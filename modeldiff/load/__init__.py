@@ -28,8 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +36,6 @@ from .. import settings
 from ..values import Warning
 from ..source.repository import Snapshot
 from ..db.tempdirs import scratch_base
-from .supervise import set_dumpable, socket_address
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 FILE_LIMIT = 64 * 1024 * 1024  # largest file model code may write (RLIMIT_FSIZE)
@@ -173,6 +170,8 @@ def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions
     is shared, or one per snapshot (when the layout moved between refs)."""
     per_ref = options if isinstance(options, list) else [options] * len(snapshots)
     generation = _stops
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, min(len(snapshots), os.cpu_count() or 1))) as pool:
         futures = [pool.submit(load_schema, snapshot, option, generation) for snapshot, option in zip(snapshots, per_ref)]
         try:
@@ -310,26 +309,13 @@ class ForkServer:
         return int(pid), Path(workdir)
 
     def _ask(self, body: bytes) -> str:
-        import socket
-
-        key = (self.dir / "key").read_bytes()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(60)
-            with socket_address(self.dir) as address:
-                conn.connect(address)
-            conn.sendall(key + body)
-            conn.shutdown(socket.SHUT_WR)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    raise OSError("the fork server closed the connection")
-                data += chunk
-        return data.decode().strip()
+        return _ask(self.dir, body)
 
     def _start(self) -> None:
         import fcntl
         import socket
+
+        from .supervise import socket_address
 
         sock = self.dir / "sock"
         with open(self.dir / "lock", "w") as lock:
@@ -341,7 +327,7 @@ class ForkServer:
                 return  # another run started it meanwhile
             except OSError:
                 pass
-            self.token = uuid.uuid4().hex
+            self.token = os.urandom(16).hex()  # what uuid4().hex is made of, without importing uuid (and platform)
             # It writes only its key (in self.dir) and each load's private directory; a
             # load's environment (HOME, TMPDIR, --env) comes with its request.
             self._proc = subprocess.Popen(
@@ -375,6 +361,42 @@ class ForkServer:
         self._proc.wait()
         sweep(self.token)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _ask(directory: Path, body: bytes) -> str:
+    """Send `body` with the server's key to the fork server in `directory`; its answer."""
+    import socket
+
+    from .supervise import socket_address
+
+    key = (directory / "key").read_bytes()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(60)
+        with socket_address(directory) as address:
+            conn.connect(address)
+        conn.sendall(key + body)
+        conn.shutdown(socket.SHUT_WR)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                raise OSError("the fork server closed the connection")
+            data += chunk
+    return data.decode().strip()
+
+
+def stop_kept_fork_servers() -> int:
+    """Ask every fork server kept in the cache directory to quit (`modeldiff stop`); how
+    many were running. Each finishes the loads it has started first."""
+    stopped = 0
+    for directory in sorted(server_root().iterdir()):
+        if (directory / "sock").exists() and (directory / "key").exists():
+            try:
+                _ask(directory, b"quit")
+                stopped += 1
+            except OSError:
+                pass  # not running (a stale socket): nothing to stop
+    return stopped
 
 
 def server_root() -> Path:
@@ -422,8 +444,10 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
     generation = _stops if generation is None else generation
     if generation != _stops:
         raise LoadFailure(f"{ref}: load stopped")
+    from .supervise import set_dumpable
+
     set_dumpable(False)  # this process's environ and memory: not readable by model code
-    token = uuid.uuid4().hex
+    token = os.urandom(16).hex()
     server = _fork_server(options.python) if options.fork_server else None
     if server is not None:
         request = json.loads(request_path.read_text())

@@ -68,7 +68,7 @@ def run(request: dict) -> dict:
     import faulthandler
 
     from modeldiff.load import ddl, importer, sandbox
-    from modeldiff.load.gitblobs import make_reader
+    from modeldiff.source.blobs import make_reader
     from modeldiff.load.stubs import RECORDER
 
     workdir = Path(request["workdir"])

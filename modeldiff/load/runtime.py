@@ -28,19 +28,21 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version as installed_version
+from typing import TYPE_CHECKING
 from pathlib import Path
-
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from .. import settings
 from ..source.repository import Snapshot, default_cache_dir
 from . import LoadFailure
-from .imports import import_names, reached_imports
-from .requirements import Declared, read_declared
 
-MODES = ("auto", "bundled")  # None (no --runtime): bundled, without the mismatch warnings
+# What reads the ref's declarations (packaging, tomllib, ast) is imported by the modes that
+# use it: a run without --runtime only asks this module for the bundled runtime.
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from .requirements import Declared
+
+MODES = settings.RUNTIME_MODES  # None (no --runtime): bundled, without the mismatch warnings
 FORMAT = 2  # bump when what goes into an environment changes
 OLDEST_CHILD = (3, 9)  # the loader's own child-side code needs this much
 # Installed whenever the ref declares them: they decide how models become tables.
@@ -93,6 +95,8 @@ def runtime_for(snapshot: Snapshot, import_root: str, models_paths: list[str], m
     with _chosen_lock:
         if key in _chosen:
             return _chosen[key]
+    from .requirements import read_declared
+
     if mode == "bundled":
         runtime = _bundled(snapshot, read_declared(snapshot, import_root), import_root, models_paths)
     else:
@@ -105,6 +109,8 @@ def _bundled(snapshot: Snapshot, declared: Declared, import_root: str, models_pa
     runtime = Runtime(None, "bundled")
     if declared.empty:
         return runtime
+    from importlib.metadata import PackageNotFoundError, version as installed_version
+
     wanted = select(declared, _reached(snapshot, import_root, models_paths))
     for name, requirement in sorted(wanted.items()):
         try:
@@ -125,6 +131,8 @@ def _auto(snapshot: Snapshot, import_root: str, models_paths: list[str], progres
     record = _read_record(record_key) if record_key else None
     if record and Path(record["python"]).exists():
         return Runtime(record["python"], "auto", record["python_version"], record["packages"], [tuple(w) for w in record["warnings"]])
+    from .requirements import read_declared
+
     declared = read_declared(snapshot, import_root)
     if declared.empty:
         runtime = Runtime(None, "bundled")
@@ -146,12 +154,18 @@ def _where(declared: Declared) -> str:
 
 
 def _reached(snapshot: Snapshot, import_root: str, models_paths: list[str]) -> set[str]:
+    from .imports import reached_imports
+
     return reached_imports(snapshot, snapshot.list_files(import_root), import_root, models_paths)
 
 
 def select(declared: Declared, reached: set[str]) -> dict[str, Requirement]:
     """What to install: the schema packages and drivers the ref declares, and every
     declared or locked package whose modules the models import."""
+    from packaging.requirements import Requirement
+
+    from .imports import import_names
+
     known = {**{n: Requirement(n) for n in declared.pins}, **declared.requires}
     direct = declared.requires or known
     reached_lower = {name.lower() for name in reached}
@@ -314,6 +328,8 @@ def _resolve(python: str, lines: dict[str, str], constraints: list[str]) -> tupl
 
 
 def _compile(python: str, requirements: list[str], constraints: list[str]) -> tuple[dict[str, str] | None, str]:
+    from packaging.utils import canonicalize_name
+
     with tempfile.TemporaryDirectory(prefix="modeldiff-resolve-") as tmp:
         Path(tmp, "requirements.in").write_text("\n".join(requirements) + "\n")
         Path(tmp, "constraints.txt").write_text("\n".join(constraints) + "\n")
@@ -333,6 +349,8 @@ def _compile(python: str, requirements: list[str], constraints: list[str]) -> tu
 
 
 def _build(python: str, target: Path, pins: dict[str, str]) -> None:
+    from packaging.utils import canonicalize_name
+
     """Create the environment in a temporary directory, then rename it to `target`; the
     packages that could not be installed (the others are) are listed in its failed.json."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -384,10 +402,9 @@ def _read_record(key: str) -> dict | None:
 def _write_record(key: str, record: dict) -> None:
     path = runtimes_dir() / "records" / f"{key[:32]}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle)
-    os.replace(tmp, path)
+    from ..cache import atomic_write
+
+    atomic_write(path, json.dumps(record))
 
 
 def _terminal_progress(message: str) -> None:

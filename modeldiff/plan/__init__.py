@@ -10,11 +10,24 @@
 * `build.make_plan` puts it together, sorted by cost, summary first.
 """
 
-from .build import Plan, Step, make_plan
-from .estimate import DEFAULT_THROUGHPUT, Throughput
-from .hazards import CATALOGUE, Hazard
-from .live import LiveDatabaseError
-from .rules import PlanContext, annotate, parse_pg_version
+from importlib import import_module
+
+# Each name from its module when first asked for: `annotate` (every diff) needs neither the
+# live database reader nor the estimates, nor the SQLAlchemy they import.
+_HOMES = {
+    "Plan": "build", "Step": "build", "make_plan": "build",
+    "DEFAULT_THROUGHPUT": "estimate", "Throughput": "estimate",
+    "CATALOGUE": "hazards", "Hazard": "hazards",
+    "LiveDatabaseError": "live",
+    "PlanContext": "rules", "annotate": "rules", "parse_pg_version": "rules",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_HOMES[name]}", __name__), name)
+
 
 __all__ = [
     "CATALOGUE",

@@ -14,7 +14,7 @@ It creates a schema `modeldiff_calibration_<random>` holding one table of about
 
 then drops the schema (also on error or Ctrl-C). It needs CREATE privilege on the database
 and writes about 6 × size_mb of data and WAL. The result is stored in the user cache
-(`$XDG_CACHE_HOME/modeldiff/calibration.json`, else `~/.cache/modeldiff/calibration.json`;
+(`calibration.json` in the cache directory, see settings.cache_dir;
 `MODELDIFF_CACHE_DIR` overrides the directory) keyed by the server (host:port and, when
 readable, the cluster's system identifier), and later plans against the same server use it.
 """
@@ -30,7 +30,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psycopg2
+from ..db import driver
 
 from .. import settings
 from .estimate import Throughput
@@ -65,10 +65,9 @@ def save_calibration(key: str, throughput: Throughput) -> Path:
     except (OSError, ValueError):
         data = {}
     data[key] = throughput.to_json()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".calibration.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    from ..cache import atomic_write
+
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True))
     return path
 
 
@@ -132,12 +131,12 @@ def calibrate(url: str, size_mb: float = 256, log=None) -> tuple[str, Throughput
             },
         )
         return key, throughput
-    except psycopg2.Error as exc:
+    except driver.Error as exc:
         raise LiveDatabaseError(f"calibrating on {redact(url)}: {str(exc).strip().splitlines()[0]}") from None
     finally:
         try:
             with conn.cursor() as cur:
                 cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        except psycopg2.Error:
+        except driver.Error:
             log(f"could not drop schema {schema}: drop it by hand")
         conn.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import psycopg2
+from ..db import driver
 
 from ..sqltext import qualified
 
@@ -95,7 +95,7 @@ SETTINGS = ("maintenance_work_mem", "max_parallel_maintenance_workers", "TimeZon
 
 
 def libpq_url(url: str) -> str:
-    """Accept SQLAlchemy spellings too: postgresql+psycopg2://... -> postgresql://..."""
+    """Accept SQLAlchemy spellings too: postgresql+psycopg://... -> postgresql://..."""
     return re.sub(r"^postgres(?:ql)?\+\w+://", "postgresql://", url.strip())
 
 
@@ -105,8 +105,8 @@ def redact(url: str) -> str:
 
 def connect(url: str, *, read_only: bool = True, statement_timeout: str = "30s", application_name: str = "modeldiff plan"):
     try:
-        conn = psycopg2.connect(libpq_url(url), application_name=application_name, connect_timeout=10)
-    except psycopg2.Error as exc:
+        conn = driver.connect(libpq_url(url), application_name=application_name, connect_timeout=10)
+    except driver.Error as exc:
         raise LiveDatabaseError(f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0]}") from None
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -125,7 +125,7 @@ def server_key(conn) -> str:
         try:
             cur.execute("SELECT system_identifier FROM pg_control_system()")
             key += f"#{cur.fetchone()[0]}"
-        except psycopg2.Error:
+        except driver.Error:
             pass
     return key
 
@@ -152,7 +152,7 @@ def read_live_facts(url: str, tables: list[str]) -> LiveFacts:
                 else:
                     found[name] = facts
         return LiveFacts(server, found, missing)
-    except psycopg2.Error as exc:
+    except driver.Error as exc:
         raise LiveDatabaseError(f"reading {redact(url)}: {str(exc).strip().splitlines()[0]}") from None
     finally:
         conn.close()

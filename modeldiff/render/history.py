@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from rich.markup import escape
+from .console import escape
 
 from ..compare import coverage
 from .text import describe, sign

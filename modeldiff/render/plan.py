@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from rich.markup import escape
+from .console import escape
 
 from ..plan.build import Plan, Step
 from ..plan.estimate import about, format_bytes

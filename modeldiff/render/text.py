@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from rich.markup import escape
+from .console import escape
 
 from ..compare import coverage
 from ..plan.hazards import CATALOGUE

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
+from ..db import driver
 
 from ..db.server import EmbeddedPostgres, _scratch_name
 
@@ -100,10 +100,10 @@ def store(server: EmbeddedPostgres, database: str, cache_key: str, result: dict)
             cur.execute(f'COMMENT ON DATABASE "{staging}" IS %s', (json.dumps(stored, sort_keys=True),))
             try:
                 cur.execute(f'ALTER DATABASE "{staging}" RENAME TO "{final}"')
-            except psycopg2.errors.DuplicateDatabase:  # a concurrent run kept it first
+            except driver.errors.DuplicateDatabase:  # a concurrent run kept it first
                 cur.execute(f'DROP DATABASE "{staging}"')
             _prune(cur)
-    except psycopg2.Error:
+    except driver.Error:
         pass  # no template this time: the next run replays from base again
     finally:
         conn.close()
@@ -123,7 +123,7 @@ def _prune(cur) -> None:
     for _, name in sorted(made)[: max(0, len(made) - KEEP)]:
         try:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        except psycopg2.Error:
+        except driver.Error:
             pass  # in use by a concurrent clone: next time
 
 

@@ -271,9 +271,19 @@ def _jsonable(parameters):
     return text if len(text) <= 500 else text[:500] + "..."
 
 
+def _with_driver(url: str) -> str:
+    """`url` for the driver this interpreter has: the application's psycopg2 (SQLAlchemy's
+    default for postgresql://) when installed, else psycopg 3 (modeldiff's own runtime)."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg") is not None:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return url
+
+
 def run(request: dict) -> dict:
     from modeldiff.load import importer, sandbox
-    from modeldiff.load.gitblobs import make_reader
+    from modeldiff.source.blobs import make_reader
     from modeldiff.load.stubs import RECORDER
 
     workdir = Path(request["workdir"])
@@ -284,7 +294,7 @@ def run(request: dict) -> dict:
     import sqlalchemy as sa
     from sqlalchemy import event
 
-    engine = sa.create_engine(request["url"], poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(_with_driver(request["url"]), poolclass=sa.pool.NullPool)
     conn = engine.connect()  # the only connection: the sandbox refuses any other
     raw = conn.connection.dbapi_connection
     script_files = {}

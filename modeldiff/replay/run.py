@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
+from ..db import driver
 
 from ..db.server import EmbeddedPostgres
 from ..load import LoadFailure, LoadOptions, _run_child, workdir_base, workdir_prefix
@@ -55,7 +55,7 @@ def ensure_role(server: EmbeddedPostgres) -> None:
         if cur.fetchone() is None:
             try:
                 cur.execute(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION")
-            except (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
+            except (driver.errors.DuplicateObject, driver.errors.UniqueViolation):
                 pass  # a concurrent run made it first
         cur.execute(f"ALTER ROLE {ROLE} RESET ALL")  # settings an earlier run's scripts gave it
     conn.close()
@@ -70,7 +70,8 @@ def scratch_database(server: EmbeddedPostgres) -> str:
 
 
 def role_url(server: EmbeddedPostgres, database: str) -> str:
-    return server.sqlalchemy_url(database).replace("://postgres:@", f"://{ROLE}@", 1)
+    """The replay role's URL, without a driver: the child takes the one its interpreter has."""
+    return server.url(database).replace("://postgres:@", f"://{ROLE}@", 1)
 
 
 def phase_inputs(snapshot: Snapshot, setup: AlembicSetup) -> tuple[dict[str, str], list[str]]:

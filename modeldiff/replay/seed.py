@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-import psycopg2
+from ..db import driver
 
 ROWS = 3
 
@@ -38,7 +38,7 @@ def _ident(name: str) -> str:
 
 
 def seed(conn) -> dict[str, int]:
-    """Seed every table; {table: rows inserted}. `conn` is a psycopg2 connection."""
+    """Seed every table; {table: rows inserted}. `conn` is a db.driver connection."""
     with conn.cursor() as cur:
         cur.execute(_COLUMNS)
         columns: dict[int, list] = {}
@@ -142,7 +142,7 @@ def _insert(conn, table: str, names: list[str], values: list[str]) -> bool:
         cur.execute("SAVEPOINT seed")
         try:
             cur.execute(sql)
-        except psycopg2.Error:  # a check or a unique key refused it: the row is skipped
+        except driver.Error:  # a check or a unique key refused it: the row is skipped
             cur.execute("ROLLBACK TO SAVEPOINT seed")
             return False
         cur.execute("RELEASE SAVEPOINT seed")

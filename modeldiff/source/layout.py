@@ -84,6 +84,7 @@ def split_models(models: str) -> list[str]:
 
 def _preset_for(snapshot: Snapshot) -> Layout | None:
     for preset in PRESETS:
+        snapshot.prefetch([*preset.markers, *split_models(preset.models_path)])  # one git call
         if all(snapshot.exists(marker) for marker in preset.markers):
             return preset
     return None
@@ -148,7 +149,7 @@ class _Tree:
         snapshot = self.snapshot
         if snapshot.commit is not None:
             try:
-                out = snapshot.repo.git.grep("-l", "-I", "-E", pattern.pattern.decode(), snapshot.commit, "--", "*.py")
+                out = snapshot.repo.git("grep", "-l", "-I", "-E", pattern.pattern.decode(), snapshot.commit, "--", "*.py")
             except Exception:  # noqa: BLE001 - git grep exits 1 when nothing matches
                 return []
             return sorted(line.split(":", 1)[1] for line in out.splitlines() if ":" in line)

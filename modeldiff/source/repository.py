@@ -1,26 +1,30 @@
 """Stage 1, source: a git ref (or the work tree) -> a read-only view of its files.
 
 Nothing here writes to the user's repository: refs are resolved with rev-parse, trees are
-listed with ls-tree and blobs are read from the object database. Every git command runs
-with GIT_OPTIONAL_LOCKS=0 so that not even `git status`-style index refreshes happen.
+listed with ls-tree and blobs are read from the object database (source.blobs). These are
+git plumbing commands run directly: a run served from the cache needs nothing more, and
+GitPython (its import alone costs more than a warm run) is imported only to clone or fetch
+a remote. Every git command runs with GIT_OPTIONAL_LOCKS=0 so that not even `git
+status`-style index refreshes happen; a failing one is reported with git's own message.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
+import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import git
-
 from .. import settings
+from .blobs import BlobReader
 
 WORKTREE = "WORKTREE"
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
-os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")
 # What a repository's own configuration could make our read-only git commands run: its
 # fsmonitor hook (run on every index read of a WORKTREE run), hooks, an external diff.
 # Command-line settings (GIT_CONFIG_COUNT) outrank the repository's config.
@@ -39,10 +43,34 @@ def safe_git_env(environ: dict | None = None) -> dict[str, str]:
         env[f"GIT_CONFIG_KEY_{i}"] = key
         env[f"GIT_CONFIG_VALUE_{i}"] = value
     return env
+_GIT_ENV = {**os.environ, **safe_git_env()}
 
 
 class SourceError(Exception):
     """Bad repository or ref: the message is one line naming what and where."""
+
+
+class GitError(SourceError):
+    """A git command failed; the message is git's own (its last line of stderr)."""
+
+    def __init__(self, message: str, returncode: int) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+
+def run_git(cwd: str | Path, *args: str, check: bool = True) -> str:
+    """`git ARGS` in `cwd`: its stdout, or GitError with git's message."""
+    proc = subprocess.run(["git", *args], cwd=cwd, env=_GIT_ENV, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise GitError(git_message(proc.stderr) or f"git {args[0]} exited {proc.returncode}", proc.returncode)
+    return proc.stdout
+
+
+def git_message(stderr: str | None) -> str:
+    """The line of git's stderr that says what went wrong (`fatal: ...` if there is one)."""
+    lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (fatal or lines[-1:] or [""])[0]
 
 
 @dataclass(frozen=True)
@@ -62,19 +90,15 @@ class Snapshot:
         prefix = prefix.strip("/")
         if self.is_worktree:
             return self.repo.worktree_files(prefix)
-        out = self.repo.git.ls_tree("-r", "-z", "--full-tree", self.commit, "--", prefix or ".")
-        files = {}
-        for entry in out.split("\0"):
-            if not entry:
-                continue
-            meta, path = entry.split("\t", 1)
-            mode, kind, blob = meta.split()
-            if kind == "blob" and mode != "120000":  # symlinks are not followed
-                files[path] = blob
-        return files
+        return dict(self.repo.tree_files(self.commit, prefix))
 
     def exists(self, path: str) -> bool:
         return bool(self.list_files(path))
+
+    def prefetch(self, prefixes: list[str]) -> None:
+        """List several prefixes with one git command (a preset's markers)."""
+        if not self.is_worktree:
+            self.repo.prefetch(self.commit, [p.strip("/") for p in prefixes])
 
     def read(self, path: str) -> bytes:
         files = self.list_files(path)
@@ -110,13 +134,24 @@ class Repository:
             if not path.exists():
                 raise SourceError(f"{location}: no such directory")
         try:
-            self._repo = git.Repo(path, search_parent_directories=False)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            found = run_git(path, "rev-parse", "--absolute-git-dir", "--show-toplevel", check=False).splitlines()
+            if len(found) == 2:
+                git_dir, top = found
+            else:  # bare (no work tree to show the top of), or no repository at all
+                git_dir, top = run_git(path, "rev-parse", "--absolute-git-dir").strip(), None
+        except (GitError, NotADirectoryError):
             raise SourceError(f"{location}: not a git repository") from None
-        self.git = self._repo.git
-        self.git.update_environment(**safe_git_env())
-        self.git_dir = str(Path(self._repo.git_dir).resolve())
-        self.work_tree = None if self._repo.bare else str(Path(self._repo.working_tree_dir).resolve())
+        # The repository's own directory, not one inside another repository's work tree.
+        if Path(top or git_dir).resolve() != path.resolve() and Path(git_dir).resolve() != path.resolve():
+            raise SourceError(f"{location}: not a git repository")
+        self.git_dir = str(Path(git_dir).resolve())
+        self.work_tree = str(Path(top).resolve()) if top else None
+        self._trees: dict[tuple[str, str], tuple] = {}  # (commit, prefix) -> files: commits do not change
+        self._reader: BlobReader | None = None
+        self._lock = threading.Lock()
+
+    def git(self, *args: str, check: bool = True) -> str:
+        return run_git(self.git_dir, *args, check=check)
 
     def snapshot(self, ref: str) -> Snapshot:
         if ref == WORKTREE:
@@ -124,8 +159,8 @@ class Repository:
                 raise SourceError(f"{self.location}: {WORKTREE} given, but the repository has no work tree")
             return Snapshot(self, WORKTREE, None)
         try:
-            commit = self._repo.rev_parse(f"{ref}^{{commit}}").hexsha
-        except (git.BadName, ValueError, git.GitCommandError):
+            commit = self.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
+        except GitError:
             raise SourceError(f"{self.location}: unknown ref {ref!r}") from None
         self._check_unambiguous(ref)
         return Snapshot(self, ref, commit)
@@ -135,21 +170,82 @@ class Repository:
         different commits: git would pick the tag without a word; we ask which."""
         if ref.startswith("refs/") or "^" in ref or "~" in ref or ":" in ref:
             return
+        fulls = (f"refs/tags/{ref}", f"refs/heads/{ref}", f"refs/remotes/{ref}")
+        listed = self.git("for-each-ref", "--format=%(refname) %(objectname) %(*objectname)", *fulls)
         found = {}
-        for full in (f"refs/tags/{ref}", f"refs/heads/{ref}", f"refs/remotes/{ref}"):
-            try:
-                found[full] = self._repo.rev_parse(f"{full}^{{commit}}").hexsha
-            except (git.BadName, ValueError, git.GitCommandError, IndexError):
-                continue
+        for line in listed.splitlines():
+            name, commit, *peeled = line.split()
+            if name in fulls:  # for-each-ref matches prefixes too (refs/tags/v1/...)
+                found[name] = peeled[0] if peeled else commit
         if len(set(found.values())) > 1:
             candidates = " and ".join(f"{name} ({commit[:10]})" for name, commit in found.items())
             raise SourceError(f"{self.location}: ref {ref!r} is ambiguous: {candidates}; name one in full")
 
+    def snapshots(self, refs: list[str]) -> list[Snapshot]:
+        """Snapshots of several refs, resolved by one `git rev-parse` when all are known."""
+        commits = [r for r in refs if r != WORKTREE]
+        if len(commits) > 1 and not any(r.startswith("-") for r in commits):  # never an option
+            out = self.git("rev-parse", *(f"{r}^{{commit}}" for r in commits), check=False).split()
+            if len(out) == len(commits) and all(len(c) >= 40 for c in out):
+                resolved = dict(zip(commits, out))
+                return [self.snapshot(r) if r == WORKTREE else Snapshot(self, r, resolved[r]) for r in refs]
+        return [self.snapshot(r) for r in refs]
+
+    def prefetch(self, commit: str, prefixes: list[str]) -> None:
+        wanted = [p for p in dict.fromkeys(prefixes) if p and (commit, p) not in self._trees]
+        if len(wanted) < 2:
+            return
+        files = self._ls_tree(commit, wanted)
+        for prefix in wanted:
+            inside = [(path, blob) for path, blob in files if path == prefix or path.startswith(prefix + "/")]
+            self._trees[(commit, prefix)] = ([path for path, _ in inside], inside)
+
+    def _ls_tree(self, commit: str, prefixes: list[str]) -> list[tuple[str, str]]:
+        out = self.git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *prefixes)
+        files = []
+        for entry in out.split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            mode, kind, blob = meta.split()
+            if kind == "blob" and mode != "120000":  # symlinks are not followed
+                files.append((path, blob))
+        files.sort()
+        return files
+
+    def tree_files(self, commit: str, prefix: str) -> list[tuple[str, str]]:
+        """(path, blob id) under `prefix` at `commit`. A commit never changes: a listing is
+        made once, and a prefix inside one already made (the models path inside the import
+        root) is served from it."""
+        covering = [p for c, p in self._trees if c == commit and (not p or prefix == p or prefix.startswith(p + "/"))]
+        top = max(covering, key=len) if covering else prefix
+        key = (commit, top)
+        if key not in self._trees:
+            files = self._ls_tree(commit, [top or "."])
+            self._trees[key] = ([path for path, _ in files], files)
+        paths, files = self._trees[key]
+        if prefix == top:
+            return files
+        # Sorted paths: the file `prefix` itself, then the range of `prefix/...` ('0' follows '/').
+        exact = bisect.bisect_left(paths, prefix)
+        start, end = bisect.bisect_left(paths, prefix + "/"), bisect.bisect_left(paths, prefix + "0")
+        found = files[exact:exact + 1] if exact < len(paths) and paths[exact] == prefix else []
+        return found + files[start:end]
+
     def read_blob(self, blob_id: str) -> bytes:
-        return self._repo.odb.stream(bytes.fromhex(blob_id)).read()
+        with self._lock:
+            if self._reader is None:
+                self._reader = BlobReader(self.git_dir)
+        return self._reader.read(blob_id)
+
+    def close(self) -> None:
+        """End the blob reader's `git cat-file` (also ended when this process exits)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def worktree_files(self, prefix: str) -> dict[str, str]:
-        out = self.git.ls_files("-z", "-c", "-o", "--exclude-standard", "--", prefix or ".")
+        out = run_git(self.work_tree, "ls-files", "-z", "-c", "-o", "--exclude-standard", "--", prefix or ".")
         files = {}
         for path in sorted(set(out.split("\0"))):
             full = Path(self.work_tree, path)
@@ -158,8 +254,7 @@ class Repository:
         return files
 
     def tags(self) -> list[str]:
-        return sorted(t.name for t in self._repo.tags)
-
+        return sorted(self.git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/tags").split())
 
 def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -180,30 +275,35 @@ def open_remote(url: str, cache_dir: Path | None = None, progress: CloneProgress
     cache_dir = cache_dir or default_cache_dir()
     key = (url, str(cache_dir))
     if key not in _fetched:
-        _fetched[key] = _clone_or_fetch(url, cache_dir, _GitProgress(progress) if progress else None)
+        _fetched[key] = _clone_or_fetch(url, cache_dir, progress)
     return _fetched[key]
 
 
-class _GitProgress(git.RemoteProgress):
-    _STAGES = {
+def _progress(report: CloneProgress):
+    """GitPython's progress parser, reporting to `report`."""
+    import git
+
+    stages = {
         git.RemoteProgress.COUNTING: "counting objects",
         git.RemoteProgress.COMPRESSING: "compressing objects",
         git.RemoteProgress.RECEIVING: "receiving objects",
         git.RemoteProgress.RESOLVING: "resolving deltas",
     }
 
-    def __init__(self, report: CloneProgress) -> None:
-        super().__init__()
-        self.report = report
+    class Progress(git.RemoteProgress):
+        def update(self, op_code, cur_count, max_count=None, message=""):
+            stage = stages.get(op_code & self.OP_MASK)
+            if stage:
+                report(stage, float(cur_count or 0), float(max_count) if max_count else None)
 
-    def update(self, op_code, cur_count, max_count=None, message=""):
-        stage = self._STAGES.get(op_code & self.OP_MASK)
-        if stage:
-            self.report(stage, float(cur_count or 0), float(max_count) if max_count else None)
+    return Progress()
 
 
-def _clone_or_fetch(url: str, cache_dir: Path, progress: git.RemoteProgress | None) -> Path:
+def _clone_or_fetch(url: str, cache_dir: Path, report: CloneProgress | None) -> Path:
+    import git  # only here: a remote is the one thing that needs git beyond plumbing
+
     target = cache_dir / "repos" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    progress = _progress(report) if report else None
     try:
         if (target / "HEAD").exists():
             remote = git.Repo(target).remote("origin")
@@ -214,8 +314,18 @@ def _clone_or_fetch(url: str, cache_dir: Path, progress: git.RemoteProgress | No
             git.Repo.clone_from(url, tmp, progress=progress, bare=True, multi_options=["--filter=blob:none"])
             tmp.rename(target)
     except git.GitCommandError as exc:
-        raise SourceError(f"{url}: cannot clone: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}") from None
+        # GitPython keeps stderr quoted (`stderr: 'fatal: ...'`); with a progress handler
+        # git's messages reach the handler instead: take whichever holds git's words.
+        said = git_message(_unquote(exc.stderr)) or git_message("\n".join(getattr(progress, "error_lines", []) or []))
+        raise SourceError(f"{url}: cannot clone: {said or f'git exited {exc.status}'}") from None
     return target
+
+
+def _unquote(stderr) -> str:
+    text = str(stderr or "").strip()
+    if text.startswith("stderr:"):
+        text = text[len("stderr:"):].strip()
+    return text.strip("'\"")
 
 
 def is_remote(location: str) -> bool:

