@@ -152,17 +152,27 @@ class Session:
     layout: Layout  # found at the newest ref
     cache: Cache
     fork_server: bool = False  # set once it is known how many refs must be loaded
+    snapshots: tuple = ()  # every ref of the run
+    _layouts: dict = field(default_factory=dict)  # commit -> its detected layout
+    _layouts_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def layout_for(self, snapshot: Snapshot) -> Layout:
-        """The newest ref's layout, unless it was found by looking (not given) and this
-        ref keeps its models elsewhere: then this ref's own."""
+        """Each ref's own layout when it is found by looking (models move between refs: a
+        per-domain `models.py` folded into the models package), else the given one; also
+        found by looking at a ref where a given --models path does not exist."""
         request = self.request
-        if request.models is None and not all(snapshot.exists(p) for p in split_models(self.layout.models_path)):
-            try:
-                return resolve_layout(snapshot, None, request.import_root, request.settings, request.use_presets)
-            except LayoutError:
-                pass
-        return self.layout
+        if request.models is not None:
+            given = split_models(self.layout.models_path)
+            if all(snapshot.exists(p) for p in given) or not any(all(s.exists(p) for p in given) for s in self.snapshots):
+                return self.layout  # there, or nowhere (a wrong path: the load names it)
+        key = snapshot.commit or snapshot.ref
+        with self._layouts_lock:
+            if key not in self._layouts:
+                try:
+                    self._layouts[key] = resolve_layout(snapshot, None, request.import_root, request.settings, request.use_presets)
+                except LayoutError:
+                    self._layouts[key] = self.layout
+            return self._layouts[key]
 
     def options_for(self, snapshot: Snapshot) -> tuple[LoadOptions, list]:
         """How to load `snapshot`, and what besides its files decides the load (cache key)."""
@@ -200,7 +210,7 @@ def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[S
         snapshots = repository.snapshots(refs)
     with span("layout", snapshots[-1].ref):
         layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
-    return Session(request, repository, layout, Cache(enabled=request.use_cache)), snapshots
+    return Session(request, repository, layout, Cache(enabled=request.use_cache), snapshots=tuple(snapshots)), snapshots
 
 
 def load_refs(

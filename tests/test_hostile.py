@@ -433,7 +433,8 @@ raise RuntimeError("blocked: no copy of the key")
 # -- the user's work tree -----------------------------------------------------------------------------
 def test_work_tree_writes_below_python_are_refused(tmp_path, marker, loader_path):
     """Landlock (writes only in the private directory) below the audit hook: open, unlink,
-    rename, mkdir, symlink, truncate in the repository's work tree all fail with EACCES."""
+    rename, mkdir, symlink, truncate in the repository's work tree all fail with EACCES;
+    Python's own open() succeeds in the load's throwaway copy and leaves the tree as it was."""
     repo = tmp_path / "repo"  # where hostile() puts it
     target = str(repo / "zzmodels" / "__init__.py").encode()
     code = f"""\
@@ -448,11 +449,12 @@ results = [
 ]
 if not all(results):
     raise RuntimeError(f"ESCAPED: {{results}}")
-try:
-    open({str(target, 'utf-8')!r}, "a").write("# pwned")
-    raise RuntimeError("ESCAPED: open()")
-except PermissionError:
-    pass
+# Python-level: done in the load's throwaway copy of the file (the snapshot below shows
+# the work tree unchanged).
+with open({str(target, 'utf-8')!r}, "a") as f:
+    f.write("# pwned")
+if not open({str(target, 'utf-8')!r}).read().endswith("# pwned"):
+    raise RuntimeError("the load does not see its own write")
 raise RuntimeError(f"blocked: {{sorted(set(results))}}")
 """
     repo = hostile(tmp_path, PRELUDE + code)

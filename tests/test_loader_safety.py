@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -329,17 +330,28 @@ def test_tcp_below_python_is_refused_by_the_kernel(tmp_path, marker, monkeypatch
     assert message.endswith(f"RuntimeError: connect: {error} (module zzmodels.evil)")
 
 
-def test_writes_outside_the_private_directory_are_refused(tmp_path, marker):
+def test_writes_outside_the_private_directory_succeed_in_a_throwaway_copy(tmp_path, marker):
+    """Settings that create their data directories or rewrite a file at import load: the
+    writes succeed where the load sees them, and nothing reaches the disk. Moving or deleting
+    a real file, and any write below Python (ctypes), are still refused."""
     victim = tmp_path / "victim.txt"
     victim.write_text("original")
+    data = tmp_path / "data"
     code = f"""\
     import ctypes, os, shutil
+    open({str(victim)!r}, "w").write("changed")
+    assert open({str(victim)!r}).read() == "changed"
+    with open({str(victim)!r}, "a") as f:
+        f.write(" twice")
+    os.makedirs({str(data / 'sessions')!r}, exist_ok=True)
+    open({str(data / 'secret.key')!r}, "x").write("k")
+    assert os.path.isdir({str(data / 'sessions')!r}) and sorted(os.listdir({str(data)!r})) == ["secret.key", "sessions"]
+    os.replace({str(data / 'secret.key')!r}, {str(data / 'moved.key')!r})
+    assert open({str(data / 'moved.key')!r}).read() == "k"
     for attempt in (
-        lambda: open({str(victim)!r}, "w"),
-        lambda: os.remove({str(victim)!r}),
-        lambda: os.rename({str(victim)!r}, {str(victim)!r} + ".moved"),
+        lambda: os.remove({str(tmp_path / 'untouched')!r}),
+        lambda: os.rename({str(tmp_path / 'untouched')!r}, {str(tmp_path / 'elsewhere')!r}),
         lambda: shutil.rmtree({str(tmp_path)!r}),
-        lambda: open({str(tmp_path / 'new.txt')!r}, "x"),
     ):
         try:
             attempt()
@@ -351,12 +363,17 @@ def test_writes_outside_the_private_directory_are_refused(tmp_path, marker):
         raise RuntimeError("the kernel let a write through")
     open("scratch.txt", "w").write("the private directory is writable")
     """
+    (tmp_path / "untouched").write_text("x")
     repo = hostile(tmp_path, code)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if ".git" not in p.parts)
     schema = load(repo, marker)
     assert list(schema.tables) == ["things"]
-    assert victim.read_text() == "original" and not (tmp_path / "new.txt").exists()
+    assert victim.read_text() == "original" and not data.exists() and (tmp_path / "untouched").exists()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if ".git" not in p.parts) == before
+    contained = sorted(re.search(r"directory \((.*)\): done in a throwaway copy", w.message).group(1) for w in schema.warnings if w.code == "blocked-contained")
+    assert contained == [f"mkdir({data})", f"mkdir({data / 'sessions'})", f"replace({data / 'moved.key'})", f"write({data / 'secret.key'})", f"write({victim})"]
     blocked = [w for w in schema.warnings if w.code == "blocked-write"]
-    assert len(blocked) == 5 and all(w.location.startswith("zzmodels/evil.py:") for w in blocked)
+    assert len(blocked) == 3 and all(w.location.startswith("zzmodels/evil.py:") for w in blocked)
     assert schema.sandbox["landlock"] is True
 
 

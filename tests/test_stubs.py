@@ -77,3 +77,72 @@ def test_conversions_are_recorded_and_marked():
 def test_stub_in_sqlalchemy_column_default_is_harmless():
     column = Column("status", String(50), default=Stub("celery.states.PENDING"))
     assert column.default is not None
+
+
+def test_decorator_factory_given_a_library_class_hands_back_the_function():
+    vectorizer = Stub("sqlalchemy_searchable.vectorizer")
+
+    @vectorizer(Integer)  # Redash: @vectorizer(db.Integer); the class is not what it decorates
+    def integer_vectorizer(column):
+        return column
+
+    assert integer_vectorizer(5) == 5
+
+
+def test_stub_as_metaclass_builds_a_real_class_with_the_bases_own_metaclass():
+    class Base(DeclarativeBase):
+        metadata = MetaData()
+
+    class Tagged(metaclass=Stub("six.RegistryMeta")):
+        x = 1
+
+    assert isinstance(Tagged, type) and Tagged.x == 1
+
+    class Tag(Base, metaclass=Stub("six.RegistryMeta")):
+        __tablename__ = "tags"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    assert "tags" in Base.metadata.tables and isinstance(Tag, type)
+
+
+def test_explicit_call_of_a_stubbed_base_class_init():
+    date_field = Stub("wtforms.fields.DateField")
+
+    class DueDate(date_field):
+        def __init__(self, label):
+            date_field.__init__(self, label, None, "%Y-%m-%d")  # FlaskBB's BirthdayField
+            self.label = label
+
+    assert DueDate("due").label == "due"
+
+
+def test_subclass_of_a_stubbed_column_type_is_a_column_type():
+    from sqlalchemy import Table, Text
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateTable
+
+    class SecretValue(Stub("sqlalchemy_utils.EncryptedType")):  # Redash's EncryptedConfiguration
+        pass
+
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("secret", SecretValue(Text, "key")))
+    assert "secret TEXT" in str(CreateTable(table).compile(dialect=postgresql.dialect()))
+    # A stubbed mixin that is not a type stays a plain base class.
+    class Stamped(Stub("sqlalchemy_utils.Timestamp")):
+        pass
+
+    from sqlalchemy.types import TypeDecorator
+
+    assert issubclass(SecretValue, TypeDecorator) and not issubclass(Stamped, TypeDecorator)
+
+
+def test_stub_module_as_base_class_and_decorator():
+    module = make_stub_module("legacy.forms")
+
+    class Form(module):
+        pass
+
+    @module
+    def handler():
+        return 1
+
+    assert isinstance(Form, type) and handler() == 1

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from .. import settings
 from ..values import Warning
+from .schema_packages import stubbed_schema_packages
 from ..source.repository import Snapshot
 from ..db.tempdirs import scratch_base
 
@@ -157,12 +158,32 @@ def load_schema(snapshot: Snapshot, options: LoadOptions, generation: int | None
     error = result.get("error")
     if error:
         if error["kind"] == "import":
-            raise LoadFailure(f"{snapshot.ref}: {error['file']}:{error['line']}: {error['message']} (module {error['module']})")
+            hint = _python_hint(snapshot, options)
+            raise LoadFailure(f"{snapshot.ref}: {error['file']}:{error['line']}: {error['message']} (module {error['module']}){hint}")
         if error["kind"] == "sandbox":
             where = f"{error['file']}:{error['line']}: " if error.get("file") else ""
             raise LoadFailure(f"{snapshot.ref}: {where}{error['message']}; loading models may not run programs (module {error['module']})")
         raise LoadFailure(f"{snapshot.ref}: {error['message']}")
     return _to_schema(snapshot, options, result, time.monotonic() - started)
+
+
+def _python_hint(snapshot: Snapshot, options: LoadOptions) -> str:
+    """Why model code may have failed on modeldiff's own interpreter: the ref asks for
+    another Python (`type X = int` is a SyntaxError before 3.12, a forward reference in an
+    annotation a NameError before 3.14)."""
+    if options.python != sys.executable or options.runtime:
+        return ""
+    from .requirements import read_declared
+
+    try:
+        declared = read_declared(snapshot, options.import_root)
+    except Exception:  # noqa: BLE001 - a hint only; the error stands on its own
+        return ""
+    running = ".".join(map(str, sys.version_info[:3]))
+    if declared.python_allows(running):
+        return ""
+    where = ", ".join(declared.files[:1]) or "the repository"
+    return f"; {where} requires Python {declared.describe_python()}, loaded with {running}: try --runtime auto or --python PATH"
 
 
 def load_pair(snapshots: list[Snapshot], options: LoadOptions | list[LoadOptions]) -> list[LoadedSchema]:
@@ -745,12 +766,20 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
     for key in result["unused_settings"]:
         warnings.append(Warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded", ref))
     for failure in result["failures"]:
-        warnings.append(Warning("import-failed", f"{failure['message']} (module {failure['module']}); its tables are missing", ref, f"{failure['file']}:{failure['line']}"))
+        named = tables_named_in(snapshot, failure["file"])
+        listed = f": {', '.join(named)}" if named else ""
+        warnings.append(Warning("import-failed", f"{failure['message']} (module {failure['module']}); its tables are missing{listed}", ref, f"{failure['file']}:{failure['line']}"))
+        for table in named:  # missing for a reason other than the models: compared at neither ref
+            warnings.append(Warning("not-compared", f"its model module failed to import ({failure['file']}:{failure['line']})", ref, table))
     warnings += [Warning(code, message, ref) for code, message in options.runtime_warnings]
+    shaping = stubbed_schema_packages(missing)
+    for library, what in shaping:
+        warnings.append(Warning("schema-package-stubbed", f"{library} is not installed for the loader and was stubbed: {what} are missing from this schema; the result is partial (--runtime auto installs what the ref pins, or --python PATH)", ref))
     if not result["tables"]:
         # One empty side would show every table of the other as added or removed.
         if not options.keep_going:
-            raise LoadFailure(f"{ref}: no tables found under {options.models_path}; --keep-going compares anyway, marked partial")
+            why = f" ({', '.join(name for name, _ in shaping)}, which defines tables, is not installed for the loader: --runtime auto or --python PATH)" if shaping else ""
+            raise LoadFailure(f"{ref}: no tables found under {options.models_path}{why}; --keep-going compares anyway, marked partial")
         warnings.append(Warning("no-tables", f"no tables found under {options.models_path}; the result is partial", ref))
     return LoadedSchema(
         ref=ref,
@@ -763,7 +792,7 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         files_read=snapshot.blob_ids(result["files_read"]),
         absent=result["absent"],
         metadatas=result["metadatas"],
-        partial=bool(result["failures"]) or not result["tables"],
+        partial=bool(result["failures"]) or not result["tables"] or bool(shaping),
         seconds=seconds,
         skipped_statements=result.get("skipped_statements", []),
         stubs_in_schema=sorted({(d["name"], d["where"], d["how"]): d for d in in_schema}.values(), key=lambda d: (d["name"], d["where"])),
@@ -771,6 +800,19 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         sandbox=confinement,
         runtime=options.runtime,
     )
+
+
+# Table names in model source, read as text: the file may not even parse.
+_TABLE_NAME = re.compile(r"""__tablename__\s*=\s*['"]([^'"]+)['"]|\bTable\(\s*['"]([^'"]+)['"]""")
+
+
+def tables_named_in(snapshot: Snapshot, path: str) -> list[str]:
+    """The tables a model file names (`__tablename__ = "x"`, `Table("x", ...)`), sorted."""
+    try:
+        text = snapshot.read(path).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - best effort: the failure is reported either way
+        return []
+    return sorted({a or b for a, b in _TABLE_NAME.findall(text)})
 
 
 _BLOCKED = {
@@ -781,6 +823,7 @@ _BLOCKED = {
     "exit": "model code called {}: raised as SystemExit instead",
     "process": "model code tried to start a process ({}): refused",
     "flask-sqlalchemy": "Flask-SQLAlchemy {} (its tables are still loaded)",
+    "contained": "model code wrote outside its private directory ({}): done in a throwaway copy, discarded after the load",
 }
 
 
@@ -795,6 +838,7 @@ _HOW = {
     "truth-tested": "was tested for truth",
     "value": "gave its name as an enum value",
     "base-class": "is used as a base class",
+    "metaclass": "is used as a metaclass (the class is built by its bases' own)",
     "iterated": "was iterated (as empty)",
     "str": "was turned into a string",
     "int": "was used as a number (0)",

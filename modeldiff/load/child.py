@@ -30,6 +30,7 @@ def _bootstrap() -> None:
         sys.modules[name] = package
     import modeldiff.load.ddl  # noqa: F401
     import modeldiff.load.importer  # noqa: F401
+    import modeldiff.load.overlay  # noqa: F401
     import modeldiff.load.sandbox  # noqa: F401
 
 
@@ -67,7 +68,7 @@ def model_modules(manifest: dict[str, str], import_root: str, models_path: str |
 def run(request: dict) -> dict:
     import faulthandler
 
-    from modeldiff.load import ddl, importer, sandbox
+    from modeldiff.load import ddl, importer, overlay, sandbox
     from modeldiff.source.blobs import make_reader
     from modeldiff.load.stubs import RECORDER
 
@@ -91,6 +92,9 @@ def run(request: dict) -> dict:
     )
     _answer_without_processes()
     confinement = sandbox.install(str(workdir), importer.locate_frame, tuple(request.get("hidden", ())), request.get("seccomp", True))
+    # Writes outside the private directory succeed in a throwaway copy (settings that create
+    # their data directories at import); files of the ref appear when first opened.
+    overlay.install(str(workdir), on_missing=repo.materialize_path, record=lambda detail: sandbox._record("contained", detail))
     timeout = float(request.get("timeout") or 0)
     stack_file = None
     if timeout > 0:
@@ -98,6 +102,8 @@ def run(request: dict) -> dict:
         stack_file = open(workdir / "stack.txt", "w")
         faulthandler.dump_traceback_later(max(timeout - min(1.0, timeout * 0.2), 0.1), exit=False, file=stack_file)
     importer.install(repo)
+    _allow_legacy_annotations()
+    _accept_legacy_select()
 
     failures = []
     for name in modules:
@@ -186,6 +192,55 @@ def _failed_module(name: str):
     from modeldiff.load.stubs import make_stub_module
 
     return make_stub_module(name)
+
+
+def _allow_legacy_annotations() -> None:
+    """SQLAlchemy 1.4 models on 2.x: a plain annotation beside a `Column()` (`id_field_path:
+    str = "id"`) is ignored, as 1.4 did, instead of failing the class (MappedAnnotationError).
+    Models written for 2.x are unaffected: their annotations are `Mapped[]`."""
+    try:
+        from sqlalchemy.orm import decl_api
+    except ImportError:
+        return
+    if not hasattr(decl_api, "DeclarativeBase"):
+        return  # SQLAlchemy 1.x: nothing to allow
+    for base in (decl_api.DeclarativeBase, decl_api.DeclarativeBaseNoMeta):
+        base.__allow_unmapped__ = True
+    generate_base = decl_api.registry.generate_base
+
+    def generate(self, *args, **kwargs):
+        base = generate_base(self, *args, **kwargs)
+        if "__allow_unmapped__" not in vars(base):
+            base.__allow_unmapped__ = True
+        return base
+
+    decl_api.registry.generate_base = generate
+
+
+def _accept_legacy_select() -> None:
+    """SQLAlchemy 1.x models on 2.x: `select([columns])`, `exists([1])`, `case([(cond, value)])`
+    (a column_property's subquery, built at class creation) take the list as 1.x did."""
+    try:
+        import sqlalchemy
+        from sqlalchemy.sql import expression
+    except ImportError:
+        return
+    if not hasattr(sqlalchemy, "Double"):  # SQLAlchemy 1.x: its own functions take lists
+        return
+
+    def accepting_a_list(function):
+        def legacy(*args, **kwargs):
+            if len(args) == 1 and isinstance(args[0], (list, tuple)):
+                args = tuple(args[0])
+            return function(*args, **kwargs)
+
+        return legacy
+
+    for name in ("select", "exists", "case"):
+        legacy = accepting_a_list(getattr(sqlalchemy, name))
+        for module in (sqlalchemy, sqlalchemy.sql, expression):
+            if hasattr(module, name):
+                setattr(module, name, legacy)
 
 
 def main(request_path: Path | None = None) -> None:

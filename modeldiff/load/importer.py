@@ -118,6 +118,7 @@ class RepoImporter(importlib.abc.MetaPathFinder):
         self._progress_fd: int | None = None
         self._progress_width = 0
         self._data_files: dict[str, list[str]] | None = None  # package dir -> its non-Python files
+        self._by_dir: dict[str, list[str]] | None = None  # directory -> its files
         self._progress_path = workdir / "progress"
         self.settings = dict(settings)
         self.applied: set[str] = set()
@@ -191,6 +192,26 @@ class RepoImporter(importlib.abc.MetaPathFinder):
                 self.materialize(relpath)
             except OSError:
                 pass
+
+    def materialize_path(self, full: str) -> None:
+        """A file or directory of the ref that model code opens, lists or tests for before
+        any import wrote it (a config in a data directory without `__init__.py`)."""
+        prefix = str(self.src) + os.sep
+        if not full.startswith(prefix):
+            return
+        relpath = full[len(prefix):]
+        if self._by_dir is None:
+            self._by_dir = {}
+            for path in self.manifest:
+                self._by_dir.setdefault(path.rpartition("/")[0], []).append(path)
+        wanted = [relpath] if relpath in self.manifest else self._by_dir.get(relpath, []) if relpath in self.dirs else []
+        for path in wanted:
+            try:
+                self.materialize(path)
+            except OSError:
+                pass
+        if not wanted and relpath in self.dirs:
+            (self.src / relpath).mkdir(parents=True, exist_ok=True)  # holds only directories
 
     # -- progress (read by the parent when the child hangs or dies) -------------------------
     def enter(self, fullname: str, relpath: str) -> None:
@@ -403,6 +424,15 @@ class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None  # private modules are probed for with `try: import _x` (distutils hack)
         if _imported_by_library():
             return None  # an installed library probing for an optional module: ImportError, as usual
+        parent_name, _, attr = fullname.rpartition(".")
+        parent = sys.modules.get(parent_name)
+        if parent is not None and not isinstance(parent, StubModule) and _from_import():
+            # `from flask_sqlalchemy import BaseQuery`, a name the real module lacks (here):
+            # a stub attribute, not a stub module, so it can still be subclassed or called.
+            # Python falls back to the attribute when the submodule is not found.
+            setattr(parent, attr, Stub(fullname))
+            RECORDER.stubbed_modules.setdefault(fullname, "not importable")
+            return None
         # Finders appended after us (pkg_resources' VendorImporter...) get their turn first.
         later = sys.meta_path[sys.meta_path.index(self) + 1 :] if self in sys.meta_path else []
         for finder in later:
@@ -419,6 +449,17 @@ class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module) -> None:
         self.importer.apply_settings(module)
+
+
+def _from_import() -> bool:
+    """Is the import machinery looking for a name of a `from module import name` that the
+    module does not have (`_handle_fromlist` tries it as a submodule)?"""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen"):
+        if frame.f_code.co_name == "_handle_fromlist":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _imported_by_library() -> bool:

@@ -146,18 +146,47 @@ def _plain_base(path: str, with_meta: bool = False) -> type:
                 raise AttributeError(name)
             return Stub(f"{path}().{name}")
 
-        base = _base_classes[key] = (_StubMeta if with_meta else type)(
-            path.rsplit(".", 1)[-1],
-            (),
-            {
-                "__init__": __init__,
-                "__init_subclass__": classmethod(__init_subclass__),
-                "__getattr__": __getattr__,
-                "__module__": path.rpartition(".")[0] or path,
-                "__modeldiff_stub__": path,
-            },
-        )
+        namespace = {
+            "__init__": __init__,
+            "__init_subclass__": classmethod(__init_subclass__),
+            "__getattr__": __getattr__,
+            "__module__": path.rpartition(".")[0] or path,
+            "__modeldiff_stub__": path,
+        }
+        type_base = _column_type_base(path)
+        if type_base is not None:
+            # `class EncryptedConfiguration(EncryptedType)`: the subclass goes into a Column(),
+            # so it must be a real column type; created as TEXT and reported (stub-type).
+            namespace.update({"__init__": lambda self, *args, **kwargs: type_base.__init__(self), "impl": _text_type(), "cache_ok": True})
+            del namespace["__getattr__"]
+            base = _base_classes[key] = type(type_base)(path.rsplit(".", 1)[-1], (type_base,), namespace)
+        else:
+            base = _base_classes[key] = (_StubMeta if with_meta else type)(path.rsplit(".", 1)[-1], (), namespace)
     return _base_classes[key]
+
+
+# Column types of type libraries not named `...Type` (sqlalchemy_utils' all are; its
+# mixins such as `Timestamp` are not types).
+_TYPE_NAMES = {"Geometry", "Geography", "Raster", "Vector", "HALFVEC", "SPARSEVEC", "CIText", "UtcDateTime"}
+
+
+def _column_type_base(path: str):
+    """SQLAlchemy's TypeDecorator, if the stub `path` names a column type (`...Type`, or a
+    known type name); None otherwise (or without SQLAlchemy)."""
+    name = path.rsplit(".", 1)[-1]
+    if not ((name.endswith("Type") and name[:1].isupper()) or name in _TYPE_NAMES):
+        return None
+    try:
+        from sqlalchemy.types import TypeDecorator
+    except ImportError:
+        return None
+    return TypeDecorator
+
+
+def _text_type():
+    from sqlalchemy.types import Text
+
+    return Text
 
 
 class Stub:
@@ -182,13 +211,26 @@ class Stub:
             return self._path.rsplit(".", 1)[-1]
         return Stub(f"{self._path}.{name}")
 
+    def __getattribute__(self, name: str):
+        # `StubbedBase.__init__(self, ...)` (an explicit parent call) must accept anything,
+        # not reach this class's own two-argument `__init__`.
+        if name == "__init__":
+            return _accept_anything
+        return object.__getattribute__(self, name)
+
     def __setattr__(self, name, value) -> None:
         pass
 
     def __call__(self, *args, **kwargs):
-        # Used as a bare decorator: hand back what it decorates.
-        if len(args) == 1 and not kwargs and (callable(args[0]) or isinstance(args[0], type)):
-            return args[0]
+        if len(args) == 3 and not kwargs and isinstance(args[0], str) and isinstance(args[1], tuple) and isinstance(args[2], dict):
+            # Used as a metaclass (`class X(Base, metaclass=stubbed.Meta)`): a real class,
+            # built by the bases' own metaclass.
+            RECORDER.record(self, "metaclass")
+            return type(*args)
+        if len(args) == 1 and not kwargs and _decorated(args[0]):
+            return args[0]  # a bare decorator: hand back what it decorates
+        # A call with other arguments, such as a decorator factory (`@vectorizer(db.Integer)`):
+        # what it returns hands back whatever it decorates.
         return Stub(f"{self._path}()")
 
     def __getitem__(self, key):
@@ -287,6 +329,21 @@ class Stub:
         return 0.0
 
 
+def _accept_anything(*args, **kwargs) -> None:
+    return None
+
+
+def _decorated(obj) -> bool:
+    """Is `obj` what a decorator is applied to: a function, or a class of the repository's
+    own (not a library's class handed to a decorator factory, `@vectorizer(db.Integer)`)?"""
+    if isinstance(obj, (types.FunctionType, types.MethodType, staticmethod, classmethod, property)):
+        return True
+    if isinstance(obj, type):
+        module = sys.modules.get(getattr(obj, "__module__", ""), None)
+        return RECORDER.repo_path(getattr(module, "__file__", None) or "") is not None
+    return False
+
+
 class StubModule(types.ModuleType):
     """A module whose every missing attribute is a stub; also a package, so
     `import stubbed.sub.module` works."""
@@ -297,6 +354,12 @@ class StubModule(types.ModuleType):
         if f"{self.__name__}.{name}" in OVERRIDES:
             return OVERRIDES[f"{self.__name__}.{name}"]
         return Stub(f"{self.__name__}.{name}")
+
+    def __mro_entries__(self, bases):  # a stubbed module used as a base class
+        return Stub(self.__name__).__mro_entries__(bases)
+
+    def __call__(self, *args, **kwargs):  # ... or as a decorator or callable
+        return Stub(self.__name__)(*args, **kwargs)
 
 
 def make_stub_module(name: str) -> StubModule:

@@ -58,6 +58,9 @@ class Step(HazardedStep):
         return out
 
 
+INCOMPLETE = "incomplete: parts of the schema could not be loaded (see warnings), so changes may be missing"
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the plan stage returns: each change of `result` as a step with its hazards,
@@ -142,6 +145,8 @@ class Plan:
             lines.append(f"{n} data statement{'s' * (n != 1)} change{'s' * (n == 1)} rows of existing tables (in production, every matching row): " + ", ".join(f"#{s.statement.position} {s.target}" for s in data))
         if not lines:
             lines.append("nothing in this upgrade locks a live table for long, deletes data or breaks the previous release")
+        if self.result.stats.get("partial") and not self.result.not_compared:  # first: changes may be missing
+            lines.insert(0, INCOMPLETE)
         return lines
 
     def to_json(self) -> dict:

@@ -189,7 +189,7 @@ def render_text(result: Diff, hazards: Sequence[Sequence] | None = None) -> str:
     if result.stats.get("partial") and not result.not_compared:
         lines.append("[bold red]partial result: some model modules failed to import (see warnings)[/]")
     if result.not_compared:
-        lines.append(f"[bold red]{coverage.summary(result.not_compared)}, their changes left out (PostgreSQL rejected them):[/]")
+        lines.append(f"[bold red]{coverage.summary(result.not_compared)}, their changes left out (each reason below):[/]")
         lines += [f"  [red]{escape(line)}[/]" for line in coverage.causes(result.not_compared)]
     grouped: dict[str, list[tuple[Change, Sequence]]] = defaultdict(list)
     for change, of_change in zip(changes, hazards, strict=True):

@@ -102,9 +102,13 @@ _EXCLUDED_PARTS = {
     "venv", ".venv", "env", "site-packages", "node_modules", "build", "dist", "fixtures", "scripts",
 }
 # Source that defines tables (read, never executed, by the parent).
+# (`table=True`: a SQLModel table class.)
 TABLE_HINT = re.compile(
     rb"__tablename__|\bTable\s*\(|\bdb\.Model\b|\bmapped_column\s*\(|\bColumn\s*\(|\bmap_imperatively\s*\("
+    rb"|[(,]\s*table\s*=\s*True\b"
 )
+# Names of the modules and packages that hold models (`model/`: pgAdmin's singular package).
+_MODEL_NAMES = {"models", "model"}
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([A-Za-z_][\w.]*))", re.M)
 _MAX_READ = 400  # files read by detection, at most
 
@@ -164,11 +168,13 @@ class _Tree:
 
 
 def _detect(snapshot: Snapshot) -> Layout | None:
-    """Models found by looking: `models` packages (with or without `__init__.py`) and
-    `models.py` modules that define tables, outside tests, docs and migrations.
+    """Models found by looking: `models`/`model` packages (with or without `__init__.py`)
+    and `models.py` modules that define tables, outside tests, docs and migrations.
 
-    One package at the shallowest level wins; several `models.py` modules of one top-level
-    package (a package per domain) are taken together; anything else is ambiguous."""
+    One package at the shallowest level wins, together with the other candidates of its
+    top-level directory (per-domain `models.py` beside a small `models/` package); several
+    `models.py` modules of one top-level package (a package per domain) are taken together;
+    anything else is ambiguous."""
     tree = _Tree(snapshot)
     candidates = set()
     for path in tree.files:
@@ -177,10 +183,12 @@ def _detect(snapshot: Snapshot) -> Layout | None:
             continue
         if parts[-1] == "models.py":
             candidates.add(path)
-        elif "models" in parts[:-1]:  # a models package, or namespace directory, at any depth
-            candidates.add("/".join(parts[: parts.index("models") + 1]))
+        else:  # a models package, or namespace directory, at any depth
+            named = [i for i, part in enumerate(parts[:-1]) if part in _MODEL_NAMES]
+            if named:
+                candidates.add("/".join(parts[: named[0] + 1]))
     candidates = {c for c in candidates if tree.defines_tables(c)}
-    chosen = _choose(sorted(candidates), snapshot.ref) if candidates else _table_directories(tree, snapshot.ref)
+    chosen = _choose(sorted(candidates), snapshot.ref, tree.files) if candidates else _table_directories(tree, snapshot.ref)
     return Layout("detected", ",".join(chosen), guess_import_root(snapshot, chosen, tree))
 
 
@@ -195,19 +203,35 @@ def _table_directories(tree: _Tree, ref: str) -> list[str]:
     return outer
 
 
-def _choose(candidates: list[str], ref: str) -> list[str]:
+def _choose(candidates: list[str], ref: str, files=frozenset()) -> list[str]:
     if len(candidates) == 1:
         return candidates
     depth = min(c.count("/") for c in candidates)
     packages = [c for c in candidates if not c.endswith(".py")]
     shallow_packages = [c for c in packages if c.count("/") == depth]
     if len(shallow_packages) == 1:
-        return shallow_packages
-    tops = {c.split("/")[0] if c.count("/") else "" for c in candidates}
-    if not packages and len(tops) == 1:
-        return candidates  # app/<domain>/models.py, one per domain
+        # The other table-defining candidates of its top-level directory belong to the same
+        # application: leaving them out would drop their tables without a word.
+        chosen = shallow_packages[0]
+        top = chosen.split("/")[0] + "/" if "/" in chosen else ""
+        return sorted(c for c in candidates if c == chosen or (c.startswith(top) and not c.startswith(chosen + "/")))
+    tops = {_application(c, files) for c in candidates}
+    if len(tops) == 1:
+        # One application with a models package or module per domain (Indico's
+        # indico/modules/*/models/, Dispatch's src/dispatch/*/models.py): all of them.
+        return [c for c in candidates if not any(c.startswith(o + "/") for o in candidates if o != c)]
     shallowest = [c for c in candidates if c.count("/") == depth]
     raise LayoutError(f"{ref}: several models packages ({', '.join(shallowest if len(shallowest) > 1 else candidates[:8])}); pass --models PATH (several: --models A,B)")
+
+
+def _application(path: str, files) -> str:
+    """The outermost Python package holding `path` (`src/dispatch`, `indico`), else its first
+    directory: candidates under one of these are one application's."""
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        if "/".join(parts[:i]) + "/__init__.py" in files:
+            return "/".join(parts[:i])
+    return parts[0] if len(parts) > 1 else ""
 
 
 def guess_import_root(snapshot: Snapshot, models_paths: list[str], tree: _Tree | None = None) -> str:
@@ -238,8 +262,8 @@ def guess_import_root(snapshot: Snapshot, models_paths: list[str], tree: _Tree |
                     if tree.is_module(root, dotted):
                         scores[root] += 1
     fallback = _default_import_root(first)
-    while fallback and f"{fallback}/__init__.py" in tree.files:
-        fallback = _default_import_root(fallback)
+    while fallback and (f"{fallback}/__init__.py" in tree.files or fallback not in scores):
+        fallback = _default_import_root(fallback)  # above the packages, and above every path
     best = max(scores.values(), default=0)
     if best == 0 or scores.get(fallback, -1) == best:
         return fallback
