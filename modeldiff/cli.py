@@ -569,35 +569,79 @@ def _pg_version(ctx, param, value):
 
 @main.command("plan")
 @click.argument("repo")
-@click.argument("from_ref", metavar="FROM")
-@click.argument("to_ref", metavar="TO")
+@click.argument("refs", nargs=-1, metavar="[FROM] TO")
 @common_options
-@click.option("--database-url", envvar=settings.DATABASE_URL_VAR, help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
+@click.option("--database-url", envvar=settings.DATABASE_URL_VAR, help="The database to upgrade (read-only: its revision, schema, sizes, settings; data pre-checks are read-only counts). Also $MODELDIFF_DATABASE_URL. With it, FROM may be omitted: the deployed revision decides.")
 @click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on (e.g. 10, 12.4); default: the live server's, else 16.")
 @click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
 @click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")
+@click.option("--sample", type=click.FloatRange(min=0.0001, max=100), help="Data pre-checks read this percent of each table (TABLESAMPLE SYSTEM) instead of all of it.")
+@click.option("--check-timeout", default="60s", show_default=True, help="Statement timeout of each read-only query on the live database (data pre-checks).")
+@click.option("--migrations", "migrations_path", help="The app's alembic directory or versions directory, for the pre-flight (default: found as by `modeldiff migrations`).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", help="Write to this file instead of stdout.")
 @click.option("--explain", metavar="CODE", expose_value=False, is_eager=True, callback=_explain_callback, help="Print the documentation of a hazard code and exit.")
-def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, fmt, output):
-    """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long."""
-    request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, sample, check_timeout, migrations_path, fmt, output):
+    """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long.
+    With --database-url: a pre-flight on that database first (deployed revision, drift, the
+    upgrade replayed on a copy of its schema, data pre-checks, a cost timeline)."""
+    if len(refs) not in (1, 2):
+        raise UserError("plan needs [FROM] TO (FROM may be omitted only with --database-url)")
+    if len(refs) == 1 and not database_url:
+        raise UserError("plan without FROM needs --database-url (the deployed revision decides FROM)")
+    from_ref, to_ref = (None, refs[0]) if len(refs) == 1 else refs
     if calibrate and not database_url:
         raise UserError("--calibrate needs --database-url (the server to measure)")
     log = lambda message: click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
 
     def run():
+        checked = None
+        if database_url:
+            checked = _preflight(repo, from_ref, to_ref, database_url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log)
+        request = make_request(repo, from_ref or checked["deployed"]["from"], to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
         result = diff(request)
-        return make_plan(result, database_url, pg_version, calibrate, calibrate_size, log)
+        return checked, make_plan(result, database_url, pg_version, calibrate and checked is None, calibrate_size, log)
 
-    plan = run_guarded(run)
+    checked, plan = run_guarded(run)
     if fmt == "json":
-        write_output(render_plan_json(plan), output)
+        data = json.loads(render_plan_json(plan))
+        if checked is not None:
+            data["preflight"] = checked
+        write_output(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", output)
     elif fmt == "markdown":
-        write_output(render_plan_markdown(plan), output)
+        from .preflight.render import render_markdown
+
+        write_output((render_markdown(checked) + "\n" if checked else "") + render_plan_markdown(plan), output)
     else:
-        write_output(render_plan_text(plan), output, markup=True)
+        from .preflight.render import render_text
+
+        if checked is None:
+            write_output(render_plan_text(plan), output, markup=True)
+        elif output and output != "-":
+            write_output(render_text(checked) + "\n" + _plain(render_plan_text(plan)), output)
+        else:
+            write_output(render_text(checked) + "\n", None)
+            write_output(render_plan_text(plan), None, markup=True)
     refuse_incomplete([plan.result], keep_going)
+
+
+def _preflight(repo, from_ref, to_ref, url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log):
+    """The pre-flight against the live database, or None (said on stderr) when FROM was
+    given and the app has no alembic migrations to replay."""
+    from .preflight.deployed import DeployedError
+    from .preflight.run import preflight
+    from .replay.setup import SetupError
+
+    try:
+        return preflight(repo, from_ref, to_ref, url, migrations_path=migrations_path, settings=dict(parse_setting(s) for s in settings),
+                         use_cache=not no_cache, sample=sample, check_timeout=check_timeout, do_calibrate=calibrate, calibrate_size=calibrate_size, log=log)
+    except DeployedError as exc:
+        raise UserError(str(exc)) from None
+    except SetupError as exc:
+        if from_ref is None:
+            raise UserError(str(exc)) from None
+        log(f"no pre-flight: {exc}")
+        return None
 
 
 @main.command("hazards")
