@@ -107,7 +107,9 @@ class ProductionServer:
     def read_only_role(self, database: str, name: str = "prod_reader") -> str:
         """A login role that can read everything and write nothing (no grants beyond
         pg_read_all_data; PostgreSQL 14+)."""
-        self.execute(database, f"DROP ROLE IF EXISTS {name}", f"CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE", f"GRANT pg_read_all_data TO {name}", f"REVOKE CREATE ON SCHEMA public FROM PUBLIC", f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC")
+        if not self.query(database, "SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)):
+            self.execute(database, f"CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE", f"GRANT pg_read_all_data TO {name}")
+        self.execute(database, "REVOKE CREATE ON SCHEMA public FROM PUBLIC", f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC")
         return self.url(database, name)
 
 
@@ -160,3 +162,19 @@ def wait_ready(url: str, seconds: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def migrate(server: ProductionServer, database: str, repo: str, ref: str) -> None:
+    """`database` (created) brought to `ref`'s heads by the app's own alembic migrations, run
+    as modeldiff's replay runs them (alembic's EnvironmentContext, sandboxed child), as the
+    server's superuser: how the app's deployment would have migrated it."""
+    from modeldiff.replay.run import child_options, run_phase
+    from modeldiff.replay.setup import find_setup
+    from modeldiff.source.repository import Repository
+
+    server.execute("postgres", f"CREATE DATABASE {database}")
+    snapshot = Repository(repo).snapshot(ref)
+    setup = find_setup(snapshot)
+    phase = run_phase(snapshot, setup, server.url(database).replace("postgresql://", "postgresql+psycopg2://"), observe=False, options=child_options(dict(setup.settings), 300, None, {}))
+    if phase.error is not None:
+        raise RuntimeError(f"migrating {database} to {ref}: {phase.error}")

@@ -149,7 +149,9 @@ def run_checks(conn, checks: list[Check], sample: float | None) -> list[dict]:
             continue
         at_least = "at least " if sample and count else ""
         if count:
-            entry.update(verdict="will fail", violations=count, message=f"will fail: {at_least}{count:,} {check.unit} of {check.table} {check.what}")
+            unit = check.unit if count != 1 else check.unit.removesuffix("s")
+            what = check.what if count != 1 else re.sub(r"^(have|occur|violate)\b", lambda m: {"have": "has", "occur": "occurs", "violate": "violates"}[m[1]], check.what)
+            entry.update(verdict="will fail", violations=count, message=f"will fail: {at_least}{count:,} {unit} of {check.table} {what}")
         else:
             scope = f" in a {sample:g}% sample" if sample else ""
             entry.update(verdict="passes", violations=0, message=f"passes: no {check.unit} of {check.table} {check.what}{scope}")

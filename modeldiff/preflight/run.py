@@ -16,6 +16,7 @@ statement and a lock timeout, and pg_dump's own read-only session), `--calibrate
 from __future__ import annotations
 
 import json
+import re
 
 import psycopg2
 
@@ -77,8 +78,8 @@ def preflight(repo: str, from_ref: str | None, to_ref: str, url: str, *, migrati
         with shared_server() as server:
             out = _on_copy(server, source, to, from_setup, to_setup, dump, table, revisions, options, use_cache)
             existing = set(out.pop("_existing"))
-            checks = checks_for([s for r in out["chain"]["revisions"] for s in r["statements"]], existing, out.pop("_enum_labels"))
-        touched = sorted({t for r in out["chain"]["revisions"] for s in r["statements"] for t in (s.get("tables") or []) if t in existing})
+            checks = checks_for([{**s, "revision": r["revision"]} for r in out["chain"]["revisions"] for s in r["statements"]], existing, out.pop("_enum_labels"))
+        touched = _touched(out["chain"], existing)
         live = read_live_facts(url, touched)
         throughput = _throughput(url, live.server.key, do_calibrate, calibrate_size, log)
         out["checks"] = run_checks(conn, checks, sample)
@@ -125,6 +126,18 @@ def _on_copy(server: EmbeddedPostgres, source, to, from_setup, to_setup, dump: s
         "_existing": chain.result.get("existing_tables", []),
         "_enum_labels": _enum_lookup(server, copy),
     }
+
+
+def _touched(chain: dict, existing: set[str]) -> list[str]:
+    """Existing tables the chain's statements touch (a failed statement reports none: the
+    tables its SQL names)."""
+    found = set()
+    for revision in chain["revisions"]:
+        for statement in revision["statements"]:
+            found.update(statement.get("tables") or [])
+            if statement.get("error"):
+                found.update(t for t in existing if re.search(rf'(?<![\w"]){re.escape(t)}(?![\w"])|"{re.escape(t)}"', statement["sql"]))
+    return sorted(found & existing)
 
 
 def _drift(change: Change) -> dict:
