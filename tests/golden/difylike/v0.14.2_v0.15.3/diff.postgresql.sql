@@ -1,4 +1,4 @@
--- modeldiff: upgrade v0.14.2 (604b7fd768) -> v0.15.3 (efd54d5cad), postgresql
+-- modeldiff: upgrade v0.14.2 (1416f0a6e8) -> v0.15.3 (c135292ebb), postgresql
 
 BEGIN;
 

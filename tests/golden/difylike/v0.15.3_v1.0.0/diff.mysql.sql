@@ -1,4 +1,4 @@
--- modeldiff: upgrade v0.15.3 (efd54d5cad) -> v1.0.0 (98a1155eb3), mysql
+-- modeldiff: upgrade v0.15.3 (c135292ebb) -> v1.0.0 (daddba4f5b), mysql
 
 CREATE TABLE app_tags (
     id CHAR(36) NOT NULL DEFAULT uuid_generate_v4(), 

@@ -1,4 +1,4 @@
--- modeldiff: downgrade v1.0.0 (98a1155eb3) -> v0.15.3 (efd54d5cad), postgresql
+-- modeldiff: downgrade v1.0.0 (daddba4f5b) -> v0.15.3 (c135292ebb), postgresql
 
 BEGIN;
 

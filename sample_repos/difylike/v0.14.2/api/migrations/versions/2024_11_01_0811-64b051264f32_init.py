@@ -56,10 +56,58 @@ def upgrade():
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.create_index("account_email_idx", ["email"], unique=False)
 
+    op.create_table(
+        "end_users",
+        sa.Column("id", postgresql.UUID(), server_default=sa.text("uuid_generate_v4()"), nullable=False),
+        sa.Column("tenant_id", postgresql.UUID(), nullable=False),
+        sa.Column("app_id", postgresql.UUID(), nullable=True),
+        sa.Column("type", sa.String(length=255), nullable=False),
+        sa.Column("external_user_id", sa.String(length=255), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("is_anonymous", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("session_id", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP(0)"), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP(0)"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="end_user_pkey"),
+    )
+    with op.batch_alter_table("end_users", schema=None) as batch_op:
+        batch_op.create_index("end_user_session_id_idx", ["session_id", "type"], unique=False)
+        batch_op.create_index("end_user_tenant_session_id_idx", ["tenant_id", "session_id", "type"], unique=False)
+
+    op.create_table(
+        "workflow_runs",
+        sa.Column("id", postgresql.UUID(), server_default=sa.text("uuid_generate_v4()"), nullable=False),
+        sa.Column("tenant_id", postgresql.UUID(), nullable=False),
+        sa.Column("app_id", postgresql.UUID(), nullable=False),
+        sa.Column("sequence_number", sa.Integer(), nullable=False),
+        sa.Column("workflow_id", postgresql.UUID(), nullable=False),
+        sa.Column("type", sa.String(length=255), nullable=False),
+        sa.Column("triggered_from", sa.String(length=255), nullable=False),
+        sa.Column("version", sa.String(length=255), nullable=False),
+        sa.Column("graph", sa.Text(), nullable=True),
+        sa.Column("inputs", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=255), nullable=False),
+        sa.Column("outputs", sa.Text(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("elapsed_time", sa.Float(), server_default=sa.text("0"), nullable=False),
+        sa.Column("total_tokens", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("total_steps", sa.Integer(), server_default=sa.text("0"), nullable=True),
+        sa.Column("created_by_role", sa.String(length=255), nullable=False),
+        sa.Column("created_by", postgresql.UUID(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP(0)"), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="workflow_run_pkey"),
+    )
+    with op.batch_alter_table("workflow_runs", schema=None) as batch_op:
+        batch_op.create_index("workflow_run_tenant_app_sequence_idx", ["tenant_id", "app_id", "sequence_number"], unique=False)
+        batch_op.create_index("workflow_run_triggerd_from_idx", ["tenant_id", "app_id", "triggered_from"], unique=False)
+
 
 def downgrade():
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_index("account_email_idx")
 
+    op.drop_table("workflow_runs")
+    op.drop_table("end_users")
     op.drop_table("accounts")
     op.drop_table("tenants")
