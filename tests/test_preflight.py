@@ -201,3 +201,39 @@ def test_cli_plan_without_from_prints_the_preflight_first(production, shop, bad)
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith("pre-flight BLOCKED: the upgrade will fail: v1 (deployed revision 0001) → v2")
     assert "will fail: 2 rows of users have NULL email" in text.stdout
+
+
+def test_runbook_pre_steps_make_the_costly_statements_catalog_only(near):
+    runbook = near["runbook"]
+    kinds = {(s["kind"], s["table"]) for s in runbook["steps"]}
+    assert ("not-null-by-check", "users") in kinds and ("expand-backfill-switch", "orders") in kinds
+    check = runbook["verification"]
+    assert check["pre_steps_failed"] is None and check["chain_error"] is None
+    effect = {" ".join(s["sql"].split()): (s["before"], s["after"]) for s in check["statements"]}
+    assert effect["ALTER TABLE users ALTER COLUMN email SET NOT NULL"] == ("scan", "catalog only")
+    assert effect["ALTER TABLE orders ALTER COLUMN code TYPE VARCHAR(20)"] == ("rewrite", "catalog only")
+    # amount already bigint: no rewrite; the CHECK (amount >= 0) the chain added just before
+    # depends on the column, and PostgreSQL re-checks it: a scan instead of a copy.
+    assert effect["ALTER TABLE orders ALTER COLUMN amount TYPE BIGINT"] == ("rewrite", "scan")
+    # No pre-step for the enum's USING conversion: it still rewrites users.
+    assert effect["ALTER TABLE users ALTER COLUMN status TYPE user_status USING status::text::user_status"] == ("rewrite", "rewrite")
+
+
+def test_runbook_pre_steps_run_on_the_live_rows(production, shop, near):
+    """The pre-steps' SQL, run for real on a copy of the production database with rows,
+    leaves the columns the migration wants and the rows intact; the vendor's upgrade then
+    passes on it."""
+    production.execute("postgres", "CREATE DATABASE near_steps TEMPLATE near")
+    conn = psycopg2.connect(production.url("near_steps"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for step in near["runbook"]["steps"]:
+                for sql in step["sql"]:
+                    cur.execute(sql)
+            cur.execute("SELECT id, amount, code FROM orders ORDER BY id")
+            assert cur.fetchall() == [(1, 0, "x" * 20), (2, None, None), (3, 7, "ok")]
+            cur.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname IN ('amount', 'code') ORDER BY attname")
+            assert cur.fetchall() == [("bigint",), ("character varying(20)",)]
+    finally:
+        conn.close()

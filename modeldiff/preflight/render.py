@@ -75,6 +75,7 @@ def lines(out: dict, markdown: bool = False) -> list[str]:
     for s in statements:
         failed = f"  FAILED on the copy: {s['error']}" if s.get("error") else ""
         text.append(f"{bullet}{format_duration(s['start_seconds']) if s['start_seconds'] >= 1 else '0 s'} +{format_duration(s['seconds']) if s['seconds'] >= 1 else '< 1 s'} [tx {s['transaction'] or 'autocommit'}] {code(_short(s['sql'], 80))}{failed}")
+    text += _runbook(out.get("runbook"), markdown, bullet, code, head)
     text.append(f"\nthroughput: rewrite {out['throughput']['rewrite_bytes_per_second'] / 2**20:.0f} MB/s, scan {out['throughput']['scan_bytes_per_second'] / 2**20:.0f} MB/s, index {out['throughput']['index_bytes_per_second'] / 2**20:.0f} MB/s ({out['throughput']['source']}; range ×/÷{tl['spread']:g})")
     for warning in out["chain"].get("warnings", []):
         text.append(f"warning: {warning['message']}")
@@ -87,3 +88,39 @@ def render_text(out: dict) -> str:
 
 def render_markdown(out: dict) -> str:
     return "\n".join(lines(out, markdown=True)) + "\n"
+
+
+_STEP_TITLES = {
+    "expand-backfill-switch": "expand, backfill, switch (a new column of the new type, synced by a trigger; one short swap transaction)",
+    "not-null-by-check": "NOT NULL proven by a CHECK validated online (SET NOT NULL then does not scan)",
+    "index-concurrently": "the index built CONCURRENTLY under the migration's name",
+}
+
+
+def _runbook(runbook: dict | None, markdown: bool, bullet: str, code, head) -> list[str]:
+    if not runbook or not runbook["steps"]:
+        return []
+    text = [head("runbook: online pre-steps before the upgrade, verified by replay")]
+    for number, step in enumerate(runbook["steps"], 1):
+        text.append(f"{bullet}{number}. for statement {step['for']} on {code(step['table'])}: {_STEP_TITLES[step['kind']]}")
+        if markdown:
+            text += ["", "```sql", *(f"{sql};" for sql in step["sql"]), "```", ""]
+            if step["after"]:
+                text += ["  after the upgrade:", "", "```sql", *(f"{sql};" for sql in step["after"]), "```", ""]
+        for manual in step["manual"]:
+            text.append(f"{'  ' if markdown else '     '}by hand: {manual}")
+    check = runbook["verification"]
+    if check is None:
+        return text
+    if check["pre_steps_failed"]:
+        failed = check["pre_steps_failed"]
+        text.append(f"{bullet}verification: the pre-steps fail on the schema copy ({failed['step']}: {failed['error']}): {code(_short(failed['sql']))}")
+        return text
+    changed = [s for s in check["statements"] if s["before"] != s["after"] or s["before"] != "catalog only"]
+    text.append(f"{bullet}verification (the pre-steps, then the vendor's chain, on a copy of the live schema):" + (" the chain fails" if check["chain_error"] else ""))
+    for s in changed:
+        verdict = "FAILS: " + (s["error"] or "") if s["after"] == "fails" else f"{s['before']} → {s['after']}"
+        text.append(f"{'  ' if markdown else '     '}{'- ' if markdown else ''}statement {s['order']} {code(_short(s['sql'], 80))}: {verdict}")
+    if not markdown:
+        text.append("     (--format markdown prints the pre-steps' SQL)")
+    return text

@@ -34,6 +34,7 @@ from ..values import Change
 from . import deployed as dep
 from .checks import checks_for, run_checks
 from .copy import dump_schema, restore
+from .runbook import pre_steps, verify
 from .timeline import timeline
 
 _BOOKKEEPING = {"alembic_version"}
@@ -41,7 +42,7 @@ _BOOKKEEPING = {"alembic_version"}
 
 def preflight(repo: str, from_ref: str | None, to_ref: str, url: str, *, migrations_path: str | None = None, settings: dict | None = None,
               timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True,
-              sample: float | None = None, check_timeout: str = "60s", do_calibrate: bool = False, calibrate_size: float = 256, log=None) -> dict:
+              sample: float | None = None, check_timeout: str = "60s", do_calibrate: bool = False, calibrate_size: float = 256, with_runbook: bool = True, log=None) -> dict:
     log = log or (lambda message: None)
     repository = Repository(repo)
     to = repository.snapshot(to_ref)
@@ -79,11 +80,12 @@ def preflight(repo: str, from_ref: str | None, to_ref: str, url: str, *, migrati
             out = _on_copy(server, source, to, from_setup, to_setup, dump, table, revisions, options, use_cache)
             existing = set(out.pop("_existing"))
             checks = checks_for([{**s, "revision": r["revision"]} for r in out["chain"]["revisions"] for s in r["statements"]], existing, out.pop("_enum_labels"))
-        touched = _touched(out["chain"], existing)
-        live = read_live_facts(url, touched)
-        throughput = _throughput(url, live.server.key, do_calibrate, calibrate_size, log)
-        out["checks"] = run_checks(conn, checks, sample)
-        out["timeline"] = timeline(out["chain"]["revisions"], live, throughput, existing, lambda sql: _planned_rows(conn, sql), out["chain"]["transaction"])
+            touched = _touched(out["chain"], existing)
+            live = read_live_facts(url, touched)
+            throughput = _throughput(url, live.server.key, do_calibrate, calibrate_size, log)
+            out["checks"] = run_checks(conn, checks, sample)
+            out["timeline"] = timeline(out["chain"]["revisions"], live, throughput, existing, lambda sql: _planned_rows(conn, sql), out["chain"]["transaction"])
+            out["runbook"] = _runbook(server, out.pop("_pristine"), out, existing, to, to_setup, options) if with_runbook else None
     finally:
         conn.close()
     drift_tables = {d["table"] for d in out["drift"]}
@@ -112,6 +114,7 @@ def _on_copy(server: EmbeddedPostgres, source, to, from_setup, to_setup, dump: s
     else:
         changes, _ = compare_databases(Place(server.sqlalchemy_url(expected)), Place(server.sqlalchemy_url(copy)))
         drift = [_drift(c) for c in changes if c.table not in _BOOKKEEPING]
+    pristine = copy_database(server, copy, "modeldiff_replay")  # for the runbook's verification
     chain = run_phase(to, to_setup, role_url(server, copy), observe=True, options=options)
     shaped = report(source, to, from_setup, to_setup, Phase(source.ref, from_setup, {}, 0.0), chain)
     shaped["warnings"] += [{"code": "schema-copy", "message": w, "ref": "live"} for w in warnings]
@@ -125,7 +128,28 @@ def _on_copy(server: EmbeddedPostgres, source, to, from_setup, to_setup, dump: s
         "chain_on_expected_schema": None if chain.error is None else ("fails too" if reference else "runs"),
         "_existing": chain.result.get("existing_tables", []),
         "_enum_labels": _enum_lookup(server, copy),
+        "_pristine": pristine,
     }
+
+
+def _runbook(server: EmbeddedPostgres, pristine: str, out: dict, existing: set[str], to, to_setup, options) -> dict:
+    """Online pre-steps for the costly statements, verified on a clone of the schema copy."""
+    conn = server.connect(pristine)
+    conn.autocommit = True
+
+    def catalog(sql, args):
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+    try:
+        steps = pre_steps(out["timeline"]["statements"], existing, catalog)
+    finally:
+        conn.close()
+    if not steps:
+        return {"steps": [], "verification": None}
+    plain = [{**s, "order": i} for i, s in enumerate((s for r in out["chain"]["revisions"] for s in r["statements"]), 1)]
+    return {"steps": steps, "verification": verify(server, pristine, steps, plain, existing, to, to_setup, options)}
 
 
 def _touched(chain: dict, existing: set[str]) -> list[str]:
