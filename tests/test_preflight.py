@@ -237,3 +237,10 @@ def test_runbook_pre_steps_run_on_the_live_rows(production, shop, near):
             assert cur.fetchall() == [("bigint",), ("character varying(20)",)]
     finally:
         conn.close()
+
+
+def test_a_data_statement_is_costed_from_the_rows_the_live_planner_expects(near):
+    (update,) = [s for s in near["timeline"]["statements"] if s["kind"] == "data"]
+    assert update["sql"] == "UPDATE orders SET note = 'migrated' WHERE note IS NULL"
+    assert update["formula"].startswith("3 rows (live planner's estimate) × ")
+    assert update["seconds"] > 0 and update["locks"]["orders"] == "AccessExclusiveLock"

@@ -90,6 +90,10 @@ def test_plan_on_production_then_the_real_upgrade(production, dify, capsys):
     assert _fingerprint(production) == before
     assert checked["throughput"] == calibrated["throughput"]  # the calibration is remembered per server
     first = _check_answer(checked, from_tag)
+    # The runbook's expand/backfill/switch, replayed before the chain, leaves the vendor's
+    # ALTER nothing to rewrite.
+    (verified,) = [s for s in checked["runbook"]["verification"]["statements"] if s["sql"] == first["sql"]]
+    assert (verified["before"], verified["after"]) == ("rewrite", "catalog only")
 
     # The real upgrade, by the app's own migrations, on the production database.
     snapshot = Repository(repo).snapshot(to_tag)

@@ -88,9 +88,10 @@ def preflight(repo: str, from_ref: str | None, to_ref: str, url: str, *, migrati
             out["runbook"] = _runbook(server, out.pop("_pristine"), out, existing, to, to_setup, options) if with_runbook else None
     finally:
         conn.close()
-    drift_tables = {d["table"] for d in out["drift"]}
+    drift_tables = {d["table"] for d in out["drift"] if "table" in d}
     for d in out["drift"]:
-        d["affects_upgrade"] = d["table"] in touched
+        if "table" in d:
+            d["affects_upgrade"] = d["table"] in touched
     out.update({
         "deployed": {"revisions": list(revisions), "version_table": table, "from": source.ref, "from_commit": source.commit, "from_heads": from_heads, "found_by": found_by},
         "to": {"ref": to.ref, "commit": to.commit, "heads": dep.heads_of(to, to_setup)},
@@ -186,17 +187,34 @@ def _throughput(url: str, key: str, do_calibrate: bool, size: float, log):
     return load_calibration(key) or DEFAULT_THROUGHPUT
 
 
+_UPDATE = re.compile(r"^\s*UPDATE\s+(?:ONLY\s+)?(\S+)\s+(?:AS\s+\w+\s+)?SET\s.*?(?:\sWHERE\s(.*))?$", re.I | re.S)
+_DELETE = re.compile(r"^\s*DELETE\s+FROM\s+(?:ONLY\s+)?(\S+)(?:\s+WHERE\s(.*))?$", re.I | re.S)
+
+
 def _planned_rows(conn, sql: str) -> float | None:
-    """Rows the live planner expects a data statement to touch (EXPLAIN runs nothing)."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-            plan = cur.fetchone()[0][0]["Plan"]
-    except psycopg2.Error:
+    """Rows the live planner expects a data statement to touch. EXPLAIN runs nothing, but it
+    needs the statement's privileges, which a read-only role lacks: an UPDATE or DELETE is
+    then asked as the SELECT of the rows it would touch."""
+    for text in (sql, _as_select(sql)):
+        if text is None:
+            continue
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"EXPLAIN (FORMAT JSON) {text}")
+                plan = cur.fetchone()[0][0]["Plan"]
+        except psycopg2.Error:
+            continue
+        while plan.get("Node Type") == "ModifyTable" and plan.get("Plans"):
+            plan = plan["Plans"][0]
+        return float(plan.get("Plan Rows", 0))
+    return None
+
+
+def _as_select(sql: str) -> str | None:
+    match = _UPDATE.match(sql) or _DELETE.match(sql)
+    if match is None or " FROM " in (match[2] or "").upper() and match.re is _UPDATE:
         return None
-    while plan.get("Node Type") == "ModifyTable" and plan.get("Plans"):
-        plan = plan["Plans"][0]
-    return float(plan.get("Plan Rows", 0))
+    return f"SELECT 1 FROM {match[1]}" + (f" WHERE {match[2]}" if match[2] else "")
 
 
 def _blocking(out: dict, drift_tables: set[str]) -> list[dict]:

@@ -25,6 +25,7 @@ def upgrade():
     op.execute("ALTER TABLE users ALTER COLUMN status TYPE user_status USING status::text::user_status")
     op.execute("DROP TYPE user_status_old")
     op.alter_column("orders", "amount", existing_type=sa.Integer(), type_=sa.BigInteger())
+    op.execute("UPDATE orders SET note = 'migrated' WHERE note IS NULL")
 
 
 def downgrade():
