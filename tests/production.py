@@ -178,3 +178,13 @@ def migrate(server: ProductionServer, database: str, repo: str, ref: str) -> Non
     phase = run_phase(snapshot, setup, server.url(database).replace("postgresql://", "postgresql+psycopg2://"), observe=False, options=child_options(dict(setup.settings), 300, None, {}))
     if phase.error is not None:
         raise RuntimeError(f"migrating {database} to {ref}: {phase.error}")
+
+
+def fingerprint(server: ProductionServer, database: str) -> tuple:
+    """What any write would change: rows written per table, the relations' files, the
+    alembic version."""
+    return (
+        server.query(database, "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY 1"),
+        server.query(database, "SELECT relname, relfilenode FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"),
+        server.query(database, "SELECT version_num FROM alembic_version"),
+    )

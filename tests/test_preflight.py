@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 
 from conftest import run_cli
-from production import ProductionServer, migrate
+from production import ProductionServer, fingerprint, migrate
 from modeldiff.plan.live import LiveFacts, ServerFacts, TableFacts
 from modeldiff.plan.estimate import Throughput
 from modeldiff.preflight.run import preflight
@@ -54,21 +54,12 @@ def _database(production, shop, name: str, statements: list[str], ref: str = "v1
     return production.read_only_role(name)
 
 
-def _fingerprint(production, name: str) -> tuple:
-    """What any write would change: row counts per table, the relations' files, the version."""
-    return (
-        production.query(name, "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY 1"),
-        production.query(name, "SELECT relname, relfilenode FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"),
-        production.query(name, "SELECT version_num FROM alembic_version"),
-    )
-
-
 @pytest.fixture(scope="module")
 def near(production, shop):
     url = _database(production, shop, "near", NEAR)
-    before = _fingerprint(production, "near")
+    before = fingerprint(production, "near")
     out = preflight(shop, None, "v2", url)
-    assert _fingerprint(production, "near") == before
+    assert fingerprint(production, "near") == before
     return out
 
 

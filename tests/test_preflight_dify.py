@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from production import ProductionServer, fill_table, migrate
+from production import ProductionServer, fill_table, fingerprint, migrate
 from modeldiff.replay.run import child_options, run_phase
 from modeldiff.replay.setup import find_setup
 from modeldiff.source.repository import Repository
@@ -50,14 +50,6 @@ def production(dify):
         server.stop()
 
 
-def _fingerprint(server) -> tuple:
-    return (
-        server.query("dify", "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY 1"),
-        server.query("dify", "SELECT relname, relfilenode FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"),
-        server.query("dify", "SELECT version_num FROM alembic_version"),
-    )
-
-
 def _plan(repo: str, to_tag: str, url: str, *extra: str) -> dict:
     proc = run_cli("plan", repo, to_tag, "--database-url", url, "--format", "json", *extra)
     assert proc.returncode == 0, proc.stderr
@@ -85,9 +77,9 @@ def test_plan_on_production_then_the_real_upgrade(production, dify, capsys):
     _check_answer(calibrated, from_tag)
 
     # Read-only: a role that cannot write, and nothing in the database changed.
-    before = _fingerprint(production)
+    before = fingerprint(production, "dify")
     checked = _plan(repo, to_tag, production.read_only_role("dify"))
-    assert _fingerprint(production) == before
+    assert fingerprint(production, "dify") == before
     assert checked["throughput"] == calibrated["throughput"]  # the calibration is remembered per server
     first = _check_answer(checked, from_tag)
     # The runbook's expand/backfill/switch, replayed before the chain, leaves the vendor's

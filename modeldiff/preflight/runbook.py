@@ -28,7 +28,7 @@ from ..db.server import EmbeddedPostgres
 from ..replay.cache import copy_database
 from ..replay.run import ROLE, role_url, run_phase
 from ..sqltext import quote
-from .checks import _IDENT, _NAME, _SET_NOT_NULL, _TYPE, _unquote
+from .checks import _SET_NOT_NULL, _TYPE, _unquote
 from .timeline import _CREATE_INDEX
 
 BATCH = 10_000
