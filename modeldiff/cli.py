@@ -600,7 +600,7 @@ def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, 
             checked = _preflight(repo, from_ref, to_ref, database_url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log)
         request = make_request(repo, from_ref or checked["deployed"]["from"], to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
         result = diff(request)
-        return checked, make_plan(result, database_url, pg_version, calibrate and checked is None, calibrate_size, log)
+        return checked, make_plan(result, database_url, pg_version, calibrate and (checked is None or "skipped" in checked), calibrate_size, log)
 
     checked, plan = run_guarded(run)
     if fmt == "json":
@@ -626,22 +626,22 @@ def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, 
 
 
 def _preflight(repo, from_ref, to_ref, url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log):
-    """The pre-flight against the live database, or None (said on stderr) when FROM was
-    given and the app has no alembic migrations to replay."""
-    from .preflight.deployed import DeployedError
+    """The pre-flight against the live database; with FROM given, {"skipped": why} when the
+    app has no alembic migrations or the database no alembic revision (the plan then rests
+    on the models alone, and its output says so first)."""
+    from .preflight.deployed import DeployedError, NotMigrated
     from .preflight.run import preflight
     from .replay.setup import SetupError
 
     try:
         return preflight(repo, from_ref, to_ref, url, migrations_path=migrations_path, settings=dict(parse_setting(s) for s in settings),
                          use_cache=not no_cache, sample=sample, check_timeout=check_timeout, do_calibrate=calibrate, calibrate_size=calibrate_size, log=log)
-    except DeployedError as exc:
-        raise UserError(str(exc)) from None
-    except SetupError as exc:
+    except (SetupError, NotMigrated) as exc:
         if from_ref is None:
             raise UserError(str(exc)) from None
-        log(f"no pre-flight: {exc}")
-        return None
+        return {"skipped": str(exc)}
+    except DeployedError as exc:
+        raise UserError(str(exc)) from None
 
 
 @main.command("hazards")

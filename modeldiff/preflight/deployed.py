@@ -30,6 +30,10 @@ class DeployedError(Exception):
     """The live database's revision cannot be upgraded to TO: one line saying why."""
 
 
+class NotMigrated(DeployedError):
+    """The database has no alembic revision at all (no version table, or an empty one)."""
+
+
 _VERSION_TABLE = re.compile(rb"version_table\s*=\s*['\"]([\w.]+)['\"]")
 _VERSION_SCHEMA = re.compile(rb"version_table_schema\s*=\s*['\"](\w+)['\"]")
 
@@ -48,14 +52,14 @@ def read_revisions(conn, table: str) -> tuple[str, ...]:
     with conn.cursor() as cur:
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified(table),))
         if not cur.fetchone()[0]:
-            raise DeployedError(f"the database has no {table} table: it was never migrated with alembic (or the app keeps its version elsewhere)")
+            raise NotMigrated(f"the database has no {table} table: it was never migrated with alembic (or the app keeps its version elsewhere)")
         try:
             cur.execute(f"SELECT version_num FROM {qualified(table)} ORDER BY 1")
         except psycopg2.Error as exc:
             raise DeployedError(f"reading {table}: {str(exc).strip().splitlines()[0]}") from None
         revisions = tuple(r[0] for r in cur.fetchall())
     if not revisions:
-        raise DeployedError(f"{table} is empty: the database is at no revision")
+        raise NotMigrated(f"{table} is empty: the database is at no revision")
     return revisions
 
 

@@ -19,6 +19,8 @@ def _short(sql: str, width: int = 110) -> str:
 
 
 def lines(out: dict, markdown: bool = False) -> list[str]:
+    if "skipped" in out:
+        return [f"pre-flight not run: {out['skipped']}"]
     dep, to, tl = out["deployed"], out["to"], out["timeline"]
     bullet = "- " if markdown else "  "
     code = (lambda s: f"`{s}`") if markdown else (lambda s: s)

@@ -26,7 +26,7 @@ from ..plan.calibrate import calibrate, load_calibration, save_calibration
 from ..plan.estimate import DEFAULT_THROUGHPUT
 from ..plan.live import connect, read_live_facts
 from ..replay.cache import copy_database
-from ..replay.run import Phase, _base, child_options, ensure_role, report, role_url, run_phase
+from ..replay.run import ROLE, Phase, _base, child_options, ensure_role, report, role_url, run_phase
 from ..replay.setup import SetupError, find_setup
 from ..render.text import describe
 from ..source.repository import Repository
@@ -85,10 +85,10 @@ def preflight(repo: str, from_ref: str | None, to_ref: str, url: str, *, migrati
             throughput = _throughput(url, live.server.key, do_calibrate, calibrate_size, log)
             out["checks"] = run_checks(conn, checks, sample)
             out["timeline"] = timeline(out["chain"]["revisions"], live, throughput, existing, lambda sql: _planned_rows(conn, sql), out["chain"]["transaction"])
-            out["runbook"] = _runbook(server, out.pop("_pristine"), out, existing, to, to_setup, options) if with_runbook else None
+            pristine = out.pop("_pristine")
+            out["runbook"] = _runbook(server, pristine, out, existing, to, to_setup, options) if with_runbook else None
     finally:
         conn.close()
-    drift_tables = {d["table"] for d in out["drift"] if "table" in d}
     for d in out["drift"]:
         if "table" in d:
             d["affects_upgrade"] = d["table"] in touched
@@ -102,7 +102,7 @@ def preflight(repo: str, from_ref: str | None, to_ref: str, url: str, *, migrati
         "sample_percent": sample,
     })
     out["complete"] = out["chain"]["complete"] and not any(c["verdict"] == "not checked" for c in out["checks"])
-    out["blocking"] = _blocking(out, drift_tables)
+    out["blocking"] = _blocking(out)
     return out
 
 
@@ -115,13 +115,13 @@ def _on_copy(server: EmbeddedPostgres, source, to, from_setup, to_setup, dump: s
     else:
         changes, _ = compare_databases(Place(server.sqlalchemy_url(expected)), Place(server.sqlalchemy_url(copy)))
         drift = [_drift(c) for c in changes if c.table not in _BOOKKEEPING]
-    pristine = copy_database(server, copy, "modeldiff_replay")  # for the runbook's verification
+    pristine = copy_database(server, copy, ROLE)  # for the runbook's verification
     chain = run_phase(to, to_setup, role_url(server, copy), observe=True, options=options)
     shaped = report(source, to, from_setup, to_setup, Phase(source.ref, from_setup, {}, 0.0), chain)
     shaped["warnings"] += [{"code": "schema-copy", "message": w, "ref": "live"} for w in warnings]
     reference = None
     if chain.error is not None and base.error is None:  # the same chain on FROM's own schema
-        clean = copy_database(server, expected, "modeldiff_replay")
+        clean = copy_database(server, expected, ROLE)
         reference = run_phase(to, to_setup, role_url(server, clean), observe=False, options=options).error
     return {
         "drift": drift,
@@ -217,7 +217,7 @@ def _as_select(sql: str) -> str | None:
     return f"SELECT 1 FROM {match[1]}" + (f" WHERE {match[2]}" if match[2] else "")
 
 
-def _blocking(out: dict, drift_tables: set[str]) -> list[dict]:
+def _blocking(out: dict) -> list[dict]:
     found = []
     error = out["chain"].get("error")
     if error is not None:
