@@ -679,25 +679,32 @@ def _pg_version(ctx, param, value):
 
 @main.command("plan")
 @click.argument("repo")
-@click.argument("from_ref", metavar="FROM")
-@click.argument("to_ref", metavar="TO")
+@click.argument("refs", nargs=-1, metavar="[FROM] TO")
 @common_options
-@click.option("--database-url", help="The database to upgrade (read-only: sizes, settings, version), for estimates. Also $MODELDIFF_DATABASE_URL.")
+@click.option("--database-url", help="The database to upgrade (read-only: its revision, schema, sizes, settings; data pre-checks are read-only counts). Also $MODELDIFF_DATABASE_URL. With it, FROM may be omitted: the deployed revision decides.")
 @click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on (e.g. 10, 12.4); default: the live server's, else 16.")
 @click.option("--calibrate", is_flag=True, help="Measure the server's rewrite/scan/index speed first. WRITES: creates and drops a scratch schema with a table of --calibrate-size MB. Remembered per server.")
 @click.option("--calibrate-size", type=click.FloatRange(min=1), default=256, show_default=True, help="Size in MB of the calibration table.")
+@click.option("--sample", type=click.FloatRange(min=0.0001, max=100), help="Data pre-checks read this percent of each table (TABLESAMPLE SYSTEM) instead of all of it.")
+@click.option("--check-timeout", default="60s", show_default=True, help="Statement timeout of each read-only query on the live database (data pre-checks).")
+@click.option("--migrations", "migrations_path", help="The app's alembic directory (with env.py) or versions directory, for the replay and the pre-flight (default: found from alembic.ini, Flask-Migrate or a preset).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 @click.option("--explain", metavar="CODE", expose_value=False, is_eager=True, callback=_explain_callback, help="Print the documentation of a hazard code and exit.")
 @click.option("--from-models", is_flag=True, help="Plan the models diff, not the statements the app's own migrations run.")
-@click.option("--migrations", help="The app's alembic directory (with env.py) or versions directory (default: found from alembic.ini, Flask-Migrate or a preset).")
-def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, fmt, output, from_models, migrations):
+def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, sample, check_timeout, migrations_path, fmt, output, from_models):
     """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long.
 
     When the app has alembic migrations from FROM to TO, the steps are the statements they
     run (replayed on a scratch PostgreSQL, each with the locks and rewrites observed), and
-    the models diff is drift; --from-models plans the models diff instead."""
-    request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
+    the models diff is drift; --from-models plans the models diff instead. With
+    --database-url: a pre-flight on that database first (deployed revision, drift, the
+    upgrade replayed on a copy of its schema, data pre-checks, a cost timeline)."""
+    if len(refs) not in (1, 2):
+        raise UserError("plan needs [FROM] TO (FROM may be omitted only with --database-url)")
+    if len(refs) == 1 and not database_url:
+        raise UserError("plan without FROM needs --database-url (the deployed revision decides FROM)")
+    from_ref, to_ref = (None, refs[0]) if len(refs) == 1 else refs
     if calibrate and not database_url:
         raise UserError("--calibrate needs --database-url (the server to measure)")
     log = lambda message: _option("quiet") or click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
@@ -707,29 +714,66 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         from .plan import make_plan
         from .replay.setup import SetupError
 
+        checked = None
+        if database_url:
+            checked = _preflight(repo, from_ref, to_ref, database_url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log)
+        request = make_request(repo, from_ref or checked["deployed"]["from"], to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
         try:
-            result, replayed = plan_inputs(request, from_models, migrations)
+            result, replayed = plan_inputs(request, from_models, migrations_path)
         except SetupError as exc:
             raise UserError(str(exc)) from None
-        return make_plan(result, database_url, pg_version, calibrate, calibrate_size, log, replay=replayed)
+        return checked, make_plan(result, database_url, pg_version, calibrate and (checked is None or "skipped" in checked), calibrate_size, log, replay=replayed)
 
-    plan = run_guarded(run)
+    checked, plan = run_guarded(run)
     failed = plan.replay is not None and not plan.replay.complete
     if failed and output and output != "-":
         output = None  # no partial file: the incomplete answer goes to stdout
     from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
 
     if fmt == "json":
-        write_output(render_plan_json(plan), output)
+        data = json.loads(render_plan_json(plan))
+        if checked is not None:
+            data["preflight"] = checked
+        write_output(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", output)
     elif fmt == "markdown":
-        write_output(render_plan_markdown(plan), output)
+        from .preflight.render import render_markdown
+
+        write_output((render_markdown(checked) + "\n" if checked else "") + render_plan_markdown(plan), output)
     else:
-        write_output(render_plan_text(plan), output, markup=True)
+        from .preflight.render import render_text
+        from .render.console import plain
+
+        if checked is None:
+            write_output(render_plan_text(plan), output, markup=True)
+        elif output and output != "-":
+            write_output(render_text(checked) + "\n" + plain(render_plan_text(plan)), output)
+        else:
+            write_output(render_text(checked) + "\n", None)
+            write_output(render_plan_text(plan), None, markup=True)
     if failed:
         click.echo(f"modeldiff: error: {plan.replay.error} (--keep-going: exit 0 with this partial plan; --from-models: plan the models diff instead)", err=True)
         if not keep_going:
             sys.exit(2)
     refuse_incomplete([plan.result], keep_going)
+
+
+def _preflight(repo, from_ref, to_ref, url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log):
+    """The pre-flight against the live database; with FROM given, {"skipped": why} when the
+    app has no alembic migrations or the database no alembic revision (the plan then rests
+    on the models alone, and its output says so first)."""
+    from .preflight.deployed import DeployedError, NotMigrated
+    from .preflight.run import preflight
+    from .replay.setup import SetupError
+
+    try:
+        return preflight(repo, from_ref, to_ref, url, migrations_path=migrations_path, settings=dict(parse_setting(s) for s in settings),
+                         use_cache=not no_cache, sample=sample, check_timeout=check_timeout, do_calibrate=calibrate, calibrate_size=calibrate_size, log=log)
+    except (SetupError, NotMigrated) as exc:
+        if from_ref is None:
+            raise UserError(str(exc)) from None
+        return {"skipped": str(exc)}
+    except DeployedError as exc:
+        raise UserError(str(exc)) from None
 
 
 @main.command("hazards")
