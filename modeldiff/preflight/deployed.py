@@ -84,16 +84,16 @@ def check_upgradable(repository: Repository, to: Snapshot, setup: AlembicSetup, 
 
 
 def _where_defined(repository: Repository, to: Snapshot, setup: AlembicSetup, revision: str) -> str:
-    commits = repository.git.log("--all", "--format=%H", "-S", revision, "--", *setup.versions).split()
+    commits = repository.git("log", "--all", "--format=%H", "-S", revision, "--", *setup.versions).split()
     if not commits:
         return f"which no commit of this repository defines (a hand-made or foreign revision)"
     added = commits[-1]
     try:
-        repository.git.merge_base("--is-ancestor", to.commit, added)
+        repository.git("merge-base", "--is-ancestor", to.commit, added)
         newer = True
     except Exception:  # noqa: BLE001 - git's exit 1: not an ancestor
         newer = False
-    tags = [t for t in repository.git.tag("--contains", added).split() if t]
+    tags = [t for t in repository.git("tag", "--contains", added).split() if t]
     named = f" (in {min(tags, key=version_key)})" if tags else ""
     if newer:
         return f"which is newer than {to.ref}{named}: that would be a downgrade"
@@ -104,7 +104,7 @@ def infer_from(repository: Repository, to: Snapshot, setup_of, revisions: tuple[
     """The newest tag reachable from TO whose heads are exactly `revisions`, else None.
     `setup_of(snapshot)` finds the migrations at a ref."""
     wanted = sorted(revisions)
-    tags = [t for t in repository.git.tag("--merged", to.commit).split() if t]
+    tags = [t for t in repository.git("tag", "--merged", to.commit).split() if t]
     for tag in sorted(tags, key=version_key, reverse=True)[:MAX_TAGS_TRIED]:
         snapshot = repository.snapshot(tag)
         setup = setup_of(snapshot)
