@@ -41,6 +41,7 @@ class DiffRequest:
     use_cache: bool = True
     metadata: tuple[str, ...] = ()  # --metadata NAME: only these MetaData objects
     env: dict = field(default_factory=dict)  # --env K=V: environment variables model code sees
+    presets: tuple = ()  # the project's own layout presets ([tool.modeldiff.presets]), before the built-in ones
     runtime: str | None = None  # --runtime: "auto" (each ref's own pins), "bundled" (modeldiff's, warning where it differs), None (bundled, silently)
 
 
@@ -68,7 +69,7 @@ class Session:
         request = self.request
         if request.models is None and not all(snapshot.exists(p) for p in split_models(self.layout.models_path)):
             try:
-                return resolve_layout(snapshot, None, request.import_root, request.settings, request.use_presets)
+                return resolve_layout(snapshot, None, request.import_root, request.settings, request.use_presets, request.presets)
             except LayoutError:
                 pass
         return self.layout
@@ -106,7 +107,7 @@ class Session:
 def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[Snapshot]]:
     repository = Repository(request.repo)
     snapshots = [repository.snapshot(ref) for ref in refs]
-    layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
+    layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets, request.presets)
     return Session(request, repository, layout, Cache(enabled=request.use_cache)), snapshots
 
 
