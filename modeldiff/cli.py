@@ -1,7 +1,9 @@
 """Stage 6, cli: `modeldiff diff REPO FROM TO` and friends.
 
-Exit codes follow `git diff --exit-code`: 0 success, 1 changes found (only with
---exit-code), 2 error. Every error is one line on stderr naming what and where.
+Exit codes: 0 success, 1 the gate tripped (`--fail-on`; `--exit-code`: any change, like
+`git diff --exit-code`), 2 error (or a partial answer under a gate), 130 interrupted. Every
+error is one line on stderr naming what and where. Configuration, checkout defaults, gates
+and the CI formats live in modeldiff/ci/.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import signal
 import sys
 import traceback
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from . import __version__, settings
 from .render import SQL_DIALECTS
-from .source.repository import SourceError, is_remote
+from .source.repository import WORKTREE, SourceError, is_remote
+from .ci.options import ConfiguredCommand, UserError, current_config, fail_on_option, pair_arguments, report_option, resolve_pair
+from .ci.gate import parse_fail_on
+from .ci.run import CI_FORMATS, GatedRun
 
 # Everything else is imported by the command that needs it: `--help`, `--version` and a
 # diff served from the cache stay clear of SQLAlchemy, alembic, GitPython and the loader.
@@ -37,13 +44,6 @@ EXPECTED_ERRORS = {
 
 def expected_errors() -> tuple[type, ...]:
     return tuple(getattr(sys.modules[module], name) for module, names in EXPECTED_ERRORS.items() if module in sys.modules for name in names)
-
-
-class UserError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"modeldiff: error: {self.message}", err=True)
 
 
 def parse_setting(text: str) -> tuple[str, object]:
@@ -171,6 +171,15 @@ def common_options(func):
         meta["modeldiff.metadata"] = kwargs.pop("metadata", ())
         meta["modeldiff.env"] = kwargs.pop("env", ())
         meta["modeldiff.runtime"] = kwargs.pop("runtime", None)
+        if "from_ref" in kwargs and kwargs.get("database_url") and kwargs["to_ref"] is None:
+            # plan REPO [TO] --database-url: FROM is the revision the database runs
+            to_ref = kwargs["from_ref"] or WORKTREE
+            if not is_remote(kwargs["repo"] or ""):
+                kwargs["repo"] = resolve_pair(click.get_current_context(), kwargs["repo"], "HEAD", None).repo
+            kwargs.update(from_ref=None, to_ref=to_ref)
+        elif "from_ref" in kwargs:  # the checkout defaults: REPO, FROM, TO may be left out
+            pair = resolve_pair(click.get_current_context(), kwargs["repo"], kwargs["from_ref"], kwargs["to_ref"])
+            kwargs.update(repo=pair.repo, from_ref=pair.from_ref, to_ref=pair.to_ref)
         if is_remote(kwargs.get("repo") or ""):
             fetch_with_progress(kwargs["repo"])
         return func(*args, **kwargs)
@@ -211,6 +220,7 @@ def make_request(repo, from_ref, to_ref, models, import_root, settings, no_prese
         metadata=tuple(metadata),
         env=dict(parse_env(e) for e in env),
         runtime=meta.get("modeldiff.runtime"),
+        presets=current_config().presets,
     )
 
 
@@ -255,10 +265,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-@main.command("diff")
-@click.argument("repo")
-@click.argument("from_ref", metavar="FROM")
-@click.argument("to_ref", metavar="TO")
+@main.command("diff", cls=ConfiguredCommand)
+@pair_arguments
 @common_options
 @click.option(
     "--dialect",
@@ -267,12 +275,18 @@ def quiet_libraries() -> None:
     show_default=True,
     help="SQL dialect of --format sql (the comparison itself always runs on PostgreSQL).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sql"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sql", *CI_FORMATS]), default="text", show_default=True, help="github: workflow annotations; sarif: SARIF 2.1.0; summary: Markdown for a pull-request comment.")
 @click.option("--downgrade", is_flag=True, help="With --format sql: the SQL back from TO to FROM.")
 @click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
-@click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (like git diff --exit-code).")
-def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, dialect, fmt, downgrade, output, exit_code):
-    """Schema changes between two refs (tag, branch, commit or WORKTREE) of REPO."""
+@report_option
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes (like git diff --exit-code; the same as --fail-on any).")
+@fail_on_option
+def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, dialect, fmt, downgrade, output, report, exit_code, fail_on):
+    """Schema changes between two refs (tag, branch, commit or WORKTREE) of REPO.
+
+    In a checkout, with no REPO, FROM or TO: the merge-base of HEAD with the default
+    branch against the work tree (REPO alone: the same in REPO; REPO FROM: FROM against
+    the work tree)."""
     request = make_request(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
     if fmt != "sql" and (dialect != "postgresql" or downgrade):
         raise UserError("--dialect and --downgrade apply to --format sql only")
@@ -299,15 +313,24 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
 
     result = run_guarded(lambda: diff(request))
     hazards = annotate(result.changes)  # from the schema alone, for an assumed recent PostgreSQL
+    gated = GatedRun(request, result, [list(h) for h in hazards], fmt, report, guard=run_guarded)
     if fmt == "json":
         from .render.json import render_json
 
-        write_output(render_json(result, hazards), output)
+        write_output(render_json(result, gated.kept, gated.sites), output)
+    elif fmt in CI_FORMATS:
+        write_output(gated.render(fmt, fail_on, "diff"), output)
     else:
         from .render.text import render_text
 
-        write_output(render_text(result, hazards), output, markup=True)
-    exit_for(result, exit_code, keep_going)
+        write_output(render_text(result, gated.kept), output, markup=True)
+    if report:
+        from .render.console import plain
+        from .render.text import render_text
+
+        write_output(plain(render_text(result, gated.kept)), report)
+    refuse_incomplete([result], keep_going)  # tables PostgreSQL did not create: exit 2 unless --keep-going
+    gated.finish(fail_on or (parse_fail_on("any") if exit_code else None))
 
 
 def exit_for(result, exit_code: bool, keep_going: bool = True) -> None:
@@ -449,7 +472,7 @@ def online_options(func):
     return func
 
 
-@main.command("revision")
+@main.command("revision", cls=ConfiguredCommand)
 @click.argument("repo")
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
@@ -559,7 +582,7 @@ def _covered_note(left, request, changes: int) -> None:
         click.echo(f"{head}; the draft is only what they leave undone: {left_over} difference{'s' * (left_over != 1)} between the schema they produce and {request.to_ref}'s models ({len(replay.models_only)} only in the models, {len(replay.migrations_only)} only in the migrations); --from-models drafts the whole diff ({changes} changes)", err=True)
 
 
-@main.command("verify")
+@main.command("verify", cls=ConfiguredCommand)
 @click.argument("repo")
 @click.argument("from_ref", metavar="FROM")
 @click.argument("to_ref", metavar="TO")
@@ -600,7 +623,7 @@ def verify_command(repo, from_ref, to_ref, models, import_root, settings, no_pre
 
 
 
-@main.command("history")
+@main.command("history", cls=ConfiguredCommand)
 @click.argument("repo")
 @click.argument("refs", nargs=-1)
 @click.option("--tags", "patterns", multiple=True, metavar="GLOB", help="Tags matching these patterns, sorted by version (repeatable; several globs may follow one --tags).")
@@ -677,9 +700,8 @@ def _pg_version(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-@main.command("plan")
-@click.argument("repo")
-@click.argument("refs", nargs=-1, metavar="[FROM] TO")
+@main.command("plan", cls=ConfiguredCommand)
+@pair_arguments
 @common_options
 @click.option("--database-url", help="The database to upgrade (read-only: its revision, schema, sizes, settings; data pre-checks are read-only counts). Also $MODELDIFF_DATABASE_URL. With it, FROM may be omitted: the deployed revision decides.")
 @click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on (e.g. 10, 12.4); default: the live server's, else 16.")
@@ -688,23 +710,22 @@ def _pg_version(ctx, param, value):
 @click.option("--sample", type=click.FloatRange(min=0.0001, max=100), help="Data pre-checks read this percent of each table (TABLESAMPLE SYSTEM) instead of all of it.")
 @click.option("--check-timeout", default="60s", show_default=True, help="Statement timeout of each read-only query on the live database (data pre-checks).")
 @click.option("--migrations", "migrations_path", help="The app's alembic directory (with env.py) or versions directory, for the replay and the pre-flight (default: found from alembic.ini, Flask-Migrate or a preset).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", *CI_FORMATS]), default="text", show_default=True, help="github: workflow annotations; sarif: SARIF 2.1.0; summary: Markdown for a pull-request comment (--report: the full runbook).")
 @click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
+@report_option
+@fail_on_option
 @click.option("--explain", metavar="CODE", expose_value=False, is_eager=True, callback=_explain_callback, help="Print the documentation of a hazard code and exit.")
 @click.option("--from-models", is_flag=True, help="Plan the models diff, not the statements the app's own migrations run.")
-def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, sample, check_timeout, migrations_path, fmt, output, from_models):
+def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache, database_url, pg_version, calibrate, calibrate_size, sample, check_timeout, migrations_path, fmt, output, report, fail_on, from_models):
     """What upgrading REPO from FROM to TO will lock, rewrite or break, and for how long.
 
     When the app has alembic migrations from FROM to TO, the steps are the statements they
     run (replayed on a scratch PostgreSQL, each with the locks and rewrites observed), and
     the models diff is drift; --from-models plans the models diff instead. With
-    --database-url: a pre-flight on that database first (deployed revision, drift, the
-    upgrade replayed on a copy of its schema, data pre-checks, a cost timeline)."""
-    if len(refs) not in (1, 2):
-        raise UserError("plan needs [FROM] TO (FROM may be omitted only with --database-url)")
-    if len(refs) == 1 and not database_url:
-        raise UserError("plan without FROM needs --database-url (the deployed revision decides FROM)")
-    from_ref, to_ref = (None, refs[0]) if len(refs) == 1 else refs
+    --database-url: `plan REPO [FROM] TO`, a pre-flight on that database first (deployed
+    revision, drift, the upgrade replayed on a copy of its schema, data pre-checks, a cost
+    timeline); FROM left out: the database's revision decides. Without it, REPO, FROM and
+    TO may be left out as for `diff`."""
     if calibrate and not database_url:
         raise UserError("--calibrate needs --database-url (the server to measure)")
     log = lambda message: _option("quiet") or click.echo(f"modeldiff: {message}", err=True)  # noqa: E731
@@ -722,16 +743,21 @@ def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, 
             result, replayed = plan_inputs(request, from_models, migrations_path)
         except SetupError as exc:
             raise UserError(str(exc)) from None
-        return checked, make_plan(result, database_url, pg_version, calibrate and (checked is None or "skipped" in checked), calibrate_size, log, replay=replayed)
+        return checked, request, make_plan(result, database_url, pg_version, calibrate and (checked is None or "skipped" in checked), calibrate_size, log, replay=replayed)
 
-    checked, plan = run_guarded(run)
+    checked, request, plan = run_guarded(run)
     failed = plan.replay is not None and not plan.replay.complete
     if failed and output and output != "-":
         output = None  # no partial file: the incomplete answer goes to stdout
     from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
 
+    changes = [step.change for step in plan.steps]
+    gated = GatedRun(request, plan.result, [list(step.hazards) for step in plan.steps], fmt, report, changes, guard=run_guarded)
+    if gated.ignored:  # the plan shows what the project accepted as a note, not as a hazard
+        steps = [replace(step, hazards=kept) for step, kept in zip(plan.steps, gated.kept)]
+        plan = replace(plan, steps=steps, notes=(*plan.notes, *(f"ignored by the configuration: {line}" for line in gated.ignored)))
     if fmt == "json":
-        data = json.loads(render_plan_json(plan))
+        data = json.loads(render_plan_json(plan, gated.step_sites))
         if checked is not None:
             data["preflight"] = checked
         write_output(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", output)
@@ -739,6 +765,8 @@ def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, 
         from .preflight.render import render_markdown
 
         write_output((render_markdown(checked) + "\n" if checked else "") + render_plan_markdown(plan), output)
+    elif fmt in CI_FORMATS:
+        write_output(gated.render(fmt, fail_on, "plan"), output)
     else:
         from .preflight.render import render_text
         from .render.console import plain
@@ -750,11 +778,14 @@ def plan_command(repo, refs, models, import_root, settings, no_preset, timeout, 
         else:
             write_output(render_text(checked) + "\n", None)
             write_output(render_plan_text(plan), None, markup=True)
+    if report:
+        write_output(render_plan_markdown(plan), report)
     if failed:
         click.echo(f"modeldiff: error: {plan.replay.error} (--keep-going: exit 0 with this partial plan; --from-models: plan the models diff instead)", err=True)
         if not keep_going:
             sys.exit(2)
     refuse_incomplete([plan.result], keep_going)
+    gated.finish(fail_on)
 
 
 def _preflight(repo, from_ref, to_ref, url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log):
@@ -793,6 +824,20 @@ def hazards_command(codes):
         click.echo(("\n" if i else "") + text, nl=False)
 
 
+@main.command("config", cls=ConfiguredCommand)
+@pair_arguments
+@common_options
+@fail_on_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def config_command(repo, from_ref, to_ref, fmt, **options):
+    """The configuration a `diff` or `plan` with these arguments would use: the repository
+    and refs, and each option's value with where it came from (command line, environment,
+    the repository's [tool.modeldiff] at TO, or the default)."""
+    from .ci.options import describe
+
+    click.echo(describe(click.get_current_context(), fmt), nl=False)
+
+
 @main.command("layouts")
 def layouts_command():
     """Show the built-in layout presets and how each is recognised."""
@@ -805,23 +850,27 @@ def layouts_command():
             click.echo(f"  alembic migrations: {preset.migrations_path}")
 
 
-@main.command("migrations")
-@click.argument("repo")
-@click.argument("from_ref", metavar="FROM")
-@click.argument("to_ref", metavar="TO")
+@main.command("migrations", cls=ConfiguredCommand)
+@pair_arguments
 @click.option("--migrations", "migrations_path", help="The app's alembic directory (with env.py) or versions directory (default: found from alembic.ini, Flask-Migrate or a preset).")
 @click.option("--set", "settings", multiple=True, metavar="K=V", help="A config value the scripts read, e.g. configs.dify_config.DB_TYPE=postgresql.")
 @click.option("--env", "env", multiple=True, metavar="K=V", help="An environment variable the scripts may read; repeatable.")
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds each replay phase may take.")
 @click.option("--python", "python", help="Interpreter to run the scripts with (needs SQLAlchemy and alembic).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", *CI_FORMATS]), default="text", show_default=True, help="github, sarif, summary: as for `diff`, at the migration's line.")
 @click.option("--keep-going", is_flag=True, help="Exit 0 even when a revision fails (the failure is still reported).")
 @click.option("--no-cache", is_flag=True, help="Replay FROM's migrations from base even if an earlier run kept its schema.")
 @click.option("--no-drift", is_flag=True, help="Do not compare TO's models with the schema its migrations produce.")
 @click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
-def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, output):
+@report_option
+@fail_on_option
+def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, output, report, fail_on):
     """Replay the app's own alembic migrations from FROM to TO on a scratch PostgreSQL and
-    show every statement they run, with the locks it holds and the tables it rewrites."""
+    show every statement they run, with the locks it holds and the tables it rewrites.
+
+    REPO, FROM and TO may be left out as for `diff`."""
+    pair = resolve_pair(click.get_current_context(), repo, from_ref, to_ref)
+    repo, from_ref, to_ref = pair.repo, pair.from_ref, pair.to_ref
     from .replay.render import render_markdown as replay_markdown, render_text as replay_text
     from .replay.run import migrations
     from .replay.setup import SetupError
@@ -832,16 +881,26 @@ def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, t
         except SetupError as exc:
             raise UserError(str(exc)) from None
 
-    report = run_guarded(action)
-    text = json.dumps(report, indent=2, sort_keys=True) + "\n" if fmt == "json" else (replay_markdown if fmt == "markdown" else replay_text)(report)
-    if report["error"] is not None and output and output != "-":
+    replayed = run_guarded(action)
+    from .ci.run import render_replay_ci
+
+    if fmt in CI_FORMATS:
+        text = render_replay_ci(fmt, replayed, fail_on, report)
+    else:
+        text = json.dumps(replayed, indent=2, sort_keys=True) + "\n" if fmt == "json" else (replay_markdown if fmt == "markdown" else replay_text)(replayed)
+    if replayed["error"] is not None and output and output != "-":
         output = None  # no partial file: the incomplete answer goes to stdout
     write_output(text, output)
-    if report["error"] is not None:
-        error = report["error"]
+    if report:
+        write_output(replay_markdown(replayed), report)
+    if replayed["error"] is not None:
+        error = replayed["error"]
         click.echo(f"modeldiff: error: {error.get('revision') or error['ref']}: {error.get('location') or '?'}: {error['message']}", err=True)
         if not keep_going:
             sys.exit(2)
+    from .ci.run import replay_gate
+
+    replay_gate(replayed, fail_on)
 
 
 def run() -> None:

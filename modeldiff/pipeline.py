@@ -132,6 +132,7 @@ class DiffRequest:
     use_cache: bool = True
     metadata: tuple[str, ...] = ()  # --metadata NAME: only these MetaData objects
     env: dict = field(default_factory=dict)  # --env K=V: environment variables model code sees
+    presets: tuple = ()  # the project's own layout presets ([tool.modeldiff.presets]), before the built-in ones
     runtime: str | None = None  # --runtime: "auto" (each ref's own pins), "bundled" (modeldiff's, warning where it differs), None (bundled, silently)
 
 
@@ -169,7 +170,7 @@ class Session:
         with self._layouts_lock:
             if key not in self._layouts:
                 try:
-                    self._layouts[key] = resolve_layout(snapshot, None, request.import_root, request.settings, request.use_presets)
+                    self._layouts[key] = resolve_layout(snapshot, None, request.import_root, request.settings, request.use_presets, request.presets)
                 except LayoutError:
                     self._layouts[key] = self.layout
             return self._layouts[key]
@@ -209,7 +210,7 @@ def open_session(request: DiffRequest, refs: list[str]) -> tuple[Session, list[S
         repository = Repository(request.repo)
         snapshots = repository.snapshots(refs)
     with span("layout", snapshots[-1].ref):
-        layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets)
+        layout = resolve_layout(snapshots[-1], request.models, request.import_root, request.settings, request.use_presets, request.presets)
     return Session(request, repository, layout, Cache(enabled=request.use_cache), snapshots=tuple(snapshots)), snapshots
 
 

