@@ -17,7 +17,6 @@ import sys
 import traceback
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -751,8 +750,11 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
         output = None  # no partial file: the incomplete answer goes to stdout
     from .render.plan import render_plan_json, render_plan_markdown, render_plan_text
 
-    changes = [step.change for step in plan.steps]
-    gated = GatedRun(request, plan.result, [list(step.hazards) for step in plan.steps], fmt, report, changes, guard=run_guarded)
+    if plan.replay is not None:  # steps are the statements of the app's migrations
+        gated = GatedRun(request, plan.result, None, fmt, report, guard=run_guarded, replayed_steps=plan.steps)
+    else:
+        changes = [step.change for step in plan.steps]
+        gated = GatedRun(request, plan.result, [list(step.hazards) for step in plan.steps], fmt, report, changes, guard=run_guarded)
     if gated.ignored:  # the plan shows what the project accepted as a note, not as a hazard
         steps = [replace(step, hazards=kept) for step, kept in zip(plan.steps, gated.kept)]
         plan = replace(plan, steps=steps, notes=(*plan.notes, *(f"ignored by the configuration: {line}" for line in gated.ignored)))

@@ -125,6 +125,28 @@ def replay_findings(report: dict, rules=()) -> list[Finding]:
     return sorted(out, key=Finding.sort_key)
 
 
+def replayed_step_findings(steps, rules=()) -> tuple[list[Finding], list[tuple], list[str]]:
+    """A replayed plan's steps (statements of the app's migrations): one finding per hazard at
+    the statement's file:line; the hazards kept per step; what the configuration ignored."""
+    findings, kept, left_out = [], [], []
+    for step in steps:
+        statement = step.statement
+        tables = list(statement.tables) or [None]
+        sql = " ".join(statement.sql.split())
+        keep = []
+        for hazard in step.hazards:
+            subjects = [step.changes[0]] if step.changes else [_Table(t) for t in tables]
+            reason = next((r for subject in subjects if (r := _ignored(rules, hazard.code, subject))), None)
+            what = f"{statement.revision}: {sql[:120]}{'...' if len(sql) > 120 else ''}: {hazard.title} ({hazard.reason})"
+            findings.append(Finding(hazard.code, f"{hazard.code} {what}", statement.location, tables[0], None, reason, what))
+            if reason is None:
+                keep.append(hazard)
+            else:
+                left_out.append(f"{hazard.code} on {tables[0]}: {reason}")
+        kept.append(tuple(keep))
+    return sorted(findings, key=Finding.sort_key), kept, sorted(set(left_out))
+
+
 def ignored_hazards(hazards, changes, rules):
     """`hazards` without those the configuration ignores, and what was left out."""
     kept, left_out = [], []

@@ -92,14 +92,19 @@ class GatedRun:
     """A diff's or plan's findings (with where each change is defined, when the format
     shows it) and what the configuration ignores, for the output and the gate."""
 
-    def __init__(self, request, result, hazards, fmt: str, report: str | None = None, changes=None, guard=lambda action: action()) -> None:
-        from .gate import ignored_hazards
+    def __init__(self, request, result, hazards, fmt: str, report: str | None = None, changes=None, guard=lambda action: action(), replayed_steps=None) -> None:
+        from .gate import ignored_hazards, replayed_step_findings
         from .locate import sites_for
         from .options import current_config
 
         self.result, self.report = result, report
-        changes = result.changes if changes is None else changes
         rules = current_config().ignore
+        if replayed_steps is not None:  # a plan of the app's own migrations: at their lines
+            self.sites = [{} for _ in result.changes]
+            self.step_sites = [{} for _ in replayed_steps]
+            self.findings, self.kept, self.ignored = replayed_step_findings(replayed_steps, rules)
+            return
+        changes = result.changes if changes is None else changes
         by_change = {}
         if fmt in ("json", *CI_FORMATS):
             by_change = {id(c): s for c, s in zip(result.changes, guard(lambda: sites_for(request, result)))}
