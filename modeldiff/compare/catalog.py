@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from alembic.operations import ops
-
 from ..sqltext import in_schema_of, literal, qualified, quote
 from ..values import Change
 
@@ -249,10 +247,11 @@ def reconcile(old_conn, old: Catalog, new: Catalog, changes: list[Change], upgra
     changes dropped (their operations too), alembic's remove + add of one foreign key or a
     modify_type that only changes the collation told as what they are, and what alembic
     does not compare added, each with its operation (CatalogOp) in `upgrade_ops`."""
+    from .catalog_ops import add_op, drop_default_op, drop_ops
     retyped = {(c.table, c.column) for c in changes if c.kind == "modify_type"}  # the old default is cast anew
     same = [c for c in changes if (c.table, c.column) not in retyped and _same_default(old_conn, c)]
     for change in same:
-        _drop_default_op(upgrade_ops, change)
+        drop_default_op(upgrade_ops, change)
     changes = [c for c in changes if c not in same]
     found = [f for f in catalog_changes(old, new, changes) if not _same_reparsed(old_conn, f)]
     by_key = {(c.kind, c.table, c.name or c.column): c for c in changes}
@@ -261,11 +260,11 @@ def reconcile(old_conn, old: Catalog, new: Catalog, changes: list[Change], upgra
         key = (change.table, change.name)
         if change.kind in ("add_index", "remove_index") and key in old.indexes and key in new.indexes:
             if old.indexes[key][0] == new.indexes[key][0]:
-                _drop_ops(upgrade_ops, change)  # alembic cannot reflect it (an expression with DESC): unchanged
+                drop_ops(upgrade_ops, change)  # alembic cannot reflect it (an expression with DESC): unchanged
                 continue
             found = [f for f in found if not (f.kind == "modify_index" and (f.table, f.name) == key)]
         if change.kind in ("add_fk", "remove_fk") and any(f.kind == "modify_fk" and (f.table, f.name) == key for f in found):
-            _drop_ops(upgrade_ops, change)
+            drop_ops(upgrade_ops, change)
             continue
         if change.kind in ("add_constraint", "remove_constraint"):
             found = [f for f in found if not (f.kind == change.kind and (f.table, f.name) == key)]
@@ -281,7 +280,7 @@ def reconcile(old_conn, old: Catalog, new: Catalog, changes: list[Change], upgra
             out.append(change)  # alembic's operation does it
             continue
         out.append(change)
-        _add_op(upgrade_ops, change)
+        add_op(upgrade_ops, change)
     return out
 
 
@@ -342,59 +341,6 @@ def _same_reparsed(conn, change: Change) -> bool:
         return False
     finally:
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT reparse")
-
-
-def _drop_ops(upgrade_ops, change: Change) -> None:
-    """Remove alembic's operation for `change` (an index or foreign key it reported)."""
-    kinds = {"add_index": ops.CreateIndexOp, "remove_index": ops.DropIndexOp, "add_fk": ops.CreateForeignKeyOp, "remove_fk": ops.DropConstraintOp}
-    for container in upgrade_ops.ops:
-        if isinstance(container, ops.ModifyTableOps):
-            container.ops = [
-                op for op in container.ops
-                if not (isinstance(op, kinds[change.kind]) and (getattr(op, "index_name", None) or getattr(op, "constraint_name", None)) == change.name)
-            ]
-    upgrade_ops.ops = [op for op in upgrade_ops.ops if not (isinstance(op, ops.ModifyTableOps) and not op.ops)]
-
-
-def _tables_ops(upgrade_ops, table: str):
-    for container in upgrade_ops.ops:
-        if isinstance(container, ops.ModifyTableOps) and (f"{container.schema}.{container.table_name}" if container.schema else container.table_name) == table:
-            yield container
-
-
-def _drop_default_op(upgrade_ops, change: Change) -> None:
-    """Alembic's SET DEFAULT for a default that is only spelled differently: dropped."""
-    for container in _tables_ops(upgrade_ops, change.table):
-        for op in list(container.ops):
-            if isinstance(op, ops.AlterColumnOp) and op.column_name == change.column:
-                op.modify_server_default = False
-                if op.modify_type is None and op.modify_nullable is None and op.modify_comment is False and op.modify_name is None:
-                    container.ops.remove(op)
-    upgrade_ops.ops = [op for op in upgrade_ops.ops if not (isinstance(op, ops.ModifyTableOps) and not op.ops)]
-
-
-def _add_op(upgrade_ops, change: Change) -> None:
-    """Sequences are created first and dropped last; everything else after alembic's
-    operations (a constraint may use a column alembic adds)."""
-    op = CatalogOp(change.kind, statements(change), statements(change, reverse=True))
-    if change.kind == "add_sequence":
-        upgrade_ops.ops.insert(0, op)
-    else:
-        upgrade_ops.ops.append(op)
-
-
-class CatalogOp(ops.MigrateOperation):
-    """A change alembic has no operation for, as the SQL that makes it and undoes it
-    (rendered and run by draft/ops.py)."""
-
-    def __init__(self, kind: str, upgrade: list[str], downgrade: list[str]) -> None:
-        self.kind, self.upgrade, self.downgrade = kind, list(upgrade), list(downgrade)
-
-    def reverse(self):
-        return CatalogOp(self.kind, self.downgrade, self.upgrade)
-
-    def to_diff_tuple(self):
-        return (self.kind, tuple(self.upgrade))
 
 
 # --- their SQL --------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from ..compare.schemas import compare_databases
 from ..sqltext import default_text
 from ..sqltext import type_text as type_sql
 from ..load import LoadedSchema
-from ..compare.catalog import CatalogOp
+from ..compare.catalog_ops import CatalogOp
 from .ops import walk_ops, AddPrimaryKeyOp, AlterEnumOp, CastAlterColumnOp, CreateEnumOp, DropEnumOp, DropPrimaryKeyOp, NoteOp
 from ..db.server import EmbeddedPostgres
 from ..values import Change, Diff

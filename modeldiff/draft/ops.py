@@ -13,7 +13,7 @@ from alembic.operations import Operations, ops
 from sqlalchemy.dialects import postgresql
 
 from .. import compat
-from ..compare.catalog import CatalogOp
+from ..compare.catalog_ops import CatalogOp
 from ..sqltext import literal as _literal
 from ..sqltext import quote
 

@@ -177,6 +177,7 @@ class Repository:
             name, commit, *peeled = line.split()
             if name in fulls:  # for-each-ref matches prefixes too (refs/tags/v1/...)
                 found[name] = peeled[0] if peeled else commit
+        found = {name: found[name] for name in fulls if name in found}  # git's own order: tag first
         if len(set(found.values())) > 1:
             candidates = " and ".join(f"{name} ({commit[:10]})" for name, commit in found.items())
             raise SourceError(f"{self.location}: ref {ref!r} is ambiguous: {candidates}; name one in full")
@@ -188,6 +189,8 @@ class Repository:
             out = self.git("rev-parse", *(f"{r}^{{commit}}" for r in commits), check=False).split()
             if len(out) == len(commits) and all(len(c) >= 40 for c in out):
                 resolved = dict(zip(commits, out))
+                for ref in commits:
+                    self._check_unambiguous(ref)
                 return [self.snapshot(r) if r == WORKTREE else Snapshot(self, r, resolved[r]) for r in refs]
         return [self.snapshot(r) for r in refs]
 
