@@ -191,16 +191,19 @@ class Cache:
         return _digest("pair", FORMAT, compare_digest(), old_key, new_key)
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     """`text` into `path`, whole or not at all: a temp file beside it, renamed into place
-    (readers never see half a file; a failure leaves what was there)."""
+    (readers never see half a file; a failure, Ctrl-C included, leaves what was there and
+    no temp file). `mode`: the file's permissions (mkstemp's 0600 otherwise)."""
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OSError(f"{path}: no such directory {str(parent)!r}")
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -146,7 +146,12 @@ def test_sarif_is_valid_2_1_0_with_rules_from_the_catalogue(difylike):
     md102 = next(r for r in run["results"] if r["ruleId"] == "MD102")
     assert md102["level"] == "error"
     location = md102["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"] == "api/models/workflow.py"
+    # the plan of the app's own migrations: at the line of the one that runs the ALTER
+    assert location["artifactLocation"]["uri"].startswith("api/migrations/versions/") and "total_tokens" in location["artifactLocation"]["uri"]
+    assert location["region"]["startLine"] > 1
+    models = json.loads(run_cli("plan", str(difylike), "v0.14.2", "v0.15.3", "--format", "sarif", "--from-models").stdout)
+    md102_models = next(r for r in models["runs"][0]["results"] if r["ruleId"] == "MD102")
+    assert md102_models["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "api/models/workflow.py"  # the model's line
     assert run["tool"]["driver"]["rules"][md102["ruleIndex"]]["id"] == "MD102"
     # a schema-invalid document is caught (the validator is not a no-op)
     del md102["message"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 
@@ -81,12 +80,6 @@ def write_target(output: str, text: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:  # Ctrl-C included: no temp file is left beside the target
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..cache import atomic_write
+
+    atomic_write(path, text, mode)

@@ -61,10 +61,21 @@ def ensure_role(server: EmbeddedPostgres) -> None:
     conn.close()
 
 
+# Functions PostgreSQL 18 added to pg_catalog that applications define for themselves on older
+# servers (Dify: uuidv7). Next to them a name without its argument list (`COMMENT ON FUNCTION
+# uuidv7`) is ambiguous and the migration fails, on 18 only. The upgrade runs on the user's
+# server, older than the embedded 18 (the plan assumes 16 unless told): the replay database
+# hides them, renamed in that database only.
+PG18_FUNCTIONS = ("uuidv4()", "uuidv7()", "uuidv7(interval)")
+
+
 def scratch_database(server: EmbeddedPostgres) -> str:
-    """A new, empty database owned by the replay role."""
+    """A new, empty database owned by the replay role, as an older PostgreSQL has it."""
     name = server.create_database("replay", owner=ROLE)
     server._execute("postgres", f'ALTER DATABASE "{name}" OWNER TO {ROLE}')
+    hide = [f"ALTER FUNCTION pg_catalog.{signature} RENAME TO {signature.split('(')[0]}_pg18" for signature in PG18_FUNCTIONS]
+    if server.server_version() >= 180000:
+        server._execute(name, "; ".join(hide))
     server._execute(name, f"ALTER SCHEMA public OWNER TO {ROLE}")
     return name
 
