@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import make_repo, run_cli
 from modeldiff.db.server import shared_server
 from modeldiff.db.tempdirs import scratch_base
 from modeldiff.replay.child import kind_of
@@ -300,3 +300,32 @@ def test_seed_respects_constraints(pg):
     assert seeded == {"people": 2, "shapes": 0, "teams": 3}
     assert linked == 2
     assert settings == ['{"seed": 1}', '{"seed": 2}']
+
+
+def test_a_settings_module_that_makes_its_data_directory_at_import_replays(tmp_path):
+    """Settings that create their data directories when imported (as many apps' do, and
+    their migrations import them): the replay runs them in a throwaway copy, as the loader
+    does, instead of failing the revision; nothing reaches the real path."""
+    data = tmp_path / "appdata"  # outside the child's private directory
+    env = "from alembic import context\n\ndef run():\n    pass\n"
+    migration = (
+        'import os\nimport sqlalchemy as sa\nfrom alembic import op\n\nimport app.settings\n\n'
+        'revision = "{rev}"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\n'
+        "def upgrade():\n    op.add_column(\"items\", sa.Column(\"{col}\", sa.Integer()))\n\n\ndef downgrade():\n    pass\n"
+    )
+    repo = make_repo(tmp_path / "repo", {
+        "v1": {
+            "alembic.ini": "[alembic]\nscript_location = migrations\n",
+            "migrations/env.py": env,
+            "app/__init__.py": "",
+            "app/settings.py": f"import os\nDATA = {str(data)!r}\nos.makedirs(os.path.join(DATA, 'uploads'), exist_ok=True)\nwith open(os.path.join(DATA, 'secret.key'), 'w') as f:\n    f.write('k')\n",
+            "migrations/versions/0001_init.py": 'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "0001"\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.create_table("items", sa.Column("id", sa.Integer(), primary_key=True))\n\n\ndef downgrade():\n    pass\n',
+        },
+        "v2": {"migrations/versions/0002_more.py": migration.format(rev="0002", down='"0001"', col="n")},
+    })
+    report = migrations(str(repo), "v1", "v2")
+    assert report["complete"], report.get("error")
+    (added,) = _statements(report, "0002")
+    assert added["sql"].startswith("ALTER TABLE items ADD COLUMN n INTEGER")
+    assert "blocked-contained" in {w["code"] for w in report["warnings"]}
+    assert not data.exists()  # the write happened in the throwaway copy only

@@ -282,7 +282,7 @@ def _with_driver(url: str) -> str:
 
 
 def run(request: dict) -> dict:
-    from modeldiff.load import importer, sandbox
+    from modeldiff.load import importer, overlay, sandbox
     from modeldiff.source.blobs import make_reader
     from modeldiff.load.stubs import RECORDER
 
@@ -313,6 +313,9 @@ def run(request: dict) -> dict:
     confinement = sandbox.install(
         str(workdir), importer.locate_frame, tuple(request.get("hidden", ())), request.get("seccomp", True), sending_fds=(raw.fileno(),)
     )
+    # As for a model import: settings the scripts import may create their data directories
+    # (a write outside the private directory succeeds in a throwaway copy).
+    overlay.install(str(workdir), on_missing=repo.materialize_path, record=lambda detail: sandbox._record("contained", detail))
     importer.install(repo)
     result: dict = {"sandbox": confinement}
     try:
