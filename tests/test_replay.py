@@ -302,16 +302,22 @@ def test_seed_respects_constraints(pg):
     assert settings == ['{"seed": 1}', '{"seed": 2}']
 
 
-def test_a_settings_module_that_makes_its_data_directory_at_import_replays(tmp_path):
+def test_a_migration_with_import_side_effects_and_its_own_engine_replays(tmp_path):
     """Settings that create their data directories when imported (as many apps' do, and
     their migrations import them): the replay runs them in a throwaway copy, as the loader
     does, instead of failing the revision; nothing reaches the real path."""
     data = tmp_path / "appdata"  # outside the child's private directory
     env = "from alembic import context\n\ndef run():\n    pass\n"
+    # ...and asks its own engine, made from the alembic config, what exists (mealie's first
+    # revision): the replay's session, which sees what this upgrade created so far.
     migration = (
-        'import os\nimport sqlalchemy as sa\nfrom alembic import op\n\nimport app.settings\n\n'
+        'import os\nimport sqlalchemy as sa\nfrom alembic import op\nfrom sqlalchemy import engine_from_config\n\nimport app.settings\n\n'
         'revision = "{rev}"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\n'
-        "def upgrade():\n    op.add_column(\"items\", sa.Column(\"{col}\", sa.Integer()))\n\n\ndef downgrade():\n    pass\n"
+        "def _exists(table):\n    config = op.get_context().config\n"
+        "    engine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.')\n"
+        "    with engine.connect() as conn:\n        return sa.inspect(conn).has_table(table)\n\n\n"
+        "def upgrade():\n    op.create_table('extras', sa.Column('id', sa.Integer(), primary_key=True))\n"
+        "    if _exists('extras') and _exists('items'):\n        op.add_column(\"items\", sa.Column(\"{col}\", sa.Integer()))\n\n\ndef downgrade():\n    pass\n"
     )
     repo = make_repo(tmp_path / "repo", {
         "v1": {
@@ -325,7 +331,8 @@ def test_a_settings_module_that_makes_its_data_directory_at_import_replays(tmp_p
     })
     report = migrations(str(repo), "v1", "v2")
     assert report["complete"], report.get("error")
-    (added,) = _statements(report, "0002")
-    assert added["sql"].startswith("ALTER TABLE items ADD COLUMN n INTEGER")
+    created, added = [s for s in _statements(report, "0002") if s["kind"] == "ddl"]
+    assert created["sql"].startswith("CREATE TABLE extras") and added["sql"].startswith("ALTER TABLE items ADD COLUMN n INTEGER")
+    assert report["revisions"][-1]["status"] != "failed"
     assert "blocked-contained" in {w["code"] for w in report["warnings"]}
     assert not data.exists()  # the write happened in the throwaway copy only

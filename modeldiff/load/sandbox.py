@@ -403,8 +403,10 @@ def _patch_database_drivers() -> None:
 
         def pool_connect(self):
             url = str(getattr(getattr(self, "_dialect", None), "name", ""))
-            if url == "sqlite":
-                return original(self)  # files land in the private directory
+            if url == "sqlite" or getattr(self, "modeldiff_shared", False):
+                # files land in the private directory; the replay's engines reuse its one
+                # connection (a pool that claims to and is not still meets the kernel layer)
+                return original(self)
             _record("database", f"{url} engine connect")
             raise PermissionError(errno.EACCES, "modeldiff: model code may not connect to a database")
 

@@ -281,6 +281,30 @@ def _with_driver(url: str) -> str:
     return url
 
 
+def _share_connection(url: str, raw) -> None:
+    """Engines the scripts create for the replay database's URL (mealie's first revision:
+    `engine_from_config(config...)` to ask whether a table exists; the alembic config we hand
+    them has that URL) reuse the replay's one connection."""
+    import sqlalchemy as sa
+    import sqlalchemy.engine as engine_package
+    import sqlalchemy.engine.create as create
+
+    original = create.create_engine
+
+    def create_engine(target=None, *args, **kwargs):
+        if str(target) != url:
+            return original(target, *args, **kwargs)
+        engine = original(url, creator=lambda: raw, poolclass=sa.pool.StaticPool, pool_reset_on_return=None)
+        engine.pool.modeldiff_shared = True
+        # The same session: it sees the upgrade's uncommitted work; committing, rolling back
+        # and closing it are the upgrade's to do, not this engine's.
+        for name in ("do_commit", "do_rollback", "do_close"):
+            setattr(engine.dialect, name, lambda dbapi_connection: None)
+        return engine
+
+    create.create_engine = engine_package.create_engine = sa.create_engine = create_engine
+
+
 def run(request: dict) -> dict:
     from modeldiff.load import importer, overlay, sandbox
     from modeldiff.source.blobs import make_reader
@@ -297,6 +321,8 @@ def run(request: dict) -> dict:
     engine = sa.create_engine(_with_driver(request["url"]), poolclass=sa.pool.NullPool)
     conn = engine.connect()  # the only connection: the sandbox refuses any other
     raw = conn.connection.dbapi_connection
+    request["shared_url"] = engine.url.render_as_string(hide_password=False)
+    _share_connection(request["shared_url"], raw)
     script_files = {}
     stubbed = _outside_chain(request["script_files"], repo, _current_heads(conn))
     for relpath in request["script_files"]:
@@ -412,6 +438,7 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
     loading = time.perf_counter()
     config = Config()
     config.set_main_option("script_location", str(repo.src / request["script_location"]))
+    config.set_main_option("sqlalchemy.url", request["shared_url"].replace("%", "%%"))  # the scripts' own engines (see _share_connection)
     try:
         script = ScriptDirectory(
             str(repo.src / request["script_location"]),
