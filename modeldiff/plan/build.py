@@ -131,7 +131,8 @@ class Plan:
             steps = [s for s in self.steps if any(CATALOGUE[h.code].group == group for h in s.hazards)]
             if steps:
                 n = len(steps)
-                lines.append(f"{n} operation{'s' * (n != 1)} {words.format(s='' if n != 1 else 's')}: {', '.join(s.target for s in steps)}")
+                tables = dict.fromkeys(t for s in steps for t in s.target.split(", "))  # each once, in step order
+                lines.append(f"{n} operation{'s' * (n != 1)} {words.format(s='' if n != 1 else 's')}: {', '.join(tables)}")
         brief = [s for s in self.steps if s.lock_held == "brief"]
         if brief:
             n = len(brief)
