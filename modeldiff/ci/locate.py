@@ -249,6 +249,19 @@ def sites_for(request, result) -> list[dict[str, str]]:
     from ..pipeline import open_session
     from ..source.layout import split_models
 
+    from ..cache import _code_digest, _digest
+
     session, snapshots = open_session(request, [request.from_ref, request.to_ref])
-    old, new = (locate(s, split_models(session.layout_for(s).models_path)) for s in snapshots)
-    return [change_sites(change, old, new) for change in result.changes]
+    paths = [split_models(session.layout_for(s).models_path) for s in snapshots]
+    key = None
+    if all(s.commit for s in snapshots):  # commits never change: the sites of a pair neither
+        changes = [c.to_json() for c in result.changes]
+        key = _digest("sites", [s.commit for s in snapshots], paths, changes, _code_digest([Path(__file__)]))
+        cached = session.cache.get("sites", key)
+        if cached is not None:
+            return cached
+    old, new = (locate(s, p) for s, p in zip(snapshots, paths))
+    sites = [change_sites(change, old, new) for change in result.changes]
+    if key is not None:
+        session.cache.put("sites", key, sites)
+    return sites
