@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from ..db import driver
 
 from ..db.server import server_failure
+from ..db.standins import uuid_function
 from ..load import LoadedSchema
 from ..sqltext import qualified
 from ..values import Warning
@@ -26,8 +27,8 @@ from . import extensions
 # Functions that real deployments get from an extension or a migration, which the embedded
 # PostgreSQL lacks (it bundles no uuid-ossp; uuidv7() is built in from 18). Volatility matters to the plan stage (volatile defaults rewrite).
 KNOWN_FUNCTIONS = {
-    "uuid_generate_v4": "CREATE FUNCTION uuid_generate_v4() RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'",
-    "uuid_generate_v1": "CREATE FUNCTION uuid_generate_v1() RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'",
+    "uuid_generate_v4": uuid_function("uuid_generate_v4"),
+    "uuid_generate_v1": uuid_function("uuid_generate_v1"),
     "uuidv7": "CREATE FUNCTION uuidv7() RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'",
 }
 _MISSING_FUNCTION = re.compile(r'function (?:public\.)?"?(\w+)"?\(\) does not exist')

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..db import driver
 
 from ..db.server import EmbeddedPostgres
-from ..replay.child import _STAND_INS
+from ..db.standins import STAND_INS
 from ..replay.run import ensure_role, role_url, scratch_database
 from ..sqltext import qualified
 from ..plan.live import LiveDatabaseError, libpq_url, redact
@@ -64,8 +64,8 @@ def restore(server: EmbeddedPostgres, dump: str, version_table: str, revisions: 
         for _, name, schema in _EXTENSION.findall(dump):
             if name in available:
                 cur.execute(f'CREATE EXTENSION IF NOT EXISTS "{name}" WITH SCHEMA {schema}')
-            elif name in _STAND_INS:
-                cur.execute(f"SET search_path = {schema}; {_STAND_INS[name]} RESET search_path")
+            elif name in STAND_INS:
+                cur.execute(f"SET search_path = {schema}; {STAND_INS[name]} RESET search_path")
                 warnings.append(f"extension {name} is not available on the embedded PostgreSQL: the schema copy uses stand-ins for its functions")
             else:
                 warnings.append(f"extension {name} is not available on the embedded PostgreSQL: left out of the schema copy (statements that need it fail there)")

@@ -218,18 +218,8 @@ class Observer:
         return sorted(found - {"alembic_version"})
 
 
-# Extensions the embedded server lacks, and SQL that stands in for what scripts use of them.
-_STAND_INS = {
-    "uuid-ossp": " ".join(
-        f"CREATE OR REPLACE FUNCTION {name}() RETURNS uuid LANGUAGE sql VOLATILE AS '{body}';"
-        for name, body in (
-            ("uuid_generate_v4", "SELECT gen_random_uuid()"),
-            ("uuid_generate_v1", "SELECT gen_random_uuid()"),
-            ("uuid_generate_v1mc", "SELECT gen_random_uuid()"),
-            ("uuid_nil", "SELECT ''00000000-0000-0000-0000-000000000000''::uuid"),
-        )
-    ),
-}
+from modeldiff.db.standins import STAND_INS  # noqa: E402 - what stands in for extensions the server lacks
+
 _CREATE_EXTENSION = re.compile(r'^\s*CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?"?([\w-]+)"?', re.I)
 
 
@@ -245,7 +235,7 @@ class StandIns:
 
     def before(self, conn, cursor, statement, parameters, context, executemany):
         match = _CREATE_EXTENSION.match(statement)
-        if match and match.group(1).lower() in _STAND_INS:
+        if match and match.group(1).lower() in STAND_INS:
             name = match.group(1).lower()
             if self._available is None:
                 with self.raw.cursor() as cur:
@@ -256,7 +246,7 @@ class StandIns:
 
                 where = locate_frame(sys._getframe(1)) or ("", 0)
                 self.used.append({"extension": name, "location": f"{where[0]}:{where[1]}" if where[0] else ""})
-                return _STAND_INS[name], parameters
+                return STAND_INS[name], parameters
         return statement, parameters
 
 
