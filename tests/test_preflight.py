@@ -14,7 +14,7 @@ import json
 import psycopg2
 import pytest
 
-from conftest import run_cli
+from conftest import git, run_cli
 from production import ProductionServer, fingerprint, migrate
 from modeldiff.plan.live import LiveFacts, ServerFacts, TableFacts
 from modeldiff.plan.estimate import Throughput
@@ -143,6 +143,42 @@ def test_database_at_a_revision_not_below_to_is_refused(production, shop, revisi
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"modeldiff: error: the database is at revision {revision}, {says}") and "refusing to plan an upgrade to v2" in line
+
+
+HOTFIX = """\"\"\"hotfix on a maintenance branch: never merged into v2
+
+Revision ID: 0002hotfix
+Revises: 0001
+\"\"\"
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002hotfix"
+down_revision = "0001"
+
+
+def upgrade():
+    op.add_column("users", sa.Column("legacy_id", sa.Integer(), nullable=True))
+"""
+
+
+def test_database_on_a_diverged_branch_is_refused(production, shop, tmp_path):
+    """The database runs a revision of a maintenance branch that forked from v1 and was never
+    merged: it is in the repository, but not below v2's heads."""
+    repo = tmp_path / "shop"
+    git(tmp_path, "clone", "-q", shop, str(repo))
+    git(repo, "checkout", "-q", "-b", "maintenance", "v1")
+    (repo / "migrations/versions/0002_hotfix.py").write_text(HOTFIX)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "hotfix")
+    git(repo, "tag", "v1-hotfix")
+    url = _database(production, str(repo), "at_hotfix", [], ref="v1-hotfix")
+    assert production.query("at_hotfix", "SELECT version_num FROM alembic_version") == [("0002hotfix",)]
+    proc = run_cli("plan", str(repo), "v2", "--database-url", url)
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == ("modeldiff: error: the database is at revision 0002hotfix, which is not an ancestor of v2's heads: "
+                    "it comes from another branch (in v1-hotfix); refusing to plan an upgrade to v2")
 
 
 def test_from_that_disagrees_with_the_database_is_said(production, shop, near):
