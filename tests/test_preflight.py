@@ -20,6 +20,9 @@ from modeldiff.plan.live import LiveFacts, ServerFacts, TableFacts
 from modeldiff.plan.estimate import Throughput
 from modeldiff.preflight.run import preflight
 from modeldiff.preflight.timeline import timeline
+from modeldiff.replay.run import child_options, run_phase
+from modeldiff.replay.setup import find_setup
+from modeldiff.source.repository import Repository
 
 pytestmark = pytest.mark.slow
 
@@ -246,6 +249,45 @@ def test_runbook_pre_steps_make_the_costly_statements_catalog_only(near):
     assert effect["ALTER TABLE users ALTER COLUMN status TYPE user_status USING status::text::user_status"] == ("rewrite", "rewrite")
 
 
+# statement -> (pre-step kind, what the vendor's statement does as is once the pre-step ran)
+LEFT_OUT = {
+    "CREATE UNIQUE INDEX users_name_key ON users (name)": ("index-concurrently", 'fails: relation "users_name_key" already exists'),
+    "ALTER TABLE orders ADD CONSTRAINT orders_amount_nonnegative CHECK (amount >= 0)": ("check-not-valid", 'fails: constraint "orders_amount_nonnegative" for relation "orders" already exists'),
+    "ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY(user_id) REFERENCES users (id)": ("foreign-key-not-valid", 'fails: constraint "orders_user_id_fkey" for relation "orders" already exists'),
+}
+
+
+@pytest.mark.parametrize("sql", sorted(LEFT_OUT))
+def test_runbook_builds_index_check_and_foreign_key_online_and_leaves_the_vendors_statement_out(near, sql):
+    """A plain CREATE INDEX and ADD CONSTRAINT have no IF NOT EXISTS: after the online pre-step
+    the vendor's statement fails (shown by trying it on the replayed copy), so the runbook
+    leaves it out, and the chain then runs to the end on the copy."""
+    kind, as_is = LEFT_OUT[sql]
+    runbook = near["runbook"]
+    (order,) = [s["order"] for s in near["timeline"]["statements"] if " ".join(s["sql"].split()) == sql]
+    (step,) = [s for s in runbook["steps"] if s["for"] == order]
+    assert step["kind"] == kind and step["leave_out"] is True
+    assert "CONCURRENTLY" in step["sql"][0] if kind == "index-concurrently" else (step["sql"][0].endswith(" NOT VALID") and "VALIDATE CONSTRAINT" in step["sql"][1])
+    (verified,) = [s for s in runbook["verification"]["statements"] if s["order"] == order]
+    assert (verified["before"], verified["after"], verified["as_is"]) == ("scan", "left out", as_is)
+    assert runbook["verification"]["chain_error"] is None
+
+
+def test_runbook_markdown_says_which_statements_to_leave_out(near):
+    from modeldiff.preflight.render import render_markdown
+
+    md = render_markdown(near)
+    assert md.count("then leave statement ") == len(LEFT_OUT)
+    assert "statement 3 `CREATE UNIQUE INDEX users_name_key ON users (name)`: scan → left out (as is, after the pre-steps, it fails: relation \"users_name_key\" already exists)" in md
+
+
+def test_runbook_switch_keeps_the_constraints_on_the_column_it_replaces(near):
+    """The expand/switch of orders.amount drops the old column, and with it the CHECK a
+    pre-step made on it: the switches run first, so the CHECK is made on the new column."""
+    kinds = [s["kind"] for s in near["runbook"]["steps"]]
+    assert kinds.index("check-not-valid") > max(i for i, k in enumerate(kinds) if k == "expand-backfill-switch")
+
+
 def test_runbook_pre_steps_run_on_the_live_rows(production, shop, near):
     """The pre-steps' SQL, run for real on a copy of the production database with rows,
     leaves the columns the migration wants and the rows intact; the vendor's upgrade then
@@ -264,6 +306,17 @@ def test_runbook_pre_steps_run_on_the_live_rows(production, shop, near):
             assert cur.fetchall() == [("bigint",), ("character varying(20)",)]
     finally:
         conn.close()
+    # Then the vendor's upgrade, with the statements the runbook says to leave out left out.
+    snapshot = Repository(shop).snapshot("v2")
+    setup = find_setup(snapshot)
+    left_out = tuple(s["sql"] for s in near["timeline"]["statements"] if s["order"] in {step["for"] for step in near["runbook"]["steps"] if step["leave_out"]})
+    url = production.url("near_steps").replace("postgresql://", "postgresql+psycopg2://")
+    upgrade = run_phase(snapshot, setup, url, observe=False, options=child_options(dict(setup.settings), 300, None, {}), leave_out=left_out)
+    assert upgrade.error is None and len(left_out) == 3
+    assert production.query("near_steps", "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert production.query("near_steps", "SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype IN ('c', 'f') ORDER BY 1") == [
+        ("orders_amount_nonnegative", "c", True), ("orders_user_id_fkey", "f", True)]
+    assert production.query("near_steps", "SELECT indisvalid, indisunique FROM pg_index WHERE indexrelid = 'users_name_key'::regclass") == [(True, True)]
 
 
 def test_a_data_statement_is_costed_from_the_rows_the_live_planner_expects(near):

@@ -96,6 +96,8 @@ _STEP_TITLES = {
     "expand-backfill-switch": "expand, backfill, switch (a new column of the new type, synced by a trigger; one short swap transaction)",
     "not-null-by-check": "NOT NULL proven by a CHECK validated online (SET NOT NULL then does not scan)",
     "index-concurrently": "the index built CONCURRENTLY under the migration's name",
+    "check-not-valid": "the CHECK added NOT VALID (a brief lock), then validated online (reads and writes go on)",
+    "foreign-key-not-valid": "the foreign key added NOT VALID (a brief lock), then validated online (reads and writes go on)",
 }
 
 
@@ -111,6 +113,9 @@ def _runbook(runbook: dict | None, markdown: bool, bullet: str, code, head) -> l
                 text += ["  after the upgrade:", "", "```sql", *(f"{sql};" for sql in step["after"]), "```", ""]
         for manual in step["manual"]:
             text.append(f"{'  ' if markdown else '     '}by hand: {manual}")
+        if step.get("leave_out"):
+            text.append(f"{'  ' if markdown else '     '}then leave statement {step['for']} out of the upgrade: it has no IF NOT EXISTS and would fail on what this step made "
+                        "(e.g. `alembic upgrade FROM:TO --sql`, delete that statement, run the script)")
     check = runbook["verification"]
     if check is None:
         return text
@@ -122,6 +127,8 @@ def _runbook(runbook: dict | None, markdown: bool, bullet: str, code, head) -> l
     text.append(f"{bullet}verification (the pre-steps, then the vendor's chain, on a copy of the live schema):" + (" the chain fails" if check["chain_error"] else ""))
     for s in changed:
         verdict = "FAILS: " + (s["error"] or "") if s["after"] == "fails" else f"{s['before']} → {s['after']}"
+        if s.get("as_is"):
+            verdict += f" (as is, after the pre-steps, it {s['as_is']})"
         text.append(f"{'  ' if markdown else '     '}{'- ' if markdown else ''}statement {s['order']} {code(_short(s['sql'], 80))}: {verdict}")
     if not markdown:
         text.append("     (--format markdown prints the pre-steps' SQL)")

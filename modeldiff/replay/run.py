@@ -97,8 +97,10 @@ def phase_inputs(snapshot: Snapshot, setup: AlembicSetup) -> tuple[dict[str, str
     return manifest, sorted(script_files)
 
 
-def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay") -> Phase:
-    """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
+def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay", leave_out: tuple[str, ...] = ()) -> Phase:
+    """Upgrade the database at `url` to `snapshot`'s heads with its scripts. A statement whose
+    SQL (whitespace aside) is in `leave_out` is not sent (the pre-flight's runbook: work done
+    beforehand); it is still recorded, as the script issued it."""
     manifest, script_files = phase_inputs(snapshot, setup)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix("replay"), dir=workdir_base()))
@@ -118,6 +120,7 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             "transaction": setup.transaction,
             "observe": observe,
             "runner": runner,
+            "leave_out": [" ".join(sql.split()) for sql in leave_out],
             "owner": os.getpid(),  # the child stops when this run is gone
             "timeout": options.timeout,
             "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
