@@ -324,3 +324,18 @@ def test_a_data_statement_is_costed_from_the_rows_the_live_planner_expects(near)
     assert update["sql"] == "UPDATE orders SET note = 'migrated' WHERE note IS NULL"
     assert update["formula"].startswith("3 rows (live planner's estimate) × ")
     assert update["seconds"] > 0 and update["locks"]["orders"] == "AccessExclusiveLock"
+
+
+def test_switch_re_adds_a_check_the_live_column_has(production, shop):
+    """A CHECK on orders.code made by hand in production goes with the old column when the
+    switch drops it: the swap adds it again NOT VALID, validated after; run for real on the
+    production rows, the constraint is there, validated."""
+    url = _database(production, shop, "code_check", [*NEAR, "ALTER TABLE orders ADD CONSTRAINT orders_code_not_blank CHECK (code <> '')"])
+    out = preflight(shop, None, "v2", url)
+    (switch,) = [s for s in out["runbook"]["steps"] if s["kind"] == "expand-backfill-switch" and "code__md_new" in s["sql"][0]]
+    assert "ALTER TABLE orders ADD CONSTRAINT orders_code_not_blank CHECK (((code)::text <> ''::text)) NOT VALID" in switch["sql"]
+    assert switch["sql"][-1] == "ALTER TABLE orders VALIDATE CONSTRAINT orders_code_not_blank"
+    assert out["runbook"]["verification"]["pre_steps_failed"] is None and out["runbook"]["verification"]["chain_error"] is None
+    production.execute("code_check", *(sql for step in out["runbook"]["steps"] for sql in step["sql"]))
+    assert production.query("code_check", "SELECT convalidated, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'orders_code_not_blank'") == [
+        (True, "CHECK (((code)::text <> ''::text))")]

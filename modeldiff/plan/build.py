@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..values import Change, Diff
 from .calibrate import calibrate as run_calibration
-from .calibrate import load_calibration, save_calibration
+from .calibrate import load_calibration, row_width, save_calibration
 from .estimate import DEFAULT_THROUGHPUT, Throughput, about, estimate_changes, format_bytes, format_duration
 from .hazards import CATALOGUE, Hazard, HazardedStep
 from .live import LiveDatabaseError, LiveFacts, read_live_facts
@@ -254,7 +254,7 @@ def make_plan(
     calibration_file = None
     if live is not None:
         if calibrate:
-            key, throughput = run_calibration(database_url, calibrate_mb, log)
+            key, throughput = run_calibration(database_url, calibrate_mb, log, row_width(live))
             calibration_file = str(save_calibration(key, throughput))
             log(f"calibration saved to {calibration_file}")
         else:

@@ -5,7 +5,9 @@ The model (three throughputs, in bytes per second):
 * R_rewrite: table bytes (heap + TOAST, `pg_table_size`) copied per second by a rewrite,
   WAL included;
 * R_scan: heap bytes (`pg_relation_size`) read and checked per second by a scan;
-* R_index: index bytes built per second (sort and write) by CREATE INDEX.
+* R_index: index bytes built per second (sort and write) by CREATE INDEX. A calibration
+  measures two: keys compared by collation (text, varchar: the slower sort) and the others
+  (integers, uuids, timestamps); an index takes its leading column's rate.
 
 Operations:
 
@@ -48,13 +50,22 @@ MB = 1 << 20
 class Throughput:
     rewrite: float  # bytes/s of table copied
     scan: float  # bytes/s of heap scanned
-    index: float  # bytes/s of index built
+    index: float  # bytes/s of index built (text keys, and every key when index_fixed is None)
     source: str = "default"  # default | calibrated
     measured_at: str | None = None
     detail: dict | None = None  # the calibration's raw measurements
+    index_fixed: float | None = None  # bytes/s of index built on keys not compared by collation
+
+    def index_rate(self, t: TableFacts, columns: Sequence[str | None]) -> float:
+        """The build rate of an index on `columns` of `t`: by its leading column's type."""
+        if self.index_fixed is None or not columns or columns[0] is None:
+            return self.index
+        kind = str(t.columns.get(columns[0], {}).get("type", "")).lower()
+        return self.index if kind.startswith(_COLLATED) else self.index_fixed
 
     def describe(self) -> str:
-        rates = f"rewrite {self.rewrite / MB:.0f} MB/s, scan {self.scan / MB:.0f} MB/s, index build {self.index / MB:.0f} MB/s"
+        index = f"{self.index / MB:.0f} MB/s" if self.index_fixed is None else f"{self.index / MB:.0f} MB/s (text keys), {self.index_fixed / MB:.0f} MB/s (other keys)"
+        rates = f"rewrite {self.rewrite / MB:.0f} MB/s, scan {self.scan / MB:.0f} MB/s, index build {index}"
         if self.source == "calibrated":
             return f"{rates} (calibrated on this server {self.measured_at or ''})".replace(" )", ")")
         return f"{rates} (uncalibrated defaults, ±3×: run with --calibrate to measure this server)"
@@ -70,6 +81,8 @@ class Throughput:
             out["measured_at"] = self.measured_at
         if self.detail:
             out["calibration"] = self.detail
+        if self.index_fixed is not None:
+            out["index_fixed_bytes_per_second"] = round(self.index_fixed)
         return out
 
     @classmethod
@@ -81,11 +94,13 @@ class Throughput:
             data.get("source", "calibrated"),
             data.get("measured_at"),
             data.get("calibration"),
+            float(data["index_fixed_bytes_per_second"]) if data.get("index_fixed_bytes_per_second") else None,
         )
 
 
 DEFAULT_THROUGHPUT = Throughput(rewrite=20 * MB, scan=100 * MB, index=15 * MB)
 
+_COLLATED = ("text", "character", "varchar", "citext", "name")
 _TYPE_WIDTH = {"integer": 4, "bigint": 8, "smallint": 2, "uuid": 16, "boolean": 1, "date": 4, "real": 4, "double precision": 8}
 
 
@@ -121,13 +136,15 @@ def about(seconds: float | None) -> str:
 
 def rewrite(t: TableFacts, tp: Throughput) -> Estimate:
     seconds = t.table_bytes / tp.rewrite
-    rebuild = sum(t.heap_bytes / tp.scan + i.bytes / tp.index for i in t.indexes)
+    rates = [tp.index_rate(t, i.columns) for i in t.indexes]
+    rebuild = sum(t.heap_bytes / tp.scan + i.bytes / rate for i, rate in zip(t.indexes, rates))
     n = len(t.indexes)
     formula = f"{format_bytes(t.table_bytes)} copied at {tp.rewrite / MB:.0f} MB/s"
     if n:
+        writing = " / ".join(f"{r / MB:.0f}" for r in sorted(set(rates)))
         formula += (
             f" + {n} index{'es' * (n != 1)} ({format_bytes(sum(i.bytes for i in t.indexes))}) rebuilt, "
-            f"each scanning the {format_bytes(t.heap_bytes)} heap at {tp.scan / MB:.0f} MB/s and writing at {tp.index / MB:.0f} MB/s"
+            f"each scanning the {format_bytes(t.heap_bytes)} heap at {tp.scan / MB:.0f} MB/s and writing at {writing} MB/s"
         )
     return Estimate(seconds + rebuild, formula)
 
@@ -154,8 +171,9 @@ def index_bytes(t: TableFacts, columns: list[str]) -> tuple[float, str]:
 
 def index_build(t: TableFacts, columns: list[str], tp: Throughput) -> Estimate:
     size, how = index_bytes(t, columns)
-    seconds = t.heap_bytes / tp.scan + size / tp.index
-    return Estimate(seconds, f"{format_bytes(t.heap_bytes)} heap scanned at {tp.scan / MB:.0f} MB/s + ~{format_bytes(size)} index ({how}) written at {tp.index / MB:.0f} MB/s")
+    rate = tp.index_rate(t, columns)
+    seconds = t.heap_bytes / tp.scan + size / rate
+    return Estimate(seconds, f"{format_bytes(t.heap_bytes)} heap scanned at {tp.scan / MB:.0f} MB/s + ~{format_bytes(size)} index ({how}) written at {rate / MB:.0f} MB/s")
 
 
 def foreign_key(t: TableFacts, ref: TableFacts | None, tp: Throughput) -> Estimate:

@@ -22,7 +22,7 @@ from ..db import driver
 
 from ..compare.schemas import Place, compare_databases
 from ..db.server import EmbeddedPostgres, shared_server
-from ..plan.calibrate import calibrate, load_calibration, save_calibration
+from ..plan.calibrate import calibrate, load_calibration, row_width, save_calibration
 from ..plan.estimate import DEFAULT_THROUGHPUT
 from ..plan.live import connect, read_live_facts
 from ..replay.cache import copy_database
@@ -81,12 +81,13 @@ def preflight(repo: str, from_ref: str | None, to_ref: str, url: str, *, migrati
             existing = set(out.pop("_existing"))
             checks = checks_for([{**s, "revision": r["revision"]} for r in out["chain"]["revisions"] for s in r["statements"]], existing, out.pop("_enum_labels"))
             touched = _touched(out["chain"], existing)
-            live = read_live_facts(url, touched)
-            throughput = _throughput(url, live.server.key, do_calibrate, calibrate_size, log)
             out["checks"] = run_checks(conn, checks, sample)
-            out["timeline"] = timeline(out["chain"]["revisions"], live, throughput, existing, lambda sql: _planned_rows(conn, sql), out["chain"]["transaction"])
             pristine = out.pop("_pristine")
             out["runbook"] = _runbook(server, pristine, out, existing, to, to_setup, options) if with_runbook else None
+            # Last: a calibration measures the server as loaded now, when the plan is answered.
+            live = read_live_facts(url, touched)
+            throughput = _throughput(url, live, do_calibrate, calibrate_size, log)
+            out["timeline"] = timeline(out["chain"]["revisions"], live, throughput, existing, lambda sql: _planned_rows(conn, sql), out["chain"]["transaction"])
     finally:
         conn.close()
     for d in out["drift"]:
@@ -143,13 +144,13 @@ def _runbook(server: EmbeddedPostgres, pristine: str, out: dict, existing: set[s
             cur.execute(sql, args)
             return cur.fetchall()
 
+    plain = [{**s, "order": i} for i, s in enumerate((s for r in out["chain"]["revisions"] for s in r["statements"]), 1)]
     try:
-        steps = pre_steps(out["timeline"]["statements"], existing, catalog)
+        steps = pre_steps(plain, existing, catalog)
     finally:
         conn.close()
     if not steps:
         return {"steps": [], "verification": None}
-    plain = [{**s, "order": i} for i, s in enumerate((s for r in out["chain"]["revisions"] for s in r["statements"]), 1)]
     return {"steps": steps, "verification": verify(server, pristine, steps, plain, existing, to, to_setup, options)}
 
 
@@ -179,12 +180,12 @@ def _enum_lookup(server: EmbeddedPostgres, database: str):
     return lambda type_text: enums.get(type_text.strip().strip('"').split(".")[-1].lower())
 
 
-def _throughput(url: str, key: str, do_calibrate: bool, size: float, log):
+def _throughput(url: str, live, do_calibrate: bool, size: float, log):
     if do_calibrate:
-        key, measured = calibrate(url, size, log)
+        key, measured = calibrate(url, size, log, row_width(live))
         save_calibration(key, measured)
         return measured
-    return load_calibration(key) or DEFAULT_THROUGHPUT
+    return load_calibration(live.server.key) or DEFAULT_THROUGHPUT
 
 
 _UPDATE = re.compile(r"^\s*UPDATE\s+(?:ONLY\s+)?(\S+)\s+(?:AS\s+\w+\s+)?SET\s.*?(?:\sWHERE\s(.*))?$", re.I | re.S)

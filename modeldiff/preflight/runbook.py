@@ -48,7 +48,7 @@ _FOREIGN_KEY = re.compile(rf"^ALTER TABLE (?:ONLY )?{_NAME} ADD CONSTRAINT ({_ID
 
 
 def pre_steps(statements: list[dict], existing: set[str], catalog) -> list[dict]:
-    """Pre-steps for the chain's `statements` (timeline entries, in order). `catalog(sql,
+    """Pre-steps for the chain's `statements` (numbered by "order", as replayed). `catalog(sql,
     args)` queries the copy of the live schema."""
     steps = []
     done = set()
