@@ -339,3 +339,19 @@ def test_switch_re_adds_a_check_the_live_column_has(production, shop):
     production.execute("code_check", *(sql for step in out["runbook"]["steps"] for sql in step["sql"]))
     assert production.query("code_check", "SELECT convalidated, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'orders_code_not_blank'") == [
         (True, "CHECK (((code)::text <> ''::text))")]
+
+
+def test_a_version_table_of_the_apps_own_is_read_and_replayed(production, shop, tmp_path):
+    """env.py keeps the revision in `shop_version`: the pre-flight reads it there, the chain
+    replays from it on the copy, and the table is no drift."""
+    repo = tmp_path / "shop"
+    git(tmp_path, "clone", "-q", shop, str(repo))
+    env = repo / "migrations/env.py"
+    env.write_text(env.read_text().replace("target_metadata=Base.metadata)", 'target_metadata=Base.metadata, version_table="shop_version")'))
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "own version table")
+    git(repo, "tag", "v3.1")
+    url = _database(production, str(repo), "own_version", [*NEAR, "ALTER TABLE alembic_version RENAME TO shop_version"])
+    out = preflight(str(repo), None, "v3.1", url)
+    assert out["deployed"]["version_table"] == "shop_version" and out["deployed"]["revisions"] == ["0001"] and out["deployed"]["from"] == "v1"
+    assert [r["revision"] for r in out["chain"]["revisions"]] == ["0002", "0003"] and out["chain"]["error"] is None
+    assert out["drift"] == [] and out["blocking"] == []

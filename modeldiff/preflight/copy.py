@@ -51,6 +51,9 @@ def dump_schema(url: str, timeout: float = 120) -> str:
     return done.stdout
 
 
+REPLAY_VERSION_TABLE = "alembic_version"
+
+
 def restore(server: EmbeddedPostgres, dump: str, version_table: str, revisions: tuple[str, ...]) -> tuple[str, list[str]]:
     """A new scratch database holding `dump`'s schema at `revisions`; (its name, warnings)."""
     ensure_role(server)
@@ -76,8 +79,11 @@ def restore(server: EmbeddedPostgres, dump: str, version_table: str, revisions: 
         with conn.cursor() as cur:
             cur.execute(body)
             cur.execute("SELECT pg_catalog.set_config('search_path', 'public', false)")
-            for revision in revisions:
-                cur.execute(f"INSERT INTO {qualified(version_table)} (version_num) VALUES (%s)", (revision,))
+            if version_table != REPLAY_VERSION_TABLE:  # where the replay (alembic's defaults) looks
+                cur.execute(f"CREATE TABLE {REPLAY_VERSION_TABLE} (version_num varchar(32) NOT NULL PRIMARY KEY)")
+            for table in {version_table, REPLAY_VERSION_TABLE}:
+                for revision in revisions:
+                    cur.execute(f"INSERT INTO {qualified(table)} (version_num) VALUES (%s)", (revision,))
         conn.commit()
     except driver.Error as exc:
         raise LiveDatabaseError(f"restoring the live schema in the embedded PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
