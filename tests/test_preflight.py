@@ -355,3 +355,15 @@ def test_a_version_table_of_the_apps_own_is_read_and_replayed(production, shop, 
     assert out["deployed"]["version_table"] == "shop_version" and out["deployed"]["revisions"] == ["0001"] and out["deployed"]["from"] == "v1"
     assert [r["revision"] for r in out["chain"]["revisions"]] == ["0002", "0003"] and out["chain"]["error"] is None
     assert out["drift"] == [] and out["blocking"] == []
+
+
+def test_a_database_never_migrated_with_alembic(production, shop):
+    """No version table: without FROM, one line and exit 2; with FROM, the plan rests on the
+    models alone and says first that the pre-flight did not run."""
+    url = _database(production, shop, "unmigrated", ["DROP TABLE alembic_version"])
+    proc = run_cli("plan", shop, "v2", "--database-url", url)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == ["modeldiff: error: the database has no alembic_version table: it was never migrated with alembic (or the app keeps its version elsewhere)"]
+    given = run_cli("plan", shop, "v1", "v2", "--database-url", url)
+    assert given.returncode == 0, given.stderr
+    assert given.stdout.splitlines()[0] == "pre-flight not run: the database has no alembic_version table: it was never migrated with alembic (or the app keeps its version elsewhere)"
