@@ -157,7 +157,7 @@ def _expand_switch(table: str, column: str, new_type: str, catalog) -> dict:
 def verify(server: EmbeddedPostgres, pristine: str, steps: list[dict], plain: list[dict], existing: set[str], to, to_setup, options) -> dict:
     """Run `steps` on a clone of the schema copy `pristine`, try each statement they leave out,
     then run the chain without those; compare each statement with the plain replay's (`plain`:
-    timeline entries, in order)."""
+    the chain's statements, numbered, in order)."""
     clone = copy_database(server, pristine, ROLE)
     conn = driver.connect(role_url(server, clone))
     conn.autocommit = True
