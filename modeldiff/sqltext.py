@@ -15,12 +15,14 @@ import functools
 def postgresql_dialect():
     """SQLAlchemy's PostgreSQL dialect, made on first use (a diff served from the cache
     quotes nothing and imports no SQLAlchemy). The server's standard_conforming_strings is
-    on (the default since PostgreSQL 9.1)."""
+    on (the default since PostgreSQL 9.1). Its paramstyle is "named": the text it compiles is
+    run without parameters or read by a person, so a `%` stays one `%` (pyformat, the
+    driver's, would double it in every literal and text() clause)."""
     from sqlalchemy.dialects import postgresql
 
     from . import compat
 
-    return compat.standard_conforming_strings(postgresql.dialect())
+    return compat.standard_conforming_strings(postgresql.dialect(paramstyle="named"))
 
 
 def __getattr__(name: str):

@@ -376,7 +376,8 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
 def _dialect(name: str):
     if name == "postgresql":
         return PG  # renders literals as a server with standard_conforming_strings on reads them
-    return create_mock_engine(f"{name}://", lambda *a, **k: None).dialect
+    # "named": the DDL text is printed, never run with parameters, so `%` is not doubled
+    return create_mock_engine(f"{name}://", lambda *a, **k: None, paramstyle="named").dialect
 
 
 def _without_server_defaults(ddl: CreateTable, table: Table, dialect) -> tuple[str, list[dict]]:
