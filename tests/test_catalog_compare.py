@@ -17,8 +17,7 @@ EXPECTED = {
     ("modify_collation", "accounts", "code"),
     ("modify_comment", "accounts", "name"),
     ("modify_table_comment", "accounts", None),
-    ("add_index", "accounts", "ix_accounts_code"),
-    ("remove_index", "accounts", "ix_accounts_code"),
+    ("modify_index", "accounts", "ix_accounts_code"),
     ("modify_index", "accounts", "ix_accounts_active_email"),
     ("modify_index", "accounts", "ix_accounts_lower_email"),
     ("modify_index", "accounts", "ix_accounts_name_pattern"),
@@ -52,6 +51,9 @@ def test_every_catalog_change_is_reported_exactly(changes):
     assert changes[("modify_index", "accounts", "ix_accounts_active_email")]["new"] == "USING btree (email) WHERE ((status)::text <> 'closed'::text)"
     assert changes[("modify_index", "accounts", "ix_accounts_lower_email")]["new"] == "USING btree (lower((email)::text) DESC NULLS LAST)"
     assert changes[("modify_index", "accounts", "ix_accounts_name_pattern")]["new"] == "USING btree (name varchar_pattern_ops)"
+    # alembic sees this one too, as a remove + add under one name: one change, old and new
+    code = changes[("modify_index", "accounts", "ix_accounts_code")]
+    assert (code["old"], code["new"]) == ("USING btree (code)", "USING btree (code DESC)")
     assert changes[("modify_constraint", "items", "ck_items_qty")]["old"] == "CHECK ((qty >= 0))"
     assert changes[("modify_constraint", "items", "ck_items_qty")]["new"] == "CHECK ((qty > 0))"
     assert changes[("remove_constraint", "accounts", "ck_accounts_status")]["detail"]["type"] == "check"
@@ -78,6 +80,15 @@ def test_hazards_of_catalog_changes(changes):
     assert codes[("modify_fk", "fk_items_parent")] == {"MD101"}
     assert codes[("modify_generated", "discounted")] == {"MD102", "MD201"}
     assert codes[("modify_index", "ix_accounts_active_email")] == {"MD101", "MD104"}
+    assert codes[("modify_index", "ix_accounts_code")] == {"MD101", "MD104"}
+
+
+def test_an_index_changed_under_its_name_is_drafted_as_drop_and_create(shop):
+    revision = run_cli("revision", shop, "v1.0", "v1.1", "--rev-id", "abc", "--create-date", "2024-01-01").stdout
+    upgrade, downgrade = revision.split("def downgrade")
+    assert "op.execute('DROP INDEX ix_accounts_code')" in upgrade and "op.execute('CREATE INDEX ix_accounts_code ON accounts USING btree (code DESC)')" in upgrade
+    assert "op.execute('CREATE INDEX ix_accounts_code ON accounts USING btree (code)')" in downgrade
+    assert "op.create_index('ix_accounts_code'" not in revision and "op.drop_index('ix_accounts_code'" not in revision
 
 
 @pytest.mark.parametrize("a,b", [("v1.1", "v1.2"), ("v1.0", "v1.0"), ("v1.1", "v1.1"), ("v1.2", "v1.2")])

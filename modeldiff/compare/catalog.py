@@ -120,8 +120,10 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
     removed = {(c.table, c.column) for c in reported if c.kind == "remove_column"}
     out = []
     for key in sorted(set(old.indexes) & set(new.indexes)):
-        if key[0] in both and old.indexes[key][0] != new.indexes[key][0]:
-            out.append(Change("modify_index", key[0], name=key[1], old=old.indexes[key][0], new=new.indexes[key][0], detail={"unique": bool(new.indexes[key][1])}))
+        (a, a_unique), (b, b_unique) = old.indexes[key], new.indexes[key]
+        if key[0] in both and (a, a_unique) != (b, b_unique):
+            detail = {"unique": bool(b_unique)} if a_unique == b_unique else {"unique": bool(b_unique), "was_unique": bool(a_unique)}
+            out.append(Change("modify_index", key[0], name=key[1], old=a, new=b, detail=detail))
     for key in sorted(set(old.constraints) | set(new.constraints)):
         table, name = key
         if table not in both:
@@ -259,10 +261,10 @@ def reconcile(old_conn, old: Catalog, new: Catalog, changes: list[Change], upgra
     for change in changes:
         key = (change.table, change.name)
         if change.kind in ("add_index", "remove_index") and key in old.indexes and key in new.indexes:
-            if old.indexes[key][0] == new.indexes[key][0]:
-                drop_ops(upgrade_ops, change)  # alembic cannot reflect it (an expression with DESC): unchanged
-                continue
-            found = [f for f in found if not (f.kind == "modify_index" and (f.table, f.name) == key)]
+            # Unchanged (alembic cannot reflect an expression with DESC), or changed under
+            # the same name: one modify_index (found above), drafted as drop + create.
+            drop_ops(upgrade_ops, change)
+            continue
         if change.kind in ("add_fk", "remove_fk") and any(f.kind == "modify_fk" and (f.table, f.name) == key for f in found):
             drop_ops(upgrade_ops, change)
             continue
@@ -353,7 +355,7 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
     t = qualified(change.table) if change.table else ""
     col = quote(change.column) if change.column else ""
     if kind == "modify_index":
-        unique = "UNIQUE " if change.detail.get("unique") else ""
+        unique = "UNIQUE " if change.detail.get("was_unique" if reverse else "unique", change.detail.get("unique")) else ""
         return [f"DROP INDEX {in_schema_of(change.table, change.name)}", f"CREATE {unique}INDEX {quote(change.name)} ON {t} {new}"]
     if kind in ("add_constraint", "remove_constraint"):
         if kind == "remove_constraint":

@@ -117,7 +117,9 @@ def _modify_sequence(change):
 
 @DESCRIBE.register("modify_index")
 def _modify_index(change):
-    return f"index {change.name}: {change.old} → {change.new}"
+    d = change.detail
+    unique = {(False, True): "plain → unique, ", (True, False): "unique → plain, "}.get((d.get("was_unique"), d.get("unique")), "") if "was_unique" in d else ""
+    return f"index {change.name}: {unique}{change.old} → {change.new}"
 
 
 @DESCRIBE.register("modify_constraint")

@@ -8,10 +8,6 @@ COMMENT ON COLUMN accounts.name IS 'shown on invoices';
 
 ALTER TABLE accounts ALTER COLUMN code TYPE VARCHAR(20) COLLATE "POSIX";
 
-DROP INDEX ix_accounts_code;
-
-CREATE INDEX ix_accounts_code ON accounts (code DESC);
-
 COMMENT ON TABLE accounts IS NULL;
 
 ALTER TABLE invoices ALTER COLUMN id TYPE BIGINT;
@@ -21,6 +17,10 @@ ALTER TABLE items ALTER COLUMN account_id DROP NOT NULL;
 DROP INDEX ix_accounts_active_email;
 
 CREATE INDEX ix_accounts_active_email ON accounts USING btree (email) WHERE ((status)::text <> 'closed'::text);
+
+DROP INDEX ix_accounts_code;
+
+CREATE INDEX ix_accounts_code ON accounts USING btree (code DESC);
 
 DROP INDEX ix_accounts_lower_email;
 

@@ -33,8 +33,6 @@ def upgrade() -> None:
                existing_type=sa.VARCHAR(length=20, collation='C'),
                type_=sa.VARCHAR(length=20, collation='POSIX'),
                existing_nullable=True)
-    op.drop_index(op.f('ix_accounts_code'), table_name='accounts')
-    op.create_index('ix_accounts_code', 'accounts', [sa.literal_column('code DESC')], unique=False, postgresql_include=[])
     op.drop_table_comment(
         'accounts',
         existing_comment='customer accounts',
@@ -50,6 +48,8 @@ def upgrade() -> None:
                nullable=True)
     op.execute('DROP INDEX ix_accounts_active_email')
     op.execute("CREATE INDEX ix_accounts_active_email ON accounts USING btree (email) WHERE ((status)::text <> 'closed'::text)")
+    op.execute('DROP INDEX ix_accounts_code')
+    op.execute('CREATE INDEX ix_accounts_code ON accounts USING btree (code DESC)')
     op.execute('DROP INDEX ix_accounts_lower_email')
     op.execute('CREATE INDEX ix_accounts_lower_email ON accounts USING btree (lower((email)::text) DESC NULLS LAST)')
     op.execute('DROP INDEX ix_accounts_name_pattern')
@@ -99,6 +99,8 @@ def downgrade() -> None:
     op.execute('CREATE INDEX ix_accounts_name_pattern ON accounts USING btree (name)')
     op.execute('DROP INDEX ix_accounts_lower_email')
     op.execute('CREATE INDEX ix_accounts_lower_email ON accounts USING btree (lower((email)::text))')
+    op.execute('DROP INDEX ix_accounts_code')
+    op.execute('CREATE INDEX ix_accounts_code ON accounts USING btree (code)')
     op.execute('DROP INDEX ix_accounts_active_email')
     op.execute("CREATE INDEX ix_accounts_active_email ON accounts USING btree (email) WHERE ((status)::text = 'active'::text)")
     op.alter_column('items', 'account_id',
@@ -115,8 +117,6 @@ def downgrade() -> None:
         existing_comment=None,
         schema=None
     )
-    op.drop_index('ix_accounts_code', table_name='accounts', postgresql_include=[])
-    op.create_index(op.f('ix_accounts_code'), 'accounts', ['code'], unique=False)
     op.alter_column('accounts', 'code',
                existing_type=sa.VARCHAR(length=20, collation='POSIX'),
                type_=sa.VARCHAR(length=20, collation='C'),
