@@ -155,3 +155,40 @@ def test_identity_and_generated_columns_added_are_told_drafted_and_round_trip(tm
         proc = run_cli("verify", repo, a, b)
         assert proc.returncode == 0 and "downgrade pass" in proc.stdout, proc.stdout + proc.stderr
 
+
+
+TIMES = '''
+import sqlalchemy as sa
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+class T(Base):
+    __tablename__ = "t"
+    id = sa.Column(sa.Integer, primary_key=True)
+    created = sa.Column(sa.DateTime, server_default=sa.text("{created}"))
+    stamped = sa.Column(sa.DateTime(timezone=True), server_default=sa.text("{stamped}"))
+    day = sa.Column(sa.Date, server_default=sa.text("{day}"))
+    token = sa.Column(sa.Float, server_default=sa.text("{token}"))
+    label = sa.Column(sa.String(20), server_default=sa.text("{label}"))
+'''
+
+
+def test_defaults_calling_functions_are_decided_by_the_server_when_that_is_sound(tmp_path):
+    from conftest import make_repo
+
+    a = TIMES.format(created="now()", stamped="now()", day="CURRENT_DATE", token="random()", label="lower('AB')")
+    b = TIMES.format(
+        created="CURRENT_TIMESTAMP",  # the same value: both are the transaction's start
+        stamped="statement_timestamp()",  # not the same: the statement's start
+        day="(now() AT TIME ZONE 'UTC')::date",  # the same only where the session's zone is UTC
+        token="random() * 1",  # volatile: never decided by evaluating it
+        label="'ab'",  # immutable: the same value
+    )
+    repo = str(make_repo(tmp_path / "r", {"a": {"m/models.py": a}, "b": {"m/models.py": b}}))
+    found = {c["column"]: (c["kind"], c["old"], c["new"]) for c in diff_json(repo, "a", "b")["changes"]}
+    assert found == {
+        "stamped": ("modify_default", "now()", "statement_timestamp()"),
+        "day": ("modify_default", "CURRENT_DATE", "((now() AT TIME ZONE 'UTC'::text))::date"),
+        "token": ("modify_default", "random()", "(random() * (1)::double precision)"),
+    }
+    for ref in ("a", "b"):
+        assert diff_json(repo, ref, ref)["changes"] == []

@@ -294,6 +294,12 @@ def _only_collation(change: Change) -> bool:
 
 
 _CALL = re.compile(r"\w\s*\(")  # a function call: its value may differ from call to call
+# The functions an expression calls, in its stored node tree (pg_node_tree as text): a
+# function's own id, and an operator's function.
+_CALLED = re.compile(r":(?:funcid|opfuncid) (\d+)")
+# Time zones far apart: a stable expression that depends on the session's (CURRENT_DATE vs
+# (now() AT TIME ZONE 'UTC')::date) differs under one of them.
+_ZONES = ("UTC", "Etc/GMT-14", "Etc/GMT+12")
 
 
 def _sql(conn, sql: str):
@@ -302,21 +308,39 @@ def _sql(conn, sql: str):
 
 
 def _same_default(conn, change: Change) -> bool:
-    """True when a modify_default is two spellings of one constant (`5` and `5.0` on a
-    double precision column), as the server decides: SELECT a IS NOT DISTINCT FROM b."""
+    """True when a modify_default is two spellings of one value, as the server decides:
+    SELECT a IS NOT DISTINCT FROM b. Constants (`5` and `5.0` on a double precision column)
+    always; function calls (`now()` and `CURRENT_TIMESTAMP`) only when every function they
+    call is immutable or stable, evaluated in one transaction (a volatile one, like
+    clock_timestamp() or nextval(), gives another value per row) and under time zones far
+    apart. `now()` and `statement_timestamp()` differ: this transaction began statements ago."""
     if change.kind != "modify_default" or change.old is None or change.new is None or not change.detail.get("type"):
-        return False
-    if _CALL.search(change.old) or _CALL.search(change.new):
         return False
     typ = change.detail["type"]
     conn.exec_driver_sql("SAVEPOINT same_default")
     try:
-        same = _sql(conn, f"SELECT ({change.old})::{typ} IS NOT DISTINCT FROM ({change.new})::{typ}").scalar()
-        conn.exec_driver_sql("RELEASE SAVEPOINT same_default")
-        return bool(same)
-    except Exception:  # noqa: BLE001 - not a constant the server can evaluate here: a real change
-        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT same_default")
+        if (_CALL.search(change.old) or _CALL.search(change.new)) and not _not_volatile(conn, change.old, change.new, typ):
+            return False
+        same = True
+        for zone in _ZONES:
+            conn.exec_driver_sql(f"SET LOCAL TimeZone = '{zone}'")
+            same = same and bool(_sql(conn, f"SELECT ({change.old})::{typ} IS NOT DISTINCT FROM ({change.new})::{typ}").scalar())
+        return same
+    except Exception:  # noqa: BLE001 - not an expression the server can evaluate here: a real change
         return False
+    finally:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT same_default")
+        conn.exec_driver_sql("RELEASE SAVEPOINT same_default")
+
+
+def _not_volatile(conn, old: str, new: str, typ: str) -> bool:
+    """True when no function `old` or `new` calls is volatile: both are stored as column
+    defaults of a scratch table and their node trees read back."""
+    _sql(conn, f"CREATE TEMP TABLE modeldiff_default (a {typ} DEFAULT ({old})::{typ}, b {typ} DEFAULT ({new})::{typ})")
+    trees = _sql(conn, "SELECT adbin::text FROM pg_attrdef WHERE adrelid = 'modeldiff_default'::regclass").scalars().all()
+    called = sorted({oid for tree in trees for oid in _CALLED.findall(tree)} - {"0"})
+    volatile = conn.exec_driver_sql("SELECT count(*) FROM pg_proc WHERE oid = ANY(%s::text[]::oid[]) AND provolatile = 'v'", (called,)).scalar()
+    return volatile == 0
 
 
 def _same_reparsed(conn, change: Change) -> bool:
