@@ -9,6 +9,7 @@ Names travel through modeldiff as text, a table in a named schema as `schema.tab
 from __future__ import annotations
 
 import functools
+import re
 
 
 @functools.cache
@@ -78,3 +79,13 @@ def default_text(default) -> str | None:
         return None
     arg = getattr(default, "arg", default)
     return str(getattr(arg, "text", arg))
+
+
+# What SQLAlchemy's text() takes for a bind parameter (TextClause._bind_params_regex).
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+def text_clause_safe(sql: str) -> str:
+    """SQL for `op.execute(...)`, which wraps it in text(): a `:name` in it (`'HH24:MI'` in a
+    function's body) escaped, so that it is not taken for a bind parameter."""
+    return _BIND.sub(r"\\:\1", sql)

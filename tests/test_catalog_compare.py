@@ -33,6 +33,16 @@ EXPECTED = {
     ("modify_constraint", "items", "ck_items_qty"),
     ("modify_fk", "items", "fk_items_account"),
     ("modify_fk", "items", "fk_items_parent"),
+    # functions and triggers the models' DDL events create
+    ("add_function", None, "invoices_log()"),
+    ("add_function", None, "ledger_balance()"),
+    ("remove_function", None, "items_touch()"),
+    ("modify_function", None, "accounts_search_update()"),
+    ("modify_trigger", "accounts", "accounts_search"),
+    ("add_trigger", "invoices", "invoices_log"),
+    ("remove_trigger", "items", "items_touch"),
+    ("add_table", "ledger", None),
+    ("add_trigger", "ledger", "ledger_balance"),
 }
 
 
@@ -70,6 +80,15 @@ def test_every_catalog_change_is_reported_exactly(changes):
     assert changes[("modify_generated", "items", "total")]["new"] == "((price * (qty)::numeric) * 1.2)"
     assert (changes[("modify_collation", "accounts", "code")]["old"], changes[("modify_collation", "accounts", "code")]["new"]) == ("C", "POSIX")
     assert changes[("modify_table_comment", "accounts", None)]["old"] == "customer accounts"
+    search = changes[("modify_trigger", "accounts", "accounts_search")]
+    assert search["new"] == "CREATE TRIGGER accounts_search BEFORE INSERT OR UPDATE OF name, email ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_search_update()"
+    assert search["detail"] == {"function": "accounts_search_update()"}
+    function = changes[("modify_function", None, "accounts_search_update()")]
+    assert function["old"].startswith("CREATE OR REPLACE FUNCTION accounts_search_update()\n RETURNS trigger\n LANGUAGE plpgsql")
+    assert "coalesce(NEW.email, '')" in function["new"] and "coalesce(NEW.email, '')" not in function["old"]
+    # one % in PostgreSQL's text: DDL("...%%...") is one %, RAISE's %% stays two
+    assert "RAISE NOTICE 'invoice % (100%% sure): %', NEW.id, '{\"kind\":1}'::jsonb;" in changes[("add_function", None, "invoices_log()")]["new"]
+    assert changes[("remove_function", None, "items_touch()")]["new"] is None
 
 
 def test_hazards_of_catalog_changes(changes):
@@ -81,6 +100,9 @@ def test_hazards_of_catalog_changes(changes):
     assert codes[("modify_generated", "discounted")] == {"MD102", "MD201"}
     assert codes[("modify_index", "ix_accounts_active_email")] == {"MD101", "MD104"}
     assert codes[("modify_index", "ix_accounts_code")] == {"MD101", "MD104"}
+    assert codes[("modify_trigger", "accounts_search")] == codes[("add_trigger", "invoices_log")] == codes[("remove_trigger", "items_touch")] == {"MD109"}
+    assert codes[("add_trigger", "ledger_balance")] == set()  # on a table created by the same upgrade
+    assert codes[("remove_function", "items_touch()")] == {"MD301"}
 
 
 def test_an_index_changed_under_its_name_is_drafted_as_drop_and_create(shop):
@@ -95,6 +117,20 @@ def test_an_index_changed_under_its_name_is_drafted_as_drop_and_create(shop):
 def test_same_schema_spelled_differently_or_itself_is_no_change(shop, a, b):
     # v1.2: BETWEEN vs >= AND <=, 5.0 vs 5.00, (qty > 0) vs qty > 0, VARCHAR vs String.
     assert diff_json(shop, a, b)["changes"] == []
+
+
+def test_functions_and_triggers_are_drafted_in_order(shop):
+    revision = run_cli("revision", shop, "v1.0", "v1.1", "--rev-id", "abc", "--create-date", "2024-01-01").stdout
+    upgrade, downgrade = revision.split("def downgrade")
+    lines = [line.strip() for line in upgrade.splitlines() if line.strip().startswith("op.")]
+    at = lambda text: next(i for i, line in enumerate(lines) if text in line)  # noqa: E731
+    # functions first, the ledger table, then its trigger; the old trigger before its function goes
+    assert at("FUNCTION ledger_balance()") < at("op.create_table('ledger'") < at("CREATE TRIGGER ledger_balance")
+    assert at("DROP TRIGGER items_touch ON items") < at("DROP FUNCTION items_touch()")
+    assert at("DROP TRIGGER accounts_search ON accounts") < at("CREATE TRIGGER accounts_search BEFORE INSERT OR UPDATE OF name, email")
+    # a ":1" in a function's body escaped for op.execute's text(); the % as PostgreSQL has it
+    assert "RAISE NOTICE \\'invoice % (100%% sure): %\\', NEW.id, \\'{\"kind\"\\\\:1}\\'::jsonb;" in upgrade
+    assert "DROP TRIGGER ledger_balance ON ledger" in downgrade and "DROP FUNCTION ledger_balance()" in downgrade
 
 
 @pytest.mark.parametrize("a,b", [("v1.0", "v1.1"), ("v1.1", "v1.0")])

@@ -64,6 +64,22 @@ _TABLE_COMMENTS = f"""
 SELECT {_NAME}, obj_description(c.oid, 'pg_class')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_OURS} AND c.relkind IN ('r', 'p')
 """
+# Functions the schema's DDL creates (DDL events: a full-text search trigger's function),
+# not an extension's and not a stand-in modeldiff made (materialize.py comments those).
+_FUNCTIONS = """
+SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || p.proname
+       || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       pg_get_functiondef(p.oid), quote_ident(n.nspname), pg_get_function_result(p.oid)
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE (n.nspname = current_schema() OR n.nspname = ANY(%(schemas)s)) AND p.prokind IN ('f', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  AND coalesce(obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'modeldiff stand-in%%'
+"""
+_TRIGGERS = f"""
+SELECT {_NAME}, t.tgname, pg_get_triggerdef(t.oid, true), t.tgfoid::regprocedure::text
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_OURS} AND NOT t.tgisinternal
+"""
 _IDENTITY = {"a": "always", "d": "by default"}
 _KINDS = {"c": "check", "x": "exclude"}
 
@@ -78,6 +94,8 @@ class Catalog:
     sequences: dict = field(default_factory=dict)  # name -> parameters
     columns: dict = field(default_factory=dict)  # (table, column) -> {identity, generated, expression, collation, type}
     comments: dict = field(default_factory=dict)  # table -> comment
+    functions: dict = field(default_factory=dict)  # name(arguments) -> (definition, result type)
+    triggers: dict = field(default_factory=dict)  # (table, name) -> (definition, function)
 
 
 def read_catalog(conn, schemas: list[str]) -> Catalog:
@@ -107,6 +125,12 @@ def read_catalog(conn, schemas: list[str]) -> Catalog:
         }
     for table, comment in rows(_TABLE_COMMENTS):
         cat.comments[table] = comment
+    for name, definition, schema, result in rows(_FUNCTIONS):
+        if not name.startswith(schema.strip('"') + "."):  # the scratch schema's name differs per ref
+            definition = definition.replace(f" FUNCTION {schema}.", " FUNCTION ", 1).replace(f" PROCEDURE {schema}.", " PROCEDURE ", 1)
+        cat.functions[name] = (definition.strip(), result)
+    for table, name, definition, function in rows(_TRIGGERS):
+        cat.triggers[(table, name)] = (definition, function)
     return cat
 
 
@@ -151,6 +175,8 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
             out.append(Change("add_sequence" if a is None else "remove_sequence", None, name=name, old=a, new=b))
         elif a != b:
             out.append(Change("modify_sequence", None, name=name, old=a, new=b))
+    tables = both | {c.table for c in reported if c.kind in ("add_table", "remove_table")}
+    out += _trigger_changes(old, new, tables) + _function_changes(old, new)  # a trigger goes before its function
     for key in sorted(set(old.columns) & set(new.columns)):
         table, column = key
         if table not in both:
@@ -162,6 +188,31 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
             out.append(Change("modify_generated", table, column=column, old=a["generated"], new=b["generated"], detail={"type": b["type"], "storage": b["storage"] or a["storage"]}))
         if a["collation"] != b["collation"]:
             out.append(Change("modify_collation", table, column=column, old=a["collation"], new=b["collation"], detail={"type": b["type"]}))
+    return out
+
+
+def _function_changes(old: Catalog, new: Catalog) -> list[Change]:
+    out = []
+    for name in sorted(set(old.functions) | set(new.functions)):
+        a, b = old.functions.get(name), new.functions.get(name)
+        if a == b:
+            continue
+        kind = "add_function" if a is None else "remove_function" if b is None else "modify_function"
+        out.append(Change(kind, None, name=name, old=a and a[0], new=b and b[0], detail={"returns": (b or a)[1], **({"returned": a[1]} if a and b and a[1] != b[1] else {})}))
+    return out
+
+
+def _trigger_changes(old: Catalog, new: Catalog, tables: set) -> list[Change]:
+    """Triggers of a new or dropped table too: alembic's create_table does not make them
+    (nor its downgrade's create_table those of a dropped table)."""
+    out = []
+    for key in sorted(set(old.triggers) | set(new.triggers)):
+        table, name = key
+        a, b = old.triggers.get(key), new.triggers.get(key)
+        if a == b or table not in tables:  # (a table not compared: its triggers neither)
+            continue
+        kind = "add_trigger" if a is None else "remove_trigger" if b is None else "modify_trigger"
+        out.append(Change(kind, table, name=name, old=a and a[0], new=b and b[0], detail={"function": (b or a)[1]}))
     return out
 
 
@@ -375,7 +426,7 @@ def _same_reparsed(conn, change: Change) -> bool:
 def statements(change: Change, reverse: bool = False) -> list[str]:
     """The SQL that makes a catalog change (or, `reverse`, undoes it)."""
     old, new = (change.new, change.old) if reverse else (change.old, change.new)
-    kind = {"add_sequence": "remove_sequence", "remove_sequence": "add_sequence", "add_constraint": "remove_constraint", "remove_constraint": "add_constraint"}.get(change.kind, change.kind) if reverse else change.kind
+    kind = _REVERSE.get(change.kind, change.kind) if reverse else change.kind
     t = qualified(change.table) if change.table else ""
     col = quote(change.column) if change.column else ""
     if kind == "modify_index":
@@ -391,6 +442,16 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
         return [f"ALTER TABLE {t} ALTER CONSTRAINT {quote(change.name)} {_deferral(new)}"]
     if kind in ("modify_constraint", "modify_fk"):
         return [f"ALTER TABLE {t} DROP CONSTRAINT {quote(change.name)}", f"ALTER TABLE {t} ADD CONSTRAINT {quote(change.name)} {new}"]
+    if kind in ("add_function", "remove_function", "modify_function"):
+        # pg_get_functiondef's CREATE OR REPLACE replaces a function in place unless its
+        # result type changes: then it is dropped first.
+        drop = f"DROP FUNCTION {_function_signature(change.name)}"
+        if kind == "remove_function":
+            return [drop]
+        return ([drop] if change.detail.get("returned") else []) + [new]
+    if kind in ("add_trigger", "remove_trigger", "modify_trigger"):
+        drop = [f"DROP TRIGGER {quote(change.name)} ON {t}"] if old is not None else []
+        return drop + ([new] if new is not None else [])
     seq = change.new or change.old or {}
     owner = seq.get("owned_by") if kind in ("add_sequence", "remove_sequence") else None
     # A sequence owned by a column (SERIAL) is that column's default: set and dropped with it.
@@ -422,6 +483,17 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
         collate = f" COLLATE {quote(new)}" if new else ' COLLATE "default"'
         return [f"ALTER TABLE {t} ALTER COLUMN {col} TYPE {change.detail['type']}{collate}"]
     raise ValueError(f"no catalog statement for {kind}")
+
+
+_REVERSE = {
+    f"{a}_{what}": f"{b}_{what}" for what in ("sequence", "constraint", "function", "trigger") for a, b in (("add", "remove"), ("remove", "add"))
+}
+
+
+def _function_signature(name: str) -> str:
+    """`audit.touch(integer, text)` with its name quoted (argument types stay as printed)."""
+    head, _, args = name.partition("(")
+    return f"{qualified(head)}({args}"
 
 
 def _sequence_options(seq: dict) -> str:
