@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..db.standins import MARK
 from ..sqltext import in_schema_of, literal, qualified, quote
 from ..values import Change
 
@@ -66,14 +67,14 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_OURS} AND 
 """
 # Functions the schema's DDL creates (DDL events: a full-text search trigger's function),
 # not an extension's and not a stand-in modeldiff made (materialize.py comments those).
-_FUNCTIONS = """
+_FUNCTIONS = f"""
 SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || p.proname
        || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        pg_get_functiondef(p.oid), quote_ident(n.nspname), pg_get_function_result(p.oid)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE (n.nspname = current_schema() OR n.nspname = ANY(%(schemas)s)) AND p.prokind IN ('f', 'p')
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-  AND coalesce(obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'modeldiff stand-in%%'
+  AND obj_description(p.oid, 'pg_proc') IS DISTINCT FROM '{MARK}'
 """
 _TRIGGERS = f"""
 SELECT {_NAME}, t.tgname, pg_get_triggerdef(t.oid, true), t.tgfoid::regprocedure::text
