@@ -228,3 +228,31 @@ def test_defaults_calling_functions_are_decided_by_the_server_when_that_is_sound
     }
     for ref in ("a", "b"):
         assert diff_json(repo, ref, ref)["changes"] == []
+
+
+METADATA_TRIGGER = '''
+import sqlalchemy as sa
+metadata = sa.MetaData()
+notes = sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text), sa.Column("words", sa.Integer))
+# on the MetaData, not the table: its after_create runs once every table exists
+sa.event.listen(metadata, "before_create", sa.DDL("""CREATE FUNCTION count_words(body text) RETURNS {returns} LANGUAGE sql IMMUTABLE AS $$ SELECT array_length(regexp_split_to_array(trim(body), '\\\\s+'), 1) $$"""))
+sa.event.listen(metadata, "after_create", sa.DDL("""CREATE FUNCTION notes_words() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.words := count_words(NEW.body); RETURN NEW; END $$;
+CREATE TRIGGER notes_words BEFORE INSERT{events} ON notes FOR EACH ROW EXECUTE FUNCTION notes_words()"""))
+'''
+
+
+def test_a_metadatas_after_create_trigger_is_created_compared_and_round_trips(tmp_path):
+    from conftest import make_repo
+
+    v1 = METADATA_TRIGGER.format(returns="integer", events="")
+    v2 = METADATA_TRIGGER.format(returns="bigint", events=" OR UPDATE OF body")
+    repo = str(make_repo(tmp_path / "r", {"v1": {"m/models.py": v1}, "v2": {"m/models.py": v2}}))
+    result = diff_json(repo, "v1", "v2")
+    assert not result.get("not_compared") and not [w for w in result["warnings"] if w["code"] in ("rejected-ddl", "not-compared")]
+    found = {(c["kind"], c["table"], c["name"]): c for c in result["changes"]}
+    assert set(found) == {("modify_function", None, "count_words(body text)"), ("modify_trigger", "notes", "notes_words")}
+    assert found[("modify_function", None, "count_words(body text)")]["detail"] == {"returns": "bigint", "returned": "integer"}
+    assert diff_json(repo, "v1", "v1")["changes"] == []
+    for a, b in (("v1", "v2"), ("v2", "v1")):
+        proc = run_cli("verify", repo, a, b)
+        assert proc.returncode == 0 and "downgrade pass" in proc.stdout, proc.stdout + proc.stderr
