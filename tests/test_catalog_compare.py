@@ -256,3 +256,24 @@ def test_a_metadatas_after_create_trigger_is_created_compared_and_round_trips(tm
     for a, b in (("v1", "v2"), ("v2", "v1")):
         proc = run_cli("verify", repo, a, b)
         assert proc.returncode == 0 and "downgrade pass" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_ddl_event_postgresql_rejects_leaves_its_table_out_in_one_line(tmp_path):
+    from conftest import make_repo
+
+    model = '''
+import sqlalchemy as sa
+metadata = sa.MetaData()
+t = sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True))
+sa.event.listen(t, "after_create", sa.DDL("""CREATE FUNCTION t_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RETURN NEW; END $$;
+CREATE TRIGGER t_stamp BEFORE INSERT ON %(table)s FOR EACH ROW EXECUTE FUNCTION {function}()"""))
+'''
+    repo = str(make_repo(tmp_path / "r", {"v1": {"m/models.py": model.format(function="t_stamp")}, "v2": {"m/models.py": model.format(function="missing")}}))
+    proc = run_cli("diff", repo, "v1", "v2", "--format", "json")
+    assert proc.returncode == 2 and "--keep-going" in proc.stderr, proc.stderr
+    result = diff_json(repo, "v1", "v2", "--keep-going")
+    assert [(n["table"], n["ref"], n["reason"]) for n in result["not_compared"]] == [
+        ("t", "v2", "CREATE FUNCTION t_stamp() RETURNS trigger LANGUAGE plpgsql AS $$: function missing() does not exist")
+    ]
+    assert result["partial"] is True and result["changes"] == []

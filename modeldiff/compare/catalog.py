@@ -193,13 +193,17 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
 
 
 def _function_changes(old: Catalog, new: Catalog) -> list[Change]:
+    """`detail.trigger_tables`: the tables whose triggers call the function, at either ref
+    (a table not compared leaves out its trigger's function too: coverage.py)."""
     out = []
     for name in sorted(set(old.functions) | set(new.functions)):
         a, b = old.functions.get(name), new.functions.get(name)
         if a == b:
             continue
         kind = "add_function" if a is None else "remove_function" if b is None else "modify_function"
-        out.append(Change(kind, None, name=name, old=a and a[0], new=b and b[0], detail={"returns": (b or a)[1], **({"returned": a[1]} if a and b and a[1] != b[1] else {})}))
+        detail = {"returns": (b or a)[1], **({"returned": a[1]} if a and b and a[1] != b[1] else {})}
+        tables = sorted({t for cat in (old, new) for (t, _), (_, function) in cat.triggers.items() if function == name})
+        out.append(Change(kind, None, name=name, old=a and a[0], new=b and b[0], detail={**detail, **({"trigger_tables": tables} if tables else {})}))
     return out
 
 

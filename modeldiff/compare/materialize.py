@@ -170,7 +170,7 @@ class _Creation:
                 self._reject(key, message)
                 continue
             for sql in table["statements"]:
-                what = sql.split(" ON ")[0]
+                what = sql.split(" ON ")[0].splitlines()[0]  # a DDL event's function: its first line
                 if (message := self.attempt(sql, f"table {key}: {what}")) is not None:
                     self.rejected.setdefault(key, f"{what}: {message}")
 
