@@ -9,18 +9,21 @@ Names travel through modeldiff as text, a table in a named schema as `schema.tab
 from __future__ import annotations
 
 import functools
+import re
 
 
 @functools.cache
 def postgresql_dialect():
     """SQLAlchemy's PostgreSQL dialect, made on first use (a diff served from the cache
     quotes nothing and imports no SQLAlchemy). The server's standard_conforming_strings is
-    on (the default since PostgreSQL 9.1)."""
+    on (the default since PostgreSQL 9.1). Its paramstyle is "named": the text it compiles is
+    run without parameters or read by a person, so a `%` stays one `%` (pyformat, the
+    driver's, would double it in every literal and text() clause)."""
     from sqlalchemy.dialects import postgresql
 
     from . import compat
 
-    return compat.standard_conforming_strings(postgresql.dialect())
+    return compat.standard_conforming_strings(postgresql.dialect(paramstyle="named"))
 
 
 def __getattr__(name: str):
@@ -76,3 +79,13 @@ def default_text(default) -> str | None:
         return None
     arg = getattr(default, "arg", default)
     return str(getattr(arg, "text", arg))
+
+
+# What SQLAlchemy's text() takes for a bind parameter (TextClause._bind_params_regex).
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+def text_clause_safe(sql: str) -> str:
+    """SQL for `op.execute(...)`, which wraps it in text(): a `:name` in it (`'HH24:MI'` in a
+    function's body) escaped, so that it is not taken for a bind parameter."""
+    return _BIND.sub(r"\\:\1", sql)

@@ -41,11 +41,18 @@ KIND_ORDER = [
     "add_fk",
     "remove_fk",
     "modify_fk",
+    "add_function",
+    "remove_function",
+    "modify_function",
+    "add_trigger",
+    "remove_trigger",
+    "modify_trigger",
 ]
 # The kinds compare/catalog.py finds in the catalogs (alembic has no diff for them).
 CATALOG_KINDS = [
     "add_sequence", "remove_sequence", "modify_sequence", "modify_identity", "modify_generated",
     "modify_collation", "modify_index", "modify_constraint", "modify_fk",
+    "add_function", "remove_function", "modify_function", "add_trigger", "remove_trigger", "modify_trigger",
 ]
 # What `verify` finds left in a database after a migration ran (rendered, never planned).
 VERIFY_KINDS = ["invalid_constraint", "invalid_index"]

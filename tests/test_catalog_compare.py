@@ -17,8 +17,7 @@ EXPECTED = {
     ("modify_collation", "accounts", "code"),
     ("modify_comment", "accounts", "name"),
     ("modify_table_comment", "accounts", None),
-    ("add_index", "accounts", "ix_accounts_code"),
-    ("remove_index", "accounts", "ix_accounts_code"),
+    ("modify_index", "accounts", "ix_accounts_code"),
     ("modify_index", "accounts", "ix_accounts_active_email"),
     ("modify_index", "accounts", "ix_accounts_lower_email"),
     ("modify_index", "accounts", "ix_accounts_name_pattern"),
@@ -34,6 +33,16 @@ EXPECTED = {
     ("modify_constraint", "items", "ck_items_qty"),
     ("modify_fk", "items", "fk_items_account"),
     ("modify_fk", "items", "fk_items_parent"),
+    # functions and triggers the models' DDL events create
+    ("add_function", None, "invoices_log()"),
+    ("add_function", None, "ledger_balance()"),
+    ("remove_function", None, "items_touch()"),
+    ("modify_function", None, "accounts_search_update()"),
+    ("modify_trigger", "accounts", "accounts_search"),
+    ("add_trigger", "invoices", "invoices_log"),
+    ("remove_trigger", "items", "items_touch"),
+    ("add_table", "ledger", None),
+    ("add_trigger", "ledger", "ledger_balance"),
 }
 
 
@@ -52,6 +61,9 @@ def test_every_catalog_change_is_reported_exactly(changes):
     assert changes[("modify_index", "accounts", "ix_accounts_active_email")]["new"] == "USING btree (email) WHERE ((status)::text <> 'closed'::text)"
     assert changes[("modify_index", "accounts", "ix_accounts_lower_email")]["new"] == "USING btree (lower((email)::text) DESC NULLS LAST)"
     assert changes[("modify_index", "accounts", "ix_accounts_name_pattern")]["new"] == "USING btree (name varchar_pattern_ops)"
+    # alembic sees this one too, as a remove + add under one name: one change, old and new
+    code = changes[("modify_index", "accounts", "ix_accounts_code")]
+    assert (code["old"], code["new"]) == ("USING btree (code)", "USING btree (code DESC)")
     assert changes[("modify_constraint", "items", "ck_items_qty")]["old"] == "CHECK ((qty >= 0))"
     assert changes[("modify_constraint", "items", "ck_items_qty")]["new"] == "CHECK ((qty > 0))"
     assert changes[("remove_constraint", "accounts", "ck_accounts_status")]["detail"]["type"] == "check"
@@ -68,6 +80,15 @@ def test_every_catalog_change_is_reported_exactly(changes):
     assert changes[("modify_generated", "items", "total")]["new"] == "((price * (qty)::numeric) * 1.2)"
     assert (changes[("modify_collation", "accounts", "code")]["old"], changes[("modify_collation", "accounts", "code")]["new"]) == ("C", "POSIX")
     assert changes[("modify_table_comment", "accounts", None)]["old"] == "customer accounts"
+    search = changes[("modify_trigger", "accounts", "accounts_search")]
+    assert search["new"] == "CREATE TRIGGER accounts_search BEFORE INSERT OR UPDATE OF name, email ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_search_update()"
+    assert search["detail"] == {"function": "accounts_search_update()"}
+    function = changes[("modify_function", None, "accounts_search_update()")]
+    assert function["old"].startswith("CREATE OR REPLACE FUNCTION accounts_search_update()\n RETURNS trigger\n LANGUAGE plpgsql")
+    assert "coalesce(NEW.email, '')" in function["new"] and "coalesce(NEW.email, '')" not in function["old"]
+    # one % in PostgreSQL's text: DDL("...%%...") is one %, RAISE's %% stays two
+    assert "RAISE NOTICE 'invoice % (100%% sure): %', NEW.id, '{\"kind\":1}'::jsonb;" in changes[("add_function", None, "invoices_log()")]["new"]
+    assert changes[("remove_function", None, "items_touch()")]["new"] is None
 
 
 def test_hazards_of_catalog_changes(changes):
@@ -78,12 +99,38 @@ def test_hazards_of_catalog_changes(changes):
     assert codes[("modify_fk", "fk_items_parent")] == {"MD101"}
     assert codes[("modify_generated", "discounted")] == {"MD102", "MD201"}
     assert codes[("modify_index", "ix_accounts_active_email")] == {"MD101", "MD104"}
+    assert codes[("modify_index", "ix_accounts_code")] == {"MD101", "MD104"}
+    assert codes[("modify_trigger", "accounts_search")] == codes[("add_trigger", "invoices_log")] == codes[("remove_trigger", "items_touch")] == {"MD109"}
+    assert codes[("add_trigger", "ledger_balance")] == set()  # on a table created by the same upgrade
+    assert codes[("remove_function", "items_touch()")] == {"MD301"}
+
+
+def test_an_index_changed_under_its_name_is_drafted_as_drop_and_create(shop):
+    revision = run_cli("revision", shop, "v1.0", "v1.1", "--rev-id", "abc", "--create-date", "2024-01-01").stdout
+    upgrade, downgrade = revision.split("def downgrade")
+    assert "op.execute('DROP INDEX ix_accounts_code')" in upgrade and "op.execute('CREATE INDEX ix_accounts_code ON accounts USING btree (code DESC)')" in upgrade
+    assert "op.execute('CREATE INDEX ix_accounts_code ON accounts USING btree (code)')" in downgrade
+    assert "op.create_index('ix_accounts_code'" not in revision and "op.drop_index('ix_accounts_code'" not in revision
 
 
 @pytest.mark.parametrize("a,b", [("v1.1", "v1.2"), ("v1.0", "v1.0"), ("v1.1", "v1.1"), ("v1.2", "v1.2")])
 def test_same_schema_spelled_differently_or_itself_is_no_change(shop, a, b):
     # v1.2: BETWEEN vs >= AND <=, 5.0 vs 5.00, (qty > 0) vs qty > 0, VARCHAR vs String.
     assert diff_json(shop, a, b)["changes"] == []
+
+
+def test_functions_and_triggers_are_drafted_in_order(shop):
+    revision = run_cli("revision", shop, "v1.0", "v1.1", "--rev-id", "abc", "--create-date", "2024-01-01").stdout
+    upgrade, downgrade = revision.split("def downgrade")
+    lines = [line.strip() for line in upgrade.splitlines() if line.strip().startswith("op.")]
+    at = lambda text: next(i for i, line in enumerate(lines) if text in line)  # noqa: E731
+    # functions first, the ledger table, then its trigger; the old trigger before its function goes
+    assert at("FUNCTION ledger_balance()") < at("op.create_table('ledger'") < at("CREATE TRIGGER ledger_balance")
+    assert at("DROP TRIGGER items_touch ON items") < at("DROP FUNCTION items_touch()")
+    assert at("DROP TRIGGER accounts_search ON accounts") < at("CREATE TRIGGER accounts_search BEFORE INSERT OR UPDATE OF name, email")
+    # a ":1" in a function's body escaped for op.execute's text(); the % as PostgreSQL has it
+    assert "RAISE NOTICE \\'invoice % (100%% sure): %\\', NEW.id, \\'{\"kind\"\\\\:1}\\'::jsonb;" in upgrade
+    assert "DROP TRIGGER ledger_balance ON ledger" in downgrade and "DROP FUNCTION ledger_balance()" in downgrade
 
 
 @pytest.mark.parametrize("a,b", [("v1.0", "v1.1"), ("v1.1", "v1.0")])
@@ -145,35 +192,88 @@ def test_identity_and_generated_columns_added_are_told_drafted_and_round_trip(tm
         assert proc.returncode == 0 and "downgrade pass" in proc.stdout, proc.stdout + proc.stderr
 
 
-PERCENT = '''
+
+TIMES = '''
 import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base
 Base = declarative_base()
 class T(Base):
     __tablename__ = "t"
-    __table_args__ = (
-        sa.CheckConstraint("email LIKE '{like}'", name="ck_t_email"),
-        sa.CheckConstraint("status IN ('a', 'b')", name="ck_t_status"),
-    )
     id = sa.Column(sa.Integer, primary_key=True)
-    email = sa.Column(sa.String(50))
-    status = sa.Column(sa.String(5))
-    tag = sa.Column(sa.String(10), server_default="{tag}")
+    created = sa.Column(sa.DateTime, server_default=sa.text("{created}"))
+    stamped = sa.Column(sa.DateTime(timezone=True), server_default=sa.text("{stamped}"))
+    day = sa.Column(sa.Date, server_default=sa.text("{day}"))
+    token = sa.Column(sa.Float, server_default=sa.text("{token}"))
+    label = sa.Column(sa.String(20), server_default=sa.text("{label}"))
 '''
 
 
-def test_definitions_holding_percent_signs_are_compared_and_round_trip(tmp_path):
+def test_defaults_calling_functions_are_decided_by_the_server_when_that_is_sound(tmp_path):
     from conftest import make_repo
 
-    v1, v2 = PERCENT.format(like="%@%", tag="a%"), PERCENT.format(like="%@%.%", tag="b%")
+    a = TIMES.format(created="now()", stamped="now()", day="CURRENT_DATE", token="random()", label="lower('AB')")
+    b = TIMES.format(
+        created="CURRENT_TIMESTAMP",  # the same value: both are the transaction's start
+        stamped="statement_timestamp()",  # not the same: the statement's start
+        day="(now() AT TIME ZONE 'UTC')::date",  # the same only where the session's zone is UTC
+        token="random() * 1",  # volatile: never decided by evaluating it
+        label="'ab'",  # immutable: the same value
+    )
+    repo = str(make_repo(tmp_path / "r", {"a": {"m/models.py": a}, "b": {"m/models.py": b}}))
+    found = {c["column"]: (c["kind"], c["old"], c["new"]) for c in diff_json(repo, "a", "b")["changes"]}
+    assert found == {
+        "stamped": ("modify_default", "now()", "statement_timestamp()"),
+        "day": ("modify_default", "CURRENT_DATE", "((now() AT TIME ZONE 'UTC'::text))::date"),
+        "token": ("modify_default", "random()", "(random() * (1)::double precision)"),
+    }
+    for ref in ("a", "b"):
+        assert diff_json(repo, ref, ref)["changes"] == []
+
+
+METADATA_TRIGGER = '''
+import sqlalchemy as sa
+metadata = sa.MetaData()
+notes = sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text), sa.Column("words", sa.Integer))
+# on the MetaData, not the table: its after_create runs once every table exists
+sa.event.listen(metadata, "before_create", sa.DDL("""CREATE FUNCTION count_words(body text) RETURNS {returns} LANGUAGE sql IMMUTABLE AS $$ SELECT array_length(regexp_split_to_array(trim(body), '\\\\s+'), 1) $$"""))
+sa.event.listen(metadata, "after_create", sa.DDL("""CREATE FUNCTION notes_words() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.words := count_words(NEW.body); RETURN NEW; END $$;
+CREATE TRIGGER notes_words BEFORE INSERT{events} ON notes FOR EACH ROW EXECUTE FUNCTION notes_words()"""))
+'''
+
+
+def test_a_metadatas_after_create_trigger_is_created_compared_and_round_trips(tmp_path):
+    from conftest import make_repo
+
+    v1 = METADATA_TRIGGER.format(returns="integer", events="")
+    v2 = METADATA_TRIGGER.format(returns="bigint", events=" OR UPDATE OF body")
     repo = str(make_repo(tmp_path / "r", {"v1": {"m/models.py": v1}, "v2": {"m/models.py": v2}}))
-    found = {(c["kind"], c.get("column") or c.get("name")): (c["old"], c["new"]) for c in diff_json(repo, "v1", "v2")["changes"]}
-    # (the stored texts hold "%%": the DDL is compiled for a pyformat driver and run without
-    # parameters, a loader matter; both refs alike, so it does not change what differs)
-    assert set(found) == {("modify_constraint", "ck_t_email"), ("modify_default", "tag")}
-    assert "%@%" in found[("modify_constraint", "ck_t_email")][0].replace("%%", "%")
-    assert diff_json(repo, "v2", "v2")["changes"] == []
-    # verify on the CHECK alone: alembic's own SET DEFAULT doubles a stored "%%" again (the same loader matter)
-    only_check = str(make_repo(tmp_path / "c", {"v1": {"m/models.py": v1}, "v2": {"m/models.py": PERCENT.format(like="%@%.%", tag="a%")}}))
-    proc = run_cli("verify", only_check, "v1", "v2")
-    assert proc.returncode == 0 and "downgrade pass" in proc.stdout, proc.stdout + proc.stderr
+    result = diff_json(repo, "v1", "v2")
+    assert not result.get("not_compared") and not [w for w in result["warnings"] if w["code"] in ("rejected-ddl", "not-compared")]
+    found = {(c["kind"], c["table"], c["name"]): c for c in result["changes"]}
+    assert set(found) == {("modify_function", None, "count_words(body text)"), ("modify_trigger", "notes", "notes_words")}
+    assert found[("modify_function", None, "count_words(body text)")]["detail"] == {"returns": "bigint", "returned": "integer"}
+    assert diff_json(repo, "v1", "v1")["changes"] == []
+    for a, b in (("v1", "v2"), ("v2", "v1")):
+        proc = run_cli("verify", repo, a, b)
+        assert proc.returncode == 0 and "downgrade pass" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_ddl_event_postgresql_rejects_leaves_its_table_out_in_one_line(tmp_path):
+    from conftest import make_repo
+
+    model = '''
+import sqlalchemy as sa
+metadata = sa.MetaData()
+t = sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True))
+sa.event.listen(t, "after_create", sa.DDL("""CREATE FUNCTION t_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RETURN NEW; END $$;
+CREATE TRIGGER t_stamp BEFORE INSERT ON %(table)s FOR EACH ROW EXECUTE FUNCTION {function}()"""))
+'''
+    repo = str(make_repo(tmp_path / "r", {"v1": {"m/models.py": model.format(function="t_stamp")}, "v2": {"m/models.py": model.format(function="missing")}}))
+    proc = run_cli("diff", repo, "v1", "v2", "--format", "json")
+    assert proc.returncode == 2 and "--keep-going" in proc.stderr, proc.stderr
+    result = diff_json(repo, "v1", "v2", "--keep-going")
+    assert [(n["table"], n["ref"], n["reason"]) for n in result["not_compared"]] == [
+        ("t", "v2", "CREATE FUNCTION t_stamp() RETURNS trigger LANGUAGE plpgsql AS $$: function missing() does not exist")
+    ]
+    assert result["partial"] is True and result["changes"] == []

@@ -46,6 +46,7 @@ EXAMPLES: dict[str, tuple[list[Change], int]] = {
     "MD106": ([Change("add_fk", "m", name="fk", detail={"columns": ["c_id"], "referred_table": "c", "referred_columns": ["id"]})], 16),
     "MD107": ([Change("modify_enum", None, name="status", old=["a"], new=["a", "b"], detail={"used_by": ["t.s"]})], 11),
     "MD108": ([Change("modify_collation", "t", column="c", old="C", new="POSIX", detail={"type": "character varying(20)"})], 16),
+    "MD109": ([Change("add_trigger", "t", name="tg", new="CREATE TRIGGER tg BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", detail={"function": "f()"})], 16),
     "MD201": ([Change("remove_column", "t", column="c", old="INTEGER", detail={"nullable": True})], 16),
     "MD202": ([Change("modify_type", "t", column="c", old="BIGINT", new="INTEGER")], 16),
     "MD203": ([Change("add_column", "t", column="c", new="INTEGER", detail={"nullable": False})], 16),

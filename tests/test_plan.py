@@ -58,7 +58,7 @@ def new_table(name: str) -> Change:
 
 def test_catalogue_codes_are_stable_and_documented():
     assert list(CATALOGUE) == [
-        "MD101", "MD102", "MD103", "MD104", "MD105", "MD106", "MD107", "MD108",
+        "MD101", "MD102", "MD103", "MD104", "MD105", "MD106", "MD107", "MD108", "MD109",
         "MD201", "MD202", "MD203", "MD204", "MD205",
         "MD301", "MD302", "MD303", "MD304",
     ]  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..db.standins import MARK
 from ..sqltext import in_schema_of, literal, qualified, quote
 from ..values import Change
 
@@ -64,6 +65,22 @@ _TABLE_COMMENTS = f"""
 SELECT {_NAME}, obj_description(c.oid, 'pg_class')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_OURS} AND c.relkind IN ('r', 'p')
 """
+# Functions the schema's DDL creates (DDL events: a full-text search trigger's function),
+# not an extension's and not a stand-in modeldiff made (materialize.py comments those).
+_FUNCTIONS = f"""
+SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || p.proname
+       || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       pg_get_functiondef(p.oid), quote_ident(n.nspname), pg_get_function_result(p.oid)
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE (n.nspname = current_schema() OR n.nspname = ANY(%(schemas)s)) AND p.prokind IN ('f', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  AND obj_description(p.oid, 'pg_proc') IS DISTINCT FROM '{MARK}'
+"""
+_TRIGGERS = f"""
+SELECT {_NAME}, t.tgname, pg_get_triggerdef(t.oid, true), t.tgfoid::regprocedure::text
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_OURS} AND NOT t.tgisinternal
+"""
 _IDENTITY = {"a": "always", "d": "by default"}
 _KINDS = {"c": "check", "x": "exclude"}
 
@@ -78,6 +95,8 @@ class Catalog:
     sequences: dict = field(default_factory=dict)  # name -> parameters
     columns: dict = field(default_factory=dict)  # (table, column) -> {identity, generated, expression, collation, type}
     comments: dict = field(default_factory=dict)  # table -> comment
+    functions: dict = field(default_factory=dict)  # name(arguments) -> (definition, result type)
+    triggers: dict = field(default_factory=dict)  # (table, name) -> (definition, function)
 
 
 def read_catalog(conn, schemas: list[str]) -> Catalog:
@@ -107,6 +126,12 @@ def read_catalog(conn, schemas: list[str]) -> Catalog:
         }
     for table, comment in rows(_TABLE_COMMENTS):
         cat.comments[table] = comment
+    for name, definition, schema, result in rows(_FUNCTIONS):
+        if not name.startswith(schema.strip('"') + "."):  # the scratch schema's name differs per ref
+            definition = definition.replace(f" FUNCTION {schema}.", " FUNCTION ", 1).replace(f" PROCEDURE {schema}.", " PROCEDURE ", 1)
+        cat.functions[name] = (definition.strip(), result)
+    for table, name, definition, function in rows(_TRIGGERS):
+        cat.triggers[(table, name)] = (definition, function)
     return cat
 
 
@@ -120,8 +145,10 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
     removed = {(c.table, c.column) for c in reported if c.kind == "remove_column"}
     out = []
     for key in sorted(set(old.indexes) & set(new.indexes)):
-        if key[0] in both and old.indexes[key][0] != new.indexes[key][0]:
-            out.append(Change("modify_index", key[0], name=key[1], old=old.indexes[key][0], new=new.indexes[key][0], detail={"unique": bool(new.indexes[key][1])}))
+        (a, a_unique), (b, b_unique) = old.indexes[key], new.indexes[key]
+        if key[0] in both and (a, a_unique) != (b, b_unique):
+            detail = {"unique": bool(b_unique)} if a_unique == b_unique else {"unique": bool(b_unique), "was_unique": bool(a_unique)}
+            out.append(Change("modify_index", key[0], name=key[1], old=a, new=b, detail=detail))
     for key in sorted(set(old.constraints) | set(new.constraints)):
         table, name = key
         if table not in both:
@@ -149,6 +176,8 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
             out.append(Change("add_sequence" if a is None else "remove_sequence", None, name=name, old=a, new=b))
         elif a != b:
             out.append(Change("modify_sequence", None, name=name, old=a, new=b))
+    tables = both | {c.table for c in reported if c.kind in ("add_table", "remove_table")}
+    out += _trigger_changes(old, new, tables) + _function_changes(old, new)  # a trigger goes before its function
     for key in sorted(set(old.columns) & set(new.columns)):
         table, column = key
         if table not in both:
@@ -160,6 +189,35 @@ def catalog_changes(old: Catalog, new: Catalog, reported: list[Change]) -> list[
             out.append(Change("modify_generated", table, column=column, old=a["generated"], new=b["generated"], detail={"type": b["type"], "storage": b["storage"] or a["storage"]}))
         if a["collation"] != b["collation"]:
             out.append(Change("modify_collation", table, column=column, old=a["collation"], new=b["collation"], detail={"type": b["type"]}))
+    return out
+
+
+def _function_changes(old: Catalog, new: Catalog) -> list[Change]:
+    """`detail.trigger_tables`: the tables whose triggers call the function, at either ref
+    (a table not compared leaves out its trigger's function too: coverage.py)."""
+    out = []
+    for name in sorted(set(old.functions) | set(new.functions)):
+        a, b = old.functions.get(name), new.functions.get(name)
+        if a == b:
+            continue
+        kind = "add_function" if a is None else "remove_function" if b is None else "modify_function"
+        detail = {"returns": (b or a)[1], **({"returned": a[1]} if a and b and a[1] != b[1] else {})}
+        tables = sorted({t for cat in (old, new) for (t, _), (_, function) in cat.triggers.items() if function == name})
+        out.append(Change(kind, None, name=name, old=a and a[0], new=b and b[0], detail={**detail, **({"trigger_tables": tables} if tables else {})}))
+    return out
+
+
+def _trigger_changes(old: Catalog, new: Catalog, tables: set) -> list[Change]:
+    """Triggers of a new or dropped table too: alembic's create_table does not make them
+    (nor its downgrade's create_table those of a dropped table)."""
+    out = []
+    for key in sorted(set(old.triggers) | set(new.triggers)):
+        table, name = key
+        a, b = old.triggers.get(key), new.triggers.get(key)
+        if a == b or table not in tables:  # (a table not compared: its triggers neither)
+            continue
+        kind = "add_trigger" if a is None else "remove_trigger" if b is None else "modify_trigger"
+        out.append(Change(kind, table, name=name, old=a and a[0], new=b and b[0], detail={"function": (b or a)[1]}))
     return out
 
 
@@ -259,10 +317,10 @@ def reconcile(old_conn, old: Catalog, new: Catalog, changes: list[Change], upgra
     for change in changes:
         key = (change.table, change.name)
         if change.kind in ("add_index", "remove_index") and key in old.indexes and key in new.indexes:
-            if old.indexes[key][0] == new.indexes[key][0]:
-                drop_ops(upgrade_ops, change)  # alembic cannot reflect it (an expression with DESC): unchanged
-                continue
-            found = [f for f in found if not (f.kind == "modify_index" and (f.table, f.name) == key)]
+            # Unchanged (alembic cannot reflect an expression with DESC), or changed under
+            # the same name: one modify_index (found above), drafted as drop + create.
+            drop_ops(upgrade_ops, change)
+            continue
         if change.kind in ("add_fk", "remove_fk") and any(f.kind == "modify_fk" and (f.table, f.name) == key for f in found):
             drop_ops(upgrade_ops, change)
             continue
@@ -292,6 +350,12 @@ def _only_collation(change: Change) -> bool:
 
 
 _CALL = re.compile(r"\w\s*\(")  # a function call: its value may differ from call to call
+# The functions an expression calls, in its stored node tree (pg_node_tree as text): a
+# function's own id, and an operator's function.
+_CALLED = re.compile(r":(?:funcid|opfuncid) (\d+)")
+# Time zones far apart: a stable expression that depends on the session's (CURRENT_DATE vs
+# (now() AT TIME ZONE 'UTC')::date) differs under one of them.
+_ZONES = ("UTC", "Etc/GMT-14", "Etc/GMT+12")
 
 
 def _sql(conn, sql: str):
@@ -300,21 +364,39 @@ def _sql(conn, sql: str):
 
 
 def _same_default(conn, change: Change) -> bool:
-    """True when a modify_default is two spellings of one constant (`5` and `5.0` on a
-    double precision column), as the server decides: SELECT a IS NOT DISTINCT FROM b."""
+    """True when a modify_default is two spellings of one value, as the server decides:
+    SELECT a IS NOT DISTINCT FROM b. Constants (`5` and `5.0` on a double precision column)
+    always; function calls (`now()` and `CURRENT_TIMESTAMP`) only when every function they
+    call is immutable or stable, evaluated in one transaction (a volatile one, like
+    clock_timestamp() or nextval(), gives another value per row) and under time zones far
+    apart. `now()` and `statement_timestamp()` differ: this transaction began statements ago."""
     if change.kind != "modify_default" or change.old is None or change.new is None or not change.detail.get("type"):
-        return False
-    if _CALL.search(change.old) or _CALL.search(change.new):
         return False
     typ = change.detail["type"]
     conn.exec_driver_sql("SAVEPOINT same_default")
     try:
-        same = _sql(conn, f"SELECT ({change.old})::{typ} IS NOT DISTINCT FROM ({change.new})::{typ}").scalar()
-        conn.exec_driver_sql("RELEASE SAVEPOINT same_default")
-        return bool(same)
-    except Exception:  # noqa: BLE001 - not a constant the server can evaluate here: a real change
-        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT same_default")
+        if (_CALL.search(change.old) or _CALL.search(change.new)) and not _not_volatile(conn, change.old, change.new, typ):
+            return False
+        same = True
+        for zone in _ZONES:
+            conn.exec_driver_sql(f"SET LOCAL TimeZone = '{zone}'")
+            same = same and bool(_sql(conn, f"SELECT ({change.old})::{typ} IS NOT DISTINCT FROM ({change.new})::{typ}").scalar())
+        return same
+    except Exception:  # noqa: BLE001 - not an expression the server can evaluate here: a real change
         return False
+    finally:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT same_default")
+        conn.exec_driver_sql("RELEASE SAVEPOINT same_default")
+
+
+def _not_volatile(conn, old: str, new: str, typ: str) -> bool:
+    """True when no function `old` or `new` calls is volatile: both are stored as column
+    defaults of a scratch table and their node trees read back."""
+    _sql(conn, f"CREATE TEMP TABLE modeldiff_default (a {typ} DEFAULT ({old})::{typ}, b {typ} DEFAULT ({new})::{typ})")
+    trees = _sql(conn, "SELECT adbin::text FROM pg_attrdef WHERE adrelid = 'modeldiff_default'::regclass").scalars().all()
+    called = sorted({oid for tree in trees for oid in _CALLED.findall(tree)} - {"0"})
+    volatile = conn.exec_driver_sql("SELECT count(*) FROM pg_proc WHERE oid = ANY(%s::text[]::oid[]) AND provolatile = 'v'", (called,)).scalar()
+    return volatile == 0
 
 
 def _same_reparsed(conn, change: Change) -> bool:
@@ -349,11 +431,11 @@ def _same_reparsed(conn, change: Change) -> bool:
 def statements(change: Change, reverse: bool = False) -> list[str]:
     """The SQL that makes a catalog change (or, `reverse`, undoes it)."""
     old, new = (change.new, change.old) if reverse else (change.old, change.new)
-    kind = {"add_sequence": "remove_sequence", "remove_sequence": "add_sequence", "add_constraint": "remove_constraint", "remove_constraint": "add_constraint"}.get(change.kind, change.kind) if reverse else change.kind
+    kind = _REVERSE.get(change.kind, change.kind) if reverse else change.kind
     t = qualified(change.table) if change.table else ""
     col = quote(change.column) if change.column else ""
     if kind == "modify_index":
-        unique = "UNIQUE " if change.detail.get("unique") else ""
+        unique = "UNIQUE " if change.detail.get("was_unique" if reverse else "unique", change.detail.get("unique")) else ""
         return [f"DROP INDEX {in_schema_of(change.table, change.name)}", f"CREATE {unique}INDEX {quote(change.name)} ON {t} {new}"]
     if kind in ("add_constraint", "remove_constraint"):
         if kind == "remove_constraint":
@@ -365,6 +447,16 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
         return [f"ALTER TABLE {t} ALTER CONSTRAINT {quote(change.name)} {_deferral(new)}"]
     if kind in ("modify_constraint", "modify_fk"):
         return [f"ALTER TABLE {t} DROP CONSTRAINT {quote(change.name)}", f"ALTER TABLE {t} ADD CONSTRAINT {quote(change.name)} {new}"]
+    if kind in ("add_function", "remove_function", "modify_function"):
+        # pg_get_functiondef's CREATE OR REPLACE replaces a function in place unless its
+        # result type changes: then it is dropped first.
+        drop = f"DROP FUNCTION {_function_signature(change.name)}"
+        if kind == "remove_function":
+            return [drop]
+        return ([drop] if change.detail.get("returned") else []) + [new]
+    if kind in ("add_trigger", "remove_trigger", "modify_trigger"):
+        drop = [f"DROP TRIGGER {quote(change.name)} ON {t}"] if old is not None else []
+        return drop + ([new] if new is not None else [])
     seq = change.new or change.old or {}
     owner = seq.get("owned_by") if kind in ("add_sequence", "remove_sequence") else None
     # A sequence owned by a column (SERIAL) is that column's default: set and dropped with it.
@@ -396,6 +488,17 @@ def statements(change: Change, reverse: bool = False) -> list[str]:
         collate = f" COLLATE {quote(new)}" if new else ' COLLATE "default"'
         return [f"ALTER TABLE {t} ALTER COLUMN {col} TYPE {change.detail['type']}{collate}"]
     raise ValueError(f"no catalog statement for {kind}")
+
+
+_REVERSE = {
+    f"{a}_{what}": f"{b}_{what}" for what in ("sequence", "constraint", "function", "trigger") for a, b in (("add", "remove"), ("remove", "add"))
+}
+
+
+def _function_signature(name: str) -> str:
+    """`audit.touch(integer, text)` with its name quoted (argument types stay as printed)."""
+    head, _, args = name.partition("(")
+    return f"{qualified(head)}({args}"
 
 
 def _sequence_options(seq: dict) -> str:

@@ -40,10 +40,17 @@ def drop_default_op(upgrade_ops, change: Change) -> None:
 
 
 def add_op(upgrade_ops, change: Change) -> None:
-    """Sequences are created first and dropped last; everything else after alembic's
-    operations (a constraint may use a column alembic adds)."""
-    op = CatalogOp(change.kind, statements(change), statements(change, reverse=True))
-    if change.kind == "add_sequence":
+    """Sequences and functions are created first (a default or trigger may use them) and
+    dropped last; triggers dropped first (their table or column may go) and created last;
+    everything else after alembic's operations (a constraint may use a column alembic
+    adds). Alembic's downgrade runs the reverse operations in the reverse order."""
+    upgrade, downgrade = statements(change), statements(change, reverse=True)
+    if change.kind == "modify_trigger":  # dropped first and created last, both ways
+        upgrade_ops.ops.insert(0, CatalogOp("remove_trigger", upgrade[:1], downgrade[1:]))
+        upgrade_ops.ops.append(CatalogOp("add_trigger", upgrade[1:], downgrade[:1]))
+        return
+    op = CatalogOp(change.kind, upgrade, downgrade)
+    if change.kind in ("add_sequence", "add_function", "remove_trigger"):
         upgrade_ops.ops.insert(0, op)
     else:
         upgrade_ops.ops.append(op)

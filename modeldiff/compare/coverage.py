@@ -32,9 +32,10 @@ def split(warnings: list[Warning]) -> tuple[list[NotCompared], list[Warning]]:
 
 
 def without(changes: list[Change], not_compared: list[NotCompared]) -> list[Change]:
-    """`changes` but those of tables not compared (at either ref)."""
+    """`changes` but those of tables not compared (at either ref), and of the functions
+    their triggers call (created by the same DDL, so missing with the table)."""
     tables = {n.table for n in not_compared}
-    return [c for c in changes if c.table not in tables]
+    return [c for c in changes if c.table not in tables and not tables & set(c.detail.get("trigger_tables", ()))]
 
 
 def causes(not_compared) -> list[str]:

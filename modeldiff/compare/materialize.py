@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from ..db import driver
 
 from ..db.server import server_failure
-from ..db.standins import uuid_function
+from ..db.standins import MARK, uuid_function
 from ..load import LoadedSchema
 from ..sqltext import qualified
 from ..values import Warning
@@ -44,6 +44,7 @@ def install_shims(cur, server_version: int) -> None:
             cur.execute("SAVEPOINT shim")
             try:
                 cur.execute(sql.replace("CREATE FUNCTION ", "CREATE FUNCTION public.", 1))
+                cur.execute(f"COMMENT ON FUNCTION public.{name}() IS '{MARK}'")
                 cur.execute("RELEASE SAVEPOINT shim")
             except driver.Error:  # a concurrent run created it first
                 cur.execute("ROLLBACK TO SAVEPOINT shim")
@@ -169,7 +170,7 @@ class _Creation:
                 self._reject(key, message)
                 continue
             for sql in table["statements"]:
-                what = sql.split(" ON ")[0]
+                what = sql.split(" ON ")[0].splitlines()[0]  # a DDL event's function: its first line
                 if (message := self.attempt(sql, f"table {key}: {what}")) is not None:
                     self.rejected.setdefault(key, f"{what}: {message}")
 
@@ -251,6 +252,8 @@ def _shim(cur, name: str, column_type: str) -> bool:
     cur.execute("SAVEPOINT f")
     try:
         cur.execute(f'CREATE FUNCTION "{name}"() RETURNS {column_type} LANGUAGE sql VOLATILE AS $$ SELECT NULL::{column_type} $$')
+        # marked, so that the catalog comparison does not take it for the schema's own
+        cur.execute(f"COMMENT ON FUNCTION \"{name}\"() IS '{MARK}'")
         cur.execute("RELEASE SAVEPOINT f")
         return True
     except driver.Error:

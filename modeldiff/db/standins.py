@@ -18,4 +18,6 @@ def uuid_function(name: str, replace: bool = False) -> str:
 
 
 # Extension -> SQL that creates its stand-ins (for `CREATE EXTENSION` of one the server lacks).
-STAND_INS = {"uuid-ossp": " ".join(uuid_function(name, replace=True) + ";" for name in UUID_OSSP)}
+# Each marked (MARK), so that the catalog comparison does not take it for the schema's own.
+MARK = "modeldiff stand-in"
+STAND_INS = {"uuid-ossp": " ".join(f"{uuid_function(name, replace=True)}; COMMENT ON FUNCTION {name}() IS '{MARK}';" for name in UUID_OSSP)}

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from .. import compat
 from ..compare.catalog_ops import CatalogOp
 from ..sqltext import literal as _literal
-from ..sqltext import quote
+from ..sqltext import quote, text_clause_safe
 
 _POSTGRESQL_IMPORT = "from sqlalchemy.dialects import postgresql"
 
@@ -181,7 +181,7 @@ def _render_alter_enum(autogen_context, op: AlterEnumOp) -> list[str]:
 
 @renderers.dispatch_for(CatalogOp)
 def _render_catalog(autogen_context, op: CatalogOp) -> list[str]:
-    return [f"op.execute({sql!r})" for sql in op.upgrade]
+    return [f"op.execute({text_clause_safe(sql)!r})" for sql in op.upgrade]
 
 
 @renderers.dispatch_for(NoteOp)
@@ -239,7 +239,7 @@ def _alter_enum(operations, op: AlterEnumOp) -> None:
 def _run_catalog(operations, op: CatalogOp) -> None:
     if _is_postgresql(operations):  # PostgreSQL's own SQL, from its catalog
         for sql in op.upgrade:
-            operations.execute(sql)
+            operations.execute(text_clause_safe(sql))
 
 
 @Operations.implementation_for(NoteOp)

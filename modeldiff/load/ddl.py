@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import registry as orm_registry
 from sqlalchemy.types import NullType
 from sqlalchemy.schema import (
+    DDL,
     AddConstraint,
     CreateIndex,
     CreateTable,
@@ -316,8 +317,10 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
             warnings.append({"code": "metadata-ddl", "message": f"{label}: cannot generate DDL: {type(exc).__name__}: {exc}"})
             continue
 
+        created_tables = False
         for ddl in captured:
             table = _table_of(ddl)
+            created_tables = created_tables or isinstance(ddl, CreateTable)
             try:
                 sql = _compiled(ddl, dialect)
             except Exception as exc:  # noqa: BLE001
@@ -325,7 +328,10 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
                 warnings.append({"code": "ddl-compile", "message": f"{where}: cannot compile {type(ddl).__name__}: {exc}"})
                 continue
             if table is None:
-                preamble.append(sql)
+                # A MetaData's DDL("...") after a CREATE TABLE is its after_create (a trigger
+                # on the tables): run after them; the rest (types, functions) before.
+                after = created_tables and isinstance(ddl, DDL) and isinstance(getattr(ddl, "target", None), MetaData)
+                (postamble if after else preamble).append(sql)
                 continue
             if isinstance(ddl, AddConstraint):
                 postamble.append(sql)
@@ -376,7 +382,8 @@ def schema_ddl(metadatas: list[tuple[str, MetaData]], dialect_name: str = "postg
 def _dialect(name: str):
     if name == "postgresql":
         return PG  # renders literals as a server with standard_conforming_strings on reads them
-    return create_mock_engine(f"{name}://", lambda *a, **k: None).dialect
+    # "named": the DDL text is printed, never run with parameters, so `%` is not doubled
+    return create_mock_engine(f"{name}://", lambda *a, **k: None, paramstyle="named").dialect
 
 
 def _without_server_defaults(ddl: CreateTable, table: Table, dialect) -> tuple[str, list[dict]]:

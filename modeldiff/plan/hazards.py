@@ -305,6 +305,24 @@ CATALOGUE: dict[str, HazardType] = {
             references=(ALTER_TABLE + "#SQL-ALTERTABLE-NOTES", _PG + "collation.html"),
         ),
         HazardType(
+            "MD109",
+            "trigger-changed",
+            "Adds, changes or drops a trigger: every write on the table runs what it says from then on",
+            group="lock",
+            severity="warning",
+            rank=55,
+            lock=SHARE_ROW_EXCLUSIVE,
+            holds="brief",
+            recipes=("lock-timeout",),
+            what="CREATE TRIGGER and DROP TRIGGER take SHARE ROW EXCLUSIVE on the table, briefly: no scan, but "
+            "the lock waits for every running write and blocks the writes queued behind it.",
+            why="A trigger acts only on the rows written after it is created: a trigger that derives a column "
+            "(a full-text search vector, a counter) leaves the rows already there unfilled, and one dropped "
+            "stops maintaining what the previous release may rely on.",
+            fix=_LOCK_TIMEOUT + " Backfill what a new trigger derives in batches after it exists.",
+            references=(_PG + "sql-createtrigger.html", LOCKS),
+        ),
+        HazardType(
             "MD201",
             "deletes-data",
             "Deletes data",

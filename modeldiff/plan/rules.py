@@ -314,7 +314,7 @@ def _modify_enum(change, diff, ctx):
 
 
 # --- what compare/catalog.py finds ------------------------------------------------------------
-RULES.register("add_sequence")(Dispatch.nothing)  # a new object: nothing uses it yet
+RULES.register("add_sequence", "add_function")(Dispatch.nothing)  # a new object: nothing uses it yet
 
 
 @RULES.register("remove_sequence")
@@ -392,3 +392,21 @@ def _modify_fk(change, diff, ctx):
         _brief(change, "the foreign key is dropped (its triggers on both tables go)"),
         Hazard("MD106", f"the foreign key {change.name} is added again with its new actions and checks every row of {change.table}", SHARE_ROW_EXCLUSIVE, [change.table], "operation", "fk", "fk-not-valid"),
     ]
+
+
+@RULES.register("remove_function")
+def _remove_function(change, diff, ctx):
+    return [Hazard("MD301", f"the FROM release may still call {change.name}, which fails after the drop", recipe="drop-in-later-release")]
+
+
+@RULES.register("modify_function")
+def _modify_function(change, diff, ctx):
+    # CREATE OR REPLACE takes no table lock; what calls it behaves anew from the commit on
+    return []
+
+
+@RULES.register("add_trigger", "remove_trigger", "modify_trigger")
+def _trigger(change, diff, ctx):
+    verb = {"add_trigger": "CREATE TRIGGER", "remove_trigger": "DROP TRIGGER", "modify_trigger": "DROP and CREATE TRIGGER"}[change.kind]
+    rows = "" if change.kind == "remove_trigger" else f"; the rows already in {change.table} are not touched (backfill what the trigger derives)"
+    return [Hazard("MD109", f"{verb} takes SHARE ROW EXCLUSIVE on {change.table}: writes wait{rows}", SHARE_ROW_EXCLUSIVE, [change.table], "brief", None, "lock-timeout")]

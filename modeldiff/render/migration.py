@@ -80,7 +80,8 @@ def render_bodies(revision: Revision | Migration, online: OnlineOptions | None =
     revision = _drafted(revision, online)
     upgrade, downgrade = revision.upgrade, revision.downgrade
     context = AutogenContext(
-        MigrationContext.configure(dialect_name="postgresql"),
+        # "named": a pyformat dialect would write each `%` of a server default as `%%`
+        MigrationContext.configure(dialect_name="postgresql", dialect_opts={"paramstyle": "named"}),
         opts={
             "sqlalchemy_module_prefix": "sa.",
             "alembic_module_prefix": "op.",

@@ -31,7 +31,8 @@ def render_sql(migration: Migration, dialect: str, direction: str = "upgrade", h
     view = migration.view(dialect)
     container = view.upgrade if direction == "upgrade" else view.downgrade
     buf = io.StringIO()
-    context = MigrationContext.configure(dialect_name=dialect, opts={"as_sql": True, "output_buffer": buf})
+    # "named": the script is run as text, so a `%` in a literal stays one `%` (pyformat doubles it)
+    context = MigrationContext.configure(dialect_name=dialect, dialect_opts={"paramstyle": "named"}, opts={"as_sql": True, "output_buffer": buf})
     if dialect == "postgresql":  # offline, SQLAlchemy would double each backslash of a literal (a comment)
         compat.standard_conforming_strings(context.dialect)
     operations = Operations(context)

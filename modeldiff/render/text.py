@@ -117,7 +117,33 @@ def _modify_sequence(change):
 
 @DESCRIBE.register("modify_index")
 def _modify_index(change):
-    return f"index {change.name}: {change.old} → {change.new}"
+    d = change.detail
+    unique = {(False, True): "plain → unique, ", (True, False): "unique → plain, "}.get((d.get("was_unique"), d.get("unique")), "") if "was_unique" in d else ""
+    return f"index {change.name}: {unique}{change.old} → {change.new}"
+
+
+@DESCRIBE.register("add_function", "remove_function")
+def _function(change):
+    return f"function {change.name} returning {change.detail.get('returns')}"
+
+
+@DESCRIBE.register("modify_function")
+def _modify_function(change):
+    returned = change.detail.get("returned")
+    what = f"returns {returned} → {change.detail.get('returns')}" if returned else "definition changed"
+    return f"function {change.name}: {what}"
+
+
+def _trigger_text(change, definition: str) -> str:
+    """`CREATE TRIGGER t BEFORE INSERT ON x ...` -> `BEFORE INSERT ON x ...`."""
+    return definition.split(f"{change.name} ", 1)[-1] if definition.startswith("CREATE ") else definition
+
+
+@DESCRIBE.register("add_trigger", "remove_trigger", "modify_trigger")
+def _trigger(change):
+    if change.kind == "modify_trigger":
+        return f"trigger {change.name}: {_trigger_text(change, change.old)} → {_trigger_text(change, change.new)}"
+    return f"trigger {change.name} {_trigger_text(change, change.new or change.old)}"
 
 
 @DESCRIBE.register("modify_constraint")

@@ -55,3 +55,33 @@ class Booking(Base):
     id = sa.Column(sa.Integer, primary_key=True)
     room = sa.Column(sa.Integer, nullable=False)
     during = sa.Column(postgresql.TSRANGE, nullable=False)
+
+
+# Full-text search kept up by a trigger, and an updated-at stamp: functions and triggers that
+# the models' own DDL events create (compared from pg_proc and pg_trigger).
+Account.__table__.append_column(sa.Column("search", postgresql.TSVECTOR))
+Item.__table__.append_column(sa.Column("updated_at", sa.DateTime))
+sa.event.listen(
+    Account.__table__,
+    "after_create",
+    sa.DDL(
+        """CREATE FUNCTION accounts_search_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search := to_tsvector('simple', coalesce(NEW.name, ''));
+    RETURN NEW;
+END $$;
+CREATE TRIGGER accounts_search BEFORE INSERT OR UPDATE ON %(table)s FOR EACH ROW EXECUTE FUNCTION accounts_search_update()"""
+    ),
+)
+sa.event.listen(
+    Item.__table__,
+    "after_create",
+    sa.DDL(
+        """CREATE FUNCTION items_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER items_touch BEFORE UPDATE ON %(table)s FOR EACH ROW EXECUTE FUNCTION items_touch()"""
+    ),
+)

@@ -58,3 +58,55 @@ class Booking(Base):
     id = sa.Column(sa.Integer, primary_key=True)
     room = sa.Column(sa.Integer, nullable=False)
     during = sa.Column(postgresql.TSRANGE, nullable=False)
+
+
+# Full-text search kept up by a trigger (now over email too); items_touch gone; invoices
+# logged (a `%%` in a DDL event is one `%` in PostgreSQL, and RAISE prints `%%` as one;
+# the JSON's `":` is no bind parameter); a new ledger table with its own trigger.
+Account.__table__.append_column(sa.Column("search", postgresql.TSVECTOR))
+Item.__table__.append_column(sa.Column("updated_at", sa.DateTime))
+sa.event.listen(
+    Account.__table__,
+    "after_create",
+    sa.DDL(
+        """CREATE FUNCTION accounts_search_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search := to_tsvector('simple', coalesce(NEW.name, '') || ' ' || coalesce(NEW.email, ''));
+    RETURN NEW;
+END $$;
+CREATE TRIGGER accounts_search BEFORE INSERT OR UPDATE OF name, email ON %(table)s FOR EACH ROW EXECUTE PROCEDURE accounts_search_update()"""
+    ),
+)
+sa.event.listen(
+    Invoice.__table__,
+    "after_create",
+    sa.DDL(
+        """CREATE FUNCTION invoices_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'invoice %% (100%%%% sure): %%', NEW.id, '{"kind":1}'::jsonb;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER invoices_log AFTER INSERT ON %(table)s FOR EACH ROW EXECUTE PROCEDURE invoices_log()"""
+    ),
+)
+
+
+class Ledger(Base):
+    __tablename__ = "ledger"
+    id = sa.Column(sa.Integer, primary_key=True)
+    amount = sa.Column(sa.Numeric(12, 2), nullable=False)
+    balance = sa.Column(sa.Numeric(12, 2))
+
+
+sa.event.listen(
+    Ledger.__table__,
+    "after_create",
+    sa.DDL(
+        """CREATE FUNCTION ledger_balance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.balance := coalesce((SELECT sum(amount) FROM ledger), 0) + NEW.amount;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER ledger_balance BEFORE INSERT ON %(table)s FOR EACH ROW EXECUTE PROCEDURE ledger_balance()"""
+    ),
+)

@@ -1,16 +1,41 @@
--- modeldiff: upgrade v1.0 (fc5961f85a) -> v1.1 (190dc1b9e9), postgresql
+-- modeldiff: upgrade v1.0 (8a05b0924b) -> v1.1 (c95ca06413), postgresql
 
 BEGIN;
 
+CREATE OR REPLACE FUNCTION ledger_balance()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    NEW.balance := coalesce((SELECT sum(amount) FROM ledger), 0) + NEW.amount;
+    RETURN NEW;
+END $function$;
+
+CREATE OR REPLACE FUNCTION invoices_log()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    RAISE NOTICE 'invoice % (100%% sure): %', NEW.id, '{"kind":1}'::jsonb;
+    RETURN NEW;
+END $function$;
+
+DROP TRIGGER items_touch ON items;
+
+DROP TRIGGER accounts_search ON accounts;
+
 CREATE SEQUENCE audit_seq AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1 NO CYCLE;
+
+CREATE TABLE ledger (
+    id SERIAL NOT NULL, 
+    amount NUMERIC(12, 2) NOT NULL, 
+    balance NUMERIC(12, 2), 
+    CONSTRAINT ledger_pkey PRIMARY KEY (id)
+);
 
 COMMENT ON COLUMN accounts.name IS 'shown on invoices';
 
 ALTER TABLE accounts ALTER COLUMN code TYPE VARCHAR(20) COLLATE "POSIX";
-
-DROP INDEX ix_accounts_code;
-
-CREATE INDEX ix_accounts_code ON accounts (code DESC);
 
 COMMENT ON TABLE accounts IS NULL;
 
@@ -21,6 +46,10 @@ ALTER TABLE items ALTER COLUMN account_id DROP NOT NULL;
 DROP INDEX ix_accounts_active_email;
 
 CREATE INDEX ix_accounts_active_email ON accounts USING btree (email) WHERE ((status)::text <> 'closed'::text);
+
+DROP INDEX ix_accounts_code;
+
+CREATE INDEX ix_accounts_code ON accounts USING btree (code DESC);
 
 DROP INDEX ix_accounts_lower_email;
 
@@ -55,6 +84,23 @@ ALTER SEQUENCE invoice_number_seq AS bigint INCREMENT BY 10 MINVALUE 1 MAXVALUE 
 ALTER SEQUENCE invoices_id_seq AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1 NO CYCLE;
 
 DROP SEQUENCE legacy_seq;
+
+CREATE TRIGGER accounts_search BEFORE INSERT OR UPDATE OF name, email ON accounts FOR EACH ROW EXECUTE FUNCTION accounts_search_update();
+
+CREATE TRIGGER invoices_log AFTER INSERT ON invoices FOR EACH ROW EXECUTE FUNCTION invoices_log();
+
+CREATE TRIGGER ledger_balance BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_balance();
+
+CREATE OR REPLACE FUNCTION accounts_search_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    NEW.search := to_tsvector('simple', coalesce(NEW.name, '') || ' ' || coalesce(NEW.email, ''));
+    RETURN NEW;
+END $function$;
+
+DROP FUNCTION items_touch();
 
 ALTER TABLE accounts ALTER COLUMN id SET GENERATED ALWAYS SET START WITH 1 SET INCREMENT BY 1;
 
