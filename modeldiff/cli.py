@@ -23,8 +23,8 @@ import click
 
 from . import __version__, settings
 from .render import SQL_DIALECTS
-from .source.repository import WORKTREE, SourceError, is_remote
-from .ci.options import ConfiguredCommand, UserError, current_config, fail_on_option, pair_arguments, report_option, resolve_pair
+from .source.repository import is_remote
+from .ci.options import ConfiguredCommand, UserError, current_config, deployed_target, fail_on_option, fetch_remote, pair_arguments, report_option, resolve_pair
 from .ci.gate import parse_fail_on
 from .ci.run import CI_FORMATS, GatedRun
 
@@ -109,31 +109,6 @@ def progress_reporter(total: int):
         yield lambda label: progress.update(task, advance=1, description=str(label))
 
 
-def fetch_with_progress(url: str) -> None:
-    """Clone (or fetch) a remote repository into the cache before the command opens it,
-    with a progress bar on a terminal; the command then finds it done."""
-    from .source.repository import open_remote
-
-    if not sys.stderr.isatty() or _option("quiet"):
-        run_guarded(lambda: open_remote(url))
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-
-    name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] or url
-    with Progress(console=console, transient=True) as progress:
-        tasks: dict[str, object] = {}
-
-        def report(stage: str, done: float, total: float | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(f"{stage} ({name})", total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
-        run_guarded(lambda: open_remote(url, progress=report))
-
-
 def run_guarded(action):
     """Turn expected failures into one-line errors with exit 2; never a bare traceback."""
     try:
@@ -172,15 +147,13 @@ def common_options(func):
         meta["modeldiff.runtime"] = kwargs.pop("runtime", None)
         if "from_ref" in kwargs and kwargs.get("database_url") and kwargs["to_ref"] is None:
             # plan REPO [TO] --database-url: FROM is the revision the database runs
-            to_ref = kwargs["from_ref"] or WORKTREE
-            if not is_remote(kwargs["repo"] or ""):
-                kwargs["repo"] = resolve_pair(click.get_current_context(), kwargs["repo"], "HEAD", None).repo
-            kwargs.update(from_ref=None, to_ref=to_ref)
+            repo, to_ref = deployed_target(click.get_current_context(), kwargs["repo"], kwargs["from_ref"])
+            kwargs.update(repo=repo, from_ref=None, to_ref=to_ref)
         elif "from_ref" in kwargs:  # the checkout defaults: REPO, FROM, TO may be left out
             pair = resolve_pair(click.get_current_context(), kwargs["repo"], kwargs["from_ref"], kwargs["to_ref"])
             kwargs.update(repo=pair.repo, from_ref=pair.from_ref, to_ref=pair.to_ref)
         if is_remote(kwargs.get("repo") or ""):
-            fetch_with_progress(kwargs["repo"])
+            fetch_remote(kwargs["repo"])
         return func(*args, **kwargs)
 
     for option in reversed(options):
