@@ -8,12 +8,18 @@ and the CI formats live in modeldiff/ci/.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # `python -m modeldiff.cli`: a recorded answer first, as the console script
+    from .ci.warm import serve
+
+    serve(sys.argv[1:])
+
 import atexit
 import functools
 import json
 import os
 import signal
-import sys
 import traceback
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,6 +33,7 @@ from .source.repository import is_remote
 from .ci.options import ConfiguredCommand, UserError, current_config, deployed_target, fail_on_option, fetch_remote, pair_arguments, report_option, resolve_pair
 from .ci.gate import parse_fail_on
 from .ci.run import CI_FORMATS, GatedRun
+from .ci.warm import decided_by_cache, record
 
 # Everything else is imported by the command that needs it: `--help`, `--version` and a
 # diff served from the cache stay clear of SQLAlchemy, alembic, GitPython and the loader.
@@ -284,6 +291,7 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     from .plan.rules import annotate
 
     result = run_guarded(lambda: diff(request))
+    decided_by_cache(result)  # the warm entry path may print this run's answer next time
     hazards = annotate(result.changes)  # from the schema alone, for an assumed recent PostgreSQL
     gated = GatedRun(request, result, [list(h) for h in hazards], fmt, report, guard=run_guarded)
     if fmt == "json":
@@ -886,9 +894,10 @@ def run() -> None:
     command has closed its files, connections, servers and threads by the time it returns.
     So the exit handlers run and the output is flushed, and then the process just ends."""
     _catch_signals()
+    recorder, answered = record(sys.argv[1:]), False  # answered: by the command, not an error
     try:
         code = main(standalone_mode=False)  # click's Abort ("Aborted!", exit 1) would hide a Ctrl-C
-        code = code if isinstance(code, int) else 0
+        code, answered = code if isinstance(code, int) else 0, True
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
@@ -898,7 +907,7 @@ def run() -> None:
         print(f"modeldiff: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         code = 128 + signum
     except SystemExit as exc:
-        code = exc.code
+        code, answered = exc.code, True
     except Exception as exc:  # noqa: BLE001 - outside run_guarded: still one line, never a traceback
         if settings.debug():
             traceback.print_exc()
@@ -912,7 +921,9 @@ def run() -> None:
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to tell
-            code = code or 1
+            code, answered = code or 1, False
+    if recorder is not None:
+        recorder.finish(code or 0, keep=answered)
     os._exit(code or 0)
 
 
