@@ -93,6 +93,11 @@ def compare_digest() -> str:
     return _code_digest((here / "compare").glob("*.py"))
 
 
+# The entries this process has read, in order: an answer the warm entry path (ci/warm.py)
+# records is good while they are unchanged.
+READ: list[Path] = []
+
+
 class Cache:
     def __init__(self, root: Path | None = None, enabled: bool = True) -> None:
         self.root = (root or settings.cache_dir()) / "entries"
@@ -110,7 +115,9 @@ class Cache:
             checksum, _, body = path.read_bytes().partition(b"\n")
             if checksum.decode() != hashlib.sha256(body).hexdigest():
                 raise ValueError("checksum mismatch")
-            return json.loads(body)
+            value = json.loads(body)
+            READ.append(path)
+            return value
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, OSError):

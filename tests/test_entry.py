@@ -260,3 +260,15 @@ def test_the_warm_key_changes_with_modeldiffs_own_files_and_the_environment(dify
     assert warm.refs_of(["--color", "never", "diff", "--format=json", "r", "a", "b", "--set", "K=V"]) == ("r", "a", "b")
     assert warm.refs_of(["diff", "--set", "r", "a", "b"]) is None  # --set took `r`: two refs only
     assert warm.refs_of(["diff", "r", "a", "b", "--exit-code=1"]) is None
+
+
+def test_a_recorded_answer_is_not_used_once_a_cache_entry_it_came_from_is_gone(difylike, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    args = ("diff", str(difylike), "v0.14.2", "v0.15.3", "--format", "json")
+    full = assert_served_like_the_full_path(*args)
+    schemas = sorted((tmp_path / "cache" / "entries" / "schema").rglob("*.json"))
+    assert schemas
+    schemas[0].unlink()  # that ref is loaded again, by the full command
+    again, modules = warm_path(*args)
+    assert "click" in modules and "modeldiff.load" in modules
+    assert (again.stdout, again.returncode) == (full.stdout, full.returncode), again.stderr

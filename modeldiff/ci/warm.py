@@ -7,10 +7,11 @@ the commits FROM and TO resolve to now and the refs that could make their names 
 (git plumbing); the environment variables modeldiff, git, Python and the terminal read;
 which streams are terminals; the interpreter, the installed distributions and modeldiff's
 own files. The full command keeps a record only when both refs' schemas came from the
-cache (the answer is then one the cache decides), of a command line this module reads
-completely: `diff REPO FROM TO` with the options below. Anything else - an option not
-listed, WORKTREE, a URL, a file to write, a terminal on stdout, no record - runs the full
-command, which gives the same answer more slowly.
+cache (the answer is then one the cache decides), with the cache entries it read: a
+record whose entries were removed or rebuilt since is not used. It does so for a command
+line this module reads completely: `diff REPO FROM TO` with the options below. Anything
+else - an option not listed, WORKTREE, a URL, a file to write, a terminal on stdout, no
+record - runs the full command, which gives the same answer more slowly.
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ def _own_files() -> list:
     return stamps
 
 
+def _stamp(path: str) -> list:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def _cache():
     from ..cache import Cache
 
@@ -148,8 +157,8 @@ def serve(argv: list[str]) -> None:
             return
         _pending = lookup
         answer = _cache().get(_KIND, lookup.key(lookup.commits))
-        if not isinstance(answer, dict):
-            return
+        if not isinstance(answer, dict) or not all(_stamp(path) == stamp for path, *stamp in answer["entries"]):
+            return  # none, or a cache entry it came from was removed or rebuilt since
         sys.stdout.write(answer["stdout"])
         sys.stderr.write(answer["stderr"])
         sys.stdout.flush()
@@ -192,7 +201,10 @@ class Recorder:
         sys.stdout, sys.stderr = self.stdout._stream, self.stderr._stream
         if self.commits is None or not keep or not isinstance(code, int):
             return
-        answer = {"stdout": "".join(self.stdout.text), "stderr": "".join(self.stderr.text), "code": code}
+        from ..cache import READ
+
+        entries = [[path, *_stamp(path)] for path in sorted({str(p) for p in READ})]
+        answer = {"stdout": "".join(self.stdout.text), "stderr": "".join(self.stderr.text), "code": code, "entries": entries}
         try:
             _cache().put(_KIND, self.lookup.key(self.commits), answer)
         except Exception:  # noqa: BLE001 - a record is an optimisation, never a failure
