@@ -939,6 +939,9 @@ def _catch_signals() -> None:
         if _received_signal is not None:
             return  # already stopping: a second Ctrl-C must not cut the cleanup short
         _received_signal = signum
+        from .db import STOPPING
+
+        STOPPING.set()
         raise KeyboardInterrupt
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
