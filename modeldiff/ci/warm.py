@@ -125,7 +125,7 @@ def _own_files() -> list:
     for directory, subdirs, files in os.walk(top):
         subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
         for name in sorted(files):
-            if name.endswith(".py"):
+            if not name.endswith(".pyc"):
                 stat = os.stat(os.path.join(directory, name))
                 stamps.append((os.path.relpath(os.path.join(directory, name), top), stat.st_size, stat.st_mtime_ns))
     return stamps
