@@ -17,13 +17,14 @@ import functools
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__
-from .source.repository import Snapshot, default_cache_dir, git_blob_id
+from . import __version__, settings
+
+if TYPE_CHECKING:
+    from .source.repository import Snapshot
 
 FORMAT = 2  # bump when the shape of an entry or of a LoadedSchema changes
 
@@ -92,9 +93,14 @@ def compare_digest() -> str:
     return _code_digest((here / "compare").glob("*.py"))
 
 
+# The entries this process has read, in order: an answer the warm entry path (ci/warm.py)
+# records is good while they are unchanged.
+READ: list[Path] = []
+
+
 class Cache:
     def __init__(self, root: Path | None = None, enabled: bool = True) -> None:
-        self.root = (root or default_cache_dir()) / "entries"
+        self.root = (root or settings.cache_dir()) / "entries"
         self.enabled = enabled
 
     # -- raw entries --------------------------------------------------------------------
@@ -109,7 +115,9 @@ class Cache:
             checksum, _, body = path.read_bytes().partition(b"\n")
             if checksum.decode() != hashlib.sha256(body).hexdigest():
                 raise ValueError("checksum mismatch")
-            return json.loads(body)
+            value = json.loads(body)
+            READ.append(path)
+            return value
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, OSError):
@@ -133,6 +141,8 @@ class Cache:
                 continue
 
     def clear(self) -> int:
+        import shutil
+
         count = sum(1 for _ in self.root.rglob("*.json")) if self.root.exists() else 0
         shutil.rmtree(self.root, ignore_errors=True)
         return count
@@ -195,6 +205,8 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     """`text` into `path`, whole or not at all: a temp file beside it, renamed into place
     (readers never see half a file; a failure, Ctrl-C included, leaves what was there and
     no temp file). `mode`: the file's permissions (mkstemp's 0600 otherwise)."""
+    import tempfile
+
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OSError(f"{path}: no such directory {str(parent)!r}")
@@ -220,4 +232,4 @@ def _dirs(listing: dict[str, str]) -> set[str]:
     return dirs
 
 
-__all__ = ["Cache", "environment_fingerprint", "git_blob_id"]
+__all__ = ["Cache", "environment_fingerprint"]

@@ -8,12 +8,18 @@ and the CI formats live in modeldiff/ci/.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # `python -m modeldiff.cli`: a recorded answer first, as the console script
+    from .ci.warm import serve
+
+    serve(sys.argv[1:])
+
 import atexit
 import functools
 import json
 import os
 import signal
-import sys
 import traceback
 from contextlib import contextmanager
 from dataclasses import replace
@@ -23,10 +29,11 @@ import click
 
 from . import __version__, settings
 from .render import SQL_DIALECTS
-from .source.repository import WORKTREE, SourceError, is_remote
-from .ci.options import ConfiguredCommand, UserError, current_config, fail_on_option, pair_arguments, report_option, resolve_pair
+from .source.repository import is_remote
+from .ci.options import ConfiguredCommand, UserError, current_config, deployed_target, fail_on_option, fetch_remote, pair_arguments, report_option, resolve_pair
 from .ci.gate import parse_fail_on
 from .ci.run import CI_FORMATS, GatedRun
+from .ci.warm import decided_by_cache, record
 
 # Everything else is imported by the command that needs it: `--help`, `--version` and a
 # diff served from the cache stay clear of SQLAlchemy, alembic, GitPython and the loader.
@@ -109,31 +116,6 @@ def progress_reporter(total: int):
         yield lambda label: progress.update(task, advance=1, description=str(label))
 
 
-def fetch_with_progress(url: str) -> None:
-    """Clone (or fetch) a remote repository into the cache before the command opens it,
-    with a progress bar on a terminal; the command then finds it done."""
-    from .source.repository import open_remote
-
-    if not sys.stderr.isatty() or _option("quiet"):
-        run_guarded(lambda: open_remote(url))
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-
-    name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] or url
-    with Progress(console=console, transient=True) as progress:
-        tasks: dict[str, object] = {}
-
-        def report(stage: str, done: float, total: float | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(f"{stage} ({name})", total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
-        run_guarded(lambda: open_remote(url, progress=report))
-
-
 def run_guarded(action):
     """Turn expected failures into one-line errors with exit 2; never a bare traceback."""
     try:
@@ -172,15 +154,13 @@ def common_options(func):
         meta["modeldiff.runtime"] = kwargs.pop("runtime", None)
         if "from_ref" in kwargs and kwargs.get("database_url") and kwargs["to_ref"] is None:
             # plan REPO [TO] --database-url: FROM is the revision the database runs
-            to_ref = kwargs["from_ref"] or WORKTREE
-            if not is_remote(kwargs["repo"] or ""):
-                kwargs["repo"] = resolve_pair(click.get_current_context(), kwargs["repo"], "HEAD", None).repo
-            kwargs.update(from_ref=None, to_ref=to_ref)
+            repo, to_ref = deployed_target(click.get_current_context(), kwargs["repo"], kwargs["from_ref"])
+            kwargs.update(repo=repo, from_ref=None, to_ref=to_ref)
         elif "from_ref" in kwargs:  # the checkout defaults: REPO, FROM, TO may be left out
             pair = resolve_pair(click.get_current_context(), kwargs["repo"], kwargs["from_ref"], kwargs["to_ref"])
             kwargs.update(repo=pair.repo, from_ref=pair.from_ref, to_ref=pair.to_ref)
         if is_remote(kwargs.get("repo") or ""):
-            fetch_with_progress(kwargs["repo"])
+            fetch_remote(kwargs["repo"])
         return func(*args, **kwargs)
 
     for option in reversed(options):
@@ -311,6 +291,7 @@ def diff_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
     from .plan.rules import annotate
 
     result = run_guarded(lambda: diff(request))
+    decided_by_cache(result)  # the warm entry path may print this run's answer next time
     hazards = annotate(result.changes)  # from the schema alone, for an assumed recent PostgreSQL
     gated = GatedRun(request, result, [list(h) for h in hazards], fmt, report, guard=run_guarded)
     if fmt == "json":
@@ -913,9 +894,10 @@ def run() -> None:
     command has closed its files, connections, servers and threads by the time it returns.
     So the exit handlers run and the output is flushed, and then the process just ends."""
     _catch_signals()
+    recorder, answered = record(sys.argv[1:]), False  # answered: by the command, not an error
     try:
         code = main(standalone_mode=False)  # click's Abort ("Aborted!", exit 1) would hide a Ctrl-C
-        code = code if isinstance(code, int) else 0
+        code, answered = code if isinstance(code, int) else 0, True
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
@@ -925,7 +907,7 @@ def run() -> None:
         print(f"modeldiff: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         code = 128 + signum
     except SystemExit as exc:
-        code = exc.code
+        code, answered = exc.code, True
     except Exception as exc:  # noqa: BLE001 - outside run_guarded: still one line, never a traceback
         if settings.debug():
             traceback.print_exc()
@@ -939,7 +921,9 @@ def run() -> None:
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to tell
-            code = code or 1
+            code, answered = code or 1, False
+    if recorder is not None:
+        recorder.finish(code or 0, keep=answered)
     os._exit(code or 0)
 
 
@@ -955,6 +939,9 @@ def _catch_signals() -> None:
         if _received_signal is not None:
             return  # already stopping: a second Ctrl-C must not cut the cleanup short
         _received_signal = signum
+        from .db import STOPPING
+
+        STOPPING.set()
         raise KeyboardInterrupt
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -274,3 +274,57 @@ audit = Table("audit", MetaData(), Column("id", Integer), Column("who", String))
     assert into.of(None, name="order_state") == "m.py:14"
     assert into.of("audit", "who") == "m.py:19" and into.of("public.audit") == "m.py:19"
     assert into.of("not_a_table") is None  # function bodies do not declare the schema
+
+
+def commit_tag(repo: Path, tag: str, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "commit", "-qm", tag)
+    git(repo, "tag", tag)
+
+
+def test_config_of_a_remote_repository_is_read_at_to(helpdesk, tmp_path):
+    work = clone(helpdesk, tmp_path / "work")
+    git(work, "checkout", "-q", "v1.1")
+    commit_tag(work, "v1.1-gated", {"pyproject.toml": '[tool.modeldiff]\nfail-on = "MD202"\n'})
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, capture_output=True)
+    url = f"file://{bare}"
+    gated = run_cli("diff", url, "v1.0", "v1.1-gated")
+    assert gated.returncode == 1, gated.stderr
+    assert "--fail-on MD202: tripped by 1 finding(s) (MD202)" in gated.stderr
+    assert run_cli("diff", url, "v1.0", "v1.1-gated", "--fail-on", "critical").returncode == 0  # a flag overrides it
+    assert run_cli("diff", url, "v1.0", "v1.1").returncode == 0  # no configuration at that TO
+    config = json.loads(run_cli("config", url, "v1.0", "v1.1-gated", "--format", "json").stdout)
+    assert config["options"]["fail_on"] == {"value": "MD202", "source": "pyproject.toml [tool.modeldiff] at v1.1-gated: fail-on"}
+    # a configuration that cannot be used: one line naming the file at TO, exit 2
+    commit_tag(work, "v1.1-broken", {"pyproject.toml": '[tool.modeldiff]\nmodles = "x"\n'})
+    git(bare, "fetch", "-q", str(work), "refs/tags/*:refs/tags/*")
+    broken = run_cli("diff", url, "v1.0", "v1.1-broken")
+    assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+    assert "pyproject.toml [tool.modeldiff] at v1.1-broken: modles: unknown key" in broken.stderr
+
+
+@pytest.mark.slow
+def test_plan_with_the_deployed_revision_reads_the_config_at_to(build_sample, tmp_path):
+    """`plan REPO TO --database-url`: FROM is the database's revision, the configuration
+    is TO's (here the work tree holds an unusable one, TO a gate)."""
+    from production import ProductionServer, migrate
+
+    shop = clone(build_sample("liveshop"), tmp_path / "shop")
+    git(shop, "checkout", "-q", "v2")
+    commit_tag(shop, "v2-gated", {"pyproject.toml": '[tool.modeldiff]\nfail-on = "any"\n'})
+    (shop / "pyproject.toml").write_text('[tool.modeldiff]\nmodles = "x"\n')
+    server = ProductionServer().start()
+    try:
+        migrate(server, "deployed", str(shop), "v1")
+        url = server.read_only_role("deployed")
+        gated = run_cli("plan", str(shop), "v2-gated", "--database-url", url, "--format", "json")
+        assert gated.returncode == 1, gated.stderr
+        assert json.loads(gated.stdout)["preflight"]["deployed"]["from"] == "v1"
+        assert "--fail-on any: tripped" in gated.stderr
+        at_worktree = run_cli("plan", str(shop), "--database-url", url)  # TO left out: the work tree's
+        assert at_worktree.returncode == 2 and "pyproject.toml [tool.modeldiff] at WORKTREE: modles: unknown key" in at_worktree.stderr
+    finally:
+        server.stop()

@@ -5,8 +5,10 @@ reach the user."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,142 @@ def test_history_orders_tags_by_ancestry_then_version(tmp_path):
     git(repo, "tag", "v1.0")  # a descendant of zeta only: the graph leaves it free
     git(repo, "tag", "-a", "-m", "annotated", "v1.9.1", "v1.9")  # an annotated tag: its commit
     assert select_refs(str(repo), [], ["*"]) == ["zeta", "v1.0", "alpha", "v1.10", "v1.9", "v1.9.1"]
+
+
+# -- the warm entry path (modeldiff/ci/warm.py) -----------------------------------------
+
+def full_path(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The full command (click and every stage), never the recorded answer."""
+    return subprocess.run([sys.executable, "-c", "from modeldiff.cli import run; run()", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def warm_path(*args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """The installed command's way in (`python -m modeldiff.cli`), with the modules it
+    imported; its stderr without the import-time lines."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "modeldiff.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    lines = proc.stderr.splitlines(keepends=True)
+    modules = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:") and "|" in line}
+    proc.stderr = "".join(line for line in lines if not line.startswith("import time:"))
+    return proc, modules
+
+
+def assert_served_like_the_full_path(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    full_path(*args, cwd=cwd)  # loads (or finds) both refs
+    full = full_path(*args, cwd=cwd)  # answered from the cache: recorded
+    warm, modules = warm_path(*args, cwd=cwd)
+    assert "modeldiff.ci.warm" in modules and "click" not in modules and heavy_in(modules) == [], args
+    assert (warm.stdout, warm.stderr, warm.returncode) == (full.stdout, full.stderr, full.returncode), args
+    return full
+
+
+@pytest.mark.parametrize(
+    "group, options, code",
+    [
+        ((), (), 0),
+        (("-q",), ("--format", "json"), 0),
+        ((), ("--format", "github"), 0),
+        (("--color=never",), ("--format", "sarif"), 0),
+        ((), ("--format", "summary", "--fail-on", "critical"), 1),
+        (("-q", "--color", "auto"), ("--exit-code",), 1),
+        ((), ("--fail-on", "MD102,MD105", "--format", "json"), 1),
+        ((), ("--fail-on=warning", "--keep-going"), 1),
+    ],
+)
+def test_a_recorded_answer_is_the_full_paths_bytes_and_exit_code(difylike, group, options, code):
+    full = assert_served_like_the_full_path(*group, "diff", str(difylike), "v0.14.2", "v0.15.3", *options)
+    assert full.returncode == code and full.stdout, full.stderr
+
+
+def test_a_partial_cached_answer_is_served_with_its_error_and_exit_code(tmp_path):
+    models = textwrap.dedent(
+        """
+        from sqlalchemy import Column, Integer, String
+        from sqlalchemy.orm import declarative_base
+        from sqlalchemy.types import UserDefinedType
+
+        Base = declarative_base()
+
+
+        class Geometry(UserDefinedType):
+            cache_ok = True
+
+            def get_col_spec(self, **kw):
+                return "geometry(POINT, 4326)"
+
+
+        class Region(Base):
+            __tablename__ = "regions"
+            id = Column(Integer, primary_key=True)
+            area = Column(Geometry())
+
+
+        class Store(Base):
+            __tablename__ = "stores"
+            id = Column(Integer, primary_key=True)
+            name = Column(String({length}))
+        """
+    )
+    repo = make_repo(tmp_path / "geo", {"v1": {"models.py": models.format(length=40)}, "v2": {"models.py": models.format(length=80)}})
+    said = {}
+    for options, code in (((), 2), (("--keep-going", "--format", "json"), 0), (("--exit-code", "--keep-going"), 2)):
+        said[options] = full = assert_served_like_the_full_path("diff", str(repo), "v1", "v2", *options)
+        assert full.returncode == code, full.stderr
+    assert 'incomplete result, 1 table not compared: v1: regions: type "geometry" does not exist' in said[()].stderr
+    assert "stores" in said[()].stdout and json.loads(said[("--keep-going", "--format", "json")].stdout)["partial"] is True
+
+
+def test_the_warm_path_answers_only_what_it_reads_completely(difylike, tmp_path):
+    """A moved ref, a new ambiguity, an edited file of modeldiff's, another option, a
+    terminal-less difference: the full command answers (and says what it says)."""
+    repo = tmp_path / "app"
+    subprocess.run(["git", "clone", "-q", str(difylike), str(repo)], check=True, capture_output=True)
+    args = ("diff", str(repo), "v0.14.2", "v0.15.3")
+    assert_served_like_the_full_path(*args)
+    # another spelling, an option not read, a file to write: the full command
+    for extra in (("--verbose",), ("-o", str(tmp_path / "out.txt")), ("--no-cache",), ("--format", "sql")):
+        _, modules = warm_path(*args, *extra)
+        assert "click" in modules, extra
+    # a tag that now also names a branch elsewhere: the full command, which refuses it
+    git(repo, "branch", "v0.15.3", "v0.14.2")
+    refused, modules = warm_path(*args)
+    assert "click" in modules and refused.returncode == 2 and "ambiguous" in refused.stderr
+    git(repo, "branch", "-D", "v0.15.3")
+    # a moved branch: a new key, the full command's answer for the new commit
+    git(repo, "branch", "-f", "moving", "v0.14.2")
+    assert_served_like_the_full_path("diff", str(repo), "v0.14.2", "moving")
+    git(repo, "branch", "-f", "moving", "v0.15.3")
+    moved, modules = warm_path("diff", str(repo), "v0.14.2", "moving")
+    assert "click" in modules and moved.returncode == 0 and "changes" in moved.stdout
+    assert "0 changes" not in moved.stdout.splitlines()[0] and "no changes" not in moved.stdout.splitlines()[0]
+
+
+def test_the_warm_key_changes_with_modeldiffs_own_files_and_the_environment(difylike, monkeypatch, tmp_path):
+    from modeldiff.ci import warm
+
+    lookup = warm.Lookup(["diff", str(difylike), "v0.14.2", "v0.15.3"])
+    assert lookup.refs is not None and lookup.commits is not None
+    key = lookup.key(lookup.commits)
+    assert lookup.key(lookup.commits) == key
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert lookup.key(lookup.commits) != key
+    monkeypatch.delenv("NO_COLOR")
+    stamped = warm._own_files
+    monkeypatch.setattr(warm, "_own_files", lambda: [*stamped(), ("render/text.py", 1, 1)])
+    assert lookup.key(lookup.commits) != key
+    assert warm.refs_of(["diff", "x", "a", "WORKTREE"]) is None
+    assert warm.refs_of(["diff", "https://example.invalid/r.git", "a", "b"]) is None
+    assert warm.refs_of(["--color", "never", "diff", "--format=json", "r", "a", "b", "--set", "K=V"]) == ("r", "a", "b")
+    assert warm.refs_of(["diff", "--set", "r", "a", "b"]) is None  # --set took `r`: two refs only
+    assert warm.refs_of(["diff", "r", "a", "b", "--exit-code=1"]) is None
+
+
+def test_a_recorded_answer_is_not_used_once_a_cache_entry_it_came_from_is_gone(difylike, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    args = ("diff", str(difylike), "v0.14.2", "v0.15.3", "--format", "json")
+    full = assert_served_like_the_full_path(*args)
+    schemas = sorted((tmp_path / "cache" / "entries" / "schema").rglob("*.json"))
+    assert schemas
+    schemas[0].unlink()  # that ref is loaded again, by the full command
+    again, modules = warm_path(*args)
+    assert "click" in modules and "modeldiff.load" in modules
+    assert (again.stdout, again.returncode) == (full.stdout, full.returncode), again.stderr

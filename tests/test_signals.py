@@ -121,3 +121,44 @@ def test_after_a_sigkill_during_loading_the_next_run_cleans_up_and_answers_the_s
     assert after.returncode == 0, after.stderr
     assert after.stdout == before.stdout
     assert [p.name for p in scratch.iterdir() if p.name.startswith("modeldiff-")] == []
+
+
+def _processes_naming(text: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    args = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in args:
+                found.append(args)
+    return found
+
+
+def test_ctrl_c_during_the_first_use_stops_initdb_and_rebuilds_nothing(tmp_path):
+    """Ctrl-C from a terminal reaches the whole process group, initdb included: the server
+    start fails because of it, and is not retried with a rebuilt data directory (that
+    took a second initdb, several seconds, before the run could stop)."""
+    repo = hostile(tmp_path, "")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "MODELDIFF_CACHE_DIR": str(cache), "MODELDIFF_PG_IDLE": "0"}
+    env.pop("MODELDIFF_DEBUG", None)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "modeldiff.cli", "diff", str(repo), "v1", "WORKTREE", "--models", "zzmodels", "--no-cache"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not [p for p in _processes_naming(str(cache)) if "initdb" in p] and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.01)
+    assert run.poll() is None, "the run ended before initdb started"
+    time.sleep(0.3)  # initdb under way (not only its process started)
+    os.killpg(run.pid, signal.SIGINT)
+    try:
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["modeldiff: interrupted (SIGINT)"]
+    assert _processes_naming(str(cache)) == []  # no initdb, server or watchdog of that cache

@@ -51,14 +51,56 @@ def resolve_pair(ctx: click.Context, repo: str | None, from_ref: str | None, to_
 
 
 def read_config(repo: str, to_ref: str) -> Config:
+    """The configuration at `to_ref` of `repo`; a remote one is cloned or fetched first
+    (into the cache, as the command itself would), then read like a local one."""
     from ..source.repository import SourceError, is_remote
 
     if is_remote(repo):
-        return Config()  # read after the clone would need the network before --help; flags only
+        fetch_remote(repo)
     try:
         return load(repo, to_ref)
     except (ConfigError, SourceError) as exc:
         raise UserError(str(exc)) from None
+
+
+def fetch_remote(url: str) -> None:
+    """Clone (or fetch) a remote repository into the cache before the command opens it,
+    with a progress bar on a terminal; whoever opens it next in this process finds it done."""
+    import sys
+
+    from ..source.repository import SourceError, open_remote
+
+    ctx = click.get_current_context(silent=True)
+    quiet = ctx is not None and ctx.meta.get("modeldiff.quiet")
+    try:
+        if not sys.stderr.isatty() or quiet:
+            open_remote(url)
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] or url
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            tasks: dict[str, object] = {}
+
+            def report(stage: str, done: float, total: float | None) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(f"{stage} ({name})", total=total)
+                progress.update(tasks[stage], completed=done, total=total)
+
+            open_remote(url, progress=report)
+    except SourceError as exc:
+        raise UserError(str(exc)) from None
+
+
+def deployed_target(ctx: click.Context, repo: str | None, to_ref: str | None) -> tuple[str | None, str]:
+    """`plan REPO [TO] --database-url`: the one ref given is TO (the work tree when none is),
+    FROM being the revision the database runs; a local REPO is found as for a pair."""
+    from ..source.repository import WORKTREE, is_remote
+
+    if not is_remote(repo or ""):
+        repo = resolve_pair(ctx, repo, "HEAD", None).repo
+    return repo, to_ref or WORKTREE
 
 
 class ConfiguredCommand(click.Command):
@@ -70,10 +112,13 @@ class ConfiguredCommand(click.Command):
             params = probe.params
             if "from_ref" in params:
                 try:
-                    pair = resolve_pair(ctx, params.get("repo"), params.get("from_ref"), params.get("to_ref"))
+                    if params.get("database_url") and params.get("to_ref") is None:
+                        repo, to_ref = deployed_target(ctx, params.get("repo"), params.get("from_ref"))
+                    else:
+                        pair = resolve_pair(ctx, params.get("repo"), params.get("from_ref"), params.get("to_ref"))
+                        repo, to_ref = pair.repo, pair.to_ref
                 except UserError:  # said by the command itself, after eager options (--explain, --help)
                     return super().parse_args(ctx, args)
-                repo, to_ref = pair.repo, pair.to_ref
             else:  # history (REPO REFS..., or tag patterns): the configuration at HEAD
                 repo, to_ref = params.get("repo"), "HEAD"
             config = read_config(repo, to_ref) if repo else Config()

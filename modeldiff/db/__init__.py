@@ -1,6 +1,12 @@
 """Infrastructure, not a stage: the embedded PostgreSQL server the stages create their
 scratch schemas in, its watchdog, and the temporary directories they use."""
 
+import threading
+
+# Set by the command line's signal handler: the run is stopping. A server start that fails
+# then (a Ctrl-C reaches initdb too) is not retried with a rebuilt data directory.
+STOPPING = threading.Event()
+
 
 class DatabaseFailure(RuntimeError):
     """The embedded server failed, not the statement (out of memory, disk or locks, an I/O

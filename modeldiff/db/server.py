@@ -35,7 +35,7 @@ from pathlib import Path
 from . import driver
 
 from .. import settings
-from . import DatabaseFailure
+from . import STOPPING, DatabaseFailure
 
 
 # SQLSTATE classes of the server's own failures: insufficient resources, operator
@@ -93,6 +93,7 @@ class EmbeddedPostgres:
         self._roles: list[str] = []  # the roles made for them
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._abandoned = False  # closed before it was up: the run is stopping (Ctrl-C, an error)
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> "EmbeddedPostgres":
@@ -119,8 +120,8 @@ class EmbeddedPostgres:
             try:
                 self._server = server_module.get_server(self._dir, cleanup_mode=mode)
             except Exception as exc:  # noqa: BLE001
-                if self._private:
-                    raise
+                if self._private or self._abandoned or STOPPING.is_set():
+                    raise  # the run is stopping: no rebuild (a Ctrl-C reaches initdb too)
                 # Scratch data only: a data directory that will not start is rebuilt (said).
                 reason = _command_errors.last or " ".join(str(exc).split()) or _where(exc)
                 print(f"modeldiff: warning: the embedded PostgreSQL in {self._dir} did not start ({reason}); its data directory was rebuilt [server-rebuilt]", file=sys.stderr)
@@ -176,6 +177,7 @@ class EmbeddedPostgres:
 
     def close(self) -> None:
         if not self._ready.is_set():
+            self._abandoned = True
             self._ready.wait()
         if self._server is not None and (self._schemas or self._databases or self._roles) and not self._private:
             # What this run made in the shared server goes with it, and so does what runs
