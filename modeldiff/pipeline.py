@@ -178,7 +178,8 @@ class Session:
     def options_for(self, snapshot: Snapshot) -> tuple[LoadOptions, list]:
         """How to load `snapshot`, and what besides its files decides the load (cache key)."""
         request, layout = self.request, self.layout_for(snapshot)
-        runtime = runtime_for(snapshot, layout.import_root, split_models(layout.models_path), request.runtime, request.python)
+        with span("runtime", snapshot.ref):  # -v: the time to choose, or prepare, its runtime
+            runtime = runtime_for(snapshot, layout.import_root, split_models(layout.models_path), request.runtime, request.python)
         options = LoadOptions(
             fork_server=self.fork_server,
             import_root=layout.import_root,

@@ -792,7 +792,7 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         files_read=snapshot.blob_ids(result["files_read"]),
         absent=result["absent"],
         metadatas=result["metadatas"],
-        partial=bool(result["failures"]) or not result["tables"] or bool(shaping),
+        partial=bool(result["failures"]) or not result["tables"] or bool(shaping) or any(code == "runtime-fallback" for code, _ in options.runtime_warnings),
         seconds=seconds,
         skipped_statements=result.get("skipped_statements", []),
         stubs_in_schema=sorted({(d["name"], d["where"], d["how"]): d for d in in_schema}.values(), key=lambda d: (d["name"], d["where"])),
