@@ -65,7 +65,7 @@ INSTALL_TIMEOUT = 900
 # Built from its sdist when the index has no wheel for the interpreter (see the docstring).
 BUILD_FROM_SOURCE = ("sqlalchemy",)
 # What uv says when it cannot reach the index: no use trying package by package.
-UNREACHABLE = re.compile(r"error sending request|failed to fetch|dns error|connection refused|network is unreachable|timed out|offline", re.I)
+UNREACHABLE = re.compile(r"error sending request|network connectivity is disabled|failed to fetch|dns error|connection refused|network is unreachable|timed out|offline", re.I)
 
 
 class RuntimeFailure(LoadFailure):
@@ -198,7 +198,7 @@ def mismatches(declared: Declared, wanted: dict[str, Requirement]) -> list[str]:
     schema: SQLAlchemy or SQLModel major.minor, Flask-SQLAlchemy major (each also when the
     ref's range excludes ours, or ours is missing), a declared driver we lack (psycopg2 and
     psycopg 3 compile some types differently), a library that defines tables we lack, and
-    a Python the ref does not allow. One line each, sorted."""
+    a Python the ref does not allow. One line each: the Python first, then by package."""
     from packaging.version import InvalidVersion, Version
 
     from .imports import import_names
@@ -438,19 +438,20 @@ def _resolve(python: str, lines: dict[str, str], constraints: list[str]) -> tupl
         return pins, []
     if UNREACHABLE.search(error):
         raise RuntimeFailure(f"the package index is unreachable ({error})")
-    pins, error = _compile(python, list(lines.values()), [])
-    if pins is not None:
-        return pins, []
-    failed, kept = [], {}
-    for name in sorted(lines, key=lambda n: (n != "sqlalchemy", n)):  # one at a time, SQLAlchemy first
-        trial, why = _compile(python, [*kept.values(), lines[name]], [])
-        if trial is None:
-            failed.append((name, why))
-        else:
-            kept[name], pins = lines[name], trial
-    if "sqlalchemy" not in kept:
-        raise RuntimeFailure(f"cannot resolve {lines['sqlalchemy']} for {python}: {error}")
-    return pins or {}, failed
+    for constraints in (constraints, []):  # the lock's other pins may be what conflicts
+        failed, kept, pins = [], {}, {}
+        for name in sorted(lines, key=lambda n: (n != "sqlalchemy", n)):  # one at a time, SQLAlchemy first
+            trial, why = _compile(python, [*kept.values(), lines[name]], constraints)
+            if trial is None and name in DRIVERS:  # its version does not change the DDL; an old pin may have no wheel
+                trial, _ = _compile(python, [*kept.values(), name], constraints)
+                lines = {**lines, name: name} if trial is not None else lines
+            if trial is None:
+                failed.append((name, why))
+            else:
+                kept[name], pins = lines[name], trial
+        if "sqlalchemy" in kept:
+            return pins, failed
+    raise RuntimeFailure(f"cannot resolve {lines['sqlalchemy']} for {python}: {error}")
 
 
 def _compile(python: str, requirements: list[str], constraints: list[str]) -> tuple[dict[str, str] | None, str]:
