@@ -117,6 +117,9 @@ def span(stage: str, detail: str = ""):
     return _timings.span(stage, detail) if _timings is not None else nullcontext()
 
 
+BUNDLED = {"bundled": True}  # the JSON's runtime of a side loaded with modeldiff's own (or --python)
+
+
 @dataclass(frozen=True)
 class DiffRequest:
     repo: str
@@ -468,7 +471,7 @@ def _stats(session: Session, old: LoadedRef, new: LoadedRef, result: Diff) -> di
         "metadatas": {"from": old.schema.metadatas, "to": new.schema.metadatas},
         "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
         "cached": {"from": old.from_cache, "to": new.from_cache},
-        **({"runtime": {"from": old.schema.runtime, "to": new.schema.runtime}} if old.schema.runtime or new.schema.runtime else {}),
+        **({"runtime": {"from": old.schema.runtime or BUNDLED, "to": new.schema.runtime or BUNDLED}} if old.schema.runtime or new.schema.runtime else {}),
     }
 
 

@@ -277,7 +277,7 @@ def test_by_default_each_ref_loads_with_its_own_runtime_where_it_matters(build_s
     # v1 pins SQLAlchemy 1.4 and maps classically: its own runtime. v2's pins (SQLAlchemy
     # 2.0, psycopg 3) are modeldiff's own major.minor and driver: the bundled runtime.
     assert result["runtime"]["from"]["packages"]["sqlalchemy"] == "1.4.54"
-    assert result["runtime"]["to"] == {}
+    assert result["runtime"]["to"] == {"bundled": True}
     changes = sorted((c["table"], c["kind"], c.get("column") or "") for c in result["changes"])
     assert changes == [("accounts", "modify_type", "name"), ("entries", "add_column", "memo"), ("tags", "add_table", "")]
     assert result["partial"] is False and not [w for w in result["warnings"] if w["code"].startswith("runtime")]

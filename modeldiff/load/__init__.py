@@ -171,7 +171,7 @@ def _python_hint(snapshot: Snapshot, options: LoadOptions) -> str:
     """Why model code may have failed on modeldiff's own interpreter: the ref asks for
     another Python (`type X = int` is a SyntaxError before 3.12, a forward reference in an
     annotation a NameError before 3.14)."""
-    if options.python != sys.executable or options.runtime:
+    if options.python != sys.executable or (options.runtime and "fallback" not in options.runtime):
         return ""
     from .requirements import read_declared
 
