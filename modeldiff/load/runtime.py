@@ -152,7 +152,7 @@ def _default(snapshot: Snapshot, import_root: str, models_paths: list[str], prog
     if record and record.get("bundled"):
         return Runtime(None, "bundled")
     if record and Path(record["python"]).exists():
-        return Runtime(record["python"], "auto", record["python_version"], record["packages"], [tuple(w) for w in record["warnings"]])
+        return _kept(record)
     from .imports import import_names
     from .requirements import read_declared
 
@@ -169,13 +169,13 @@ def _default(snapshot: Snapshot, import_root: str, models_paths: list[str], prog
         return Runtime(None, "bundled")
     try:
         runtime = _auto(snapshot, import_root, models_paths, progress, declared=declared, download_python=False)
-    except RuntimeFailure as exc:  # not kept: the next run tries again
+    except (RuntimeFailure, subprocess.SubprocessError, OSError) as exc:  # not kept: the next run tries again
         why = str(exc).removeprefix(f"{snapshot.ref}: ")
         runtime = Runtime(None, "fallback")
         runtime.warnings = [("runtime-fallback", f"{_where(declared)} {difference}; loaded with modeldiff's own runtime instead, as its own could not be made ({why}): the result is partial (--runtime bundled accepts modeldiff's own)") for difference in differences]
         return runtime
     if record_key:
-        _write_record(record_key, {"python": runtime.python, "python_version": runtime.python_version, "packages": runtime.packages, "warnings": runtime.warnings})
+        _keep(record_key, runtime)
     return runtime
 
 
@@ -253,7 +253,7 @@ def _auto(snapshot: Snapshot, import_root: str, models_paths: list[str], progres
     record_key = _digest("choice", FORMAT, snapshot.commit, import_root, models_paths) if snapshot.commit else None
     record = _read_record(record_key) if record_key else None
     if record and Path(record["python"]).exists():
-        return Runtime(record["python"], "auto", record["python_version"], record["packages"], [tuple(w) for w in record["warnings"]])
+        return _kept(record)
     from .requirements import read_declared
 
     declared = declared or read_declared(snapshot, import_root)
@@ -268,8 +268,16 @@ def _auto(snapshot: Snapshot, import_root: str, models_paths: list[str], progres
     warnings += [("runtime-install-failed", f"{_where(declared)}: {name} could not be installed ({why}); its modules are stubbed") for name, why in failed]
     runtime = Runtime(str(environment / "bin" / "python"), "auto", interpreter_version, packages, warnings)
     if record_key:
-        _write_record(record_key, {"python": runtime.python, "python_version": interpreter_version, "packages": packages, "warnings": warnings})
+        _keep(record_key, runtime)
     return runtime
+
+
+def _kept(record: dict) -> Runtime:
+    return Runtime(record["python"], "auto", record["python_version"], record["packages"], [tuple(w) for w in record["warnings"]])
+
+
+def _keep(record_key: str, runtime: Runtime) -> None:
+    _write_record(record_key, {"python": runtime.python, "python_version": runtime.python_version, "packages": runtime.packages, "warnings": runtime.warnings})
 
 
 def _where(declared: Declared) -> str:
