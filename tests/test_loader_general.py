@@ -71,6 +71,16 @@ def test_legacy_flask_diff_is_right_and_marked_incomplete(samples):
     assert not DATA_DIR.exists()
 
 
+@pytest.mark.slow
+def test_legacy_flask_pins_that_do_not_import_together_say_so(samples):
+    """By default v1 gets the runtime it pins (SQLAlchemy 1.3): its Flask 1.1 needs a
+    MarkupSafe < 2.1 it does not pin, and the error says which runtime failed and the way out."""
+    proc = run_cli("diff", str(samples["legacyflask"]), "v1", "v2")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("(module tracker.models); loaded with the runtime the ref pins (Python %s, SQLAlchemy 1.3.24): --runtime bundled loads it with modeldiff's own" % ".".join(map(str, __import__("sys").version_info[:3])))
+    assert "soft_unicode" in proc.stderr and not DATA_DIR.exists()
+
+
 # -- layouts: a singular model/ package, per-domain models.py beside it, models that move ---------
 @pytest.mark.parametrize(
     "ref, paths",
