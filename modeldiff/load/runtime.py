@@ -556,5 +556,7 @@ def _write_record(key: str, record: dict) -> None:
 
 
 def _terminal_progress(message: str) -> None:
-    if sys.stderr.isatty():
+    click = sys.modules.get("click")  # the CLI's -q silences it; library callers have no context
+    context = click.get_current_context(silent=True) if click else None
+    if sys.stderr.isatty() and not (context and context.meta.get("modeldiff.quiet")):
         print(f"modeldiff: {message}", file=sys.stderr, flush=True)
