@@ -18,7 +18,9 @@ the interpreter version and the resolved pins, so every ref with the same pins s
 Environments are built in a temporary directory and renamed into place under a lock, so
 concurrent runs never see half of one. Only wheels are installed (no package's build code
 runs: what a ref declares is as untrusted as its models), with their bytecode compiled once
-(the loader never writes any). `--runtime bundled` is modeldiff's own interpreter
+(the loader never writes any); the one exception is SQLAlchemy (`BUILD_FROM_SOURCE`): 1.3
+has no wheel for Python >= 3.10, and its sdist, from the index, is SQLAlchemy's own code
+(built without its C extensions), not the ref's. `--runtime bundled` is modeldiff's own interpreter
 and libraries (offline), with a warning for each declared package they do not match.
 """
 
