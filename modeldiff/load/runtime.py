@@ -183,15 +183,12 @@ def _default(snapshot: Snapshot, import_root: str, models_paths: list[str], prog
 
 @functools.cache
 def bundled_versions() -> tuple[tuple[str, str], ...]:
-    """(name, version) of what modeldiff's own runtime has that `mismatches` looks at."""
-    from importlib.metadata import PackageNotFoundError, version
+    """(name, version) of what modeldiff's own runtime has that `mismatches` looks at (read
+    on every run that chooses a runtime: from dist-info names, not importlib.metadata)."""
+    from ..cache import installed_versions
 
-    found = []
-    for name in (*SCHEMA_PACKAGES, *DRIVERS):
-        try:
-            found.append((name, version(name)))
-        except PackageNotFoundError:
-            pass
+    names = (*SCHEMA_PACKAGES, *DRIVERS)
+    found = [(name, have) for name, have in zip(names, installed_versions(names, ask_metadata=False)) if have != "-"]
     return (("python", ".".join(map(str, sys.version_info[:3]))), *found)
 
 
