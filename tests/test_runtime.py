@@ -208,6 +208,9 @@ def test_bundled_runtime_warns_per_declared_package_it_does_not_match(build_samp
     # psycopg 3 is modeldiff's own driver now: installed, at another version than the lock's.
     assert any(m.startswith("backend/ (uv.lock, pyproject.toml) declares psycopg") and "loaded with psycopg 3." in m for m in messages), messages
     assert not any("httpx" in m for m in messages)
+    # Its warnings are part of the loaded schema: not served to a run without them (cache).
+    default = runtime_for(snapshot, "backend", ["backend/ledger/models"], None)
+    assert default.mode == "bundled" and default.warnings == [] and default.fingerprint != runtime.fingerprint
     # v1 maps classically (mapper(), gone in SQLAlchemy 2.0): only its own runtime loads it.
     proc = run_cli("diff", str(repo), "v1", "v2", "--runtime", "bundled")
     assert proc.returncode == 2 and "v1: backend/ledger/models/__init__.py" in proc.stderr

@@ -85,10 +85,8 @@ class Runtime:
     @property
     def fingerprint(self) -> list:
         """What the runtime adds to a loaded schema's cache key."""
-        if self.mode == "fallback":  # its warnings and partial mark are part of the schema
-            return ["runtime-fallback", sorted(self.warnings)]
-        if self.mode != "auto":
-            return []
+        if self.mode != "auto":  # its warnings (and a fallback's partial mark) are part of the schema
+            return ["runtime-warnings", sorted(self.warnings)] if self.warnings else []
         return ["runtime", FORMAT, self.python_version, sorted(self.packages.items())]
 
     def describe(self) -> dict:
