@@ -562,7 +562,7 @@ def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str
         return result, None
     from .db.server import shared_server
 
-    options = child_options(dict(request.settings), max(request.timeout, 300.0), replay_python(request, new.snapshot), dict(request.env))
+    options = child_options(dict(request.settings), max(request.timeout, 300.0), replay_python(request, new.snapshot, session.layout_for(new.snapshot)), dict(request.env))
     how = {"use_cache": request.use_cache, "loaded": (old.schema, new.schema), "with_drift_from": False}
     report = cached_answer(*snapshots, *setups, options, **how)[1]
     if report is None:
@@ -573,13 +573,13 @@ def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str
     return result, Replay.from_report(report)
 
 
-def replay_python(request: DiffRequest, to: Snapshot) -> str | None:
+def replay_python(request: DiffRequest, to: Snapshot, layout: Layout | None = None) -> str | None:
     """The interpreter the app's migrations replay with: --python, else TO's own runtime when
     it has one and a PostgreSQL driver (its migrations import its models and libraries),
     else modeldiff's (None)."""
     if request.python:
         return request.python
-    layout = resolve_layout(to, request.models, request.import_root, request.settings, request.use_presets, request.presets)
+    layout = layout or resolve_layout(to, request.models, request.import_root, request.settings, request.use_presets, request.presets)
     runtime = runtime_for(to, layout.import_root, split_models(layout.models_path), request.runtime, None)
     drivers = {"psycopg", "psycopg2", "psycopg2-binary"}
     return runtime.python if runtime.python and drivers & runtime.packages.keys() else None

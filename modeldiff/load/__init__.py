@@ -169,8 +169,8 @@ def load_schema(snapshot: Snapshot, options: LoadOptions, generation: int | None
 
 def _python_hint(snapshot: Snapshot, options: LoadOptions) -> str:
     """Why model code may have failed: on the ref's own runtime, its pins; on modeldiff's
-    own interpreter, the ref asks for another Python (`type X = int` is a SyntaxError before 3.12, a forward reference in an
-    annotation a NameError before 3.14)."""
+    own interpreter, the ref asks for another Python (`type X = int` is a SyntaxError
+    before 3.12, a forward reference in an annotation a NameError before 3.14)."""
     packages = options.runtime.get("packages") if options.runtime else None
     if packages:  # its own runtime: the pins themselves may not import together
         return f"; loaded with the runtime the ref pins (Python {options.runtime['python']}, SQLAlchemy {packages.get('sqlalchemy', '?')}): --runtime bundled loads it with modeldiff's own"
