@@ -111,16 +111,29 @@ def runtime_for(snapshot: Snapshot, import_root: str, models_paths: list[str], m
     with _chosen_lock:
         if key in _chosen:
             return _chosen[key]
-    from .requirements import read_declared
-
     if mode == "bundled":
-        runtime = _bundled(snapshot, read_declared(snapshot, import_root), import_root, models_paths)
+        runtime = _bundled_kept(snapshot, import_root, models_paths)
     elif mode is None:
         runtime = _default(snapshot, import_root, models_paths, progress or _terminal_progress)
     else:
         runtime = _auto(snapshot, import_root, models_paths, progress or _terminal_progress)
     with _chosen_lock:
         return _chosen.setdefault(key, runtime)
+
+
+def _bundled_kept(snapshot: Snapshot, import_root: str, models_paths: list[str]) -> Runtime:
+    """`_bundled`, its warnings kept per commit: a warm run reads one small file, not the
+    ref's lock files and import graph."""
+    from .requirements import read_declared
+
+    record_key = _digest("bundled", FORMAT, snapshot.commit, import_root, models_paths, bundled_versions()) if snapshot.commit else None
+    record = _read_record(record_key) if record_key else None
+    if record is not None:
+        return Runtime(None, "bundled", warnings=[tuple(w) for w in record["warnings"]])
+    runtime = _bundled(snapshot, read_declared(snapshot, import_root), import_root, models_paths)
+    if record_key:
+        _write_record(record_key, {"warnings": runtime.warnings})
+    return runtime
 
 
 def _bundled(snapshot: Snapshot, declared: Declared, import_root: str, models_paths: list[str]) -> Runtime:
