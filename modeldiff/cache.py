@@ -41,10 +41,11 @@ def environment_fingerprint(python: str | None) -> list:
 
 
 @functools.cache
-def installed_versions(packages: tuple[str, ...]) -> tuple[str, ...]:
+def installed_versions(packages: tuple[str, ...], ask_metadata: bool = True) -> tuple[str, ...]:
     """Versions of installed distributions ("-" when absent), from their dist-info
     directory names: what importlib.metadata reads, without its import (a warm run's
-    largest cost after the interpreter itself)."""
+    largest cost after the interpreter itself); `ask_metadata=False`: absent is not asked
+    again (packages that are usually absent)."""
     wanted = {_dist_name(p): p for p in packages}
     found: dict[str, str] = {}
     for entry in sys.path:
@@ -57,7 +58,7 @@ def installed_versions(packages: tuple[str, ...]) -> tuple[str, ...]:
                 dist, _, rest = name[: -len(".dist-info")].partition("-")
                 if _dist_name(dist) in wanted and _dist_name(dist) not in found:
                     found[_dist_name(dist)] = rest
-    if len(found) < len(wanted):  # an egg, an editable or odd install: ask importlib.metadata
+    if len(found) < len(wanted) and ask_metadata:  # an egg, an editable or odd install: ask importlib.metadata
         from importlib.metadata import PackageNotFoundError, version
 
         for key, package in wanted.items():
@@ -66,7 +67,7 @@ def installed_versions(packages: tuple[str, ...]) -> tuple[str, ...]:
                     found[key] = version(package)
                 except PackageNotFoundError:
                     found[key] = "-"
-    return tuple(found[_dist_name(p)] for p in packages)
+    return tuple(found.get(_dist_name(p), "-") for p in packages)
 
 
 def _dist_name(name: str) -> str:

@@ -138,7 +138,7 @@ def common_options(func):
         click.option("--no-preset", is_flag=True, help="Ignore built-in layout presets (see `modeldiff layouts`)."),
         click.option("--timeout", type=float, default=120.0, show_default=True, callback=positive_seconds, help="Seconds a ref's model import may take."),
         click.option("--python", "python", help="Interpreter to import the models with (e.g. the app's virtualenv python; needs SQLAlchemy)."),
-        click.option("--runtime", "runtime", type=click.Choice(settings.RUNTIME_MODES), help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): modeldiff's own, no warnings."),
+        click.option("--runtime", "runtime", type=click.Choice(settings.RUNTIME_MODES), help="auto: load each ref with the Python and packages it pins (installed once into a cached environment); bundled: modeldiff's own, with a warning per declared package it does not match. Default ($MODELDIFF_RUNTIME, else): a ref's own where its pins differ from modeldiff's in a way that changes the schema (modeldiff's own, marked partial, when it cannot be made), else modeldiff's own."),
         click.option("--keep-going", is_flag=True, help="Load what imports; mark the result partial instead of failing."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of loaded schemas and results."),
         click.option("--metadata", "metadata", multiple=True, metavar="NAME", help="Only this MetaData: its label, attribute name (db, Base) or Flask-SQLAlchemy bind key; repeatable. Default: all."),

@@ -117,6 +117,9 @@ def span(stage: str, detail: str = ""):
     return _timings.span(stage, detail) if _timings is not None else nullcontext()
 
 
+BUNDLED = {"bundled": True}  # the JSON's runtime of a side loaded with modeldiff's own (or --python)
+
+
 @dataclass(frozen=True)
 class DiffRequest:
     repo: str
@@ -178,7 +181,8 @@ class Session:
     def options_for(self, snapshot: Snapshot) -> tuple[LoadOptions, list]:
         """How to load `snapshot`, and what besides its files decides the load (cache key)."""
         request, layout = self.request, self.layout_for(snapshot)
-        runtime = runtime_for(snapshot, layout.import_root, split_models(layout.models_path), request.runtime, request.python)
+        with span("runtime", snapshot.ref):  # -v: the time to choose, or prepare, its runtime
+            runtime = runtime_for(snapshot, layout.import_root, split_models(layout.models_path), request.runtime, request.python)
         options = LoadOptions(
             fork_server=self.fork_server,
             import_root=layout.import_root,
@@ -467,7 +471,7 @@ def _stats(session: Session, old: LoadedRef, new: LoadedRef, result: Diff) -> di
         "metadatas": {"from": old.schema.metadatas, "to": new.schema.metadatas},
         "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
         "cached": {"from": old.from_cache, "to": new.from_cache},
-        **({"runtime": {"from": old.schema.runtime, "to": new.schema.runtime}} if old.schema.runtime or new.schema.runtime else {}),
+        **({"runtime": {"from": old.schema.runtime or BUNDLED, "to": new.schema.runtime or BUNDLED}} if old.schema.runtime or new.schema.runtime else {}),
     }
 
 
@@ -558,7 +562,7 @@ def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str
         return result, None
     from .db.server import shared_server
 
-    options = child_options(dict(request.settings), max(request.timeout, 300.0), request.python, dict(request.env))
+    options = child_options(dict(request.settings), max(request.timeout, 300.0), replay_python(request, new.snapshot, session.layout_for(new.snapshot)), dict(request.env))
     how = {"use_cache": request.use_cache, "loaded": (old.schema, new.schema), "with_drift_from": False}
     report = cached_answer(*snapshots, *setups, options, **how)[1]
     if report is None:
@@ -567,6 +571,18 @@ def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str
     if not report["revisions"] and report["error"] is None:
         return result, None  # the scripts changed, but no revision runs
     return result, Replay.from_report(report)
+
+
+def replay_python(request: DiffRequest, to: Snapshot, layout: Layout | None = None) -> str | None:
+    """The interpreter the app's migrations replay with: --python, else TO's own runtime when
+    it has one and a PostgreSQL driver (its migrations import its models and libraries),
+    else modeldiff's (None)."""
+    if request.python:
+        return request.python
+    layout = layout or resolve_layout(to, request.models, request.import_root, request.settings, request.use_presets, request.presets)
+    runtime = runtime_for(to, layout.import_root, split_models(layout.models_path), request.runtime, None)
+    drivers = {"psycopg", "psycopg2", "psycopg2-binary"}
+    return runtime.python if runtime.python and drivers & runtime.packages.keys() else None
 
 
 def _has_chain(snapshots, setups) -> bool:
@@ -602,7 +618,7 @@ def remainder(request: DiffRequest, prepared: PreparedMigration, migrations: str
     setups = [find_setup(snapshot, migrations) for snapshot in snapshots]
     if None in setups or not _has_chain(snapshots, setups):
         return None
-    options = child_options(dict(request.settings), max(request.timeout, 300.0), request.python, dict(request.env))
+    options = child_options(dict(request.settings), max(request.timeout, 300.0), replay_python(request, snapshots[1]), dict(request.env))
     server = prepared.server
     report = replay(*snapshots, *setups, server, options, use_cache=request.use_cache, loaded=(prepared.pair.old, prepared.pair.new), with_drift_from=False, keep_database=True)
     if not report["revisions"] and report["error"] is None:

@@ -13,7 +13,8 @@ between runs.
 * MODELDIFF_DEBUG: print the traceback of an internal error;
 * MODELDIFF_DATABASE_URL: `plan --database-url`'s default (see `option_defaults`);
 * MODELDIFF_LOAD_TOKEN: set by modeldiff on the processes of one load (not a user setting);
-* MODELDIFF_RUNTIME: `--runtime`'s default (see `option_defaults`);
+* MODELDIFF_RUNTIME: `--runtime`'s default (see `option_defaults`); `bundled` is how an
+  offline user keeps every ref on modeldiff's own runtime;
 * MODELDIFF_OFFLINE: `--runtime auto` never asks uv to download an interpreter.
 """
 

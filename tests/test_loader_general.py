@@ -54,19 +54,31 @@ def test_legacy_flask_app_loads_with_settings_that_write_files(samples):
 
 def test_legacy_flask_diff_is_right_and_marked_incomplete(samples):
     repo = str(samples["legacyflask"])
-    proc = run_cli("diff", repo, "v1", "v2", "--format", "json", "--exit-code")
+    # The bundled runtime (its pins, Flask 1.1 without MarkupSafe < 2.1, do not import on
+    # their own runtime): what is stubbed makes the result partial.
+    proc = run_cli("diff", repo, "v1", "v2", "--format", "json", "--exit-code", "--runtime", "bundled")
     assert proc.returncode == 2, proc.stderr  # partial: never 0 or 1 with --exit-code
     data = json.loads(proc.stdout)
     assert data["partial"] is True
     assert {(c["kind"], c["table"], c["column"]) for c in data["changes"]} == {("add_column", "bill", "currency"), ("modify_type", "project", "name")}
-    text = run_cli("diff", repo, "v1", "v2")
+    text = run_cli("diff", repo, "v1", "v2", "--runtime", "bundled")
     assert text.returncode == 0, text.stderr
     first = text.stdout.splitlines()[0]
     assert "postgresql: incomplete (see below): 2 changes in 2 tables" in first
-    plan = run_cli("plan", repo, "v1", "v2", "--format", "json")
+    plan = run_cli("plan", repo, "v1", "v2", "--format", "json", "--runtime", "bundled")
     assert plan.returncode == 0, plan.stderr
     assert json.loads(plan.stdout)["summary"][0].startswith("incomplete: parts of the schema could not be loaded")
     assert not DATA_DIR.exists()
+
+
+@pytest.mark.slow
+def test_legacy_flask_pins_that_do_not_import_together_say_so(samples):
+    """By default v1 gets the runtime it pins (SQLAlchemy 1.3): its Flask 1.1 needs a
+    MarkupSafe < 2.1 it does not pin, and the error says which runtime failed and the way out."""
+    proc = run_cli("diff", str(samples["legacyflask"]), "v1", "v2")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("(module tracker.models); loaded with the runtime the ref pins (Python %s, SQLAlchemy 1.3.24): --runtime bundled loads it with modeldiff's own" % ".".join(map(str, __import__("sys").version_info[:3])))
+    assert "soft_unicode" in proc.stderr and not DATA_DIR.exists()
 
 
 # -- layouts: a singular model/ package, per-domain models.py beside it, models that move ---------

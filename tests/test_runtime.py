@@ -208,8 +208,11 @@ def test_bundled_runtime_warns_per_declared_package_it_does_not_match(build_samp
     # psycopg 3 is modeldiff's own driver now: installed, at another version than the lock's.
     assert any(m.startswith("backend/ (uv.lock, pyproject.toml) declares psycopg") and "loaded with psycopg 3." in m for m in messages), messages
     assert not any("httpx" in m for m in messages)
+    # Its warnings are part of the loaded schema: not served to a run without them (cache).
+    default = runtime_for(snapshot, "backend", ["backend/ledger/models"], None)
+    assert default.mode == "bundled" and default.warnings == [] and default.fingerprint != runtime.fingerprint
     # v1 maps classically (mapper(), gone in SQLAlchemy 2.0): only its own runtime loads it.
-    proc = run_cli("diff", str(repo), "v1", "v2")
+    proc = run_cli("diff", str(repo), "v1", "v2", "--runtime", "bundled")
     assert proc.returncode == 2 and "v1: backend/ledger/models/__init__.py" in proc.stderr
 
 
@@ -235,3 +238,115 @@ def test_concurrent_preparations_of_one_environment_build_it_once(tmp_path, monk
 
     out = subprocess.run([str(path / "bin" / "python"), "-c", "import sqlalchemy; print(sqlalchemy.__version__)"], capture_output=True, text=True)
     assert out.stdout.strip() == "2.0.36"
+
+
+# -- the default: a ref's own runtime where its pins differ in a way that matters ------------------
+def _declared(requires: dict[str, str] | None = None, pins: dict[str, str] | None = None, python: str | None = None):
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    from modeldiff.load.requirements import Declared
+
+    return Declared(requires={n: Requirement(f"{n}{s}") for n, s in (requires or {}).items()}, pins=pins or {}, python=[SpecifierSet(python)] if python else [])
+
+
+def test_what_counts_as_a_mismatch_with_the_bundled_runtime():
+    from importlib.metadata import version
+
+    from modeldiff.load.runtime import mismatches
+
+    sa = version("sqlalchemy")
+    major, minor, patch = (sa.split(".") + ["0"])[:3]
+    other_patch = f"{major}.{minor}.{int(patch.split('rc')[0]) + 1}"
+    same = _declared({"sqlalchemy": "", "flask-sqlalchemy": "~=3.1", "psycopg2-binary": ""}, {"sqlalchemy": other_patch})
+    assert mismatches(same, select(same, set())) == []  # another patch release, a range we meet, a driver we have
+    old = _declared({"sqlalchemy": "", "flask-sqlalchemy": "<3", "asyncpg": "", "sqlmodel": ""}, {"sqlalchemy": "1.4.54"}, python="<3.9")
+    assert mismatches(old, select(old, set())) == [  # the Python first, then by package
+        f"requires Python <3.9; modeldiff runs on {'.'.join(map(str, sys.version_info[:3]))}",
+        "declares the driver asyncpg; modeldiff's own runtime has no asyncpg",
+        f"declares flask-sqlalchemy <3; modeldiff's own runtime has {version('flask-sqlalchemy')}",
+        "declares sqlalchemy 1.4.54; modeldiff's own runtime has " + sa,
+        "declares sqlmodel; modeldiff's own runtime has no sqlmodel",
+    ]
+    shaping = _declared({"sqlalchemy-continuum": "==1.4.2", "pyyaml": ""})
+    assert mismatches(shaping, select(shaping, {"sqlalchemy_continuum", "yaml"})) == ["declares sqlalchemy-continuum==1.4.2, which defines tables; modeldiff's own runtime does not have it"]
+
+
+def test_by_default_each_ref_loads_with_its_own_runtime_where_it_matters(build_sample):
+    repo = build_sample("pinned")
+    proc = run_cli("-v", "diff", str(repo), "v1", "v2", "--format", "json")  # no --runtime
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    # v1 pins SQLAlchemy 1.4 and maps classically: its own runtime. v2's pins (SQLAlchemy
+    # 2.0, psycopg 3) are modeldiff's own major.minor and driver: the bundled runtime.
+    assert result["runtime"]["from"]["packages"]["sqlalchemy"] == "1.4.54"
+    assert result["runtime"]["to"] == {"bundled": True}
+    changes = sorted((c["table"], c["kind"], c.get("column") or "") for c in result["changes"])
+    assert changes == [("accounts", "modify_type", "name"), ("entries", "add_column", "memo"), ("tags", "add_table", "")]
+    assert result["partial"] is False and not [w for w in result["warnings"] if w["code"].startswith("runtime")]
+    assert any(line.split()[:2] == ["runtime", "v1"] for line in proc.stderr.splitlines())  # -v: the preparation's time
+
+
+@pytest.mark.slow
+def test_flask_sqlalchemy_2_on_sqlalchemy_13_loads_with_its_own_runtime(build_sample):
+    """SQLAlchemy 1.3 has no wheel for this Python: it is built from its sdist (pure Python)."""
+    repo = build_sample("flask13")
+    proc = run_cli("diff", str(repo), "v1", "v2", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    packages = result["runtime"]["from"]["packages"]
+    assert (packages["sqlalchemy"], packages["flask-sqlalchemy"], packages["flask"]) == ("1.3.24", "2.5.1", "2.2.5")
+    assert sorted((c["table"], c["kind"], c.get("column") or "") for c in result["changes"]) == [("post", "add_column", "pinned"), ("topic", "modify_type", "title")]
+    assert result["stubbed_modules"] == {"from": [], "to": []} and result["partial"] is False
+    # Its 1.3-only API (String(convert_unicode=...)) fails on the bundled SQLAlchemy 2.0.
+    bundled = run_cli("diff", str(repo), "v1", "v2", "--runtime", "bundled")
+    assert bundled.returncode == 2 and "convert_unicode" in bundled.stderr
+
+
+def test_unreachable_index_falls_back_to_the_bundled_runtime_marked_partial(tmp_path, monkeypatch):
+    files = {
+        "requirements.txt": "SQLAlchemy==1.4.54\nasyncpg==0.30.0\n",
+        "models.py": "from sqlalchemy import Column, Integer, MetaData, Table\nmetadata = MetaData()\nitems = Table('items', metadata, Column('id', Integer, primary_key=True))\n",
+    }
+    repo = make_repo(tmp_path / "repo", {"v1": files})
+    for var in ("UV_INDEX_URL", "UV_DEFAULT_INDEX"):  # nothing listens there: connection refused
+        monkeypatch.setenv(var, "http://127.0.0.1:9/simple")
+    proc = run_cli("diff", str(repo), "v1", "v1", "--models", "models.py", "--format", "json", "--exit-code")
+    assert proc.returncode == 2, proc.stderr  # partial: never 0 with --exit-code
+    result = json.loads(proc.stdout)
+    assert result["partial"] is True and result["changes"] == []
+    fallback = sorted({w["message"] for w in result["warnings"] if w["code"] == "runtime-fallback"})
+    assert len(fallback) == 2, result["warnings"]  # one per difference (both refs say the same)
+    assert fallback[0].startswith("./ (requirements.txt) declares sqlalchemy 1.4.54; modeldiff's own runtime has 2.")
+    assert fallback[1].startswith("./ (requirements.txt) declares the driver asyncpg==0.30.0; modeldiff's own runtime has no asyncpg")
+    assert all("the package index is unreachable" in m and m.endswith("(--runtime bundled accepts modeldiff's own)") for m in fallback)
+    assert result["runtime"]["from"]["fallback"] == "bundled"
+    text = run_cli("diff", str(repo), "v1", "v1", "--models", "models.py")
+    assert "incomplete (see below)" in text.stdout.splitlines()[0]
+    # Offline, the bundled runtime is chosen explicitly (flag or environment): warnings, not partial.
+    for how in (["--runtime", "bundled"], []):
+        if not how:
+            monkeypatch.setenv("MODELDIFF_RUNTIME", "bundled")
+        chosen = run_cli("diff", str(repo), "v1", "v1", "--models", "models.py", "--format", "json", "--exit-code", *how)
+        assert chosen.returncode == 0, chosen.stderr
+        data = json.loads(chosen.stdout)
+        assert data["partial"] is False and "runtime" not in data
+        assert {w["code"] for w in data["warnings"]} == {"runtime-mismatch"}
+
+
+def test_child_side_code_parses_for_the_oldest_python_it_claims():
+    """Only CPython 3.11 is on this machine: the loader child's own modules are at least
+    checked to parse as Python 3.9 (OLDEST_CHILD) source; running them there is not tested."""
+    import ast
+    import subprocess
+
+    from modeldiff.load.runtime import OLDEST_CHILD
+
+    code = (
+        "import sys, modeldiff.load.child, modeldiff.load.ddl, modeldiff.load.importer, modeldiff.load.stubs, modeldiff.load.sandbox, modeldiff.load.overlay\n"
+        "print('\\n'.join(sorted(m.__file__ for n, m in sys.modules.items() if n.startswith('modeldiff') and getattr(m, '__file__', None))))"
+    )
+    files = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert len(files) >= 8
+    for path in files:
+        ast.parse(Path(path).read_text(), path, feature_version=OLDEST_CHILD)

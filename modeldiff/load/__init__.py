@@ -168,10 +168,13 @@ def load_schema(snapshot: Snapshot, options: LoadOptions, generation: int | None
 
 
 def _python_hint(snapshot: Snapshot, options: LoadOptions) -> str:
-    """Why model code may have failed on modeldiff's own interpreter: the ref asks for
-    another Python (`type X = int` is a SyntaxError before 3.12, a forward reference in an
-    annotation a NameError before 3.14)."""
-    if options.python != sys.executable or options.runtime:
+    """Why model code may have failed: on the ref's own runtime, its pins; on modeldiff's
+    own interpreter, the ref asks for another Python (`type X = int` is a SyntaxError
+    before 3.12, a forward reference in an annotation a NameError before 3.14)."""
+    packages = options.runtime.get("packages") if options.runtime else None
+    if packages:  # its own runtime: the pins themselves may not import together
+        return f"; loaded with the runtime the ref pins (Python {options.runtime['python']}, SQLAlchemy {packages.get('sqlalchemy', '?')}): --runtime bundled loads it with modeldiff's own"
+    if options.python != sys.executable or (options.runtime and "fallback" not in options.runtime):
         return ""
     from .requirements import read_declared
 
@@ -792,7 +795,7 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         files_read=snapshot.blob_ids(result["files_read"]),
         absent=result["absent"],
         metadatas=result["metadatas"],
-        partial=bool(result["failures"]) or not result["tables"] or bool(shaping),
+        partial=bool(result["failures"]) or not result["tables"] or bool(shaping) or any(code == "runtime-fallback" for code, _ in options.runtime_warnings),
         seconds=seconds,
         skipped_statements=result.get("skipped_statements", []),
         stubs_in_schema=sorted({(d["name"], d["where"], d["how"]): d for d in in_schema}.values(), key=lambda d: (d["name"], d["where"])),

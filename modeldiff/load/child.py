@@ -198,12 +198,12 @@ def _allow_legacy_annotations() -> None:
     """SQLAlchemy 1.4 models on 2.x: a plain annotation beside a `Column()` (`id_field_path:
     str = "id"`) is ignored, as 1.4 did, instead of failing the class (MappedAnnotationError).
     Models written for 2.x are unaffected: their annotations are `Mapped[]`."""
-    try:
-        from sqlalchemy.orm import decl_api
-    except ImportError:
-        return
-    if not hasattr(decl_api, "DeclarativeBase"):
-        return  # SQLAlchemy 1.x: nothing to allow
+    import sqlalchemy
+
+    if not sqlalchemy.__version__.startswith("2."):
+        return  # SQLAlchemy 1.x: nothing to allow (1.3 has no decl_api to import)
+    from sqlalchemy.orm import decl_api
+
     for base in (decl_api.DeclarativeBase, decl_api.DeclarativeBaseNoMeta):
         base.__allow_unmapped__ = True
     generate_base = decl_api.registry.generate_base

@@ -15,9 +15,21 @@ import re
 import sys
 from typing import Any
 
-from sqlalchemy import MetaData, Table, Text, create_mock_engine
+from sqlalchemy import MetaData, Table, Text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import registry as orm_registry
+
+try:
+    from sqlalchemy import create_mock_engine
+    from sqlalchemy.orm import registry as orm_registry
+except ImportError:  # SQLAlchemy 1.3: the mock strategy, and no registry (classical mapper())
+    from sqlalchemy import create_engine
+
+    def create_mock_engine(url, executor):
+        return create_engine(url, strategy="mock", executor=executor)
+
+    class orm_registry:  # noqa: N801 - nothing is an instance of it
+        pass
+
 from sqlalchemy.types import NullType
 from sqlalchemy.schema import (
     DDL,

@@ -1,5 +1,15 @@
 """A runtime per ref, from the ref itself: the interpreter and libraries its models load with.
 
+With no `--runtime` (the default), a ref whose pins differ from modeldiff's own runtime in
+a way that changes the loaded schema (`mismatches`: SQLAlchemy major.minor, Flask-SQLAlchemy
+major, SQLModel, the driver, a library that defines tables, the Python it allows) gets its
+own runtime as `--runtime auto` would make it; every other ref loads with modeldiff's own.
+When no runtime can be made (the package index unreachable, no interpreter fits, and no
+interpreter is downloaded in this mode), the ref loads with modeldiff's own, with one
+`runtime-fallback` warning per mismatch, and the result is marked partial; `--runtime
+bundled` (or MODELDIFF_RUNTIME=bundled, or `runtime = "bundled"` in [tool.modeldiff]) is
+how an offline user accepts modeldiff's own: warnings per package, not partial.
+
 `--runtime auto` reads what the ref declares (`requirements.py`), picks SQLAlchemy, the
 PostgreSQL driver, Flask-SQLAlchemy/SQLModel and the declared packages the models import
 (`imports.py`) at the versions its lock pins, chooses an installed interpreter that meets its
@@ -8,7 +18,9 @@ the interpreter version and the resolved pins, so every ref with the same pins s
 Environments are built in a temporary directory and renamed into place under a lock, so
 concurrent runs never see half of one. Only wheels are installed (no package's build code
 runs: what a ref declares is as untrusted as its models), with their bytecode compiled once
-(the loader never writes any). `--runtime bundled` is modeldiff's own interpreter
+(the loader never writes any); the one exception is SQLAlchemy (`BUILD_FROM_SOURCE`): 1.3
+has no wheel for Python >= 3.10, and its sdist, from the index, is SQLAlchemy's own code
+(built without its C extensions), not the ref's. `--runtime bundled` is modeldiff's own interpreter
 and libraries (offline), with a warning for each declared package they do not match.
 """
 
@@ -42,8 +54,8 @@ if TYPE_CHECKING:
 
     from .requirements import Declared
 
-MODES = settings.RUNTIME_MODES  # None (no --runtime): bundled, without the mismatch warnings
-FORMAT = 2  # bump when what goes into an environment changes
+MODES = settings.RUNTIME_MODES  # None (no --runtime): each ref's own runtime where it matters
+FORMAT = 3  # bump when what goes into an environment changes
 OLDEST_CHILD = (3, 9)  # the loader's own child-side code needs this much
 # Installed whenever the ref declares them: they decide how models become tables.
 SCHEMA_PACKAGES = ("sqlalchemy", "flask-sqlalchemy", "sqlmodel")
@@ -52,6 +64,10 @@ DRIVERS = ("psycopg2", "psycopg2-binary", "psycopg", "psycopg-binary", "asyncpg"
 # imports the same way.
 SUBSTITUTES = {"psycopg2": "psycopg2-binary"}
 INSTALL_TIMEOUT = 900
+# Built from its sdist when the index has no wheel for the interpreter (see the docstring).
+BUILD_FROM_SOURCE = ("sqlalchemy",)
+# What uv says when it cannot reach the index: no use trying package by package.
+UNREACHABLE = re.compile(r"error sending request|network connectivity is disabled|failed to fetch|dns error|connection refused|network is unreachable|timed out|offline", re.I)
 
 
 class RuntimeFailure(LoadFailure):
@@ -61,7 +77,7 @@ class RuntimeFailure(LoadFailure):
 @dataclass
 class Runtime:
     python: str | None  # interpreter to load with; None: modeldiff's own
-    mode: str  # "auto", "bundled" or "python" (--python)
+    mode: str  # "auto", "bundled", "fallback" (no runtime could be made) or "python" (--python)
     python_version: str = ""
     packages: dict[str, str] = field(default_factory=dict)  # what the environment holds
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
@@ -69,12 +85,14 @@ class Runtime:
     @property
     def fingerprint(self) -> list:
         """What the runtime adds to a loaded schema's cache key."""
-        if self.mode != "auto":
-            return []
+        if self.mode != "auto":  # its warnings (and a fallback's partial mark) are part of the schema
+            return ["runtime-warnings", sorted(self.warnings)] if self.warnings else []
         return ["runtime", FORMAT, self.python_version, sorted(self.packages.items())]
 
     def describe(self) -> dict:
         """For the JSON stats: which versions this ref was loaded with."""
+        if self.mode == "fallback":
+            return {"fallback": "bundled", "mismatches": [message for _, message in self.warnings]}
         if self.mode != "auto":
             return {}
         return {"python": self.python_version, "packages": dict(sorted(self.packages.items()))}
@@ -89,20 +107,33 @@ def runtime_for(snapshot: Snapshot, import_root: str, models_paths: list[str], m
     """The runtime `snapshot`'s models load with (once per process and ref)."""
     if python:
         return Runtime(python, "python")
-    if mode is None:
-        return Runtime(None, "bundled")
     key = (snapshot.repo.git_dir, snapshot.commit or snapshot.ref, import_root, tuple(models_paths), mode)
     with _chosen_lock:
         if key in _chosen:
             return _chosen[key]
-    from .requirements import read_declared
-
     if mode == "bundled":
-        runtime = _bundled(snapshot, read_declared(snapshot, import_root), import_root, models_paths)
+        runtime = _bundled_kept(snapshot, import_root, models_paths)
+    elif mode is None:
+        runtime = _default(snapshot, import_root, models_paths, progress or _terminal_progress)
     else:
         runtime = _auto(snapshot, import_root, models_paths, progress or _terminal_progress)
     with _chosen_lock:
         return _chosen.setdefault(key, runtime)
+
+
+def _bundled_kept(snapshot: Snapshot, import_root: str, models_paths: list[str]) -> Runtime:
+    """`_bundled`, its warnings kept per commit: a warm run reads one small file, not the
+    ref's lock files and import graph."""
+    from .requirements import read_declared
+
+    record_key = _digest("bundled", FORMAT, snapshot.commit, import_root, models_paths, bundled_versions()) if snapshot.commit else None
+    record = _read_record(record_key) if record_key else None
+    if record is not None:
+        return Runtime(None, "bundled", warnings=[tuple(w) for w in record["warnings"]])
+    runtime = _bundled(snapshot, read_declared(snapshot, import_root), import_root, models_paths)
+    if record_key:
+        _write_record(record_key, {"warnings": runtime.warnings})
+    return runtime
 
 
 def _bundled(snapshot: Snapshot, declared: Declared, import_root: str, models_paths: list[str]) -> Runtime:
@@ -125,28 +156,138 @@ def _bundled(snapshot: Snapshot, declared: Declared, import_root: str, models_pa
     return runtime
 
 
-def _auto(snapshot: Snapshot, import_root: str, models_paths: list[str], progress) -> Runtime:
+def _default(snapshot: Snapshot, import_root: str, models_paths: list[str], progress) -> Runtime:
+    """The ref's own runtime where modeldiff's own would load it differently, else modeldiff's
+    own; no interpreter is downloaded. The decision is kept per commit (and per set of
+    modeldiff's own versions): a warm run reads one small file."""
+    record_key = _digest("default", FORMAT, snapshot.commit, import_root, models_paths, bundled_versions()) if snapshot.commit else None
+    record = _read_record(record_key) if record_key else None
+    if record and record.get("bundled"):
+        return Runtime(None, "bundled")
+    if record and Path(record["python"]).exists():
+        return _kept(record)
+    from .imports import import_names
+    from .requirements import read_declared
+
+    declared = read_declared(snapshot, import_root)
+    # What the models import matters only for a declared library that defines tables: the
+    # import graph (a quarter second on Dify) is followed only then.
+    wanted = select(declared, set()) if not declared.empty else {}
+    if any(set(import_names(name)) & _shaping_modules() for name in declared.requires.keys() | declared.pins.keys()):
+        wanted = select(declared, _reached(snapshot, import_root, models_paths))
+    differences = mismatches(declared, wanted) if not declared.empty else []
+    if not differences:
+        if record_key:
+            _write_record(record_key, {"bundled": True})
+        return Runtime(None, "bundled")
+    try:
+        runtime = _auto(snapshot, import_root, models_paths, progress, declared=declared, download_python=False)
+    except (RuntimeFailure, subprocess.SubprocessError, OSError) as exc:  # not kept: the next run tries again
+        why = str(exc).removeprefix(f"{snapshot.ref}: ")
+        runtime = Runtime(None, "fallback")
+        runtime.warnings = [("runtime-fallback", f"{_where(declared)} {difference}; loaded with modeldiff's own runtime instead, as its own could not be made ({why}): the result is partial (--runtime bundled accepts modeldiff's own)") for difference in differences]
+        return runtime
+    if record_key:
+        _keep(record_key, runtime)
+    return runtime
+
+
+@functools.cache
+def bundled_versions() -> tuple[tuple[str, str], ...]:
+    """(name, version) of what modeldiff's own runtime has that `mismatches` looks at (read
+    on every run that chooses a runtime: from dist-info names, not importlib.metadata)."""
+    from ..cache import installed_versions
+
+    names = (*SCHEMA_PACKAGES, *DRIVERS)
+    found = [(name, have) for name, have in zip(names, installed_versions(names, ask_metadata=False)) if have != "-"]
+    return (("python", ".".join(map(str, sys.version_info[:3]))), *found)
+
+
+def mismatches(declared: Declared, wanted: dict[str, Requirement]) -> list[str]:
+    """How modeldiff's own runtime differs from what the ref pins, where that changes the
+    schema: SQLAlchemy or SQLModel major.minor, Flask-SQLAlchemy major (each also when the
+    ref's range excludes ours, or ours is missing), a declared driver we lack (psycopg2 and
+    psycopg 3 compile some types differently), a library that defines tables we lack, and
+    a Python the ref does not allow. One line each: the Python first, then by package."""
+    from packaging.version import InvalidVersion, Version
+
+    from .imports import import_names
+
+    ours = dict(bundled_versions())
+    found = []
+    if not declared.python_allows(ours["python"]):
+        found.append(f"requires Python {declared.describe_python()}; modeldiff runs on {ours['python']}")
+    have_driver = {m for n in DRIVERS if n in ours for m in import_names(n)}
+    for name, requirement in sorted(wanted.items()):
+        pinned = declared.version_of(name)
+        if name in DRIVERS:
+            if not set(import_names(SUBSTITUTES.get(name, name))) & have_driver:
+                found.append(f"declares the driver {requirement}; modeldiff's own runtime has no {import_names(name)[0]}")
+            continue
+        if name in ("sqlalchemy", "sqlmodel", "flask-sqlalchemy"):
+            have = ours.get(name)
+            if have is None:
+                if name != "sqlalchemy":
+                    found.append(f"declares {requirement}; modeldiff's own runtime has no {name}")
+                continue
+            width = 1 if name == "flask-sqlalchemy" else 2
+            try:
+                differs = Version(pinned).release[:width] != Version(have).release[:width] if pinned else not requirement.specifier.contains(have, prereleases=True)
+            except InvalidVersion:
+                differs = True
+            if differs:
+                found.append(f"declares {name} {pinned or requirement.specifier}; modeldiff's own runtime has {have}")
+        elif set(import_names(name)) & _shaping_modules() and not _installed(name):
+            found.append(f"declares {requirement}, which defines tables; modeldiff's own runtime does not have it")
+    return found
+
+
+def _shaping_modules() -> set[str]:
+    from .schema_packages import SCHEMA_PACKAGES as SHAPING
+
+    return {module.split(".")[0] for module in SHAPING}
+
+
+def _installed(name: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(name)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def _auto(snapshot: Snapshot, import_root: str, models_paths: list[str], progress, declared: Declared | None = None, wanted: dict | None = None, download_python: bool = True) -> Runtime:
     # A commit's choice is kept: a warm run reads one small file, not the ref's lock files.
     record_key = _digest("choice", FORMAT, snapshot.commit, import_root, models_paths) if snapshot.commit else None
     record = _read_record(record_key) if record_key else None
     if record and Path(record["python"]).exists():
-        return Runtime(record["python"], "auto", record["python_version"], record["packages"], [tuple(w) for w in record["warnings"]])
+        return _kept(record)
     from .requirements import read_declared
 
-    declared = read_declared(snapshot, import_root)
+    declared = declared or read_declared(snapshot, import_root)
     if declared.empty:
         runtime = Runtime(None, "bundled")
         runtime.warnings.append(("runtime-undeclared", f"no declared dependencies found from {import_root or '.'} up to the repository root; loaded with modeldiff's own libraries"))
         return runtime
-    wanted = select(declared, _reached(snapshot, import_root, models_paths))
-    interpreter, interpreter_version = choose_interpreter(declared, snapshot.ref)
+    wanted = wanted if wanted is not None else select(declared, _reached(snapshot, import_root, models_paths))
+    interpreter, interpreter_version = choose_interpreter(declared, snapshot.ref, download=download_python)
     warnings = [("runtime-unparsed", problem) for problem in declared.problems]
     environment, packages, failed = prepare_environment(interpreter, interpreter_version, declared, wanted, snapshot.ref, progress)
     warnings += [("runtime-install-failed", f"{_where(declared)}: {name} could not be installed ({why}); its modules are stubbed") for name, why in failed]
     runtime = Runtime(str(environment / "bin" / "python"), "auto", interpreter_version, packages, warnings)
     if record_key:
-        _write_record(record_key, {"python": runtime.python, "python_version": interpreter_version, "packages": packages, "warnings": warnings})
+        _keep(record_key, runtime)
     return runtime
+
+
+def _kept(record: dict) -> Runtime:
+    return Runtime(record["python"], "auto", record["python_version"], record["packages"], [tuple(w) for w in record["warnings"]])
+
+
+def _keep(record_key: str, runtime: Runtime) -> None:
+    _write_record(record_key, {"python": runtime.python, "python_version": runtime.python_version, "packages": runtime.packages, "warnings": runtime.warnings})
 
 
 def _where(declared: Declared) -> str:
@@ -226,16 +367,17 @@ def _probe(path: str) -> tuple[int, int, int] | None:
     return tuple(int(p) for p in parts[1:])  # type: ignore[return-value]
 
 
-def choose_interpreter(declared: Declared, ref: str) -> tuple[str, str]:
+def choose_interpreter(declared: Declared, ref: str, download: bool = True) -> tuple[str, str]:
     """(path, version) of an interpreter the ref allows: modeldiff's own when it may, else
-    the oldest allowed (old pins have wheels for it); uv installs one when none is found."""
+    the oldest allowed (old pins have wheels for it); uv installs one when none is found
+    (if `download`)."""
     allowed = [(v, p) for v, p in interpreters() if declared.python_allows(".".join(map(str, v)))]
     own = [(v, p) for v, p in allowed if v[:2] == sys.version_info[:2]]
     if own or allowed:
         version, path = (own or allowed)[0]
         return path, ".".join(map(str, version))
     spec = declared.describe_python()
-    reason = _uv_install_python(spec)
+    reason = _uv_install_python(spec) if download else "not downloaded without --runtime auto"
     if reason is None:
         interpreters.cache_clear()
         allowed = [(v, p) for v, p in interpreters() if declared.python_allows(".".join(map(str, v)))]
@@ -312,19 +454,22 @@ def _resolve(python: str, lines: dict[str, str], constraints: list[str]) -> tupl
     pins, error = _compile(python, list(lines.values()), constraints)
     if pins is not None:
         return pins, []
-    pins, error = _compile(python, list(lines.values()), [])
-    if pins is not None:
-        return pins, []
-    failed, kept = [], {}
-    for name in sorted(lines, key=lambda n: (n != "sqlalchemy", n)):  # one at a time, SQLAlchemy first
-        trial, why = _compile(python, [*kept.values(), lines[name]], [])
-        if trial is None:
-            failed.append((name, why))
-        else:
-            kept[name], pins = lines[name], trial
-    if "sqlalchemy" not in kept:
-        raise RuntimeFailure(f"cannot resolve {lines['sqlalchemy']} for {python}: {error}")
-    return pins or {}, failed
+    if UNREACHABLE.search(error):
+        raise RuntimeFailure(f"the package index is unreachable ({error})")
+    for constraints in (constraints, []):  # the lock's other pins may be what conflicts
+        failed, kept, pins = [], {}, {}
+        for name in sorted(lines, key=lambda n: (n != "sqlalchemy", n)):  # one at a time, SQLAlchemy first
+            trial, why = _compile(python, [*kept.values(), lines[name]], constraints)
+            if trial is None and name in DRIVERS:  # its version does not change the DDL; an old pin may have no wheel
+                trial, _ = _compile(python, [*kept.values(), name], constraints)
+                lines = {**lines, name: name} if trial is not None else lines
+            if trial is None:
+                failed.append((name, why))
+            else:
+                kept[name], pins = lines[name], trial
+        if "sqlalchemy" in kept:
+            return pins, failed
+    raise RuntimeFailure(f"cannot resolve {lines['sqlalchemy']} for {python}: {error}")
 
 
 def _compile(python: str, requirements: list[str], constraints: list[str]) -> tuple[dict[str, str] | None, str]:
@@ -339,6 +484,10 @@ def _compile(python: str, requirements: list[str], constraints: list[str]) -> tu
         else:  # pip's resolver: a dry-run install reports what it would install
             command = [python, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--only-binary", ":all:", "--report", f"{tmp}/report.json", "-c", f"{tmp}/constraints.txt", "-r", f"{tmp}/requirements.in"]
         out = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+        sdist = re.search(r"\b([A-Za-z0-9_.\-]+)==\S+ has no usable wheels", out.stderr) if uv and out.returncode else None
+        if sdist and canonicalize_name(sdist.group(1)) in BUILD_FROM_SOURCE:  # its metadata needs its sdist
+            command[command.index("--no-build")] = "--only-binary=:all:"
+            out = subprocess.run([*command, "--no-binary", canonicalize_name(sdist.group(1))], capture_output=True, text=True, timeout=INSTALL_TIMEOUT, env=_build_env())
         if out.returncode != 0:
             return None, _last_line(out.stderr)
         if uv:
@@ -349,10 +498,10 @@ def _compile(python: str, requirements: list[str], constraints: list[str]) -> tu
 
 
 def _build(python: str, target: Path, pins: dict[str, str]) -> None:
-    from packaging.utils import canonicalize_name
-
     """Create the environment in a temporary directory, then rename it to `target`; the
     packages that could not be installed (the others are) are listed in its failed.json."""
+    from packaging.utils import canonicalize_name
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         uv = uv_binary()
@@ -367,6 +516,10 @@ def _build(python: str, target: Path, pins: dict[str, str]) -> None:
         if subprocess.run([*install, *requirements], capture_output=True, text=True, timeout=INSTALL_TIMEOUT).returncode != 0:
             for requirement in requirements:  # one at a time: keep what installs
                 out = subprocess.run([*install, requirement], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+                name = canonicalize_name(requirement.split("==")[0])
+                if out.returncode != 0 and uv and name in BUILD_FROM_SOURCE:  # no wheel for this Python
+                    build = [arg for arg in install if arg != "--no-build"]
+                    out = subprocess.run([*build, requirement], capture_output=True, text=True, timeout=INSTALL_TIMEOUT, env=_build_env())
                 if out.returncode != 0:
                     failed.append((canonicalize_name(requirement.split("==")[0]), _last_line(out.stderr)))
         (tmp / "failed.json").write_text(json.dumps(failed))
@@ -374,6 +527,11 @@ def _build(python: str, target: Path, pins: dict[str, str]) -> None:
         os.rename(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _build_env() -> dict[str, str]:
+    # SQLAlchemy's C extensions are optional: pure Python builds without a compiler.
+    return {**os.environ, "DISABLE_SQLALCHEMY_CEXT": "1"}
 
 
 def _run(command: list[str]) -> None:
@@ -408,5 +566,7 @@ def _write_record(key: str, record: dict) -> None:
 
 
 def _terminal_progress(message: str) -> None:
-    if sys.stderr.isatty():
+    click = sys.modules.get("click")  # the CLI's -q silences it; library callers have no context
+    context = click.get_current_context(silent=True) if click else None
+    if sys.stderr.isatty() and not (context and context.meta.get("modeldiff.quiet")):
         print(f"modeldiff: {message}", file=sys.stderr, flush=True)

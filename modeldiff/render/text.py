@@ -213,7 +213,7 @@ def render_text(result: Diff, hazards: Sequence[Sequence] | None = None) -> str:
     if "stubs" in result.stats:
         lines.append(f"[dim]{escape(_stub_summary(result.stats['stubs']))}[/]")
     if result.stats.get("partial") and not result.not_compared:
-        lines.append("[bold red]partial result: some model modules failed to import (see warnings)[/]")
+        lines.append("[bold red]partial result: parts of the schema could not be loaded as the refs pin them (see warnings)[/]")
     if result.not_compared:
         lines.append(f"[bold red]{coverage.summary(result.not_compared)}, their changes left out (each reason below):[/]")
         lines += [f"  [red]{escape(line)}[/]" for line in coverage.causes(result.not_compared)]

@@ -325,6 +325,11 @@ def run(request: dict) -> dict:
         script_files[str(path)] = relpath
     for location in [request["script_location"], *request["versions"]]:
         (repo.src / location).mkdir(parents=True, exist_ok=True)
+    # As the loader does: `file`/`ldconfig` probes of libraries at import answered without a
+    # process (on the ref's own runtime, pycryptodome and celery are real, not stubs).
+    from modeldiff.load.child import _answer_without_processes
+
+    _answer_without_processes()
     # The connection's socket may still send (seccomp refuses every other socket call).
     confinement = sandbox.install(
         str(workdir), importer.locate_frame, tuple(request.get("hidden", ())), request.get("seccomp", True), sending_fds=(raw.fileno(),)
