@@ -309,6 +309,8 @@ class PairComparer:
         self.databases = databases
         self.database_of: dict[str, str] = {}  # ref key -> its database, with `databases`
         self.places: dict[str, "Future"] = {}
+        self._by_snapshot: dict[int, "Future"] = {}  # id(snapshot) -> its place's future
+        self._server_version: int | None = None
         self._lock = threading.Lock()
         self._pool = LazyPool(2)
         self._sides: list = []
@@ -334,33 +336,55 @@ class PairComparer:
             self.stack.callback(self._pool.shutdown)
             self._pool.submit(importlib.import_module, "modeldiff.compare.schemas")
 
-    def prepare(self, ref: LoadedRef, roles: tuple[str, ...] = ()) -> None:
+    def prepare(self, ref: LoadedRef, roles: tuple[str, ...] = (), partners: tuple = ()) -> None:
         """Create `ref` in the database in the background (called as soon as it loads),
-        and reflect it for its `roles` in the comparisons to come ("source": FROM,
-        "target": TO); a role not prepared here is prepared when first needed."""
+        only where it differs from one of its `partners` (snapshots it will be compared
+        with) already under way (compare/partial.py); a ref not prepared here is prepared
+        when first needed."""
         with self._lock:
             if ref.key not in self.places:
-                self.places[ref.key] = self._pool.submit(self._materialize, ref, roles)
+                base = next((self._by_snapshot[id(p)] for p in partners if id(p) in self._by_snapshot), None)
+                self.places[ref.key] = self._pool.submit(self._materialize, ref, roles, base)
+            self._by_snapshot[id(ref.snapshot)] = self.places[ref.key]
 
-    def _materialize(self, ref: LoadedRef, roles: tuple[str, ...]):
-        """`ref` created in the database (a compare.Side, and the warnings of creating it)."""
-        from .compare.schemas import Place, Side, materialize, materialize_in_schema
+    def _materialize(self, ref: LoadedRef, roles: tuple[str, ...], base: "Future | None" = None):
+        """`ref` created in the database (a compare.Side, and its partial.Materialized)."""
+        from .compare.partial import Materialized, materialize as materialize_partly
+        from .compare.schemas import Place, Side, materialize
 
         with span("postgres", "started (waited for)"):
             server = self._server()
+        base_ref = None
+        if base is not None and not self.databases:
+            try:
+                base_ref = base.result()[1]
+            except Exception:  # noqa: BLE001 - the base's own failure is reported with its pair
+                base_ref = None
         with span("create", ref.snapshot.ref):
             if self.databases:
                 database, warnings = materialize(server, ref.schema)
-                place = Place(server.sqlalchemy_url(database))
+                place, created = Place(server.sqlalchemy_url(database)), Materialized.whole(ref.schema, warnings)
                 with self._lock:
                     self.database_of[ref.key] = database
-            else:
+            elif any(table.get("schema") for table in ref.schema.tables.values()):
+                from .compare.schemas import materialize_in_schema
+
                 place, warnings = materialize_in_schema(server, ref.schema)
+                created = Materialized.whole(ref.schema, warnings)
+            else:
+                created = materialize_partly(server, ref.schema, base_ref, self._version(server))
+                place = Place(server.sqlalchemy_url(role=server.owner(created.scratch)), created.scratch)
         side = Side(place)
         with self._lock:
             self._sides.append(side)
         with span("reflect", ref.snapshot.ref):
-            return side.prepare(roles), warnings
+            return side.prepare(roles), created
+
+    def _version(self, server) -> int:
+        with self._lock:
+            if self._server_version is None:
+                self._server_version = server.server_version()
+            return self._server_version
 
     def release(self, ref: LoadedRef) -> None:
         """`ref` takes part in no further comparison: close its connection."""
@@ -385,12 +409,17 @@ class PairComparer:
         if cached is not None:
             return _restamp_result(Diff.from_json(cached), old, new)
         from .compare.schemas import compare_places
+        from .compare.unchanged import unchanged_tables
 
-        for ref in (old, new):
-            self.prepare(ref)
-        sides = result_of(self.places[old.key]), result_of(self.places[new.key])
+        self.prepare(old, partners=(new.snapshot,))
+        self.prepare(new, partners=(old.snapshot,))
+        (old_side, old_made), (new_side, new_made) = result_of(self.places[old.key]), result_of(self.places[new.key])
         with span("compare", f"{old.snapshot.ref}..{new.snapshot.ref}"):
-            result = compare_places(old.schema, new.schema, *sides)
+            unchanged = unchanged_tables(old.schema, new.schema)
+            for side, made in ((old_side, old_made), (new_side, new_made)):
+                if made.ensure(made.schema.tables.keys() - unchanged):
+                    side.refresh()
+            result = compare_places(old.schema, new.schema, (old_side, old_made.warnings()), (new_side, new_made.warnings()))
         self.session.cache.put("pair", key, result.to_json())
         return result
 
@@ -415,7 +444,9 @@ def _compare_pair(request: DiffRequest, server=None, databases: bool = False):
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server, databases=databases)
         roles = {id(old_snap): ("source",), id(new_snap): ("target",)}
-        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)]))
+        partners = {id(old_snap): (new_snap,), id(new_snap): (old_snap,)}
+        on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)], partners[id(ref.snapshot)])  # noqa: E731
+        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=on_loaded)
         result = comparer.compare(old, new, with_ops=databases)
     result = replace(result, stats=_stats(session, old, new, result))
     return session, old, new, result, comparer
@@ -439,7 +470,9 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
         pool = stack.enter_context(LazyPool(os.cpu_count() or 1))
         # The first ref is only compared as FROM, the last only as TO, the others as both.
         roles = {id(snap): ("source",) * (i < len(snapshots) - 1) + ("target",) * (i > 0) for i, snap in enumerate(snapshots)}
-        on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731
+        # Each ref is created where it differs from a neighbour created before it.
+        partners = {id(snap): tuple(snapshots[max(i - 1, 0) : i]) + tuple(snapshots[i + 1 : i + 2]) for i, snap in enumerate(snapshots)}
+        on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)], partners[id(ref.snapshot)])  # noqa: E731
         futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=on_loaded)
         stack.push(_stop_loads_on_error(pool))
         loaded = [result_of(futures[0])]
