@@ -373,7 +373,7 @@ class PairComparer:
                 created = Materialized.whole(ref.schema, warnings)
             else:
                 created = materialize_partly(server, ref.schema, base_ref, self._version(server))
-                place = Place(server.sqlalchemy_url(role=server.owner(created.scratch)), created.scratch)
+                place = created.place()
         side = Side(place)
         with self._lock:
             self._sides.append(side)
