@@ -10,6 +10,7 @@ operations, which are not cached.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import threading
@@ -139,9 +140,18 @@ class DiffRequest:
 @dataclass(frozen=True)
 class LoadedRef:
     snapshot: Snapshot
-    schema: LoadedSchema
+    loaded: "LoadedSchema | Callable[[], LoadedSchema]"  # or how to read it from the cache, when needed
     key: str  # cache key of the schema entry
     from_cache: bool
+    known: dict | None = None  # its `summary`, when read from the cache without the schema
+
+    @functools.cached_property
+    def schema(self) -> LoadedSchema:
+        return self.loaded() if callable(self.loaded) else self.loaded
+
+    @property
+    def summary(self) -> dict:
+        return self.known if self.known is not None else summary(self.schema)
 
 
 @dataclass
@@ -251,8 +261,10 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: LazyPool, pr
     for snapshot in snapshots:
         with span("cache", f"schema of {snapshot.ref}"):
             options, context = session.options_for(snapshot)
-            listing, (key, entry) = None, session.cache.find_schema_by_commit(snapshot, options.models_path, context)
-            if entry is None:
+            listing, entry, key = None, None, session.cache.schema_key_by_commit(snapshot, options.models_path, context)
+            if key is not None:
+                entry = _reader(session.cache, key, snapshot)  # a summary now, the schema if needed
+            else:
                 listing = snapshot.list_files(options.import_root)
                 key, entry = session.cache.find_schema(snapshot, listing, options.models_path, context)
                 if entry is not None:
@@ -263,7 +275,10 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: LazyPool, pr
     session.fork_server = keep_alive_seconds() > 0 or sum(1 for *_, (_, entry) in found if entry is None) >= 3
     for snapshot, listing, (key, entry) in found:
         if entry is not None:
-            futures.append(Done(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)))
+            if callable(entry):
+                futures.append(Done(LoadedRef(snapshot, entry, key, True, session.cache.get("summary", key))))
+            else:
+                futures.append(Done(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)))
             if progress:
                 progress(snapshot.ref)
             continue
@@ -278,7 +293,7 @@ def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progres
     options, context = session.options_for(snapshot)
     with span("load", snapshot.ref):
         schema = load_schema(snapshot, options, generation)
-    key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
+    key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json(), summary(schema))
     session.cache.remember_commit(snapshot, options.models_path, context, key)
     if progress:
         progress(snapshot.ref)
@@ -286,6 +301,29 @@ def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progres
     if on_loaded:
         on_loaded(loaded)
     return loaded
+
+
+def _reader(cache: Cache, key: str, snapshot: Snapshot):
+    def read() -> LoadedSchema:
+        entry = cache.get("schema", key)
+        if entry is None:
+            raise RuntimeError(f"{snapshot.ref}: its cached schema went while this run used it (cache cleared meanwhile?); run again")
+        return _restamp(LoadedSchema.from_json(entry), snapshot)
+
+    return read
+
+
+def summary(schema: LoadedSchema) -> dict:
+    """What a result says of a loaded ref besides its changes (see `_stats`): kept beside
+    its schema in the cache, so that a warm run reads no schema."""
+    return {
+        "tables": len(schema.tables),
+        "stubbed_modules": sorted(schema.stubbed_modules),
+        "partial": schema.partial,
+        "metadatas": schema.metadatas,
+        "stubs": stub_report(schema),
+        "runtime": schema.runtime,
+    }
 
 
 def _restamp(schema: LoadedSchema, snapshot: Snapshot) -> LoadedSchema:
@@ -492,15 +530,16 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
 def _stats(session: Session, old: LoadedRef, new: LoadedRef, result: Diff) -> dict:
     old_layout, new_layout = session.layout_for(old.snapshot), session.layout_for(new.snapshot)
     layout = new_layout.describe() if old_layout == new_layout else f"{old_layout.describe()} -> {new_layout.describe()}"
+    a, b = old.summary, new.summary
     return {
         "layout": layout,
-        "tables": {"from": len(old.schema.tables), "to": len(new.schema.tables)},
-        "stubbed_modules": {"from": sorted(old.schema.stubbed_modules), "to": sorted(new.schema.stubbed_modules)},
-        "partial": old.schema.partial or new.schema.partial or bool(result.not_compared),
-        "metadatas": {"from": old.schema.metadatas, "to": new.schema.metadatas},
-        "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
+        "tables": {"from": a["tables"], "to": b["tables"]},
+        "stubbed_modules": {"from": a["stubbed_modules"], "to": b["stubbed_modules"]},
+        "partial": a["partial"] or b["partial"] or bool(result.not_compared),
+        "metadatas": {"from": a["metadatas"], "to": b["metadatas"]},
+        "stubs": {"from": a["stubs"], "to": b["stubs"]},
         "cached": {"from": old.from_cache, "to": new.from_cache},
-        **({"runtime": {"from": old.schema.runtime, "to": new.schema.runtime}} if old.schema.runtime or new.schema.runtime else {}),
+        **({"runtime": {"from": a["runtime"], "to": b["runtime"]}} if a["runtime"] or b["runtime"] else {}),
     }
 
 
