@@ -101,7 +101,9 @@ class Cache:
     def _path(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.json"
 
-    def get(self, kind: str, key: str):
+    def get(self, kind: str, key: str, parse=json.loads):
+        """An entry, or None (absent, or corrupt: removed, rebuilt by the caller). `parse`
+        None: whether it is there and sound, without parsing it (bool)."""
         if not self.enabled:
             return None
         path = self._path(kind, key)
@@ -109,7 +111,7 @@ class Cache:
             checksum, _, body = path.read_bytes().partition(b"\n")
             if checksum.decode() != hashlib.sha256(body).hexdigest():
                 raise ValueError("checksum mismatch")
-            return json.loads(body)
+            return parse(body) if parse else True
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, OSError):
@@ -172,7 +174,7 @@ class Cache:
         needs its summary alone, see `summary`)."""
         commit_key = self.commit_key(snapshot, models_path, context)
         key = self.get("commit", commit_key) if commit_key else None
-        return key if key and self._path("schema", key).exists() and self._path("summary", key).exists() else None
+        return key if key and self._path("summary", key).exists() and self.get("schema", key, parse=None) else None
 
     def remember_commit(self, snapshot: Snapshot, models_path: str, context: list, key: str) -> None:
         commit_key = self.commit_key(snapshot, models_path, context)
