@@ -347,7 +347,7 @@ class PairComparer:
         self.databases = databases
         self.database_of: dict[str, str] = {}  # ref key -> its database, with `databases`
         self.places: dict[str, "Future"] = {}
-        self._by_snapshot: dict[int, "Future"] = {}  # id(snapshot) -> its place's future
+        self._made: dict = {}  # ref key and id(snapshot) -> the future of its partial.Materialized
         self._server_version: int | None = None
         self._lock = threading.Lock()
         self._pool = LazyPool(2)
@@ -379,14 +379,31 @@ class PairComparer:
         only where it differs from one of its `partners` (snapshots it will be compared
         with) already under way (compare/partial.py); a ref not prepared here is prepared
         when first needed."""
+        from concurrent.futures import Future
+
         with self._lock:
             if ref.key not in self.places:
-                base = next((self._by_snapshot[id(p)] for p in partners if id(p) in self._by_snapshot), None)
-                self.places[ref.key] = self._pool.submit(self._materialize, ref, roles, base)
-            self._by_snapshot[id(ref.snapshot)] = self.places[ref.key]
+                base = next((self._made[id(p)] for p in partners if id(p) in self._made), None)
+                self._made[ref.key] = Future()
+                self.places[ref.key] = self._pool.submit(self._materialize, ref, roles, base, self._made[ref.key])
+            self._made[id(ref.snapshot)] = self._made[ref.key]
 
-    def _materialize(self, ref: LoadedRef, roles: tuple[str, ...], base: "Future | None" = None):
-        """`ref` created in the database (a compare.Side, and its partial.Materialized)."""
+    def _materialize(self, ref: LoadedRef, roles: tuple[str, ...], base: "Future | None" = None, made: "Future | None" = None):
+        """`ref` created in the database (a compare.Side, and its partial.Materialized, also
+        told to `made` as soon as it is created: a ref created against it need not wait
+        for this one's catalog)."""
+        try:
+            side, created = self._create(ref, base)
+        except BaseException as exc:
+            if made is not None:
+                made.set_exception(exc)
+            raise
+        if made is not None:
+            made.set_result(created)
+        with span("reflect", ref.snapshot.ref):
+            return side.prepare(roles), created
+
+    def _create(self, ref: LoadedRef, base: "Future | None"):
         from .compare.partial import Materialized, materialize as materialize_partly
         from .compare.schemas import Place, Side, materialize
 
@@ -395,7 +412,7 @@ class PairComparer:
         base_ref = None
         if base is not None and not self.databases:
             try:
-                base_ref = base.result()[1]
+                base_ref = base.result()
             except Exception:  # noqa: BLE001 - the base's own failure is reported with its pair
                 base_ref = None
         with span("create", ref.snapshot.ref):
@@ -415,8 +432,7 @@ class PairComparer:
         side = Side(place)
         with self._lock:
             self._sides.append(side)
-        with span("reflect", ref.snapshot.ref):
-            return side.prepare(roles), created
+        return side, created
 
     def _version(self, server) -> int:
         with self._lock:
