@@ -108,7 +108,9 @@ class Cache:
     def _path(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.json"
 
-    def get(self, kind: str, key: str):
+    def get(self, kind: str, key: str, parse=json.loads):
+        """An entry, or None (absent, or corrupt: removed, rebuilt by the caller). `parse`
+        None: whether it is there and sound, without parsing it (bool)."""
         if not self.enabled:
             return None
         path = self._path(kind, key)
@@ -116,7 +118,7 @@ class Cache:
             checksum, _, body = path.read_bytes().partition(b"\n")
             if checksum.decode() != hashlib.sha256(body).hexdigest():
                 raise ValueError("checksum mismatch")
-            value = json.loads(body)
+            value = parse(body) if parse else True
             READ.append(path)
             return value
         except FileNotFoundError:
@@ -177,21 +179,24 @@ class Cache:
         without listing the commit's files."""
         return _digest("commit", context, snapshot.commit, models_path) if snapshot.commit else None
 
-    def find_schema_by_commit(self, snapshot: Snapshot, models_path: str, context: list):
-        """(entry key, schema JSON) remembered for `snapshot`'s commit, or (None, None)."""
+    def schema_key_by_commit(self, snapshot: Snapshot, models_path: str, context: list) -> str | None:
+        """The key of the schema entry remembered for `snapshot`'s commit, when that entry
+        is there: read it only if needed (`get("schema", key)`; a warm diff of 2,000 tables
+        needs its summary alone, see `summary`)."""
         commit_key = self.commit_key(snapshot, models_path, context)
         key = self.get("commit", commit_key) if commit_key else None
-        entry = self.get("schema", key) if key else None
-        return (key, entry) if entry is not None else (None, None)
+        return key if key and self._path("summary", key).exists() and self.get("schema", key, parse=None) else None
 
     def remember_commit(self, snapshot: Snapshot, models_path: str, context: list, key: str) -> None:
         commit_key = self.commit_key(snapshot, models_path, context)
         if commit_key:
             self.put("commit", commit_key, key)
 
-    def store_schema(self, snapshot: Snapshot, listing: dict[str, str], models_path: str, context: list, schema_json: dict) -> str:
+    def store_schema(self, snapshot: Snapshot, listing: dict[str, str], models_path: str, context: list, schema_json: dict, summary: dict | None = None) -> str:
         key = _digest("schema", context, sorted(schema_json["files_read"].items()), schema_json.get("absent", []))
         self.put("schema", key, schema_json)
+        if summary is not None:
+            self.put("summary", key, summary)
         index_key = self.schema_index_key(snapshot, listing, models_path, context)
         index = [k for k in (self.get("index", index_key) or []) if k != key]
         self.put("index", index_key, [key, *index][:8])

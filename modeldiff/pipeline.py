@@ -10,6 +10,7 @@ operations, which are not cached.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import threading
@@ -142,9 +143,18 @@ class DiffRequest:
 @dataclass(frozen=True)
 class LoadedRef:
     snapshot: Snapshot
-    schema: LoadedSchema
+    loaded: "LoadedSchema | Callable[[], LoadedSchema]"  # or how to read it from the cache, when needed
     key: str  # cache key of the schema entry
     from_cache: bool
+    known: dict | None = None  # its `summary`, when read from the cache without the schema
+
+    @functools.cached_property
+    def schema(self) -> LoadedSchema:
+        return self.loaded() if callable(self.loaded) else self.loaded
+
+    @property
+    def summary(self) -> dict:
+        return self.known if self.known is not None else summary(self.schema)
 
 
 @dataclass
@@ -255,8 +265,10 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: LazyPool, pr
     for snapshot in snapshots:
         with span("cache", f"schema of {snapshot.ref}"):
             options, context = session.options_for(snapshot)
-            listing, (key, entry) = None, session.cache.find_schema_by_commit(snapshot, options.models_path, context)
-            if entry is None:
+            listing, entry, key = None, None, session.cache.schema_key_by_commit(snapshot, options.models_path, context)
+            if key is not None:
+                entry = _reader(session.cache, key, snapshot)  # a summary now, the schema if needed
+            else:
                 listing = snapshot.list_files(options.import_root)
                 key, entry = session.cache.find_schema(snapshot, listing, options.models_path, context)
                 if entry is not None:
@@ -267,7 +279,10 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: LazyPool, pr
     session.fork_server = keep_alive_seconds() > 0 or sum(1 for *_, (_, entry) in found if entry is None) >= 3
     for snapshot, listing, (key, entry) in found:
         if entry is not None:
-            futures.append(Done(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)))
+            if callable(entry):
+                futures.append(Done(LoadedRef(snapshot, entry, key, True, session.cache.get("summary", key))))
+            else:
+                futures.append(Done(LoadedRef(snapshot, _restamp(LoadedSchema.from_json(entry), snapshot), key, True)))
             if progress:
                 progress(snapshot.ref)
             continue
@@ -282,7 +297,7 @@ def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progres
     options, context = session.options_for(snapshot)
     with span("load", snapshot.ref):
         schema = load_schema(snapshot, options, generation)
-    key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json())
+    key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json(), summary(schema))
     session.cache.remember_commit(snapshot, options.models_path, context, key)
     if progress:
         progress(snapshot.ref)
@@ -290,6 +305,29 @@ def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progres
     if on_loaded:
         on_loaded(loaded)
     return loaded
+
+
+def _reader(cache: Cache, key: str, snapshot: Snapshot):
+    def read() -> LoadedSchema:
+        entry = cache.get("schema", key)
+        if entry is None:
+            raise RuntimeError(f"{snapshot.ref}: its cached schema went while this run used it (cache cleared meanwhile?); run again")
+        return _restamp(LoadedSchema.from_json(entry), snapshot)
+
+    return read
+
+
+def summary(schema: LoadedSchema) -> dict:
+    """What a result says of a loaded ref besides its changes (see `_stats`): kept beside
+    its schema in the cache, so that a warm run reads no schema."""
+    return {
+        "tables": len(schema.tables),
+        "stubbed_modules": sorted(schema.stubbed_modules),
+        "partial": schema.partial,
+        "metadatas": schema.metadatas,
+        "stubs": stub_report(schema),
+        "runtime": schema.runtime,
+    }
 
 
 def _restamp(schema: LoadedSchema, snapshot: Snapshot) -> LoadedSchema:
@@ -313,6 +351,8 @@ class PairComparer:
         self.databases = databases
         self.database_of: dict[str, str] = {}  # ref key -> its database, with `databases`
         self.places: dict[str, "Future"] = {}
+        self._made: dict = {}  # ref key and id(snapshot) -> the future of its partial.Materialized
+        self._server_version: int | None = None
         self._lock = threading.Lock()
         self._pool = LazyPool(2)
         self._sides: list = []
@@ -338,33 +378,71 @@ class PairComparer:
             self.stack.callback(self._pool.shutdown)
             self._pool.submit(importlib.import_module, "modeldiff.compare.schemas")
 
-    def prepare(self, ref: LoadedRef, roles: tuple[str, ...] = ()) -> None:
+    def prepare(self, ref: LoadedRef, roles: tuple[str, ...] = (), partners: tuple = ()) -> None:
         """Create `ref` in the database in the background (called as soon as it loads),
-        and reflect it for its `roles` in the comparisons to come ("source": FROM,
-        "target": TO); a role not prepared here is prepared when first needed."""
+        only where it differs from one of its `partners` (snapshots it will be compared
+        with) already under way (compare/partial.py); a ref not prepared here is prepared
+        when first needed."""
+        from concurrent.futures import Future
+
         with self._lock:
             if ref.key not in self.places:
-                self.places[ref.key] = self._pool.submit(self._materialize, ref, roles)
+                base = next((self._made[id(p)] for p in partners if id(p) in self._made), None)
+                self._made[ref.key] = Future()
+                self.places[ref.key] = self._pool.submit(self._materialize, ref, roles, base, self._made[ref.key])
+            self._made[id(ref.snapshot)] = self._made[ref.key]
 
-    def _materialize(self, ref: LoadedRef, roles: tuple[str, ...]):
-        """`ref` created in the database (a compare.Side, and the warnings of creating it)."""
-        from .compare.schemas import Place, Side, materialize, materialize_in_schema
+    def _materialize(self, ref: LoadedRef, roles: tuple[str, ...], base: "Future | None" = None, made: "Future | None" = None):
+        """`ref` created in the database (a compare.Side, and its partial.Materialized, also
+        told to `made` as soon as it is created: a ref created against it need not wait
+        for this one's catalog)."""
+        try:
+            side, created = self._create(ref, base)
+        except BaseException as exc:
+            if made is not None:
+                made.set_exception(exc)
+            raise
+        if made is not None:
+            made.set_result(created)
+        with span("reflect", ref.snapshot.ref):
+            return side.prepare(roles), created
+
+    def _create(self, ref: LoadedRef, base: "Future | None"):
+        from .compare.partial import Materialized, materialize as materialize_partly
+        from .compare.schemas import Place, Side, materialize
 
         with span("postgres", "started (waited for)"):
             server = self._server()
+        base_ref = None
+        if base is not None and not self.databases:
+            try:
+                base_ref = base.result()
+            except Exception:  # noqa: BLE001 - the base's own failure is reported with its pair
+                base_ref = None
         with span("create", ref.snapshot.ref):
             if self.databases:
                 database, warnings = materialize(server, ref.schema)
-                place = Place(server.sqlalchemy_url(database))
+                place, created = Place(server.sqlalchemy_url(database)), Materialized.whole(ref.schema, warnings)
                 with self._lock:
                     self.database_of[ref.key] = database
-            else:
+            elif any(table.get("schema") for table in ref.schema.tables.values()):
+                from .compare.schemas import materialize_in_schema
+
                 place, warnings = materialize_in_schema(server, ref.schema)
+                created = Materialized.whole(ref.schema, warnings)
+            else:
+                created = materialize_partly(server, ref.schema, base_ref, self._version(server))
+                place = created.place()
         side = Side(place)
         with self._lock:
             self._sides.append(side)
-        with span("reflect", ref.snapshot.ref):
-            return side.prepare(roles), warnings
+        return side, created
+
+    def _version(self, server) -> int:
+        with self._lock:
+            if self._server_version is None:
+                self._server_version = server.server_version()
+            return self._server_version
 
     def release(self, ref: LoadedRef) -> None:
         """`ref` takes part in no further comparison: close its connection."""
@@ -389,12 +467,17 @@ class PairComparer:
         if cached is not None:
             return _restamp_result(Diff.from_json(cached), old, new)
         from .compare.schemas import compare_places
+        from .compare.unchanged import unchanged_tables
 
-        for ref in (old, new):
-            self.prepare(ref)
-        sides = result_of(self.places[old.key]), result_of(self.places[new.key])
+        self.prepare(old, partners=(new.snapshot,))
+        self.prepare(new, partners=(old.snapshot,))
+        (old_side, old_made), (new_side, new_made) = result_of(self.places[old.key]), result_of(self.places[new.key])
         with span("compare", f"{old.snapshot.ref}..{new.snapshot.ref}"):
-            result = compare_places(old.schema, new.schema, *sides)
+            unchanged = unchanged_tables(old.schema, new.schema)
+            for side, made in ((old_side, old_made), (new_side, new_made)):
+                if made.ensure(made.schema.tables.keys() - unchanged):
+                    side.refresh()
+            result = compare_places(old.schema, new.schema, (old_side, old_made.warnings()), (new_side, new_made.warnings()))
         self.session.cache.put("pair", key, result.to_json())
         return result
 
@@ -419,7 +502,9 @@ def _compare_pair(request: DiffRequest, server=None, databases: bool = False):
     with ExitStack() as stack:
         comparer = PairComparer(session, stack, server, databases=databases)
         roles = {id(old_snap): ("source",), id(new_snap): ("target",)}
-        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)]))
+        partners = {id(old_snap): (new_snap,), id(new_snap): (old_snap,)}
+        on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)], partners[id(ref.snapshot)])  # noqa: E731
+        old, new = load_refs(session, [old_snap, new_snap], on_miss=comparer.start_early, on_loaded=on_loaded)
         result = comparer.compare(old, new, with_ops=databases)
     result = replace(result, stats=_stats(session, old, new, result))
     return session, old, new, result, comparer
@@ -443,7 +528,9 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
         pool = stack.enter_context(LazyPool(os.cpu_count() or 1))
         # The first ref is only compared as FROM, the last only as TO, the others as both.
         roles = {id(snap): ("source",) * (i < len(snapshots) - 1) + ("target",) * (i > 0) for i, snap in enumerate(snapshots)}
-        on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)])  # noqa: E731
+        # Each ref is created where it differs from a neighbour created before it.
+        partners = {id(snap): tuple(snapshots[max(i - 1, 0) : i]) + tuple(snapshots[i + 1 : i + 2]) for i, snap in enumerate(snapshots)}
+        on_loaded = lambda ref: comparer.prepare(ref, roles[id(ref.snapshot)], partners[id(ref.snapshot)])  # noqa: E731
         futures = submit_loads(session, snapshots, pool, progress, on_miss=comparer.start_early, on_loaded=on_loaded)
         stack.push(_stop_loads_on_error(pool))
         loaded = [result_of(futures[0])]
@@ -463,15 +550,16 @@ def history(request: DiffRequest, refs: list[str], progress: Callable[[str], Non
 def _stats(session: Session, old: LoadedRef, new: LoadedRef, result: Diff) -> dict:
     old_layout, new_layout = session.layout_for(old.snapshot), session.layout_for(new.snapshot)
     layout = new_layout.describe() if old_layout == new_layout else f"{old_layout.describe()} -> {new_layout.describe()}"
+    a, b = old.summary, new.summary
     return {
         "layout": layout,
-        "tables": {"from": len(old.schema.tables), "to": len(new.schema.tables)},
-        "stubbed_modules": {"from": sorted(old.schema.stubbed_modules), "to": sorted(new.schema.stubbed_modules)},
-        "partial": old.schema.partial or new.schema.partial or bool(result.not_compared),
-        "metadatas": {"from": old.schema.metadatas, "to": new.schema.metadatas},
-        "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
+        "tables": {"from": a["tables"], "to": b["tables"]},
+        "stubbed_modules": {"from": a["stubbed_modules"], "to": b["stubbed_modules"]},
+        "partial": a["partial"] or b["partial"] or bool(result.not_compared),
+        "metadatas": {"from": a["metadatas"], "to": b["metadatas"]},
+        "stubs": {"from": a["stubs"], "to": b["stubs"]},
         "cached": {"from": old.from_cache, "to": new.from_cache},
-        **({"runtime": {"from": old.schema.runtime or BUNDLED, "to": new.schema.runtime or BUNDLED}} if old.schema.runtime or new.schema.runtime else {}),
+        **({"runtime": {"from": a["runtime"] or BUNDLED, "to": b["runtime"] or BUNDLED}} if a["runtime"] or b["runtime"] else {}),
     }
 
 

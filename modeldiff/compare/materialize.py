@@ -69,11 +69,24 @@ def server_failures_fail():
         raise failure from exc
 
 
-def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schema: str | None = None, admin_dsn: str | None = None) -> list[Warning]:
+def create_schema(
+    conn,
+    schema: LoadedSchema,
+    server_version: int,
+    scratch_schema: str | None = None,
+    admin_dsn: str | None = None,
+    only: frozenset[str] | None = None,
+    by_table: dict | None = None,
+    preamble: bool = True,
+) -> list[Warning]:
     """Run a schema's DDL on `conn`: a connection (db.driver) whose search_path starts with
     the empty `scratch_schema`, or to an empty database (`scratch_schema` None). The shims
     and extensions are made on a connection to `admin_dsn` (the superuser's, when `conn` is
     the scratch role's: the DDL is the repository's and runs with no privilege).
+
+    `only`: create just these tables (and the foreign keys of cycles among them);
+    `preamble` False: the schema's types and sequences are there already (see partial.py).
+    `by_table`, when given, receives each created table's own warnings (key -> list).
 
     Every table that is not there in full afterwards is a `not-compared` warning located at
     it (see coverage.py), never only a line among the warnings."""
@@ -87,20 +100,34 @@ def create_schema(conn, schema: LoadedSchema, server_version: int, scratch_schem
             admin.close()
     cur = conn.cursor()
     creation = _Creation(cur, schema.ref, extensions.Extensions(conn, admin_dsn))
-    creation.statements(schema.preamble)
-    conn.commit()
-    tables = [(k, t) for k, t in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]) if "create" in t]
+    if preamble:
+        creation.statements(schema.preamble)
+        conn.commit()
+    tables = [(k, t) for k, t in sorted(schema.tables.items(), key=lambda kv: kv[1]["order"]) if "create" in t and (only is None or k in only)]
     for batch in _batches(tables):
         creation.tables(batch)
         conn.commit()
-    for start in range(0, len(schema.postamble), 200):  # foreign keys of cycles: 2-3 locks each
-        creation.statements(schema.postamble[start : start + 200])
+    postamble = schema.postamble if only is None else [sql for sql in schema.postamble if _altered(sql) in only]
+    for start in range(0, len(postamble), 200):  # foreign keys of cycles: 2-3 locks each
+        creation.statements(postamble[start : start + 200])
         conn.commit()
-    warnings = creation.warnings + creation.missing([k for k, _ in tables]) + creation.needs.warnings(schema.ref)
+    missing = creation.missing([k for k, _ in tables])
+    warnings = creation.warnings + missing + creation.needs.warnings(schema.ref)
     warnings += extensions.used(cur, scratch_schema and [scratch_schema], schema.ref)
     conn.commit()
     cur.close()
+    if by_table is not None:
+        for key, _ in tables:
+            by_table[key] = list(creation.of_table.get(key, ()))
+        for warning in missing:
+            by_table.setdefault(warning.location, []).append(warning)
     return warnings
+
+
+def _altered(sql: str) -> str | None:
+    """The table key an `ALTER TABLE` statement alters (None for other statements)."""
+    altered = ALTERED_TABLE.match(sql)
+    return altered.group(1).replace('"', "") if altered else None
 
 
 def _locks(table: dict) -> int:
@@ -142,6 +169,7 @@ class _Creation:
         self.cur, self.ref, self.needs = cur, ref, needs
         self.warnings: list[Warning] = []
         self.rejected: dict[str, str] = {}  # table -> why it is not there (in full)
+        self.of_table: dict[str, list[Warning]] = {}  # the warnings of creating each table
 
     def statements(self, statements: list[str]) -> None:
         """Statements outside any table's CREATE (schemas, types, foreign keys of cycles):
@@ -166,7 +194,10 @@ class _Creation:
         for key, table in batch:
             if _attempt_quietly(self.cur, ";\n".join([table["create"], *table["statements"]]), self.needs):
                 continue
-            if (message := self._create_table(table, key)) is not None:
+            before = len(self.warnings)
+            message = self._create_table(table, key)
+            self.of_table[key] = self.warnings[before:]
+            if message is not None:
                 self._reject(key, message)
                 continue
             for sql in table["statements"]:

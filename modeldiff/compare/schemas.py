@@ -126,41 +126,36 @@ def materialize(server: EmbeddedPostgres, schema: LoadedSchema) -> tuple[str, li
     return database, warnings
 
 
-EAGER_TABLES = 300  # a schema of more tables is reflected only where the pair differs
-
-
 class Side:
-    """One materialized schema, reflected once for the roles it plays in comparisons: as
-    TO, a MetaData (alembic's target); as FROM, an inspector whose alembic caches are
-    filled; in both, its primary keys and enum types. Preparing a ref while the other one
-    is still loading leaves little but the comparison itself for after both are there, and
-    in `history` each ref is reflected once, not once per pair. Holds one connection until
-    `close()`. Thread-safe: the roles may be prepared in the background."""
+    """One materialized schema, read for the roles it plays in comparisons: as TO, a
+    MetaData (alembic's target); as FROM, an inspector whose alembic caches are filled; in
+    both, its primary keys, enum types and catalog. Only the tables a pair differs in are
+    reflected (see unchanged.py), when the pair is compared; the catalog is read as soon as
+    the ref is created, while the other ref may still load. Holds one connection until
+    `close()`. Thread-safe: it may be prepared in the background."""
 
     def __init__(self, place: str | Place) -> None:
         self.place = place if isinstance(place, Place) else Place(place)
         self.engine = self.place.engine()
         self.connection = self.engine.connect()
         self._lock = threading.Lock()
-        self._target: MetaData | None = None
-        self._source_ready = False
-        self._catalog = None
         # Tables in named schemas too (`__table_args__ = {"schema": ...}`). A ref with them
         # has a database of its own; one in a scratch schema of the shared database has
         # none, and the other runs' scratch schemas are not ours to compare.
         self.schemas = [] if self.place.search_path else _user_schemas(self.connection)
-        self.inspector = inspect(self.connection)
-        self.primary_keys = {schema: _primary_keys(self.inspector, schema) for schema in [None, *self.schemas]}
-        self.enums = {e["name"]: e["labels"] for e in self.inspector.get_enums()}
+        self.refresh()
 
-    def prepare(self, roles: tuple[str, ...]) -> "Side":
-        # A big schema is reflected when compared, only the tables that differ.
-        if sum(map(len, self.primary_keys.values())) > EAGER_TABLES:
-            return self
-        if "target" in roles:
-            self.as_target()
-        if "source" in roles:
-            self.as_source()
+    def refresh(self) -> None:
+        """Read again what tables were added to since (compare/partial.py)."""
+        with self._lock:
+            self.inspector = inspect(self.connection)
+            self.primary_keys = {schema: _primary_keys(self.inspector, schema) for schema in [None, *self.schemas]}
+            self.enums = {e["name"]: e["labels"] for e in self.inspector.get_enums()}
+            self._target: MetaData | None = None
+            self._source_ready = False
+            self._catalog = None
+
+    def prepare(self, roles: tuple[str, ...] = ()) -> "Side":
         self.catalog()  # both roles compare it: read it while the other ref may still load
         return self
 
