@@ -295,7 +295,7 @@ class ForkServer:
     only requests carrying its key, which loads cannot read (see `server_root`), and it
     creates each load's private directory itself."""
 
-    def __init__(self, python: str, idle: float) -> None:
+    def __init__(self, python: str, idle: float, stopped=lambda: False) -> None:
         self.python, self.kept = python, idle > 0
         self._proc: subprocess.Popen | None = None
         root = server_root()
@@ -310,19 +310,25 @@ class ForkServer:
             self.dir.chmod(0o700)
         else:
             self.dir, self.idle = Path(tempfile.mkdtemp(prefix="run-", dir=root)), 24 * 3600.0
-            self._start()
+            try:
+                self._start(stopped)
+            except OSError:
+                self.close()  # what started of it
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise
         self.path = self.dir / "sock"
 
-    def submit(self, request: dict) -> tuple[int, Path]:
+    def submit(self, request: dict, stopped=lambda: False) -> tuple[int, Path]:
         """Start a load; the pid (and process group) of its supervisor, and the private
-        directory the server made for it."""
+        directory the server made for it. `stopped()` true: give up starting the server
+        (OSError), for a Ctrl-C not to wait for its imports."""
         body = json.dumps(request).encode()
         try:
             answer = self._ask(body)
         except OSError:
             if not self.kept:
                 raise
-            self._start()
+            self._start(stopped)
             answer = self._ask(body)
         pid, _, workdir = answer.partition(" ")
         if not pid.isdigit():
@@ -332,7 +338,7 @@ class ForkServer:
     def _ask(self, body: bytes) -> str:
         return _ask(self.dir, body)
 
-    def _start(self) -> None:
+    def _start(self, stopped=lambda: False) -> None:
         import fcntl
         import socket
 
@@ -348,6 +354,8 @@ class ForkServer:
                 return  # another run started it meanwhile
             except OSError:
                 pass
+            if stopped():
+                raise OSError("the run is stopping")
             self.token = os.urandom(16).hex()  # what uuid4().hex is made of, without importing uuid (and platform)
             # It writes only its key (in self.dir) and each load's private directory; a
             # load's environment (HOME, TMPDIR, --env) comes with its request.
@@ -362,7 +370,7 @@ class ForkServer:
                 preexec_fn=_limit_files,
             )
             deadline = time.monotonic() + 30
-            while not sock.exists() and time.monotonic() < deadline and self._proc.poll() is None:
+            while not sock.exists() and time.monotonic() < deadline and self._proc.poll() is None and not stopped():
                 time.sleep(0.01)
         if not sock.exists():
             raise OSError("the fork server did not start")
@@ -437,7 +445,7 @@ def keep_alive_seconds() -> float:
     return settings.keep_alive_seconds()
 
 
-def _fork_server(python: str) -> ForkServer | None:
+def _fork_server(python: str, stopped=lambda: False) -> ForkServer | None:
     """The fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off): kept
     across runs unless MODELDIFF_PG_IDLE=0, else one for this run."""
     if not sys.platform.startswith("linux") or not settings.fork_server_enabled():
@@ -446,7 +454,7 @@ def _fork_server(python: str) -> ForkServer | None:
         if python not in _servers:
             idle = keep_alive_seconds()
             try:
-                _servers[python] = ForkServer(python, idle)
+                _servers[python] = ForkServer(python, idle, stopped)
             except OSError:
                 return None
             if len(_servers) == 1:
@@ -469,14 +477,19 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
 
     set_dumpable(False)  # this process's environ and memory: not readable by model code
     token = os.urandom(16).hex()
-    server = _fork_server(options.python) if options.fork_server else None
+    stopped = lambda: generation != _stops  # noqa: E731
+    server = _fork_server(options.python, stopped) if options.fork_server else None
+    if stopped():  # Ctrl-C while the server was starting
+        raise LoadFailure(f"{ref}: load stopped")
     if server is not None:
         request = json.loads(request_path.read_text())
         request["env"] = _child_env(workdir, token, options.env)  # HOME, TMPDIR: set by the server
         request["scratch"] = str(workdir.parent)  # where the server makes the load's directory
         try:
-            pid, server_dir = server.submit(request)
+            pid, server_dir = server.submit(request, stopped)
         except OSError:
+            if stopped():
+                raise LoadFailure(f"{ref}: load stopped") from None
             pid = None  # a broken server: the load runs in processes of its own, below
         if pid is not None:
             try:
