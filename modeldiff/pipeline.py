@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
+from . import settings
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
 from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, result_of, stop_generation, stop_loads
@@ -114,7 +115,23 @@ def record_timings():
 
 
 def span(stage: str, detail: str = ""):
+    if settings.kill_at() == stage:
+        return _killed_after(_timings.span(stage, detail) if _timings is not None else nullcontext())
     return _timings.span(stage, detail) if _timings is not None else nullcontext()
+
+
+@contextmanager
+def _killed_after(inner):
+    """MODELDIFF_KILL_AT (fault tests): SIGKILL as the stage ends, with what it made."""
+    with inner:
+        yield
+    kill_self()
+
+
+def kill_self() -> None:
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)

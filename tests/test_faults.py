@@ -1,0 +1,91 @@
+"""Real faults, each followed by a normal run: a failure is never an answer nor cached,
+and what a killed run leaves (scratch schemas and roles, load directories, temp files
+beside `-o` targets) is gone after the next run, whose answer is byte-identical."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import cache_dir, make_repo, server_reachable_dir
+
+TABLE = "Table('t{n}', metadata, Column('id', Integer, primary_key=True), Column('v', Integer, index=True){extra})\n"
+HEAD = "from sqlalchemy import Column, Integer, MetaData, Table\nmetadata = MetaData()\n"
+
+
+def models(tables: int, extra: str = "") -> str:
+    return HEAD + "".join(TABLE.format(n=n, extra=extra if n == 0 else "") for n in range(tables))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """40 tables with a key and an index each (80 index files of 8 kB: more than a 64 kB
+    tablespace holds); v2 adds a column."""
+    root = tmp_path_factory.mktemp("faults")
+    return make_repo(root / "repo", {"v1": {"models.py": models(40)}, "v2": {"models.py": models(40, ", Column('n', Integer)")}})
+
+
+def command(repo: Path) -> list[str]:
+    return [sys.executable, "-m", "modeldiff.cli", "diff", str(repo), "v1", "v2", "--models", "models.py", "--format", "json"]
+
+
+def cli(repo: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*command(repo), *extra], env=env, capture_output=True, text=True, timeout=300)
+
+
+def scratch_objects() -> set[str]:
+    """Scratch schemas, databases and roles in the shared server of MODELDIFF_CACHE_DIR."""
+    from modeldiff.db.server import shared_server
+
+    with shared_server() as server:
+        conn = server.connect(admin=True)
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname ~ '^md[0-9]+_' UNION ALL "
+                "SELECT datname FROM pg_database WHERE datname ~ '^md[0-9]+_' UNION ALL "
+                "SELECT rolname FROM pg_roles WHERE rolname ~ '^md[0-9]+_'"
+            )
+            found = {row[0] for row in cur.fetchall()}
+        conn.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def expected(repo, tmp_path_factory) -> bytes:
+    """The pair's answer from an undisturbed run."""
+    out = tmp_path_factory.mktemp("baseline") / "diff.json"
+    env = {k: v for k, v in os.environ.items() if k != "MODELDIFF_DEBUG"}
+    baseline = cli(repo, env, "--no-cache", "-o", str(out))
+    assert baseline.returncode == 0, baseline.stderr
+    assert b'"n"' in out.read_bytes()  # the change v2 makes
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("stage", ["create", "compare", "write"])
+def test_sigkill_at_a_stage_then_a_normal_run_leaves_nothing_and_answers_the_same(repo, expected, tmp_path, stage):
+    """SIGKILL as `create` ends (both refs' scratch schemas and roles exist), as `compare`
+    ends, or with the `-o` file half written (its temp file beside it); the next run
+    removes all of it and writes the same bytes. (SIGKILL during the load: test_signals.)"""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "MODELDIFF_DEBUG"}
+    env["TMPDIR"] = str(scratch)
+    out = tmp_path / "out" / "diff.json"
+    out.parent.mkdir()
+    killed = subprocess.Popen([*command(repo), "--no-cache", "-o", str(out)], env={**env, "MODELDIFF_KILL_AT": stage}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert killed.wait(timeout=300) == -9
+    if stage == "write":
+        assert [p.name for p in out.parent.iterdir()] == [f".diff.json.{killed.pid}.{p.name.rsplit('.', 1)[-1]}" for p in out.parent.iterdir()]
+    else:  # its scratch schemas (or databases) and their roles
+        left = scratch_objects()
+        assert left and all(name.startswith(f"md{killed.pid}_") for name in left), left
+    again = cli(repo, env, "--no-cache", "-o", str(out))
+    assert again.returncode == 0, again.stderr
+    assert out.read_bytes() == expected
+    assert [p.name for p in out.parent.iterdir()] == ["diff.json"]
+    assert scratch_objects() == set()
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("modeldiff-")] == []
