@@ -89,3 +89,54 @@ def test_sigkill_at_a_stage_then_a_normal_run_leaves_nothing_and_answers_the_sam
     assert [p.name for p in out.parent.iterdir()] == ["diff.json"]
     assert scratch_objects() == set()
     assert [p.name for p in scratch.iterdir() if p.name.startswith("modeldiff-")] == []
+
+
+@pytest.fixture
+def small_tmpfs():
+    """A tmpfs of its own (mounted as root: modeldiff's scratch tablespace goes to the
+    memory file system XDG_RUNTIME_DIR names, when it has 1 GB free), shrunk on demand."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    import tempfile
+
+    # Outside pytest's temp tree, which each pytest session sets back to 0700 (the server's
+    # OS user must reach its tablespace; see conftest.cache_dir).
+    mount = Path(tempfile.mkdtemp(prefix="mdtest-tmpfs-"))
+    mount.chmod(0o755)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1100m,mode=0755", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+        mount.rmdir()
+
+
+def test_a_full_tablespace_fails_the_run_caches_nothing_and_the_next_run_is_right(repo, expected, tmp_path, small_tmpfs):
+    """The scratch tablespace's file system fills up while a ref's tables are created: the
+    run fails (exit 2, one line naming the server's error), no comparison is cached, and
+    once there is room again the answer is the undisturbed one (it used to be "0 changes",
+    exit 0, cached)."""
+    out = tmp_path / "diff.json"
+    with cache_dir() as cache:
+        env = {k: v for k, v in os.environ.items() if k != "MODELDIFF_DEBUG"}
+        env.update(XDG_RUNTIME_DIR=str(small_tmpfs), MODELDIFF_CACHE_DIR=str(cache), TMPDIR=str(tmp_path))
+        first = cli(repo, env, "--no-cache", "-o", str(out))
+        assert first.returncode == 0, first.stderr
+        assert [p.name for p in small_tmpfs.iterdir()] == [f"modeldiff-pg-{os.getuid()}-{_digest(cache)}"]  # the tablespace is there
+        subprocess.run(["mount", "-o", "remount,size=64k", str(small_tmpfs)], check=True)  # 80 index files of 8 kB: full
+        full = cli(repo, env, "-o", str(out))
+        assert full.returncode == 2, (full.stdout[:300], full.stderr, sorted(p.name for p in small_tmpfs.rglob("*")))
+        [line] = full.stderr.strip().splitlines()
+        assert line.startswith("modeldiff: error: ") and "No space left on device" in line, line
+        assert sorted(cache.glob("entries/pair/*/*.json")) == []
+        subprocess.run(["mount", "-o", "remount,size=1100m", str(small_tmpfs)], check=True)
+        again = cli(repo, env, "-o", str(out))
+        assert again.returncode == 0, again.stderr
+        assert out.read_bytes() == expected
+        assert len(list(cache.glob("entries/pair/*/*.json"))) == 1  # a right answer is cached
+
+
+def _digest(cache: Path) -> str:
+    from modeldiff.db.server import _digest
+
+    return _digest(str(cache / "pg18"))
