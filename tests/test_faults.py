@@ -140,3 +140,35 @@ def _digest(cache: Path) -> str:
     from modeldiff.db.server import _digest
 
     return _digest(str(cache / "pg18"))
+
+
+def test_a_full_lock_table_fails_the_ref_in_one_line_and_strands_nothing(monkeypatch):
+    """PostgreSQL's lock table made tiny (10 locks per transaction x 12 backends): one
+    batch of 110 tables does not fit, "out of shared memory" fails the ref in one line
+    (it used to be a warning and a schema with tables missing, 402 changes instead of
+    200), the server goes on serving, and the run's scratch objects go with it."""
+    from dataclasses import replace
+
+    from modeldiff.compare.schemas import materialize_in_schema
+    from modeldiff.db import DatabaseFailure
+    from modeldiff.db import server as server_module
+    from modeldiff.db.server import EmbeddedPostgres
+    from test_database_containment import EMPTY
+
+    tables = {
+        f"t{n}": {"name": f"t{n}", "schema": None, "order": n, "create": f"CREATE TABLE t{n} (id SERIAL PRIMARY KEY, v integer)", "statements": [f"CREATE INDEX ix_t{n}_v ON t{n} (v)"]}
+        for n in range(110)
+    }
+    monkeypatch.setattr(server_module, "SERVER_SETTINGS", {"max_locks_per_transaction": "10", "max_connections": "10", "autovacuum_worker_slots": "1", "max_worker_processes": "0", "max_wal_senders": "0"})
+    with server_reachable_dir() as data:
+        with EmbeddedPostgres(data / "pg18") as server:
+            with pytest.raises(DatabaseFailure, match=r"^the embedded PostgreSQL failed: out of shared memory \(SQLSTATE 53200\)$"):
+                materialize_in_schema(server, replace(EMPTY, ref="big", tables=tables))
+            materialize_in_schema(server, replace(EMPTY, ref="small", tables={"t0": tables["t0"]}))  # still serving
+        monkeypatch.undo()
+        with EmbeddedPostgres(data / "pg18") as server:
+            conn = server.connect(admin=True)
+            with conn.cursor() as cur:
+                cur.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ '^md[0-9]+_' UNION ALL SELECT rolname FROM pg_roles WHERE rolname ~ '^md[0-9]+_'")
+                assert cur.fetchall() == []
+            conn.close()
