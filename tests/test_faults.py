@@ -172,3 +172,37 @@ def test_a_full_lock_table_fails_the_ref_in_one_line_and_strands_nothing(monkeyp
                 cur.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ '^md[0-9]+_' UNION ALL SELECT rolname FROM pg_roles WHERE rolname ~ '^md[0-9]+_'")
                 assert cur.fetchall() == []
             conn.close()
+
+
+def test_cache_clear_during_eight_concurrent_runs(repo, expected, tmp_path):
+    """Eight runs of the same pair at once, sharing the cache and the server, while
+    `cache clear` runs again and again: each run gives the undisturbed answer (or fails
+    cleanly: exit 2 and one line), and no temp file is left in the cache."""
+    import threading
+
+    env = {k: v for k, v in os.environ.items() if k != "MODELDIFF_DEBUG"}
+    env["TMPDIR"] = str(tmp_path)
+    outs = [tmp_path / f"diff{n}.json" for n in range(8)]
+    runs = [subprocess.Popen([*command(repo), "-o", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for out in outs]
+    stop, clears = threading.Event(), []
+
+    def clearer() -> None:
+        while not stop.is_set():
+            clears.append(subprocess.run([sys.executable, "-m", "modeldiff.cli", "cache", "clear"], env=env, capture_output=True, text=True, timeout=120))
+
+    sweeper = threading.Thread(target=clearer)
+    sweeper.start()
+    try:
+        results = [(run.wait(timeout=600), *run.communicate()) for run in runs]
+    finally:
+        stop.set()
+        sweeper.join()
+    assert len(clears) >= 2 and all(c.returncode == 0 for c in clears), clears[-1:]
+    for (code, _stdout, stderr), out in zip(results, outs):
+        if code == 0:
+            assert out.read_bytes() == expected
+        else:
+            assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert sum(code == 0 for code, *_ in results) >= 1
+    cache = Path(os.environ["MODELDIFF_CACHE_DIR"]) / "entries"
+    assert [p.name for p in cache.rglob(".*")] == []
