@@ -80,6 +80,7 @@ class Timings:
     def __init__(self) -> None:
         self.origin = time.perf_counter()
         self.spans: list[tuple[str, str, float, float]] = []  # (stage, detail, start, seconds)
+        self.notes: dict[str, str] = {}  # facts of the run shown after the spans (sandbox layers)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -97,6 +98,7 @@ class Timings:
         for stage, detail, start, seconds in sorted(self.spans, key=lambda s: (s[2], s[0])):
             lines.append(f"{stage:<12} {detail[:28]:<28} {start:7.3f} {seconds:8.3f}")
         lines.append(f"{'total':<12} {'':<28} {0:7.3f} {total:8.3f}")
+        lines += [f"{name}: {text}" for name, text in sorted(self.notes.items())]
         return "\n".join(lines) + "\n"
 
 
@@ -485,7 +487,23 @@ def _stats(session: Session, old: LoadedRef, new: LoadedRef, result: Diff) -> di
         "stubs": {"from": stub_report(old.schema), "to": stub_report(new.schema)},
         "cached": {"from": old.from_cache, "to": new.from_cache},
         **({"runtime": {"from": old.schema.runtime, "to": new.schema.runtime}} if old.schema.runtime or new.schema.runtime else {}),
+        **({"sandbox": sandbox} if (sandbox := _sandbox_report(old, new)) else {}),
     }
+
+
+def _sandbox_report(old: LoadedRef, new: LoadedRef) -> dict:
+    """The sandbox layers each ref was loaded with (as its load, cached or not, reported
+    them), for the JSON `sandbox` and `-v`."""
+    from .load import sandbox_layers
+
+    report = {role: sandbox_layers(ref.schema.sandbox) for role, ref in (("from", old), ("to", new)) if ref.schema.sandbox}
+    if _timings is not None:
+        for role, layers in report.items():
+            ref = (old if role == "from" else new).snapshot.ref
+            on = ", ".join(name for name, active in layers.items() if active) or "none"
+            off = ", ".join(name for name, active in layers.items() if not active)
+            _timings.notes[f"sandbox {ref}"] = f"{on}" + (f"; off: {off}" if off else "")
+    return report
 
 
 def stub_report(schema: LoadedSchema) -> dict:

@@ -475,7 +475,8 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
         raise LoadFailure(f"{ref}: load stopped")
     from .supervise import set_dumpable
 
-    set_dumpable(False)  # this process's environ and memory: not readable by model code
+    global _non_dumpable
+    _non_dumpable = set_dumpable(False)  # this process's environ and memory: not readable by model code
     token = os.urandom(16).hex()
     stopped = lambda: generation != _stops  # noqa: E731
     server = _fork_server(options.python, stopped) if options.fork_server else None
@@ -557,6 +558,20 @@ def _group_alive(group: int) -> bool:
             if int(fields[2]) == group and fields[0] != b"Z":
                 return True
     return False
+
+
+_non_dumpable: bool | None = None  # whether this process could make itself non-dumpable
+
+# The kernel and Python layers between model code and the rest of the machine, as the
+# output names them (`sandbox` in JSON, `-v`). No PID namespace is made: Landlock already
+# refuses every other process's /proc entries, and the CLI, supervisors and fork server
+# are non-dumpable.
+LAYERS = ("seccomp", "landlock", "pid_namespace", "non_dumpable", "overlay", "audit_hook")
+
+
+def sandbox_layers(confinement: dict) -> dict[str, bool]:
+    """Which layers a load had: name -> active (sorted as LAYERS)."""
+    return {name: bool(confinement.get(name)) for name in LAYERS}
 
 
 _loads: dict[int, bool] = {}  # process group of each running load's supervisor -> stopped
@@ -770,6 +785,10 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         message = _BLOCKED.get(what, "model code tried {}: refused").format(detail)
         warnings.append(Warning(f"blocked-{what}", message, ref, f"{file}:{line}" if file else None))
     confinement = result.get("sandbox", {})
+    if confinement and _non_dumpable is not None:
+        confinement["non_dumpable"] = _non_dumpable
+    if confinement and confinement.get("non_dumpable") is False:
+        warnings.append(Warning("sandbox-limited", "this process could not be made non-dumpable: model code of the same user may read its environment and memory where Landlock is missing", ref))
     if confinement and not confinement.get("landlock"):
         warnings.append(Warning("sandbox-limited", f"Landlock unavailable ({confinement.get('reason', '?')}): model code may write files anywhere this user can and read other processes' /proc entries; only Python-level guards stop it", ref))
     if confinement and not confinement.get("seccomp"):
