@@ -79,7 +79,8 @@ def test_sigkill_at_a_stage_then_a_normal_run_leaves_nothing_and_answers_the_sam
     killed = subprocess.Popen([*command(repo), "--no-cache", "-o", str(out)], env={**env, "MODELDIFF_KILL_AT": stage}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert killed.wait(timeout=300) == -9
     if stage == "write":
-        assert [p.name for p in out.parent.iterdir()] == [f".diff.json.{killed.pid}.{p.name.rsplit('.', 1)[-1]}" for p in out.parent.iterdir()]
+        [left] = out.parent.iterdir()  # its temp file, named after it
+        assert left.name.startswith(f".diff.json.{killed.pid}.")
     else:  # its scratch schemas (or databases) and their roles
         left = scratch_objects()
         assert left and all(name.startswith(f"md{killed.pid}_") for name in left), left
