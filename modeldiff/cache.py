@@ -216,16 +216,48 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OSError(f"{path}: no such directory {str(parent)!r}")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
+    _sweep_dead_temps(parent, path.name)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.{os.getpid()}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             if mode is not None:
                 os.fchmod(handle.fileno(), mode)
+            if settings.kill_at() == "write":  # fault tests: killed with the temp file written
+                import signal
+
+                handle.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sweep_dead_temps(parent: Path, name: str) -> None:
+    """The temp files of `name` that killed runs (SIGKILL: no exit path ran) left beside it:
+    `.NAME.PID.xxxx` of a pid that no longer runs."""
+    prefix = f".{name}."
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(prefix) :].partition(".")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # a live run's, being written
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid():
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _dirs(listing: dict[str, str]) -> set[str]:

@@ -896,8 +896,12 @@ def run() -> None:
     _catch_signals()
     recorder, answered = record(sys.argv[1:]), False  # answered: by the command, not an error
     try:
-        code = main(standalone_mode=False)  # click's Abort ("Aborted!", exit 1) would hide a Ctrl-C
+        code = main(standalone_mode=False, prog_name="modeldiff")  # click's Abort ("Aborted!", exit 1) would hide a Ctrl-C
         code, answered = code if isinstance(code, int) else 0, True
+    except click.UsageError as exc:  # one line, as every error: no usage block
+        command = exc.ctx.command_path if exc.ctx is not None else "modeldiff"
+        print(f"modeldiff: error: {exc.format_message()} (see {command} --help)", file=sys.stderr)
+        code = exc.exit_code
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code

@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
+from . import settings
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
 from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, result_of, stop_generation, stop_loads
@@ -80,6 +81,7 @@ class Timings:
     def __init__(self) -> None:
         self.origin = time.perf_counter()
         self.spans: list[tuple[str, str, float, float]] = []  # (stage, detail, start, seconds)
+        self.notes: dict[str, str] = {}  # facts of the run shown after the spans (sandbox layers)
         self._lock = threading.Lock()
 
     @contextmanager
@@ -97,6 +99,7 @@ class Timings:
         for stage, detail, start, seconds in sorted(self.spans, key=lambda s: (s[2], s[0])):
             lines.append(f"{stage:<12} {detail[:28]:<28} {start:7.3f} {seconds:8.3f}")
         lines.append(f"{'total':<12} {'':<28} {0:7.3f} {total:8.3f}")
+        lines += [f"{name}: {text}" for name, text in sorted(self.notes.items())]
         return "\n".join(lines) + "\n"
 
 
@@ -115,10 +118,26 @@ def record_timings():
 
 
 def span(stage: str, detail: str = ""):
+    if settings.kill_at() == stage:
+        return _killed_after(_timings.span(stage, detail) if _timings is not None else nullcontext())
     return _timings.span(stage, detail) if _timings is not None else nullcontext()
 
 
 BUNDLED = {"bundled": True}  # the JSON's runtime of a side loaded with modeldiff's own (or --python)
+
+
+@contextmanager
+def _killed_after(inner):
+    """MODELDIFF_KILL_AT (fault tests): SIGKILL as the stage ends, with what it made."""
+    with inner:
+        yield
+    kill_self()
+
+
+def kill_self() -> None:
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -560,7 +579,23 @@ def _stats(session: Session, old: LoadedRef, new: LoadedRef, result: Diff) -> di
         "stubs": {"from": a["stubs"], "to": b["stubs"]},
         "cached": {"from": old.from_cache, "to": new.from_cache},
         **({"runtime": {"from": a["runtime"] or BUNDLED, "to": b["runtime"] or BUNDLED}} if a["runtime"] or b["runtime"] else {}),
+        **({"sandbox": sandbox} if (sandbox := _sandbox_report(old, new)) else {}),
     }
+
+
+def _sandbox_report(old: LoadedRef, new: LoadedRef) -> dict:
+    """The sandbox layers each ref was loaded with (as its load, cached or not, reported
+    them), for the JSON `sandbox` and `-v`."""
+    from .load import sandbox_layers
+
+    report = {role: sandbox_layers(ref.schema.sandbox) for role, ref in (("from", old), ("to", new)) if ref.schema.sandbox}
+    if _timings is not None:
+        for role, layers in report.items():
+            ref = (old if role == "from" else new).snapshot.ref
+            on = ", ".join(name for name, active in layers.items() if active) or "none"
+            off = ", ".join(name for name, active in layers.items() if not active)
+            _timings.notes[f"sandbox {ref}"] = f"{on}" + (f"; off: {off}" if off else "")
+    return report
 
 
 def stub_report(schema: LoadedSchema) -> dict:

@@ -15,7 +15,9 @@ between runs.
 * MODELDIFF_LOAD_TOKEN: set by modeldiff on the processes of one load (not a user setting);
 * MODELDIFF_RUNTIME: `--runtime`'s default (see `option_defaults`); `bundled` is how an
   offline user keeps every ref on modeldiff's own runtime;
-* MODELDIFF_OFFLINE: `--runtime auto` never asks uv to download an interpreter.
+* MODELDIFF_OFFLINE: `--runtime auto` never asks uv to download an interpreter;
+* MODELDIFF_KILL_AT: fault tests only: the run SIGKILLs itself as the named stage ends
+  (`create`, `reflect`, `compare` spans, or `write`: an output file half written).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def cache_dir() -> Path:
 
 def keep_alive_seconds() -> float:
     return float(os.environ.get("MODELDIFF_PG_IDLE", "300"))
+
+
+def kill_at() -> str | None:
+    return os.environ.get("MODELDIFF_KILL_AT") or None
 
 
 def fork_server_enabled() -> bool:

@@ -71,3 +71,17 @@ def test_the_repositorys_fsmonitor_and_hooks_never_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert '"add_column"' in proc.stdout
     assert not mark.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["diff", "--bogus"], "No such option '--bogus'. (see modeldiff diff --help)"),
+        (["bogus"], "No such command 'bogus'. (see modeldiff --help)"),
+        (["diff", "--format", "nope"], "Invalid value for '--format': 'nope' is not one of 'text', 'json', 'sql', 'github', 'sarif', 'summary'. (see modeldiff diff --help)"),
+    ],
+)
+def test_a_usage_error_is_one_line_exit_2(args, message):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"modeldiff: error: {message}"]

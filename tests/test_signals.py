@@ -162,3 +162,47 @@ def test_ctrl_c_during_the_first_use_stops_initdb_and_rebuilds_nothing(tmp_path)
     assert run.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["modeldiff: interrupted (SIGINT)"]
     assert _processes_naming(str(cache)) == []  # no initdb, server or watchdog of that cache
+
+
+def test_the_fork_server_answers_a_supervisor_pid_only_once_it_leads_its_session(tmp_path):
+    """The server answered a load with its supervisor's pid before that supervisor had made
+    its session (setsid): a client stopping the load at once (Ctrl-C during the start) found
+    no process group to kill, and the load ran to its 120 s limit. Now the pid comes back
+    only once it is a session's leader (here a supervisor that fails at once: no request)."""
+    from modeldiff.load.supervise import _fork_supervisor
+
+    for _ in range(20):
+        pid = _fork_supervisor(str(tmp_path / "missing.json"), [], [])
+        try:
+            assert os.getsid(pid) == pid  # (a zombie keeps its session until reaped)
+        finally:
+            os.waitpid(pid, 0)
+
+
+def test_ctrl_c_while_a_kept_fork_server_starts_ends_the_run_at_once(tmp_path):
+    """Ctrl-C between the start of the kept fork server (its `lock`) and its socket: the
+    loads stop waiting for it, and the run exits 130 (took 120-157 s in 3 of 5 tries)."""
+    repo = hostile(tmp_path, SLEEPER)
+    marker = uuid.uuid4().hex
+    cache = tmp_path / "cache"
+    env = {**os.environ, "MODELDIFF_CACHE_DIR": str(cache), "MODELDIFF_PG_IDLE": "30"}
+    env.pop("MODELDIFF_DEBUG", None)
+    env.pop("MODELDIFF_FORK_SERVER", None)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "modeldiff.cli", "diff", str(repo), "v1", "WORKTREE", "--models", "zzmodels", "--no-cache", "--env", f"MD_TEST_MARKER={marker}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(cache.glob("forkservers/*/lock")) and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.005)
+        assert list(cache.glob("forkservers/*/lock")), "the fork server never started"
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=30)
+    finally:
+        run.kill()
+        run.wait()
+        subprocess.run([sys.executable, "-m", "modeldiff.cli", "stop"], env=env, capture_output=True, timeout=60)
+    assert run.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "modeldiff: interrupted (SIGINT)"
+    assert processes_with(marker) == []

@@ -298,7 +298,7 @@ class ForkServer:
     only requests carrying its key, which loads cannot read (see `server_root`), and it
     creates each load's private directory itself."""
 
-    def __init__(self, python: str, idle: float) -> None:
+    def __init__(self, python: str, idle: float, stopped=lambda: False) -> None:
         self.python, self.kept = python, idle > 0
         self._proc: subprocess.Popen | None = None
         root = server_root()
@@ -313,19 +313,25 @@ class ForkServer:
             self.dir.chmod(0o700)
         else:
             self.dir, self.idle = Path(tempfile.mkdtemp(prefix="run-", dir=root)), 24 * 3600.0
-            self._start()
+            try:
+                self._start(stopped)
+            except OSError:
+                self.close()  # what started of it
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise
         self.path = self.dir / "sock"
 
-    def submit(self, request: dict) -> tuple[int, Path]:
+    def submit(self, request: dict, stopped=lambda: False) -> tuple[int, Path]:
         """Start a load; the pid (and process group) of its supervisor, and the private
-        directory the server made for it."""
+        directory the server made for it. `stopped()` true: give up starting the server
+        (OSError), for a Ctrl-C not to wait for its imports."""
         body = json.dumps(request).encode()
         try:
             answer = self._ask(body)
         except OSError:
             if not self.kept:
                 raise
-            self._start()
+            self._start(stopped)
             answer = self._ask(body)
         pid, _, workdir = answer.partition(" ")
         if not pid.isdigit():
@@ -335,7 +341,7 @@ class ForkServer:
     def _ask(self, body: bytes) -> str:
         return _ask(self.dir, body)
 
-    def _start(self) -> None:
+    def _start(self, stopped=lambda: False) -> None:
         import fcntl
         import socket
 
@@ -351,6 +357,8 @@ class ForkServer:
                 return  # another run started it meanwhile
             except OSError:
                 pass
+            if stopped():
+                raise OSError("the run is stopping")
             self.token = os.urandom(16).hex()  # what uuid4().hex is made of, without importing uuid (and platform)
             # It writes only its key (in self.dir) and each load's private directory; a
             # load's environment (HOME, TMPDIR, --env) comes with its request.
@@ -365,7 +373,7 @@ class ForkServer:
                 preexec_fn=_limit_files,
             )
             deadline = time.monotonic() + 30
-            while not sock.exists() and time.monotonic() < deadline and self._proc.poll() is None:
+            while not sock.exists() and time.monotonic() < deadline and self._proc.poll() is None and not stopped():
                 time.sleep(0.01)
         if not sock.exists():
             raise OSError("the fork server did not start")
@@ -440,7 +448,7 @@ def keep_alive_seconds() -> float:
     return settings.keep_alive_seconds()
 
 
-def _fork_server(python: str) -> ForkServer | None:
+def _fork_server(python: str, stopped=lambda: False) -> ForkServer | None:
     """The fork server for `python` (Linux; MODELDIFF_FORK_SERVER=0 turns it off): kept
     across runs unless MODELDIFF_PG_IDLE=0, else one for this run."""
     if not sys.platform.startswith("linux") or not settings.fork_server_enabled():
@@ -449,7 +457,7 @@ def _fork_server(python: str) -> ForkServer | None:
         if python not in _servers:
             idle = keep_alive_seconds()
             try:
-                _servers[python] = ForkServer(python, idle)
+                _servers[python] = ForkServer(python, idle, stopped)
             except OSError:
                 return None
             if len(_servers) == 1:
@@ -470,16 +478,22 @@ def _run_child(ref: str, options: LoadOptions, workdir: Path, request_path: Path
         raise LoadFailure(f"{ref}: load stopped")
     from .supervise import set_dumpable
 
-    set_dumpable(False)  # this process's environ and memory: not readable by model code
+    global _non_dumpable
+    _non_dumpable = set_dumpable(False)  # this process's environ and memory: not readable by model code
     token = os.urandom(16).hex()
-    server = _fork_server(options.python) if options.fork_server else None
+    stopped = lambda: generation != _stops  # noqa: E731
+    server = _fork_server(options.python, stopped) if options.fork_server else None
+    if stopped():  # Ctrl-C while the server was starting
+        raise LoadFailure(f"{ref}: load stopped")
     if server is not None:
         request = json.loads(request_path.read_text())
         request["env"] = _child_env(workdir, token, options.env)  # HOME, TMPDIR: set by the server
         request["scratch"] = str(workdir.parent)  # where the server makes the load's directory
         try:
-            pid, server_dir = server.submit(request)
+            pid, server_dir = server.submit(request, stopped)
         except OSError:
+            if stopped():
+                raise LoadFailure(f"{ref}: load stopped") from None
             pid = None  # a broken server: the load runs in processes of its own, below
         if pid is not None:
             try:
@@ -547,6 +561,20 @@ def _group_alive(group: int) -> bool:
             if int(fields[2]) == group and fields[0] != b"Z":
                 return True
     return False
+
+
+_non_dumpable: bool | None = None  # whether this process could make itself non-dumpable
+
+# The kernel and Python layers between model code and the rest of the machine, as the
+# output names them (`sandbox` in JSON, `-v`). No PID namespace is made: Landlock already
+# refuses every other process's /proc entries, and the CLI, supervisors and fork server
+# are non-dumpable.
+LAYERS = ("seccomp", "landlock", "pid_namespace", "non_dumpable", "overlay", "audit_hook")
+
+
+def sandbox_layers(confinement: dict) -> dict[str, bool]:
+    """Which layers a load had: name -> active (sorted as LAYERS)."""
+    return {name: bool(confinement.get(name)) for name in LAYERS}
 
 
 _loads: dict[int, bool] = {}  # process group of each running load's supervisor -> stopped
@@ -760,6 +788,10 @@ def _to_schema(snapshot: Snapshot, options: LoadOptions, result: dict, seconds: 
         message = _BLOCKED.get(what, "model code tried {}: refused").format(detail)
         warnings.append(Warning(f"blocked-{what}", message, ref, f"{file}:{line}" if file else None))
     confinement = result.get("sandbox", {})
+    if confinement and _non_dumpable is not None:
+        confinement["non_dumpable"] = _non_dumpable
+    if confinement and confinement.get("non_dumpable") is False:
+        warnings.append(Warning("sandbox-limited", "this process could not be made non-dumpable: model code of the same user may read its environment and memory where Landlock is missing", ref))
     if confinement and not confinement.get("landlock"):
         warnings.append(Warning("sandbox-limited", f"Landlock unavailable ({confinement.get('reason', '?')}): model code may write files anywhere this user can and read other processes' /proc entries; only Python-level guards stop it", ref))
     if confinement and not confinement.get("seccomp"):

@@ -95,6 +95,7 @@ def run(request: dict) -> dict:
     # Writes outside the private directory succeed in a throwaway copy (settings that create
     # their data directories at import); files of the ref appear when first opened.
     overlay.install(str(workdir), on_missing=repo.materialize_path, record=lambda detail: sandbox._record("contained", detail))
+    confinement["overlay"] = True
     timeout = float(request.get("timeout") or 0)
     stack_file = None
     if timeout > 0:

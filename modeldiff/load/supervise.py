@@ -377,7 +377,11 @@ REQUEST_LIMIT = 256 * 2**20  # largest request (the manifest of a huge import ro
 
 
 def _fork_supervisor(request_path: str, close: list[int], wipe: list[bytearray]) -> int:
-    """Fork a supervisor for one request, in a session of its own; its pid."""
+    """Fork a supervisor for one request, in a session of its own; its pid, returned once
+    it leads that session. (Answered before, a client that stops the load at once, a
+    Ctrl-C while the server was starting, found no such process group to kill, and the
+    load ran on to its time limit: 120 s.)"""
+    ready_read, ready_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -386,6 +390,8 @@ def _fork_supervisor(request_path: str, close: list[int], wipe: list[bytearray])
                 secret[:] = bytes(len(secret))
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own worker
             os.setsid()
+            os.close(ready_read)
+            os.close(ready_write)  # the server's read returns: the group exists
             for fd in close:  # the server's protocol channels are not ours
                 os.close(fd)
             devnull = os.open(os.devnull, os.O_RDWR)
@@ -394,6 +400,11 @@ def _fork_supervisor(request_path: str, close: list[int], wipe: list[bytearray])
             code = supervise(Path(request_path), _spawn_fork)
         finally:
             os._exit(code)
+    os.close(ready_write)
+    try:
+        os.read(ready_read, 1)  # end of file once the child has called setsid (or died)
+    finally:
+        os.close(ready_read)
     return pid
 
 

@@ -14,7 +14,7 @@ def render_json(result: Diff, hazards=None, sites=None) -> str:
     for change, where in zip(data["changes"], sites or ()):
         if where:
             change["defined"] = dict(sorted(where.items()))
-    for key in ("layout", "tables", "stubbed_modules", "partial", "metadatas", "stubs", "runtime"):
+    for key in ("layout", "tables", "stubbed_modules", "partial", "metadatas", "stubs", "runtime", "sandbox"):
         if key in result.stats:
             data[key] = thaw(result.stats[key])
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
