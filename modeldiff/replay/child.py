@@ -303,7 +303,7 @@ def run(request: dict) -> dict:
     workdir = Path(request["workdir"])
     read = make_reader(request["source"])  # started before the sandbox closes
     repo = importer.RepoImporter(
-        request["manifest"], read, request["import_root"], models_package=[], workdir=workdir, settings=request.get("settings", {})
+        request["manifest"], read, request["import_root"], models_package=request.get("models_packages", []), workdir=workdir, settings=request.get("settings", {})
     )
     import sqlalchemy as sa
     from sqlalchemy import event
@@ -385,9 +385,12 @@ def _outside_chain(script_files: list[str], repo, current: tuple[str, ...]) -> d
         return {}
     from modeldiff.draft.chain import _revision_of
 
+    from modeldiff.source.blobs import read_many
+
     graph, files = {}, {}
-    for relpath in script_files:
-        source = repo.read(repo.manifest[relpath]).decode("utf-8", errors="replace")
+    sources = read_many(repo.read, [repo.manifest[relpath] for relpath in script_files])  # one round trip to git
+    for relpath, data in zip(script_files, sources):
+        source = data.decode("utf-8", errors="replace")
         try:
             found = _revision_of(source)
         except (SyntaxError, ValueError):

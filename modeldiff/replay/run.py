@@ -118,6 +118,7 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             "transaction": setup.transaction,
             "observe": observe,
             "runner": runner,
+            "models_packages": models_packages(snapshot, setup, options),
             "owner": os.getpid(),  # the child stops when this run is gone
             "timeout": options.timeout,
             "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
@@ -131,6 +132,23 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return Phase(snapshot.ref, setup, result, time.monotonic() - started)
+
+
+def models_packages(snapshot: Snapshot, setup: AlembicSetup, options: LoadOptions) -> list[str]:
+    """The app's models packages (its layout, as `diff` finds it), when the scripts import
+    them from the same root: their modules run whole, as a model import runs them (one
+    compile per module; an application module runs statement by statement, which costs
+    Dify's chain a fifth of its CPU). None found: every module runs by statement."""
+    from ..load.child import package_name
+    from ..source.layout import LayoutError, resolve_layout, split_models
+
+    try:
+        layout = resolve_layout(snapshot, None, None, phase_settings(setup, options))
+    except LayoutError:
+        return []
+    if layout.import_root != setup.import_root:
+        return []
+    return sorted(package_name(setup.import_root, path) for path in split_models(layout.models_path))
 
 
 def phase_settings(setup: AlembicSetup, options: LoadOptions) -> dict:
@@ -207,6 +225,7 @@ def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: Al
     shape = {
         "setups": [from_setup.to_json(), to_setup.to_json()],
         "settings": [phase_settings(from_setup, options), phase_settings(to_setup, options)],
+        "models_packages": [models_packages(from_snapshot, from_setup, options), models_packages(to_snapshot, to_setup, options)],
         "python": options.python, "env": options.env, "seed": seed_rows,
         "drift": with_drift, "drift_from": with_drift_from,
         "models": [_digest(schema.to_json()) for schema in loaded] if with_drift else None,
@@ -265,7 +284,7 @@ def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPos
     cache_key = stored = None
     if use_cache and not from_snapshot.is_worktree:
         manifest, script_files = phase_inputs(from_snapshot, from_setup)
-        shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python}
+        shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python, "models": models_packages(from_snapshot, from_setup, options)}
         cache_key = cache.key(manifest, script_files, shape)
         stored = cache.lookup(server, cache_key, manifest)
     if cache_key is not None and stored is not None:
