@@ -336,3 +336,30 @@ def test_a_migration_with_import_side_effects_and_its_own_engine_replays(tmp_pat
     assert report["revisions"][-1]["status"] != "failed"
     assert "blocked-contained" in {w["code"] for w in report["warnings"]}
     assert not data.exists()  # the write happened in the throwaway copy only
+
+
+def test_a_migration_that_fails_on_postgresql_18_is_a_finding_when_the_target_is_18(build_sample):
+    """uuidshop v2 defines its own uuidv7() and comments on it by bare name, as Dify does: fine
+    on servers before 18 (the replay hides 18's own uuidv4/uuidv7 to behave like them), an
+    ambiguous name on 18. Told the target is 18, the replay runs the chain as 18 has it and
+    reports where it fails; the plan shows it."""
+    repo = str(build_sample("uuidshop"))
+    older = migrations(repo, "v1", "v2", with_drift=False)
+    assert older["complete"] and "pg18" not in older
+    assert "fails-on-pg18" not in {w["code"] for w in older["warnings"]}
+    assert "pg18" not in migrations(repo, "v1", "v2", with_drift=False, target_version=170004)
+    on18 = migrations(repo, "v1", "v2", with_drift=False, target_version=180000)
+    assert on18["complete"]  # what older servers run is unchanged
+    assert [s["sql"] for s in _statements(on18, "0002")] == [s["sql"] for s in _statements(older, "0002")]
+    failed = on18["pg18"]["fails"]
+    assert on18["pg18"]["names"] == ["uuidv7"]
+    assert failed["revision"] == "0002" and failed["location"] == "migrations/versions/0002_uuidv7_function.py:23"
+    assert failed["sql"] == "COMMENT ON FUNCTION uuidv7 IS 'time-ordered uuid'" and "is not unique" in failed["message"]
+    warning = next(w for w in on18["warnings"] if w["code"] == "fails-on-pg18")
+    assert warning["location"] == failed["location"] and "revision 0002 fails" in warning["message"]
+    plan = run_cli("plan", repo, "v1", "v2", "--pg-version", "18", "--format", "json")
+    assert plan.returncode == 0, plan.stderr
+    notes = json.loads(plan.stdout)["notes"]
+    assert any("revision 0002 fails" in n and "is not unique" in n for n in notes)
+    plan16 = run_cli("plan", repo, "v1", "v2", "--pg-version", "16", "--format", "json")
+    assert not any("fails" in n for n in json.loads(plan16.stdout)["notes"])

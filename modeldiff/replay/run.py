@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -78,6 +79,14 @@ def scratch_database(server: EmbeddedPostgres) -> str:
         server._execute(name, "; ".join(hide))
     server._execute(name, f"ALTER SCHEMA public OWNER TO {ROLE}")
     return name
+
+
+def show_pg18_functions(server: EmbeddedPostgres, database: str) -> None:
+    """Undo `scratch_database`'s hiding in `database` (a copy): PostgreSQL 18 as it is."""
+    server._execute(database, "; ".join(f"ALTER FUNCTION pg_catalog.{name}_pg18({args} RENAME TO {name}" for name, _, args in (s.partition("(") for s in PG18_FUNCTIONS)))
+
+
+_PG18_NAMES = re.compile(r"(?<![\w$])(?:" + "|".join(sorted({s.split("(")[0] for s in PG18_FUNCTIONS})) + r")(?![\w$])", re.I)
 
 
 def role_url(server: EmbeddedPostgres, database: str) -> str:
@@ -161,8 +170,12 @@ def child_options(settings: dict, timeout: float, python: str | None, env: dict)
     return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
 
 
-def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, keep_database: bool = False) -> dict:
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, keep_database: bool = False, target_version: int | None = None) -> dict:
     """The answer of `modeldiff migrations` as JSON-ready data (see `report`).
+
+    `target_version` (server_version_num of the server the upgrade runs on), 18 or later:
+    the chain runs a second time with PostgreSQL 18's own uuidv4/uuidv7 visible, when its
+    statements name them, and a failure there is reported (`pg18`, a warning).
 
     `keep_database`: the answer names the scratch database at TO's heads
     (`migrated_database`, dropped with `server`'s run), and is never read from the cache.
@@ -182,7 +195,8 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
 
     from . import cache
 
-    answer_key, kept = cached_answer(from_snapshot, to_snapshot, from_setup, to_setup, options, use_cache and not keep_database, seed_rows, with_drift, loaded, with_drift_from)
+    check_pg18 = (target_version or 0) >= 180000 and server.server_version() >= 180000
+    answer_key, kept = cached_answer(from_snapshot, to_snapshot, from_setup, to_setup, options, use_cache and not keep_database, seed_rows, with_drift, loaded, with_drift_from, check_pg18)
     if kept is not None:
         return kept
     ensure_role(server)
@@ -195,7 +209,7 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
             models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)}
         if not with_drift_from:
             models.pop("drift_from", None)
-        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from)
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from, check_pg18=check_pg18)
         for key, loading in models.items():
             database = out["_databases"].get(key)
             if database is not None and (out["complete"] or key == "drift_from"):
@@ -213,7 +227,7 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
     return out
 
 
-def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True) -> tuple[str | None, dict | None]:
+def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, check_pg18: bool = False) -> tuple[str | None, dict | None]:
     """The key `replay` keeps its answer under (None: not kept: a work tree, no cache, or
     models it would load itself), and the answer kept by an earlier run, if any. Needs no
     server."""
@@ -227,7 +241,7 @@ def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: Al
         "settings": [phase_settings(from_setup, options), phase_settings(to_setup, options)],
         "models_packages": [models_packages(from_snapshot, from_setup, options), models_packages(to_snapshot, to_setup, options)],
         "python": options.python, "env": options.env, "seed": seed_rows,
-        "drift": with_drift, "drift_from": with_drift_from,
+        "drift": with_drift, "drift_from": with_drift_from, "pg18": check_pg18,
         "models": [_digest(schema.to_json()) for schema in loaded] if with_drift else None,
     }
     answer_key = cache.answer_key(phases, shape)
@@ -249,14 +263,16 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False) -> dict:
+def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False, check_pg18: bool = False) -> dict:
     from .cache import copy_database
 
     database, base = _base(from_snapshot, from_setup, server, options, use_cache)
-    chain, seeded, seed_failure, from_copy = None, {}, None, None
+    chain, seeded, seed_failure, from_copy, unseeded = None, {}, None, None, None
     if base.error is None:
         if keep_from:  # FROM's migrated schema, for its drift against FROM's models
             from_copy = copy_database(server, database)
+        if check_pg18:  # for the chain's second run, on PostgreSQL 18 as it is
+            unseeded = copy_database(server, database, ROLE)
         if seed_rows:
             seeded = _seed(server, database)
         chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
@@ -270,10 +286,36 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
     out["_files_read"] = [dict(base.result.get("files_read") or {}), dict(chain.result.get("files_read") or {}) if chain else {}]
     out["seeded"] = seeded
     out["_databases"] = {"drift": database, "drift_from": from_copy}
+    if unseeded is not None and chain is not None and chain.error is None:
+        out["pg18"] = _on_pg18(server, unseeded, to_snapshot, to_setup, options, bool(seeded), chain.result.get("statements", []))
+        failed = out["pg18"]["fails"]
+        if failed is not None:
+            out["warnings"].append(_warning("fails-on-pg18", f"on PostgreSQL 18 or later, revision {failed['revision']} fails: {failed['message']} (18 has its own {', '.join(out['pg18']['names'])} in pg_catalog; the replay hides them, as older servers have none)", to_snapshot.ref, failed.get("location") or None))
+            out["warnings"].sort(key=lambda w: (w.get("ref", ""), w.get("location", ""), w["code"], w["message"]))
     if seed_failure is not None:
         where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
         out["warnings"].append(_warning("seed-failed", f"the chain failed on synthetic rows (revision {seed_failure.get('revision')}{where}: {seed_failure['message']}); replayed on empty tables: data migrations that loop over rows did not run", to_snapshot.ref))
     return out
+
+
+def _on_pg18(server: EmbeddedPostgres, database: str, to_snapshot: Snapshot, to_setup: AlembicSetup, options: LoadOptions, seed: bool, statements: list[dict]) -> dict:
+    """The chain on `database` (FROM's schema) with PostgreSQL 18's own uuidv4/uuidv7
+    visible, when its statements name them: {"names": [...], "fails": None or where and why
+    it failed}. The server answers, not a rule: an unqualified name may be ambiguous there
+    (`COMMENT ON FUNCTION uuidv7`) or resolve to 18's function instead of the app's."""
+    names = sorted({m.group(0).lower() for s in statements for m in _PG18_NAMES.finditer(s["sql"])})
+    if not names:
+        return {"names": [], "fails": None}
+    if seed:
+        _seed(server, database)
+    show_pg18_functions(server, database)
+    phase = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+    error = phase.error
+    if error is None:
+        return {"names": names, "fails": None}
+    failed = {k: error.get(k) for k in ("revision", "location", "message")}
+    failed["sql"] = (error.get("statement") or {}).get("sql")
+    return {"names": names, "fails": failed}
 
 
 def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool) -> tuple[str, Phase]:
@@ -419,7 +461,7 @@ def _warning(code: str, message: str, ref: str, location: str | None = None) -> 
     return out
 
 
-def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True, with_drift: bool = True) -> dict:
+def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True, with_drift: bool = True, target_version: int | None = None) -> dict:
     """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
     from ..db.server import shared_server
     from ..source.repository import Repository
@@ -435,7 +477,7 @@ def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | Non
         setups.append(setup)
     options = child_options(settings or {}, timeout, python, env or {})
     with shared_server() as server:
-        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache, with_drift=with_drift)
+        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache, with_drift=with_drift, target_version=target_version)
 
 
 def crosscheck(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions) -> tuple[list[str], list[str]]:
