@@ -363,3 +363,26 @@ def test_a_migration_that_fails_on_postgresql_18_is_a_finding_when_the_target_is
     assert any("revision 0002 fails" in n and "is not unique" in n for n in notes)
     plan16 = run_cli("plan", repo, "v1", "v2", "--pg-version", "16", "--format", "json")
     assert not any("fails" in n for n in json.loads(plan16.stdout)["notes"])
+
+
+def test_default_spellings_of_one_value_are_no_drift(tmp_path):
+    """`now()` and `CURRENT_TIMESTAMP` (the transaction's start, in both) are one default, as
+    the server evaluates them; `CURRENT_TIMESTAMP(0)` is another on a timestamp column (it
+    is rounded to the second) but the same on a timestamp(0) one; a volatile default
+    (`clock_timestamp()`) is never evaluated: a change. What migrations spell one way and
+    models another (Dify's remainder draft) is no drift when it is one value."""
+    from conftest import diff_json
+
+    model = (
+        "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\nBase = declarative_base()\n"
+        "class T(Base):\n    __tablename__ = 't'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+        "    a = sa.Column(sa.DateTime, server_default=sa.text('{a}'))\n"
+        "    b = sa.Column(sa.DateTime, server_default=sa.text('{b}'))\n"
+        "    c = sa.Column(sa.dialects.postgresql.TIMESTAMP(precision=0), server_default=sa.text('{c}'))\n"
+        "    d = sa.Column(sa.DateTime, server_default=sa.text('{d}'))\n"
+    )
+    old = model.format(a="now()", b="CURRENT_TIMESTAMP(0)", c="CURRENT_TIMESTAMP(0)", d="now()")
+    new = model.format(a="CURRENT_TIMESTAMP", b="CURRENT_TIMESTAMP", c="LOCALTIMESTAMP", d="clock_timestamp()")
+    repo = make_repo(tmp_path / "r", {"a": {"m/models.py": old}, "b": {"m/models.py": new}})
+    found = [(c["kind"], c["column"], c["old"], c["new"]) for c in diff_json(str(repo), "a", "b")["changes"]]
+    assert found == [("modify_default", "b", "CURRENT_TIMESTAMP(0)", "CURRENT_TIMESTAMP"), ("modify_default", "d", "now()", "clock_timestamp()")]

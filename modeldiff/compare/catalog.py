@@ -291,20 +291,42 @@ def _only_collation(change: Change) -> bool:
     return change.old != change.new and _COLLATE.sub("", change.old or "") == _COLLATE.sub("", change.new or "")
 
 
-_CALL = re.compile(r"\w\s*\(")  # a function call: its value may differ from call to call
-
-
 def _sql(conn, sql: str):
     """Run SQL text that may hold `%` (LIKE 'a%'): the driver formats parameters into it."""
     return conn.exec_driver_sql(sql.replace("%", "%%"), ())
 
 
+# SQL's own value functions, printed with a precision (CURRENT_TIMESTAMP(0)): stable.
+_VALUE_FUNCTIONS = {"current_timestamp", "current_time", "localtimestamp", "localtime"}
+
+
+def _calls_are_stable(conn, expressions: str) -> bool:
+    """Whether every function the default expressions call is one the server marks stable
+    or immutable: one value within a transaction, no side effects (`nextval`, `random`,
+    `clock_timestamp` are volatile: never evaluated). A name the server does not know as a
+    function (a type modifier, `character varying(10)`) counts as volatile."""
+    names = {m.group(1).lower() for m in _CALLED.finditer(expressions)} - _VALUE_FUNCTIONS
+    if not names:
+        return True
+    found = conn.exec_driver_sql(
+        "SELECT count(DISTINCT proname), coalesce(bool_and(provolatile <> 'v'), false) FROM pg_proc WHERE proname = ANY(%(names)s)",
+        {"names": sorted(names)},
+    ).one()
+    return found[0] == len(names) and found[1]
+
+
+_CALLED = re.compile(r"(\w+)\s*\(")
+
+
 def _same_default(conn, change: Change) -> bool:
-    """True when a modify_default is two spellings of one constant (`5` and `5.0` on a
-    double precision column), as the server decides: SELECT a IS NOT DISTINCT FROM b."""
+    """True when a modify_default is two spellings of one value (`5` and `5.0` on a double
+    precision column; `now()` and `CURRENT_TIMESTAMP`, both the transaction's start), as the
+    server decides: SELECT a IS NOT DISTINCT FROM b, cast to the column's type, when neither
+    calls a volatile function (`CURRENT_TIMESTAMP(0)` and `CURRENT_TIMESTAMP` on a timestamp
+    column differ: one is rounded to the second)."""
     if change.kind != "modify_default" or change.old is None or change.new is None or not change.detail.get("type"):
         return False
-    if _CALL.search(change.old) or _CALL.search(change.new):
+    if not _calls_are_stable(conn, change.old + " " + change.new):
         return False
     typ = change.detail["type"]
     conn.exec_driver_sql("SAVEPOINT same_default")
