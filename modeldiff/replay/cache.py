@@ -41,6 +41,13 @@ def key(manifest: dict[str, str], script_files: list[str], request_shape: dict) 
     return digest.hexdigest()[:40]
 
 
+def seeded_key(cache_key: str) -> str:
+    """The key of the same schema with the synthetic rows (`seed.py`, its code in the key)
+    in it."""
+    seeding = (Path(__file__).resolve().parent / "seed.py").read_bytes()
+    return hashlib.sha256(cache_key.encode() + b":seeded:" + seeding).hexdigest()[:40]
+
+
 def template_name(cache_key: str) -> str:
     return f"{PREFIX}{cache_key}"
 
@@ -90,7 +97,7 @@ def store(server: EmbeddedPostgres, database: str, cache_key: str, result: dict)
     """Keep `database` (no connection may be open on it) as the template for `cache_key`."""
     final = template_name(cache_key)
     staging = f"{PREFIX}new_{_scratch_name('t')}"[:63]
-    stored = {k: result.get(k) for k in ("applied", "files_read", "blocked", "skipped_statements", "stubbed_modules", "stand_ins", "unused_settings", "sandbox", "load_seconds", "seconds", "cpu_seconds")}
+    stored = {k: result.get(k) for k in ("applied", "files_read", "blocked", "skipped_statements", "stubbed_modules", "stand_ins", "unused_settings", "sandbox", "load_seconds", "seconds", "cpu_seconds", "seeded")}
     stored["made"] = time.time()
     conn = server.connect("postgres")
     conn.autocommit = True

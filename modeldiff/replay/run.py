@@ -266,15 +266,18 @@ def _digest(value) -> str:
 def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False, check_pg18: bool = False) -> dict:
     from .cache import copy_database
 
-    database, base = _base(from_snapshot, from_setup, server, options, use_cache)
-    chain, seeded, seed_failure, from_copy, unseeded = None, {}, None, None, None
+    need_pristine = keep_from or check_pg18
+    if seed_rows:
+        database, base, seeded, pristine = _seeded_base(from_snapshot, from_setup, server, options, use_cache, need_pristine)
+    else:
+        (database, base), seeded = _base(from_snapshot, from_setup, server, options, use_cache), {}
+        pristine = database
+    chain, seed_failure, from_copy, unseeded = None, None, None, None
     if base.error is None:
         if keep_from:  # FROM's migrated schema, for its drift against FROM's models
-            from_copy = copy_database(server, database)
+            from_copy = copy_database(server, pristine)
         if check_pg18:  # for the chain's second run, on PostgreSQL 18 as it is
-            unseeded = copy_database(server, database, ROLE)
-        if seed_rows:
-            seeded = _seed(server, database)
+            unseeded = copy_database(server, pristine, ROLE)
         chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
         if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
             database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
@@ -318,17 +321,50 @@ def _on_pg18(server: EmbeddedPostgres, database: str, to_snapshot: Snapshot, to_
     return {"names": names, "fails": failed}
 
 
+def _template_key(from_snapshot: Snapshot, from_setup: AlembicSetup, options: LoadOptions, use_cache: bool) -> tuple[str | None, dict[str, str]]:
+    """The key FROM's migrated schema is kept under (None: not kept), and FROM's files."""
+    from . import cache
+
+    manifest, script_files = phase_inputs(from_snapshot, from_setup)
+    if not use_cache or from_snapshot.is_worktree:
+        return None, manifest
+    shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python, "models": models_packages(from_snapshot, from_setup, options)}
+    return cache.key(manifest, script_files, shape), manifest
+
+
+def _seeded_base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, need_pristine: bool) -> tuple[str, Phase, dict[str, int], str | None]:
+    """A scratch database at FROM's heads with the synthetic rows (`seed`), and their counts:
+    cloned from a kept seeded template (seeding Dify's 70 tables costs more than the clone),
+    or `_base`'s seeded here and kept seeded. Also a database with FROM's schema and no rows
+    to copy from (`need_pristine`: the unseeded template, else a copy made before seeding)."""
+    from . import cache
+
+    key, manifest = _template_key(from_snapshot, from_setup, options, use_cache)
+    seeded_key = cache.seeded_key(key) if key is not None else None
+    stored = cache.lookup(server, seeded_key, manifest) if seeded_key is not None else None
+    pristine = cache.template_name(key) if key is not None and (not need_pristine or cache.lookup(server, key, manifest) is not None) else None
+    if stored is not None and (pristine is not None or not need_pristine):
+        base = Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
+        return cache.clone(server, seeded_key, ROLE), base, dict(stored.get("seeded") or {}), pristine
+    database, base = _base(from_snapshot, from_setup, server, options, use_cache)
+    if base.error is not None:
+        return database, base, {}, None
+    if need_pristine:  # the template `_base` kept, else (not kept) a copy of our own
+        kept = key is not None and cache.lookup(server, key, manifest) is not None
+        pristine = cache.template_name(key) if kept else cache.copy_database(server, database)
+    seeded = _seed(server, database)
+    if seeded_key is not None:
+        cache.store(server, database, seeded_key, {**base.result, "seeded": seeded})
+    return database, base, seeded, pristine
+
+
 def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool) -> tuple[str, Phase]:
     """A scratch database at FROM's heads: cloned from a kept template, or replayed from base
     (and kept)."""
     from . import cache
 
-    cache_key = stored = None
-    if use_cache and not from_snapshot.is_worktree:
-        manifest, script_files = phase_inputs(from_snapshot, from_setup)
-        shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python, "models": models_packages(from_snapshot, from_setup, options)}
-        cache_key = cache.key(manifest, script_files, shape)
-        stored = cache.lookup(server, cache_key, manifest)
+    cache_key, manifest = _template_key(from_snapshot, from_setup, options, use_cache)
+    stored = cache.lookup(server, cache_key, manifest) if cache_key is not None else None
     if cache_key is not None and stored is not None:
         return cache.clone(server, cache_key, ROLE), Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
     database = scratch_database(server)
