@@ -106,9 +106,13 @@ def phase_inputs(snapshot: Snapshot, setup: AlembicSetup) -> tuple[dict[str, str
     return manifest, sorted(script_files)
 
 
-def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay") -> Phase:
-    """Upgrade the database at `url` to `snapshot`'s heads with its scripts."""
+def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay", use_cache: bool = True) -> Phase:
+    """Upgrade the database at `url` to `snapshot`'s heads with its scripts (`use_cache`:
+    with what an earlier run on them read from git, to read it in one go)."""
+    from . import cache
+
     manifest, script_files = phase_inputs(snapshot, setup)
+    reads_key = cache.reads_key(manifest, script_files, setup.import_root, observe) if use_cache and not snapshot.is_worktree else None
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix("replay"), dir=workdir_base()))
     try:
@@ -128,6 +132,7 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             "observe": observe,
             "runner": runner,
             "models_packages": models_packages(snapshot, setup, options),
+            "prefetch": sorted({manifest[f] for f in script_files} | set(cache.earlier_reads(reads_key, manifest) if reads_key else ())),
             "owner": os.getpid(),  # the child stops when this run is gone
             "timeout": options.timeout,
             "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
@@ -140,6 +145,8 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             result = {"error": {"stage": "child", "message": str(exc).replace("model code", "migration code").replace("model import", "migration run")}}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if reads_key and result.get("files_read"):
+        cache.keep_reads(reads_key, result["files_read"])
     return Phase(snapshot.ref, setup, result, time.monotonic() - started)
 
 
@@ -278,7 +285,7 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
             from_copy = copy_database(server, pristine)
         if check_pg18:  # for the chain's second run, on PostgreSQL 18 as it is
             unseeded = copy_database(server, pristine, ROLE)
-        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options, use_cache=use_cache)
         if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
             database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
             plain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
@@ -368,7 +375,7 @@ def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPos
     if cache_key is not None and stored is not None:
         return cache.clone(server, cache_key, ROLE), Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
     database = scratch_database(server)
-    base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options)
+    base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options, use_cache=use_cache)
     if base.error is None and cache_key is not None:
         cache.store(server, database, cache_key, base.result)
     return database, base
@@ -427,6 +434,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         "timing": {
             "from_replay_seconds": round(base.seconds, 3),
             "from_cached": base.cached,
+            "seed_cached": base.cached and "seeded" in base.result,  # the rows came with the template
             "from_revisions": len(base.result.get("applied", [])),
             "from_scripts_load_seconds": base.result.get("load_seconds"),
             "from_upgrade_seconds": base.result.get("seconds"),

@@ -64,7 +64,10 @@ class BlobReader:
 
 
 def read_many(read, blob_ids: list[str]) -> list[bytes]:
-    """`read` (from `make_reader`) over several blobs: one round trip to git for them all."""
+    """`read` (from `make_reader`, or a reader with a `many` of its own) over several blobs:
+    one round trip to git for them all."""
+    if hasattr(read, "many"):
+        return read.many(blob_ids)
     reader = getattr(read, "__self__", None)
     if isinstance(reader, BlobReader):
         return reader.read_many(blob_ids)
