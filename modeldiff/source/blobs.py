@@ -23,34 +23,28 @@ class BlobReader:
         self._lock = threading.Lock()  # one request at a time on the pipe (loads run in threads)
 
     def read(self, blob_id: str) -> bytes:
-        assert self._proc.stdin and self._proc.stdout
-        with self._lock:
-            self._proc.stdin.write(blob_id.encode() + b"\n")
-            self._proc.stdin.flush()
-            header = self._proc.stdout.readline().split()
-            if len(header) != 3:
-                raise OSError(f"git cat-file: cannot read blob {blob_id}")
-            data = self._proc.stdout.read(int(header[2]))
-            self._proc.stdout.read(1)  # the newline after each object
-        return data
+        return self.read_many([blob_id])[0]
 
     def read_many(self, blob_ids: list[str]) -> list[bytes]:
         """Several blobs in one round trip: all ids are written before any answer is read
         (in chunks the pipe holds, so that git never waits on a full output pipe while we
         still write)."""
         assert self._proc.stdin and self._proc.stdout
-        out = []
+        out, missing = [], []
         with self._lock:
             for start in range(0, len(blob_ids), 256):  # 256 ids: ~10 KB, under a pipe's 64 KB
                 chunk = blob_ids[start:start + 256]
                 self._proc.stdin.write(b"".join(blob_id.encode() + b"\n" for blob_id in chunk))
                 self._proc.stdin.flush()
-                for blob_id in chunk:
+                for blob_id in chunk:  # every answer is read, so that the next request finds none
                     header = self._proc.stdout.readline().split()
-                    if len(header) != 3:
-                        raise OSError(f"git cat-file: cannot read blob {blob_id}")
+                    if len(header) != 3:  # "<id> missing"
+                        missing.append(blob_id)
+                        continue
                     out.append(self._proc.stdout.read(int(header[2])))
                     self._proc.stdout.read(1)
+        if missing:
+            raise OSError(f"git cat-file: cannot read blob {missing[0]}")
         return out
 
     def close(self) -> None:
