@@ -388,7 +388,7 @@ def test_default_spellings_of_one_value_are_no_drift(tmp_path):
     assert found == [("modify_default", "b", "CURRENT_TIMESTAMP(0)", "CURRENT_TIMESTAMP"), ("modify_default", "d", "now()", "clock_timestamp()")]
 
 
-def test_a_second_replay_clones_from_s_seeded_schema_and_answers_the_same(shop, one_server):
+def test_a_second_replay_clones_from_s_seeded_schema_and_answers_the_same(shop):
     """FROM's migrated schema is kept twice, without and with the synthetic rows; a second
     replay of the chain (not its kept answer: keep_database) clones the seeded one and
     observes the same statements, rows and locks."""
@@ -397,7 +397,8 @@ def test_a_second_replay_clones_from_s_seeded_schema_and_answers_the_same(shop, 
     repository = Repository(str(shop))
     a, b = repository.snapshot("v1"), repository.snapshot("v2")
     setups = find_setup(a), find_setup(b)
-    runs = [replay(a, b, *setups, one_server, child_options({}, 300, None, {}), with_drift=False, keep_database=True) for _ in range(2)]
+    with shared_server() as server:
+        runs = [replay(a, b, *setups, server, child_options({}, 300, None, {}), with_drift=False, keep_database=True) for _ in range(2)]
     assert runs[1]["timing"]["from_cached"] and runs[1]["timing"]["seed_cached"] and runs[1]["timing"]["from_replay_seconds"] == 0.0
     assert runs[0]["seeded"] == runs[1]["seeded"] and runs[0]["seeded"]["orders"] == 3
 
