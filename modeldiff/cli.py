@@ -669,6 +669,19 @@ def _explain_callback(ctx, param, value):
     ctx.exit(0)
 
 
+def _target_version(pg_version: int | None, database_url: str | None) -> int | None:
+    """The version the upgrade runs on, for the replay: --pg-version, else the live server's."""
+    if pg_version is not None or not database_url:
+        return pg_version
+    from .plan.live import connect
+
+    conn = connect(database_url)
+    try:
+        return conn.info.server_version
+    finally:
+        conn.close()
+
+
 def _pg_version(ctx, param, value):
     if value is None:
         return None
@@ -720,7 +733,7 @@ def plan_command(repo, from_ref, to_ref, models, import_root, settings, no_prese
             checked = _preflight(repo, from_ref, to_ref, database_url, migrations_path, settings, no_cache, sample, check_timeout, calibrate, calibrate_size, log)
         request = make_request(repo, from_ref or checked["deployed"]["from"], to_ref, models, import_root, settings, no_preset, timeout, python, keep_going, no_cache)
         try:
-            result, replayed = plan_inputs(request, from_models, migrations_path)
+            result, replayed = plan_inputs(request, from_models, migrations_path, _target_version(pg_version, database_url))
         except SetupError as exc:
             raise UserError(str(exc)) from None
         return checked, request, make_plan(result, database_url, pg_version, calibrate and (checked is None or "skipped" in checked), calibrate_size, log, replay=replayed)
@@ -844,10 +857,11 @@ def layouts_command():
 @click.option("--keep-going", is_flag=True, help="Exit 0 even when a revision fails (the failure is still reported).")
 @click.option("--no-cache", is_flag=True, help="Replay FROM's migrations from base even if an earlier run kept its schema.")
 @click.option("--no-drift", is_flag=True, help="Do not compare TO's models with the schema its migrations produce.")
+@click.option("--pg-version", callback=_pg_version, help="PostgreSQL version the upgrade runs on; 18 or later: the chain is also run with 18's own uuidv4()/uuidv7() (hidden by default, as older servers lack them) and a failure there is reported.")
 @click.option("-o", "--output", callback=checked_output, help="Write to this file instead of stdout.")
 @report_option
 @fail_on_option
-def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, output, report, fail_on):
+def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, timeout, python, fmt, keep_going, no_cache, no_drift, pg_version, output, report, fail_on):
     """Replay the app's own alembic migrations from FROM to TO on a scratch PostgreSQL and
     show every statement they run, with the locks it holds and the tables it rewrites.
 
@@ -860,7 +874,7 @@ def migrations_command(repo, from_ref, to_ref, migrations_path, settings, env, t
 
     def action():
         try:
-            return migrations(repo, from_ref, to_ref, migrations_path, dict(parse_setting(s) for s in settings), timeout, python, dict(parse_env(e) for e in env), use_cache=not no_cache, with_drift=not no_drift)
+            return migrations(repo, from_ref, to_ref, migrations_path, dict(parse_setting(s) for s in settings), timeout, python, dict(parse_env(e) for e in env), use_cache=not no_cache, with_drift=not no_drift, target_version=pg_version)
         except SetupError as exc:
             raise UserError(str(exc)) from None
 

@@ -668,7 +668,7 @@ def from_history(request: DiffRequest, layout: Layout, migrations: str | None):
     return read_history(Repository(request.repo).snapshot(request.from_ref), path)
 
 
-def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str | None = None):
+def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str | None = None, target_version: int | None = None):
     """What `plan` needs: the models diff, and the replay of the app's own migrations
     between the refs (`replay.values.Replay`), or None when planning from the models (asked
     for, no alembic setup at a ref, or no revision between the refs' heads)."""
@@ -687,10 +687,11 @@ def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str
 
     options = child_options(dict(request.settings), max(request.timeout, 300.0), replay_python(request, new.snapshot, session.layout_for(new.snapshot)), dict(request.env))
     how = {"use_cache": request.use_cache, "loaded": (old.schema, new.schema), "with_drift_from": False}
-    report = cached_answer(*snapshots, *setups, options, **how)[1]
+    check_pg18 = (target_version or 0) >= 180000  # the embedded server is 18: see replay.run
+    report = cached_answer(*snapshots, *setups, options, **how, check_pg18=check_pg18)[1]
     if report is None:
         with shared_server() as server:
-            report = replay(*snapshots, *setups, server, options, **how)
+            report = replay(*snapshots, *setups, server, options, **how, target_version=target_version)
     if not report["revisions"] and report["error"] is None:
         return result, None  # the scripts changed, but no revision runs
     return result, Replay.from_report(report)

@@ -336,3 +336,74 @@ def test_a_migration_with_import_side_effects_and_its_own_engine_replays(tmp_pat
     assert report["revisions"][-1]["status"] != "failed"
     assert "blocked-contained" in {w["code"] for w in report["warnings"]}
     assert not data.exists()  # the write happened in the throwaway copy only
+
+
+def test_a_migration_that_fails_on_postgresql_18_is_a_finding_when_the_target_is_18(build_sample):
+    """uuidshop v2 defines its own uuidv7() and comments on it by bare name, as Dify does: fine
+    on servers before 18 (the replay hides 18's own uuidv4/uuidv7 to behave like them), an
+    ambiguous name on 18. Told the target is 18, the replay runs the chain as 18 has it and
+    reports where it fails; the plan shows it."""
+    repo = str(build_sample("uuidshop"))
+    older = migrations(repo, "v1", "v2", with_drift=False)
+    assert older["complete"] and "pg18" not in older
+    assert "fails-on-pg18" not in {w["code"] for w in older["warnings"]}
+    assert "pg18" not in migrations(repo, "v1", "v2", with_drift=False, target_version=170004)
+    on18 = migrations(repo, "v1", "v2", with_drift=False, target_version=180000)
+    assert on18["complete"]  # what older servers run is unchanged
+    assert [s["sql"] for s in _statements(on18, "0002")] == [s["sql"] for s in _statements(older, "0002")]
+    failed = on18["pg18"]["fails"]
+    assert on18["pg18"]["names"] == ["uuidv7"]
+    assert failed["revision"] == "0002" and failed["location"] == "migrations/versions/0002_uuidv7_function.py:23"
+    assert failed["sql"] == "COMMENT ON FUNCTION uuidv7 IS 'time-ordered uuid'" and "is not unique" in failed["message"]
+    warning = next(w for w in on18["warnings"] if w["code"] == "fails-on-pg18")
+    assert warning["location"] == failed["location"] and "revision 0002 fails" in warning["message"]
+    plan = run_cli("plan", repo, "v1", "v2", "--pg-version", "18", "--format", "json")
+    assert plan.returncode == 0, plan.stderr
+    notes = json.loads(plan.stdout)["notes"]
+    assert any("revision 0002 fails" in n and "is not unique" in n for n in notes)
+    plan16 = run_cli("plan", repo, "v1", "v2", "--pg-version", "16", "--format", "json")
+    assert not any("fails" in n for n in json.loads(plan16.stdout)["notes"])
+
+
+def test_default_spellings_of_one_value_are_no_drift(tmp_path):
+    """`now()` and `CURRENT_TIMESTAMP` (the transaction's start, in both) are one default, as
+    the server evaluates them; `CURRENT_TIMESTAMP(0)` is another on a timestamp column (it
+    is rounded to the second) but the same on a timestamp(0) one; a volatile default
+    (`clock_timestamp()`) is never evaluated: a change. What migrations spell one way and
+    models another (Dify's remainder draft) is no drift when it is one value."""
+    from conftest import diff_json
+
+    model = (
+        "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\nBase = declarative_base()\n"
+        "class T(Base):\n    __tablename__ = 't'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+        "    a = sa.Column(sa.DateTime, server_default=sa.text('{a}'))\n"
+        "    b = sa.Column(sa.DateTime, server_default=sa.text('{b}'))\n"
+        "    c = sa.Column(sa.dialects.postgresql.TIMESTAMP(precision=0), server_default=sa.text('{c}'))\n"
+        "    d = sa.Column(sa.DateTime, server_default=sa.text('{d}'))\n"
+    )
+    old = model.format(a="now()", b="CURRENT_TIMESTAMP(0)", c="CURRENT_TIMESTAMP(0)", d="now()")
+    new = model.format(a="CURRENT_TIMESTAMP", b="CURRENT_TIMESTAMP", c="LOCALTIMESTAMP", d="clock_timestamp()")
+    repo = make_repo(tmp_path / "r", {"a": {"m/models.py": old}, "b": {"m/models.py": new}})
+    found = [(c["kind"], c["column"], c["old"], c["new"]) for c in diff_json(str(repo), "a", "b")["changes"]]
+    assert found == [("modify_default", "b", "CURRENT_TIMESTAMP(0)", "CURRENT_TIMESTAMP"), ("modify_default", "d", "now()", "clock_timestamp()")]
+
+
+def test_a_second_replay_clones_from_s_seeded_schema_and_answers_the_same(shop):
+    """FROM's migrated schema is kept twice, without and with the synthetic rows; a second
+    replay of the chain (not its kept answer: keep_database) clones the seeded one and
+    observes the same statements, rows and locks."""
+    from modeldiff.replay.run import child_options, replay
+
+    repository = Repository(str(shop))
+    a, b = repository.snapshot("v1"), repository.snapshot("v2")
+    setups = find_setup(a), find_setup(b)
+    with shared_server() as server:
+        runs = [replay(a, b, *setups, server, child_options({}, 300, None, {}), with_drift=False, keep_database=True) for _ in range(2)]
+    assert runs[1]["timing"]["from_cached"] and runs[1]["timing"]["seed_cached"] and runs[1]["timing"]["from_replay_seconds"] == 0.0
+    assert runs[0]["seeded"] == runs[1]["seeded"] and runs[0]["seeded"]["orders"] == 3
+
+    def observed(report):
+        return [(s["sql"], s["rows"], s["rewrites"], s["locks"]) for r in report["revisions"] for s in r["statements"]]
+
+    assert observed(runs[0]) == observed(runs[1])
+    assert [s["rows"] for s in _statements(runs[1], "0005") if s["kind"] == "data"][0] == 2  # the init migration's 2 orders

@@ -350,6 +350,9 @@ def preload() -> None:
         "alembic.runtime.migration",
         "alembic.operations",
         "alembic.ddl.postgresql",
+        "psycopg2",  # the driver a replay connects with (when installed), and its dialect
+        "psycopg2.extras",
+        "sqlalchemy.dialects.postgresql.psycopg2",
     ):
         try:
             importlib.import_module(name)

@@ -264,6 +264,8 @@ def make_plan(
             notes += _live_notes(result.changes, live)
     if replay is not None:
         steps = replay_steps(replay, result.changes, hazards, context)
+        if version >= 180000:  # what the replay found running the chain as 18 has it
+            notes += [f"{w.get('location') or w['ref']}: {w['message']}" for w in replay.warnings if w["code"] == "fails-on-pg18"]
         if live is not None:
             steps = estimate_steps(steps, live, throughput)
         steps.sort(key=lambda s: (-(s.seconds or 0), not s.costly, s.severity, s.statement.position))

@@ -301,9 +301,9 @@ def run(request: dict) -> dict:
     from modeldiff.load.stubs import RECORDER
 
     workdir = Path(request["workdir"])
-    read = make_reader(request["source"])  # started before the sandbox closes
+    read = _Prefetched(make_reader(request["source"]), request.get("prefetch") or [])  # started before the sandbox closes
     repo = importer.RepoImporter(
-        request["manifest"], read, request["import_root"], models_package=[], workdir=workdir, settings=request.get("settings", {})
+        request["manifest"], read, request["import_root"], models_package=request.get("models_packages", []), workdir=workdir, settings=request.get("settings", {})
     )
     import sqlalchemy as sa
     from sqlalchemy import event
@@ -356,6 +356,27 @@ def run(request: dict) -> dict:
     return result
 
 
+class _Prefetched:
+    """A blob reader serving `blob_ids` (the version scripts, and what an earlier run on
+    them read) from one batched read: one round trip to git, not one per module."""
+
+    def __init__(self, read, blob_ids: list[str]) -> None:
+        from modeldiff.source.blobs import read_many
+
+        self.read, self.ready = read, {}
+        try:
+            self.ready = dict(zip(blob_ids, read_many(read, blob_ids)))
+        except OSError:
+            pass  # a blob that is gone: each is read when asked for, as without the hint
+
+    def __call__(self, blob_id: str) -> bytes:
+        data = self.ready.get(blob_id)
+        return data if data is not None else self.read(blob_id)
+
+    def many(self, blob_ids: list[str]) -> list[bytes]:
+        return [self(blob_id) for blob_id in blob_ids]
+
+
 def _current_heads(conn) -> tuple[str, ...]:
     from alembic.runtime.migration import MigrationContext
 
@@ -390,9 +411,12 @@ def _outside_chain(script_files: list[str], repo, current: tuple[str, ...]) -> d
         return {}
     from modeldiff.draft.chain import _revision_of
 
+    from modeldiff.source.blobs import read_many
+
     graph, files = {}, {}
-    for relpath in script_files:
-        source = repo.read(repo.manifest[relpath]).decode("utf-8", errors="replace")
+    sources = read_many(repo.read, [repo.manifest[relpath] for relpath in script_files])  # one round trip to git
+    for relpath, data in zip(script_files, sources):
+        source = data.decode("utf-8", errors="replace")
         try:
             found = _revision_of(source)
         except (SyntaxError, ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -80,6 +81,14 @@ def scratch_database(server: EmbeddedPostgres) -> str:
     return name
 
 
+def show_pg18_functions(server: EmbeddedPostgres, database: str) -> None:
+    """Undo `scratch_database`'s hiding in `database` (a copy): PostgreSQL 18 as it is."""
+    server._execute(database, "; ".join(f"ALTER FUNCTION pg_catalog.{name}_pg18({args} RENAME TO {name}" for name, _, args in (s.partition("(") for s in PG18_FUNCTIONS)))
+
+
+_PG18_NAMES = re.compile(r"(?<![\w$])(?:" + "|".join(sorted({s.split("(")[0] for s in PG18_FUNCTIONS})) + r")(?![\w$])", re.I)
+
+
 def role_url(server: EmbeddedPostgres, database: str) -> str:
     """The replay role's URL, without a driver: the child takes the one its interpreter has."""
     return server.url(database).replace("://postgres:@", f"://{ROLE}@", 1)
@@ -97,11 +106,15 @@ def phase_inputs(snapshot: Snapshot, setup: AlembicSetup) -> tuple[dict[str, str
     return manifest, sorted(script_files)
 
 
-def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay", leave_out: tuple[str, ...] = ()) -> Phase:
-    """Upgrade the database at `url` to `snapshot`'s heads with its scripts. A statement whose
+def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, options: LoadOptions, runner: str = "replay", leave_out: tuple[str, ...] = (), use_cache: bool = True) -> Phase:
+    """Upgrade the database at `url` to `snapshot`'s heads with its scripts (`use_cache`:
+    with what an earlier run on them read from git, to read it in one go). A statement whose
     SQL (whitespace aside) is in `leave_out` is not sent (the pre-flight's runbook: work done
     beforehand); it is still recorded, as the script issued it."""
+    from . import cache
+
     manifest, script_files = phase_inputs(snapshot, setup)
+    reads_key = cache.reads_key(manifest, script_files, setup.import_root, observe) if use_cache and not snapshot.is_worktree else None
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=workdir_prefix("replay"), dir=workdir_base()))
     try:
@@ -121,6 +134,8 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             "observe": observe,
             "runner": runner,
             "leave_out": [" ".join(sql.split()) for sql in leave_out],
+            "models_packages": models_packages(snapshot, setup, options),
+            "prefetch": sorted({manifest[f] for f in script_files} | set(cache.earlier_reads(reads_key, manifest) if reads_key else ())),
             "owner": os.getpid(),  # the child stops when this run is gone
             "timeout": options.timeout,
             "limits": {"output_bytes": 4 * 2**20, "memory_bytes": 8 * 1024**3, "disk_bytes": 512 * 2**20},
@@ -133,7 +148,26 @@ def run_phase(snapshot: Snapshot, setup: AlembicSetup, url: str, observe: bool, 
             result = {"error": {"stage": "child", "message": str(exc).replace("model code", "migration code").replace("model import", "migration run")}}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if reads_key and result.get("files_read"):
+        cache.keep_reads(reads_key, result["files_read"])
     return Phase(snapshot.ref, setup, result, time.monotonic() - started)
+
+
+def models_packages(snapshot: Snapshot, setup: AlembicSetup, options: LoadOptions) -> list[str]:
+    """The app's models packages (its layout, as `diff` finds it), when the scripts import
+    them from the same root: their modules run whole, as a model import runs them (one
+    compile per module; an application module runs statement by statement, which costs
+    Dify's chain a fifth of its CPU). None found: every module runs by statement."""
+    from ..load.child import package_name
+    from ..source.layout import LayoutError, resolve_layout, split_models
+
+    try:
+        layout = resolve_layout(snapshot, None, None, phase_settings(setup, options))
+    except LayoutError:
+        return []
+    if layout.import_root != setup.import_root:
+        return []
+    return sorted(package_name(setup.import_root, path) for path in split_models(layout.models_path))
 
 
 def phase_settings(setup: AlembicSetup, options: LoadOptions) -> dict:
@@ -146,8 +180,12 @@ def child_options(settings: dict, timeout: float, python: str | None, env: dict)
     return LoadOptions(import_root="", models_path="-", settings=settings, timeout=timeout, python=python or sys.executable, env=env)
 
 
-def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, keep_database: bool = False) -> dict:
+def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, keep_database: bool = False, target_version: int | None = None) -> dict:
     """The answer of `modeldiff migrations` as JSON-ready data (see `report`).
+
+    `target_version` (server_version_num of the server the upgrade runs on), 18 or later:
+    the chain runs a second time with PostgreSQL 18's own uuidv4/uuidv7 visible, when its
+    statements name them, and a failure there is reported (`pg18`, a warning).
 
     `keep_database`: the answer names the scratch database at TO's heads
     (`migrated_database`, dropped with `server`'s run), and is never read from the cache.
@@ -167,7 +205,8 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
 
     from . import cache
 
-    answer_key, kept = cached_answer(from_snapshot, to_snapshot, from_setup, to_setup, options, use_cache and not keep_database, seed_rows, with_drift, loaded, with_drift_from)
+    check_pg18 = (target_version or 0) >= 180000 and server.server_version() >= 180000
+    answer_key, kept = cached_answer(from_snapshot, to_snapshot, from_setup, to_setup, options, use_cache and not keep_database, seed_rows, with_drift, loaded, with_drift_from, check_pg18)
     if kept is not None:
         return kept
     ensure_role(server)
@@ -180,7 +219,7 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
             models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)}
         if not with_drift_from:
             models.pop("drift_from", None)
-        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from)
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from, check_pg18=check_pg18)
         for key, loading in models.items():
             database = out["_databases"].get(key)
             if database is not None and (out["complete"] or key == "drift_from"):
@@ -198,7 +237,7 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
     return out
 
 
-def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True) -> tuple[str | None, dict | None]:
+def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, options: LoadOptions, use_cache: bool = True, seed_rows: bool = True, with_drift: bool = True, loaded: tuple | None = None, with_drift_from: bool = True, check_pg18: bool = False) -> tuple[str | None, dict | None]:
     """The key `replay` keeps its answer under (None: not kept: a work tree, no cache, or
     models it would load itself), and the answer kept by an earlier run, if any. Needs no
     server."""
@@ -210,8 +249,9 @@ def cached_answer(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: Al
     shape = {
         "setups": [from_setup.to_json(), to_setup.to_json()],
         "settings": [phase_settings(from_setup, options), phase_settings(to_setup, options)],
+        "models_packages": [models_packages(from_snapshot, from_setup, options), models_packages(to_snapshot, to_setup, options)],
         "python": options.python, "env": options.env, "seed": seed_rows,
-        "drift": with_drift, "drift_from": with_drift_from,
+        "drift": with_drift, "drift_from": with_drift_from, "pg18": check_pg18,
         "models": [_digest(schema.to_json()) for schema in loaded] if with_drift else None,
     }
     answer_key = cache.answer_key(phases, shape)
@@ -233,17 +273,22 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False) -> dict:
+def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False, check_pg18: bool = False) -> dict:
     from .cache import copy_database
 
-    database, base = _base(from_snapshot, from_setup, server, options, use_cache)
-    chain, seeded, seed_failure, from_copy = None, {}, None, None
+    need_pristine = keep_from or check_pg18
+    if seed_rows:
+        database, base, seeded, pristine = _seeded_base(from_snapshot, from_setup, server, options, use_cache, need_pristine)
+    else:
+        (database, base), seeded = _base(from_snapshot, from_setup, server, options, use_cache), {}
+        pristine = database
+    chain, seed_failure, from_copy, unseeded = None, None, None, None
     if base.error is None:
         if keep_from:  # FROM's migrated schema, for its drift against FROM's models
-            from_copy = copy_database(server, database)
-        if seed_rows:
-            seeded = _seed(server, database)
-        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+            from_copy = copy_database(server, pristine)
+        if check_pg18:  # for the chain's second run, on PostgreSQL 18 as it is
+            unseeded = copy_database(server, pristine, ROLE)
+        chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options, use_cache=use_cache)
         if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
             database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
             plain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
@@ -254,10 +299,73 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
     out["_files_read"] = [dict(base.result.get("files_read") or {}), dict(chain.result.get("files_read") or {}) if chain else {}]
     out["seeded"] = seeded
     out["_databases"] = {"drift": database, "drift_from": from_copy}
+    if unseeded is not None and chain is not None and chain.error is None:
+        out["pg18"] = _on_pg18(server, unseeded, to_snapshot, to_setup, options, bool(seeded), chain.result.get("statements", []))
+        failed = out["pg18"]["fails"]
+        if failed is not None:
+            out["warnings"].append(_warning("fails-on-pg18", f"on PostgreSQL 18 or later, revision {failed['revision']} fails: {failed['message']} (18 has its own {', '.join(out['pg18']['names'])} in pg_catalog; the replay hides them, as older servers have none)", to_snapshot.ref, failed.get("location") or None))
+            out["warnings"].sort(key=lambda w: (w.get("ref", ""), w.get("location", ""), w["code"], w["message"]))
     if seed_failure is not None:
         where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
         out["warnings"].append(_warning("seed-failed", f"the chain failed on synthetic rows (revision {seed_failure.get('revision')}{where}: {seed_failure['message']}); replayed on empty tables: data migrations that loop over rows did not run", to_snapshot.ref))
     return out
+
+
+def _on_pg18(server: EmbeddedPostgres, database: str, to_snapshot: Snapshot, to_setup: AlembicSetup, options: LoadOptions, seed: bool, statements: list[dict]) -> dict:
+    """The chain on `database` (FROM's schema) with PostgreSQL 18's own uuidv4/uuidv7
+    visible, when its statements name them: {"names": [...], "fails": None or where and why
+    it failed}. The server answers, not a rule: an unqualified name may be ambiguous there
+    (`COMMENT ON FUNCTION uuidv7`) or resolve to 18's function instead of the app's."""
+    names = sorted({m.group(0).lower() for s in statements for m in _PG18_NAMES.finditer(s["sql"])})
+    if not names:
+        return {"names": [], "fails": None}
+    if seed:
+        _seed(server, database)
+    show_pg18_functions(server, database)
+    phase = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
+    error = phase.error
+    if error is None:
+        return {"names": names, "fails": None}
+    failed = {k: error.get(k) for k in ("revision", "location", "message")}
+    failed["sql"] = (error.get("statement") or {}).get("sql")
+    return {"names": names, "fails": failed}
+
+
+def _template_key(from_snapshot: Snapshot, from_setup: AlembicSetup, options: LoadOptions, use_cache: bool) -> tuple[str | None, dict[str, str]]:
+    """The key FROM's migrated schema is kept under (None: not kept), and FROM's files."""
+    from . import cache
+
+    manifest, script_files = phase_inputs(from_snapshot, from_setup)
+    if not use_cache or from_snapshot.is_worktree:
+        return None, manifest
+    shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python, "models": models_packages(from_snapshot, from_setup, options)}
+    return cache.key(manifest, script_files, shape), manifest
+
+
+def _seeded_base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, need_pristine: bool) -> tuple[str, Phase, dict[str, int], str | None]:
+    """A scratch database at FROM's heads with the synthetic rows (`seed`), and their counts:
+    cloned from a kept seeded template (seeding Dify's 70 tables costs more than the clone),
+    or `_base`'s seeded here and kept seeded. Also a database with FROM's schema and no rows
+    to copy from (`need_pristine`: the unseeded template, else a copy made before seeding)."""
+    from . import cache
+
+    key, manifest = _template_key(from_snapshot, from_setup, options, use_cache)
+    seeded_key = cache.seeded_key(key) if key is not None else None
+    stored = cache.lookup(server, seeded_key, manifest) if seeded_key is not None else None
+    pristine = cache.template_name(key) if key is not None and (not need_pristine or cache.lookup(server, key, manifest) is not None) else None
+    if stored is not None and (pristine is not None or not need_pristine):
+        base = Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
+        return cache.clone(server, seeded_key, ROLE), base, dict(stored.get("seeded") or {}), pristine
+    database, base = _base(from_snapshot, from_setup, server, options, use_cache)
+    if base.error is not None:
+        return database, base, {}, None
+    if need_pristine:  # the template `_base` kept, else (not kept) a copy of our own
+        kept = key is not None and cache.lookup(server, key, manifest) is not None
+        pristine = cache.template_name(key) if kept else cache.copy_database(server, database)
+    seeded = _seed(server, database)
+    if seeded_key is not None:
+        cache.store(server, database, seeded_key, {**base.result, "seeded": seeded})
+    return database, base, seeded, pristine
 
 
 def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool) -> tuple[str, Phase]:
@@ -265,16 +373,12 @@ def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPos
     (and kept)."""
     from . import cache
 
-    cache_key = stored = None
-    if use_cache and not from_snapshot.is_worktree:
-        manifest, script_files = phase_inputs(from_snapshot, from_setup)
-        shape = {"setup": from_setup.to_json(), "settings": phase_settings(from_setup, options), "python": options.python}
-        cache_key = cache.key(manifest, script_files, shape)
-        stored = cache.lookup(server, cache_key, manifest)
+    cache_key, manifest = _template_key(from_snapshot, from_setup, options, use_cache)
+    stored = cache.lookup(server, cache_key, manifest) if cache_key is not None else None
     if cache_key is not None and stored is not None:
         return cache.clone(server, cache_key, ROLE), Phase(from_snapshot.ref, from_setup, stored, 0.0, cached=True)
     database = scratch_database(server)
-    base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options)
+    base = run_phase(from_snapshot, from_setup, role_url(server, database), observe=False, options=options, use_cache=use_cache)
     if base.error is None and cache_key is not None:
         cache.store(server, database, cache_key, base.result)
     return database, base
@@ -333,6 +437,7 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
         "timing": {
             "from_replay_seconds": round(base.seconds, 3),
             "from_cached": base.cached,
+            "seed_cached": base.cached and "seeded" in base.result,  # the rows came with the template
             "from_revisions": len(base.result.get("applied", [])),
             "from_scripts_load_seconds": base.result.get("load_seconds"),
             "from_upgrade_seconds": base.result.get("seconds"),
@@ -403,7 +508,7 @@ def _warning(code: str, message: str, ref: str, location: str | None = None) -> 
     return out
 
 
-def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True, with_drift: bool = True) -> dict:
+def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | None = None, settings: dict | None = None, timeout: float = 300.0, python: str | None = None, env: dict | None = None, use_cache: bool = True, with_drift: bool = True, target_version: int | None = None) -> dict:
     """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
     from ..db.server import shared_server
     from ..source.repository import Repository
@@ -419,7 +524,7 @@ def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | Non
         setups.append(setup)
     options = child_options(settings or {}, timeout, python, env or {})
     with shared_server() as server:
-        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache, with_drift=with_drift)
+        return replay(snapshots[0], snapshots[1], setups[0], setups[1], server, options, use_cache, with_drift=with_drift, target_version=target_version)
 
 
 def crosscheck(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions) -> tuple[list[str], list[str]]:

@@ -139,11 +139,9 @@ def _value(row: int, shown: str, typtype: str, category: str, typname: str, type
 def _insert(conn, table: str, names: list[str], values: list[str]) -> bool:
     sql = f"INSERT INTO {_ident(table)} ({', '.join(names)}) VALUES ({', '.join(values)})" if names else f"INSERT INTO {_ident(table)} DEFAULT VALUES"
     with conn.cursor() as cur:
-        cur.execute("SAVEPOINT seed")
-        try:
-            cur.execute(sql)
+        try:  # one round trip (no parameters: the simple protocol takes several statements)
+            cur.execute(f"SAVEPOINT seed; {sql}; RELEASE SAVEPOINT seed")
         except driver.Error:  # a check or a unique key refused it: the row is skipped
             cur.execute("ROLLBACK TO SAVEPOINT seed")
             return False
-        cur.execute("RELEASE SAVEPOINT seed")
     return True

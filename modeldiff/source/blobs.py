@@ -23,16 +23,29 @@ class BlobReader:
         self._lock = threading.Lock()  # one request at a time on the pipe (loads run in threads)
 
     def read(self, blob_id: str) -> bytes:
+        return self.read_many([blob_id])[0]
+
+    def read_many(self, blob_ids: list[str]) -> list[bytes]:
+        """Several blobs in one round trip: all ids are written before any answer is read
+        (in chunks the pipe holds, so that git never waits on a full output pipe while we
+        still write)."""
         assert self._proc.stdin and self._proc.stdout
+        out, missing = [], []
         with self._lock:
-            self._proc.stdin.write(blob_id.encode() + b"\n")
-            self._proc.stdin.flush()
-            header = self._proc.stdout.readline().split()
-            if len(header) != 3:
-                raise OSError(f"git cat-file: cannot read blob {blob_id}")
-            data = self._proc.stdout.read(int(header[2]))
-            self._proc.stdout.read(1)  # the newline after each object
-        return data
+            for start in range(0, len(blob_ids), 256):  # 256 ids: ~10 KB, under a pipe's 64 KB
+                chunk = blob_ids[start:start + 256]
+                self._proc.stdin.write(b"".join(blob_id.encode() + b"\n" for blob_id in chunk))
+                self._proc.stdin.flush()
+                for blob_id in chunk:  # every answer is read, so that the next request finds none
+                    header = self._proc.stdout.readline().split()
+                    if len(header) != 3:  # "<id> missing"
+                        missing.append(blob_id)
+                        continue
+                    out.append(self._proc.stdout.read(int(header[2])))
+                    self._proc.stdout.read(1)
+        if missing:
+            raise OSError(f"git cat-file: cannot read blob {missing[0]}")
+        return out
 
     def close(self) -> None:
         """End `git cat-file` (it exits at end of input) and reap it."""
@@ -42,6 +55,17 @@ class BlobReader:
             self._proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
             pass  # a process forked by model code holds its input open: the supervisor kills both
+
+
+def read_many(read, blob_ids: list[str]) -> list[bytes]:
+    """`read` (from `make_reader`, or a reader with a `many` of its own) over several blobs:
+    one round trip to git for them all."""
+    if hasattr(read, "many"):
+        return read.many(blob_ids)
+    reader = getattr(read, "__self__", None)
+    if isinstance(reader, BlobReader):
+        return reader.read_many(blob_ids)
+    return [read(blob_id) for blob_id in blob_ids]
 
 
 def make_reader(source: dict):
