@@ -333,6 +333,12 @@ def run(request: dict) -> dict:
     # (a write outside the private directory succeeds in a throwaway copy).
     overlay.install(str(workdir), on_missing=repo.materialize_path, record=lambda detail: sandbox._record("contained", detail))
     importer.install(repo)
+    from . import legacy, prompts, stubtypes
+
+    legacy.install()
+
+    asked = prompts.install(lambda frame: "%s:%s" % (importer.locate_frame(frame) or ("?", 0)))
+    placeholders = stubtypes.install()
     result: dict = {"sandbox": confinement}
     try:
         result.update(_upgrade(request, repo, conn, raw, script_files, event))
@@ -341,6 +347,8 @@ def run(request: dict) -> dict:
             conn.close()
         except Exception:  # noqa: BLE001
             pass
+    result["prompts"] = asked
+    result["stub_types"] = sorted(placeholders)
     result["blocked"] = sandbox.BLOCKED
     result["skipped_statements"] = repo.skipped
     result["stubbed_modules"] = dict(sorted(RECORDER.stubbed_modules.items()))
@@ -469,6 +477,10 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
         event.listen(conn, "commit", observer.commit)
     stand_ins = StandIns(raw)
     event.listen(conn, "before_cursor_execute", stand_ins.before, retval=True)
+    from .aborted import Cause
+
+    cause = Cause(script_files)
+    event.listen(conn.engine, "handle_error", cause)
     if request.get("runner") == "alembic-command":
         out.update(_alembic_command(request, repo, conn, event))
         return out
@@ -511,6 +523,7 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
             "statement": observer.failed if observer is not None else None,
             "sandbox": isinstance(exc, sandbox.SandboxViolation),
         }
+        out["error"] = cause.explain(out["error"], exc)
         try:
             conn.rollback()
         except Exception:  # noqa: BLE001

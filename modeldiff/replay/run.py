@@ -175,16 +175,21 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
             models = {"drift": done(loaded[1]), "drift_from": done(loaded[0])}
         else:
             models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)}
+        from_loading = models.get("drift_from")
+
+        def from_models():  # FROM's models, to stand in for FROM's schema (fallback.py)
+            return (from_loading or start_loading(from_snapshot, options, pool)).result()
+
         if not with_drift_from:
             models.pop("drift_from", None)
-        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from)
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from, from_models=from_models)
         for key, loading in models.items():
             database = out["_databases"].get(key)
             if database is not None and (out["complete"] or key == "drift_from"):
                 out[key] = drift(server, database, loading)
             else:
                 loading.cancel()
-                out[key] = {"error": "not computed: the migrations did not all run"}
+                out[key] = {"error": "not computed: FROM's schema was created from its models" if key == "drift_from" and out["from_schema"]["made_by"] == "models" else "not computed: the migrations did not all run"}
     migrated = out.pop("_databases")["drift"]
     if keep_database and out["complete"]:
         out["migrated_database"] = migrated
@@ -230,26 +235,43 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False) -> dict:
+def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False, from_models=None) -> dict:
     from .cache import copy_database
 
     database, base = _base(from_snapshot, from_setup, server, options, use_cache)
+    from_schema: dict = {"made_by": "migrations"}
+    if base.error is not None and from_models is not None:
+        database, base, from_schema = _base_from_models(server, database, base, from_models)
     chain, seeded, seed_failure, from_copy = None, {}, None, None
     if base.error is None:
-        if keep_from:  # FROM's migrated schema, for its drift against FROM's models
+        if keep_from and from_schema["made_by"] == "migrations":  # FROM's migrated schema, for its drift against FROM's models
             from_copy = copy_database(server, database)
         if seed_rows:
             seeded = _seed(server, database)
         chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
         if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
             database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
+            if from_schema["made_by"] == "models":
+                database, *_ = _base_from_models(server, database, _, from_models)
             plain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
-            if plain.error is None:
+            if plain.error is None or len(plain.result.get("applied", [])) > len(chain.result.get("applied", [])):  # it got further
                 seed_failure = chain.error
                 chain, seeded = plain, {}
     out = report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
     out["_files_read"] = [dict(base.result.get("files_read") or {}), dict(chain.result.get("files_read") or {}) if chain else {}]
     out["seeded"] = seeded
+    out["from_schema"] = from_schema
+    error = out["error"]
+    if error is not None and error.get("stage") == "upgrade":
+        from .mismatch import hint
+
+        failed_at = to_snapshot if error["phase"] == "chain" else from_snapshot
+        found = hint(failed_at, (to_setup if error["phase"] == "chain" else from_setup).import_root, options.python)
+        if found:
+            error["hint"] = found
+            error["message"] += f" ({found})"
+    if from_schema["made_by"] == "models":
+        out["warnings"].insert(0, _warning("from-schema-from-models", from_schema["note"], from_snapshot.ref))
     out["_databases"] = {"drift": database, "drift_from": from_copy}
     if seed_failure is not None:
         where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
@@ -275,6 +297,26 @@ def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPos
     if base.error is None and cache_key is not None:
         cache.store(server, database, cache_key, base.result)
     return database, base
+
+
+def _base_from_models(server: EmbeddedPostgres, database: str, base: Phase, from_models) -> tuple[str, Phase, dict]:
+    """FROM's failed replay from base replaced by FROM's models, stamped at FROM's heads,
+    when they can stand in (see fallback.py); else what was given, unchanged."""
+    from ..load import LoadFailure
+    from ..source.layout import LayoutError
+    from .fallback import can_fall_back, create_from_models, note
+
+    if not can_fall_back(base.result):
+        return database, base, {"made_by": "migrations"}
+    try:
+        schema = from_models()
+    except (LoadFailure, LayoutError):
+        return database, base, {"made_by": "migrations"}  # the replay's own error is the answer
+    fresh = scratch_database(server)
+    warnings = create_from_models(server, fresh, schema, base.result["to_heads"])
+    result = {**{k: v for k, v in base.result.items() if k != "error"}, "applied": []}
+    made = {"made_by": "models", "note": note(base.ref, base.error), "replay_error": base.error, "warnings": [w.to_json() for w in warnings]}
+    return fresh, Phase(base.ref, base.setup, result, base.seconds), made
 
 
 def _seed(server: EmbeddedPostgres, database: str) -> dict[str, int]:
@@ -385,6 +427,11 @@ def _warnings(phase: Phase) -> list[dict]:
         out.append(_warning("modules-stubbed", f"not importable, stubbed for the migration scripts: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}", phase.ref))
     for used in result.get("stand_ins", []):
         out.append(_warning("extension-stand-in", f"extension {used['extension']} is not available on the embedded PostgreSQL: its functions the scripts use were created as stand-ins", phase.ref, used["location"] or None))
+    for asked in result.get("prompts", []):
+        out.append(_warning("prompt-answered", f"migration code asked {asked['prompt']!r} ({asked['kind']}, {asked['asked']}x); answered with a synthetic value ({asked['answer']}): only the data it writes differs from a real upgrade", phase.ref, asked["location"]))
+    if result.get("stub_types"):
+        shown = result["stub_types"]
+        out.append(_warning("stub-type", f"column types of packages not installed, created as TEXT by the migration scripts (--runtime/--python can provide them): {', '.join(shown[:10])}{' ...' if len(shown) > 10 else ''}", phase.ref))
     for key in result.get("unused_settings", []):
         out.append(_warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded by the migration scripts", phase.ref))
     confinement = result.get("sandbox") or {}

@@ -117,8 +117,39 @@ def _setup(snapshot: Snapshot, files: dict, location: str, versions: tuple[str, 
     source = snapshot.read(env) if env in files else b""
     transaction = "per-migration" if _PER_MIGRATION.search(source) else "one"
     if import_root is None:
-        import_root = posixpath.dirname(location)  # `api/migrations` -> `api`
+        import_root = _scripts_import_root(snapshot, location, versions)
     return AlembicSetup(location, versions, import_root, transaction, found_by, recursive)
+
+
+# What the scripts import that is never the app's own (a directory named `alembic` holding
+# the migrations would otherwise claim every `from alembic import op`).
+_LIBRARIES = {"alembic", "sqlalchemy", "sqlmodel", "__future__", "typing"}
+
+
+def _scripts_import_root(snapshot: Snapshot, location: str, versions: tuple[str, ...]) -> str:
+    """Where the scripts' (and env.py's) absolute imports of the app resolve, as the models
+    loader finds its own root: the ancestor of the script location from which most of them
+    resolve to the repository's files (migrations inside the app's package,
+    `ihatemoney/migrations` importing `ihatemoney.utils`: the repository root; a backend's
+    `backend/app/alembic` importing `app.models`: `backend`). Without such imports, the
+    directory holding the script location (`api/migrations` -> `api`)."""
+    from ..source.layout import _IMPORT, _Tree
+
+    default = posixpath.dirname(location)
+    tree = _Tree(snapshot)
+    roots = [default]
+    while roots[-1]:
+        roots.append(posixpath.dirname(roots[-1]))
+    scores = dict.fromkeys(roots, 0)
+    files = sorted({f for path in (location, *versions) for f in tree.python_files(path)})
+    for file in files[:60]:
+        for match in _IMPORT.finditer(tree.read(file)):
+            dotted = (match.group(1) or match.group(2)).decode()
+            if dotted.split(".")[0] not in _LIBRARIES:
+                for root in roots:
+                    scores[root] += tree.is_module(root, dotted)
+    best = max(scores.values())
+    return default if scores[default] == best else next(root for root in roots if scores[root] == best)
 
 
 def _norm(path: str) -> str:

@@ -1,0 +1,45 @@
+"""FROM's schema from FROM's models, when FROM's migrations cannot build it from base.
+
+Many apps never run their oldest revisions on a new install: they create the tables from
+the models (`db.create_all()`) and stamp the heads; their first revision may then expect
+tables that exist (redash's catches the error and aborts its transaction), or ask for an
+admin account (pgAdmin), or need a package the replay lacks. None of those revisions is in
+the chain FROM -> TO, which is what the upgrade runs: the database it runs on can be stood
+in for by FROM's models created and stamped at FROM's heads. The answer says so (its
+`from_schema`, a warning and the first line): FROM's drift is not computed, and where the
+models differ from what the migrations made, the chain may run differently from production.
+"""
+
+from __future__ import annotations
+
+from ..compare.materialize import create_schema
+
+
+def can_fall_back(result: dict) -> bool:
+    """A failed FROM replay the models can stand in for: it knew FROM's heads (the revision
+    graph loaded) and failed while upgrading, not because the child was stopped."""
+    error = result.get("error") or {}
+    return error.get("stage") == "upgrade" and bool(result.get("to_heads"))
+
+
+def create_from_models(server, database: str, schema, heads: list[str]) -> list:
+    """`schema` (a LoadedSchema) created in the empty `database` as its owner (the replay
+    role, so that the chain may alter it), stamped at `heads`; the creation's warnings."""
+    conn = server.connect(database)
+    try:
+        warnings = create_schema(conn, schema, server.server_version(), admin_dsn=server.url(database, admin=True))
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+            for head in heads:
+                cur.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", (head,))
+        conn.commit()
+    finally:
+        conn.close()
+    return warnings
+
+
+def note(ref: str, error: dict) -> str:
+    where = f" at {error['location']}" if error.get("location") else ""
+    which = f"revision {error['revision']}" if error.get("revision") else "a revision"
+    return (f"FROM's schema was created from {ref}'s models, not by its migrations: {which} failed{where} "
+            f"replaying {ref} from base ({error['message']}); the chain ran on that schema")
