@@ -2,7 +2,7 @@
 
 Old revisions are never rewritten: scripts written for SQLAlchemy 1.x stay in the chain
 (redash pins 1.3: `op.get_bind().execute("UPDATE ...")`, `sa.MetaData(bind=conn)`,
-`sa.Table(name, metadata, autoload=True)`, `select([columns])`, `row["name"]`, `sa.Binary`).
+`sa.Table(name, metadata, autoload=True)`, `select([columns])`, `row["name"]`, `sa.Binary`; and older alembic's `down_revision = ""`).
 SQLAlchemy 2.0, which the replay runs, refuses each of them; each gets here what 1.x did
 with it, through 2.0's own equivalent. Only calls 2.0 would refuse are changed.
 """
@@ -73,3 +73,14 @@ def install() -> None:
         return row_item(self, key)
 
     Row.__getitem__ = row_by_name
+
+    # Older alembic read an empty `down_revision = ""` as no parent (dispatch's first
+    # revisions); 1.x now looks "" up as a revision and fails on the whole map.
+    from alembic.script.revision import Revision
+
+    revision_init = Revision.__init__
+
+    def revision_with_empty_base(self, revision, down_revision, *args, **kwargs):
+        revision_init(self, revision, down_revision if down_revision != "" else None, *args, **kwargs)
+
+    Revision.__init__ = revision_with_empty_base

@@ -333,6 +333,8 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
     from .observed import hazards_of
 
     warnings = _warnings(base) + (_warnings(chain) if chain else [])
+    if to_setup.others:
+        warnings.append(_warning("several-chains", f"the app has several migration chains; replayed {to_setup.found_by} (the first the upgrade adds revisions to), not {', '.join(to_setup.others)} (--migrations PATH replays another)", to_snapshot.ref))
     revisions = []
     error = None
     if base.error is not None:
@@ -451,13 +453,12 @@ def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | Non
     """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
     from ..db.server import shared_server
     from ..source.repository import Repository
-    from .setup import SetupError, find_setup
+    from .setup import SetupError, find_setups
 
     repository = Repository(repo)
     snapshots = [repository.snapshot(from_ref), repository.snapshot(to_ref)]
     setups = []
-    for snapshot in snapshots:
-        setup = find_setup(snapshot, migrations_path)
+    for snapshot, setup in zip(snapshots, find_setups(*snapshots, migrations_path)):
         if setup is None:
             raise SetupError(f"{snapshot.ref}: no alembic migrations found (no alembic.ini, env.py or preset); pass --migrations PATH")
         setups.append(setup)
