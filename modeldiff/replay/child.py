@@ -348,7 +348,7 @@ def run(request: dict) -> dict:
         except Exception:  # noqa: BLE001
             pass
     result["prompts"] = asked
-    result["stub_types"] = sorted(placeholders)
+    result["stub_types"] = {stub: sorted(columns) for stub, columns in sorted(placeholders.items())}
     result["blocked"] = sandbox.BLOCKED
     result["skipped_statements"] = repo.skipped
     result["stubbed_modules"] = dict(sorted(RECORDER.stubbed_modules.items()))

@@ -430,10 +430,12 @@ def _warnings(phase: Phase) -> list[dict]:
     for used in result.get("stand_ins", []):
         out.append(_warning("extension-stand-in", f"extension {used['extension']} is not available on the embedded PostgreSQL: its functions the scripts use were created as stand-ins", phase.ref, used["location"] or None))
     for asked in result.get("prompts", []):
-        out.append(_warning("prompt-answered", f"migration code asked {asked['prompt']!r} ({asked['kind']}, {asked['asked']}x); answered with a synthetic value ({asked['answer']}): only the data it writes differs from a real upgrade", phase.ref, asked["location"]))
-    if result.get("stub_types"):
-        shown = result["stub_types"]
-        out.append(_warning("stub-type", f"column types of packages not installed, created as TEXT by the migration scripts (--runtime/--python can provide them): {', '.join(shown[:10])}{' ...' if len(shown) > 10 else ''}", phase.ref))
+        answer = f"{asked['answer']!r}" if asked["kind"] == "input" else "a synthetic password"
+        out.append(_warning("prompt-answered", f"migration code asked {asked['prompt']!r} ({asked['kind']}, {asked['asked']} time(s)); answered {answer}: only the data it writes differs from a real upgrade", phase.ref, asked["location"]))
+    for stub, columns in (result.get("stub_types") or {}).items():
+        named = [c for c in columns if c != "?"]
+        which = f" (columns {', '.join(named[:8])}{' ...' if len(named) > 8 else ''})" if named else ""
+        out.append(_warning("stub-type", f"column type {stub} is from a package that is not installed: created as TEXT by the migration scripts{which}; --python PATH can provide it", phase.ref))
     for key in result.get("unused_settings", []):
         out.append(_warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded by the migration scripts", phase.ref))
     confinement = result.get("sandbox") or {}

@@ -10,22 +10,23 @@ to the missing package (--runtime / --python can provide it).
 from __future__ import annotations
 
 
-def install() -> set[str]:
-    """Make every Column built with a stub type a TEXT column; returns the set collecting
-    "stub name: column" for each one."""
+def install() -> dict[str, set[str]]:
+    """Make every Column built with a stub type a TEXT column; returns the dict collecting
+    stub name -> the names of those columns (a model's column has none yet: "?")."""
     import sqlalchemy as sa
     from sqlalchemy.types import TypeEngine
 
     from modeldiff.load.ddl import clean_stub_name
     from modeldiff.load.stubs import Stub
 
-    replaced: set[str] = set()
+    replaced: dict[str, set[str]] = {}
     original = sa.Column.__init__
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
         if isinstance(self.type, Stub) or not isinstance(self.type, TypeEngine):
-            replaced.add(f"{clean_stub_name(getattr(self.type, '_path', type(self.type).__name__))}: {self.name}")
+            stub = clean_stub_name(getattr(self.type, "_path", type(self.type).__name__))
+            replaced.setdefault(stub, set()).add(self.name or "?")
             self.type = sa.Text()
 
     sa.Column.__init__ = __init__
