@@ -12,6 +12,8 @@ models differ from what the migrations made, the chain may run differently from 
 
 from __future__ import annotations
 
+import re
+
 from ..compare.materialize import create_schema
 
 
@@ -43,3 +45,20 @@ def note(ref: str, error: dict) -> str:
     which = f"revision {error['revision']}" if error.get("revision") else "a revision"
     return (f"FROM's schema was created from {ref}'s models, not by its migrations: {which} failed{where} "
             f"replaying {ref} from base ({error['message']}); the chain ran on that schema")
+
+
+def text_columns(schema) -> dict[str, str]:
+    """"table.column" -> stub type name, for the columns FROM's models gave a type of a
+    package that is not installed (created as TEXT)."""
+    return {d["where"]: d["name"] for d in schema.stubs_in_schema if d["how"] == "stub-type" and "." in d["where"]}
+
+
+def stub_hint(columns: dict[str, str], sql: str) -> str | None:
+    """Why a statement may fail on the stand-in schema: it names a column created as TEXT
+    in place of a type the replay does not have (a GIN index on a tsvector column)."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql or "")}
+    hit = sorted(where for where in columns if all(part.lower() in words for part in where.rsplit(".", 1)))
+    if not hit:
+        return None
+    shown = ", ".join(f"{where} ({columns[where]})" for where in hit[:3])
+    return f"FROM's models made {shown} TEXT: the type's package is not installed (--python PATH: an interpreter that has it)"

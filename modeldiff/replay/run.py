@@ -263,10 +263,12 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
     out["from_schema"] = from_schema
     error = out["error"]
     if error is not None and error.get("stage") == "upgrade":
+        from .fallback import stub_hint
         from .mismatch import hint
 
         failed_at = to_snapshot if error["phase"] == "chain" else from_snapshot
-        found = hint(failed_at, (to_setup if error["phase"] == "chain" else from_setup).import_root, options.python)
+        sql = (error.get("statement") or error.get("cause") or {}).get("sql", "")
+        found = stub_hint(from_schema.get("text_columns") or {}, sql) or hint(failed_at, (to_setup if error["phase"] == "chain" else from_setup).import_root, options.python)
         if found:
             error["hint"] = found
             error["message"] += f" ({found})"
@@ -304,7 +306,7 @@ def _base_from_models(server: EmbeddedPostgres, database: str, base: Phase, from
     when they can stand in (see fallback.py); else what was given, unchanged."""
     from ..load import LoadFailure
     from ..source.layout import LayoutError
-    from .fallback import can_fall_back, create_from_models, note
+    from .fallback import can_fall_back, create_from_models, note, text_columns
 
     if not can_fall_back(base.result):
         return database, base, {"made_by": "migrations"}
@@ -315,7 +317,7 @@ def _base_from_models(server: EmbeddedPostgres, database: str, base: Phase, from
     fresh = scratch_database(server)
     warnings = create_from_models(server, fresh, schema, base.result["to_heads"])
     result = {**{k: v for k, v in base.result.items() if k != "error"}, "applied": []}
-    made = {"made_by": "models", "note": note(base.ref, base.error), "replay_error": base.error, "warnings": [w.to_json() for w in warnings]}
+    made = {"made_by": "models", "note": note(base.ref, base.error), "replay_error": base.error, "warnings": [w.to_json() for w in warnings], "text_columns": text_columns(schema)}
     return fresh, Phase(base.ref, base.setup, result, base.seconds), made
 
 
