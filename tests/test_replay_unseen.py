@@ -103,3 +103,13 @@ def test_several_chains_and_an_install_from_the_models(desk, tmp_path):
     assert made["replay_error"]["message"].startswith('UndefinedTable: relation "tickets" does not exist')
     assert {"from-schema-from-models", "several-chains"} <= {w["code"] for w in report["warnings"]}
     assert text.stdout.splitlines()[0].startswith("APPROXIMATE: FROM's schema was created from v1's models")
+
+
+def test_the_plan_says_its_from_schema_is_approximate(desk):
+    text = run_cli("plan", str(desk), "v1", "v2")
+    data = run_cli("plan", str(desk), "v1", "v2", "--format", "json")
+    assert text.returncode == 0 and data.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0].startswith("APPROXIMATE: FROM's schema was created from v1's models")
+    plan = json.loads(data.stdout)
+    assert plan["source"] == "migrations" and plan["complete"] and plan["from_schema"] == "models"
+    assert "t0000002" in plan["from_schema_note"] and [s["revision"] for s in plan["steps"]] == ["t0000003"]
