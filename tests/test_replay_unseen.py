@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from conftest import make_repo, run_cli
 from modeldiff.db.server import shared_server
 from modeldiff.replay.run import migrations
 from modeldiff.replay.setup import find_setup, find_setups
@@ -113,3 +113,33 @@ def test_the_plan_says_its_from_schema_is_approximate(desk):
     plan = json.loads(data.stdout)
     assert plan["source"] == "migrations" and plan["complete"] and plan["from_schema"] == "models"
     assert "t0000002" in plan["from_schema_note"] and [s["revision"] for s in plan["steps"]] == ["t0000003"]
+
+
+def test_an_old_script_that_cannot_load_is_stood_in_for(tmp_path):
+    """FROM's oldest script reads a setting when imported (alembic cannot even load the
+    chain): FROM's models stand in, stamped at the heads read from the scripts' sources; the
+    chain runs, with that script left out as already applied."""
+    script = (
+        'import sqlalchemy as sa\nfrom alembic import op\n{extra}\nrevision = "{rev}"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\n'
+        "def upgrade():\n    {body}\n\n\ndef downgrade():\n    pass\n"
+    )
+    models = "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Item(Base):\n    __tablename__ = 'items'\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+    repo = make_repo(tmp_path / "repo", {
+        "v1": {
+            "alembic.ini": "[alembic]\nscript_location = migrations\n",
+            "migrations/env.py": "from alembic import context\n",
+            "app/__init__.py": "",
+            "app/models.py": models,
+            "migrations/versions/0001_init.py": script.format(extra='import os\n\nOWNER = os.environ["APP_DB_OWNER"]', rev="0001", down="None", body='op.create_table("items", sa.Column("id", sa.Integer(), primary_key=True))'),
+        },
+        "v2": {
+            "app/models.py": models + "    n = sa.Column(sa.Integer)\n",
+            "migrations/versions/0002_n.py": script.format(extra="", rev="0002", down='"0001"', body='op.add_column("items", sa.Column("n", sa.Integer()))'),
+        },
+    })
+    report = migrations(str(repo), "v1", "v2")
+    assert report["complete"], report["error"]
+    assert report["from_schema"]["made_by"] == "models" and report["from"]["heads"] == ["0001"]
+    assert "APP_DB_OWNER" in report["from_schema"]["replay_error"]["message"]
+    (added,) = [s["sql"] for s in _revision(report, "0002")["statements"] if s["kind"] == "ddl"]
+    assert added == "ALTER TABLE items ADD COLUMN n INTEGER"

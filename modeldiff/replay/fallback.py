@@ -17,11 +17,26 @@ import re
 from ..compare.materialize import create_schema
 
 
-def can_fall_back(result: dict) -> bool:
-    """A failed FROM replay the models can stand in for: it knew FROM's heads (the revision
-    graph loaded) and failed while upgrading, not because the child was stopped."""
-    error = result.get("error") or {}
-    return error.get("stage") == "upgrade" and bool(result.get("to_heads"))
+def heads_to_stamp(result: dict, snapshot, setup) -> list[str]:
+    """FROM's heads, for a failed FROM replay the models can stand in for: one that failed
+    while upgrading (alembic knew the heads) or loading its scripts (then read from the
+    scripts' sources, never run); none when the child was stopped (time, output)."""
+    stage = (result.get("error") or {}).get("stage")
+    if stage == "upgrade" and result.get("to_heads"):
+        return list(result["to_heads"])
+    if stage != "chain":
+        return []
+    from ..draft.chain import HistoryError, read_history
+
+    revisions: dict[str, tuple[str, ...]] = {}
+    try:
+        for path in setup.versions:
+            history = read_history(snapshot, path)
+            revisions.update(history.revisions if history else {})
+    except HistoryError:
+        return []
+    parents = {p for downs in revisions.values() for p in downs}
+    return sorted(r for r in revisions if r not in parents)
 
 
 def create_from_models(server, database: str, schema, heads: list[str]) -> list:

@@ -241,7 +241,7 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
     database, base = _base(from_snapshot, from_setup, server, options, use_cache)
     from_schema: dict = {"made_by": "migrations"}
     if base.error is not None and from_models is not None:
-        database, base, from_schema = _base_from_models(server, database, base, from_models)
+        database, base, from_schema = _base_from_models(server, from_snapshot, database, base, from_models)
     chain, seeded, seed_failure, from_copy = None, {}, None, None
     if base.error is None:
         if keep_from and from_schema["made_by"] == "migrations":  # FROM's migrated schema, for its drift against FROM's models
@@ -252,7 +252,7 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
         if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
             database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
             if from_schema["made_by"] == "models":
-                database, *_ = _base_from_models(server, database, _, from_models)
+                database, *_ = _base_from_models(server, from_snapshot, database, _, from_models)
             plain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
             if plain.error is None or len(plain.result.get("applied", [])) > len(chain.result.get("applied", [])):  # it got further
                 seed_failure = chain.error
@@ -301,21 +301,22 @@ def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPos
     return database, base
 
 
-def _base_from_models(server: EmbeddedPostgres, database: str, base: Phase, from_models) -> tuple[str, Phase, dict]:
+def _base_from_models(server: EmbeddedPostgres, snapshot: Snapshot, database: str, base: Phase, from_models) -> tuple[str, Phase, dict]:
     """FROM's failed replay from base replaced by FROM's models, stamped at FROM's heads,
     when they can stand in (see fallback.py); else what was given, unchanged."""
     from ..load import LoadFailure
     from ..source.layout import LayoutError
-    from .fallback import can_fall_back, create_from_models, note, text_columns
+    from .fallback import create_from_models, heads_to_stamp, note, text_columns
 
-    if not can_fall_back(base.result):
+    heads = heads_to_stamp(base.result, snapshot, base.setup)
+    if not heads:
         return database, base, {"made_by": "migrations"}
     try:
         schema = from_models()
     except (LoadFailure, LayoutError):
         return database, base, {"made_by": "migrations"}  # the replay's own error is the answer
     fresh = scratch_database(server)
-    warnings = create_from_models(server, fresh, schema, base.result["to_heads"])
+    warnings = create_from_models(server, fresh, schema, heads)
     result = {**{k: v for k, v in base.result.items() if k != "error"}, "applied": []}
     made = {"made_by": "models", "note": note(base.ref, base.error), "replay_error": base.error, "warnings": [w.to_json() for w in warnings], "text_columns": text_columns(schema)}
     return fresh, Phase(base.ref, base.setup, result, base.seconds), made
