@@ -103,6 +103,8 @@ def test_several_chains_and_an_install_from_the_models(desk, tmp_path):
     assert made["replay_error"]["message"].startswith('UndefinedTable: relation "tickets" does not exist')
     assert {"from-schema-from-models", "several-chains"} <= {w["code"] for w in report["warnings"]}
     assert text.stdout.splitlines()[0].startswith("APPROXIMATE: FROM's schema was created from v1's models")
+    markdown = run_cli("migrations", str(desk), "v1", "v2", "--format", "markdown")
+    assert markdown.stdout.startswith("> **APPROXIMATE**: FROM's schema was created from v1's models")
 
 
 def test_the_plan_says_its_from_schema_is_approximate(desk):
