@@ -155,11 +155,10 @@ def _section_setup(snapshot: Snapshot, files: dict, ini: str, here: str, section
         split = {"os": ":", "colon": ":", "semicolon": ";", "space": None, "newline": "\n"}.get(separator or "", None)
         parts = locations.split(split) if split else re.split(r"[\s,]+", locations)
         versions = tuple(resolve(p) for p in parts if p.strip())
-    import_root = None
-    if prepend:
-        first = re.split(r"[\s,:]+", prepend.strip())[0]
-        import_root = resolve(first)
-    return _setup(snapshot, files, script_location, versions, import_root, found_by, recursive)
+    prepended = None
+    if prepend:  # relative to where alembic runs: the ini's directory, as a rule
+        prepended = resolve(re.split(r"[\s,:]+", prepend.strip())[0])
+    return _setup(snapshot, files, script_location, versions, None, found_by, recursive, prepended)
 
 
 def _package_resource(files: dict, package: str, inside: str, here: str) -> str:
@@ -178,7 +177,7 @@ def _package_resource(files: dict, package: str, inside: str, here: str) -> str:
     return _norm(f"{roots[0] if roots else dotted}/{inside}")
 
 
-def _setup(snapshot: Snapshot, files: dict, location: str, versions: tuple[str, ...], import_root: str | None, found_by: str, recursive: bool = False) -> AlembicSetup:
+def _setup(snapshot: Snapshot, files: dict, location: str, versions: tuple[str, ...], import_root: str | None, found_by: str, recursive: bool = False, prepended: str | None = None) -> AlembicSetup:
     for path in versions:
         if not any(f.startswith(path + "/") for f in files):
             raise SetupError(f"{snapshot.ref}: the alembic versions directory {path!r} ({found_by}) does not exist; pass --migrations PATH")
@@ -186,7 +185,7 @@ def _setup(snapshot: Snapshot, files: dict, location: str, versions: tuple[str, 
     source = snapshot.read(env) if env in files else b""
     transaction = "per-migration" if _PER_MIGRATION.search(source) else "one"
     if import_root is None:
-        import_root = _scripts_import_root(snapshot, location, versions)
+        import_root = _scripts_import_root(snapshot, location, versions, prepended)
     return AlembicSetup(location, versions, import_root, transaction, found_by, recursive)
 
 
@@ -195,20 +194,22 @@ def _setup(snapshot: Snapshot, files: dict, location: str, versions: tuple[str, 
 _LIBRARIES = {"alembic", "sqlalchemy", "sqlmodel", "__future__", "typing"}
 
 
-def _scripts_import_root(snapshot: Snapshot, location: str, versions: tuple[str, ...]) -> str:
+def _scripts_import_root(snapshot: Snapshot, location: str, versions: tuple[str, ...], prepended: str | None = None) -> str:
     """Where the scripts' (and env.py's) absolute imports of the app resolve, as the models
     loader finds its own root: the ancestor of the script location from which most of them
     resolve to the repository's files (migrations inside the app's package,
     `ihatemoney/migrations` importing `ihatemoney.utils`: the repository root; a backend's
     `backend/app/alembic` importing `app.models`: `backend`). Without such imports, the
-    directory holding the script location (`api/migrations` -> `api`)."""
+    directory holding the script location (`api/migrations` -> `api`), or the ini's
+    `prepend_sys_path`, which also wins ties (an app run from elsewhere: the imports tell)."""
     from ..source.layout import _IMPORT, _Tree
 
-    default = posixpath.dirname(location)
+    default = posixpath.dirname(location) if prepended is None else prepended
     tree = _Tree(snapshot)
-    roots = [default]
+    roots = [posixpath.dirname(location)]
     while roots[-1]:
         roots.append(posixpath.dirname(roots[-1]))
+    roots = [default] + [r for r in roots if r != default]
     scores = dict.fromkeys(roots, 0)
     files = sorted({f for path in (location, *versions) for f in tree.python_files(path)})
     for file in files[:60]:
