@@ -274,6 +274,7 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
             error["message"] += f" ({found})"
     if from_schema["made_by"] == "models":
         out["warnings"].insert(0, _warning("from-schema-from-models", from_schema["note"], from_snapshot.ref))
+        out["warnings"] += [{**w, "ref": w.get("ref") or from_snapshot.ref} for w in from_schema["warnings"]]  # what the models could not create
     out["_databases"] = {"drift": database, "drift_from": from_copy}
     if seed_failure is not None:
         where = f" at {seed_failure['location']}" if seed_failure.get("location") else ""
