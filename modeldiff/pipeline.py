@@ -676,11 +676,11 @@ def plan_inputs(request: DiffRequest, from_models: bool = False, migrations: str
     if from_models:
         return result, None
     from .replay.run import cached_answer, child_options, replay
-    from .replay.setup import find_setup
+    from .replay.setup import find_setups
     from .replay.values import Replay
 
     snapshots = (old.snapshot, new.snapshot)
-    setups = [find_setup(snapshot, migrations) for snapshot in snapshots]
+    setups = find_setups(*snapshots, migrations)
     if None in setups or not _has_chain(snapshots, setups):
         return result, None
     from .db.server import shared_server
@@ -734,12 +734,12 @@ def remainder(request: DiffRequest, prepared: PreparedMigration, migrations: str
     schema it produces to TO's models (the drift `replay` reports, as operations)."""
     from .draft.migration import build_migration
     from .replay.run import child_options, replay
-    from .replay.setup import find_setup
+    from .replay.setup import find_setups
     from .replay.values import Replay
 
     repository = Repository(request.repo)
     snapshots = (repository.snapshot(request.from_ref), repository.snapshot(request.to_ref))
-    setups = [find_setup(snapshot, migrations) for snapshot in snapshots]
+    setups = find_setups(*snapshots, migrations)
     if None in setups or not _has_chain(snapshots, setups):
         return None
     options = child_options(dict(request.settings), max(request.timeout, 300.0), replay_python(request, snapshots[1]), dict(request.env))

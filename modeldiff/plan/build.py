@@ -175,6 +175,7 @@ class Plan:
         return {
             "source": "migrations",
             "complete": r.complete,
+            **({"from_schema": "models", "from_schema_note": r.from_models_note} if r.from_models_note else {}),
             "error": r.error,
             "transaction": r.transaction,
             "revisions": [

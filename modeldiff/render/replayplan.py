@@ -58,7 +58,9 @@ def header(plan: Plan) -> list[str]:
 
 
 def incomplete(plan: Plan) -> str | None:
-    return f"INCOMPLETE: {plan.replay.error}; the revisions after it did not run" if plan.replay.error else None
+    if plan.replay.error:
+        return f"INCOMPLETE: {plan.replay.error}; the revisions after it did not run"
+    return f"APPROXIMATE: {plan.replay.from_models_note}" if plan.replay.from_models_note else None
 
 
 def text_sections(plan: Plan, estimate_text) -> list[str]:

@@ -338,6 +338,12 @@ def run(request: dict) -> dict:
     # (a write outside the private directory succeeds in a throwaway copy).
     overlay.install(str(workdir), on_missing=repo.materialize_path, record=lambda detail: sandbox._record("contained", detail))
     importer.install(repo)
+    from . import legacy, prompts, stubtypes
+
+    legacy.install()
+
+    asked = prompts.install(lambda frame: "%s:%s" % (importer.locate_frame(frame) or ("?", 0)))
+    placeholders = stubtypes.install()
     result: dict = {"sandbox": confinement}
     try:
         result.update(_upgrade(request, repo, conn, raw, script_files, event))
@@ -346,6 +352,8 @@ def run(request: dict) -> dict:
             conn.close()
         except Exception:  # noqa: BLE001
             pass
+    result["prompts"] = asked
+    result["stub_types"] = {stub: sorted(columns) for stub, columns in sorted(placeholders.items())}
     result["blocked"] = sandbox.BLOCKED
     result["skipped_statements"] = repo.skipped
     result["stubbed_modules"] = dict(sorted(RECORDER.stubbed_modules.items()))
@@ -501,6 +509,10 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
     if request.get("leave_out"):
         left_out = set(request["leave_out"])
         event.listen(conn, "before_cursor_execute", lambda c, cursor, statement, parameters, *rest: ("SELECT 1", None) if " ".join(statement.split()) in left_out else (statement, parameters), retval=True)
+    from .aborted import Cause
+
+    cause = Cause(script_files)
+    event.listen(conn.engine, "handle_error", cause)
     if request.get("runner") == "alembic-command":
         out.update(_alembic_command(request, repo, conn, event))
         return out
@@ -543,6 +555,7 @@ def _upgrade(request: dict, repo, conn, raw, script_files: dict, event) -> dict:
             "statement": observer.failed if observer is not None else None,
             "sandbox": isinstance(exc, sandbox.SandboxViolation),
         }
+        out["error"] = cause.explain(out["error"], exc)
         try:
             conn.rollback()
         except Exception:  # noqa: BLE001

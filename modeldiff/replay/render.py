@@ -17,6 +17,8 @@ def render_text(report: dict) -> str:
         where = f" at {error['location']}" if error.get("location") else ""
         which = f"revision {error['revision']}" if error.get("revision") else f"{error['ref']}'s migrations"
         lines.append(f"INCOMPLETE: {which} failed{where}: {error['message']}")
+    if (report.get("from_schema") or {}).get("made_by") == "models":
+        lines.append(f"APPROXIMATE: {report['from_schema']['note']}")
     lines.append(
         f"modeldiff migrations: {a['ref']} ({(a['commit'] or 'work tree')[:10]}) -> {b['ref']} ({(b['commit'] or 'work tree')[:10]}): "
         f"{len(revisions)} revision{'s' * (len(revisions) != 1)}, {statements} statement{'s' * (statements != 1)}, {transaction}"
@@ -92,6 +94,8 @@ def render_markdown(report: dict) -> str:
     if error:
         where = f" at `{error['location']}`" if error.get("location") else ""
         lines += [f"> **INCOMPLETE**: {'revision ' + error['revision'] if error.get('revision') else error['ref']} failed{where}: {error['message']}", ""]
+    if (report.get("from_schema") or {}).get("made_by") == "models":
+        lines += [f"> **APPROXIMATE**: {report['from_schema']['note']}", ""]
     transaction = "one transaction for the whole upgrade" if report["transaction"] == "one" else "one transaction per migration"
     lines += [f"# Migrations {a['ref']} → {b['ref']}", "", f"{len(report['revisions'])} revisions, {transaction}.", ""]
     for revision in report["revisions"]:

@@ -217,16 +217,21 @@ def replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
             models = {"drift": done(loaded[1]), "drift_from": done(loaded[0])}
         else:
             models = {"drift": start_loading(to_snapshot, options, pool), "drift_from": start_loading(from_snapshot, options, pool)}
+        from_loading = models.get("drift_from")
+
+        def from_models():  # FROM's models, to stand in for FROM's schema (fallback.py)
+            return (from_loading or start_loading(from_snapshot, options, pool)).result()
+
         if not with_drift_from:
             models.pop("drift_from", None)
-        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from, check_pg18=check_pg18)
+        out = _replay(from_snapshot, to_snapshot, from_setup, to_setup, server, options, use_cache, seed_rows, keep_from=with_drift and with_drift_from, check_pg18=check_pg18, from_models=from_models)
         for key, loading in models.items():
             database = out["_databases"].get(key)
             if database is not None and (out["complete"] or key == "drift_from"):
                 out[key] = drift(server, database, loading)
             else:
                 loading.cancel()
-                out[key] = {"error": "not computed: the migrations did not all run"}
+                out[key] = {"error": "not computed: FROM's schema was created from its models" if key == "drift_from" and out["from_schema"]["made_by"] == "models" else "not computed: the migrations did not all run"}
     migrated = out.pop("_databases")["drift"]
     if keep_database and out["complete"]:
         out["migrated_database"] = migrated
@@ -273,7 +278,7 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False, check_pg18: bool = False) -> dict:
+def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSetup, to_setup: AlembicSetup, server: EmbeddedPostgres, options: LoadOptions, use_cache: bool, seed_rows: bool, keep_from: bool = False, check_pg18: bool = False, from_models=None) -> dict:
     from .cache import copy_database
 
     need_pristine = keep_from or check_pg18
@@ -282,22 +287,48 @@ def _replay(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicS
     else:
         (database, base), seeded = _base(from_snapshot, from_setup, server, options, use_cache), {}
         pristine = database
+    from_schema: dict = {"made_by": "migrations"}
+    if base.error is not None and from_models is not None:
+        database, base, from_schema = _base_from_models(server, from_snapshot, database, base, from_models)
+        if from_schema["made_by"] == "models":  # FROM's models stand in: no kept template
+            pristine = database
+            if seed_rows:
+                if need_pristine:
+                    pristine = copy_database(server, database)
+                seeded = _seed(server, database)
     chain, seed_failure, from_copy, unseeded = None, None, None, None
     if base.error is None:
-        if keep_from:  # FROM's migrated schema, for its drift against FROM's models
+        if keep_from and from_schema["made_by"] == "migrations":  # FROM's migrated schema, for its drift against FROM's models
             from_copy = copy_database(server, pristine)
         if check_pg18:  # for the chain's second run, on PostgreSQL 18 as it is
             unseeded = copy_database(server, pristine, ROLE)
         chain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options, use_cache=use_cache)
         if seeded and chain.error is not None and chain.error.get("stage") == "upgrade":
             database, _ = _base(from_snapshot, from_setup, server, options, use_cache)
+            if from_schema["made_by"] == "models":
+                database, *_ = _base_from_models(server, from_snapshot, database, _, from_models)
             plain = run_phase(to_snapshot, to_setup, role_url(server, database), observe=True, options=options)
-            if plain.error is None:
+            if plain.error is None or len(plain.result.get("applied", [])) > len(chain.result.get("applied", [])):  # it got further
                 seed_failure = chain.error
                 chain, seeded = plain, {}
     out = report(from_snapshot, to_snapshot, from_setup, to_setup, base, chain)
     out["_files_read"] = [dict(base.result.get("files_read") or {}), dict(chain.result.get("files_read") or {}) if chain else {}]
     out["seeded"] = seeded
+    out["from_schema"] = from_schema
+    error = out["error"]
+    if error is not None and error.get("stage") == "upgrade":
+        from .fallback import stub_hint
+        from .mismatch import hint
+
+        failed_at = to_snapshot if error["phase"] == "chain" else from_snapshot
+        sql = (error.get("statement") or error.get("cause") or {}).get("sql", "")
+        found = stub_hint(from_schema.get("text_columns") or {}, sql) or hint(failed_at, (to_setup if error["phase"] == "chain" else from_setup).import_root, options.python)
+        if found:
+            error["hint"] = found
+            error["message"] += f" ({found})"
+    if from_schema["made_by"] == "models":
+        out["warnings"].insert(0, _warning("from-schema-from-models", from_schema["note"], from_snapshot.ref))
+        out["warnings"] += [{**w, "ref": w.get("ref") or from_snapshot.ref} for w in from_schema["warnings"]]  # what the models could not create
     out["_databases"] = {"drift": database, "drift_from": from_copy}
     if unseeded is not None and chain is not None and chain.error is None:
         out["pg18"] = _on_pg18(server, unseeded, to_snapshot, to_setup, options, bool(seeded), chain.result.get("statements", []))
@@ -384,6 +415,27 @@ def _base(from_snapshot: Snapshot, from_setup: AlembicSetup, server: EmbeddedPos
     return database, base
 
 
+def _base_from_models(server: EmbeddedPostgres, snapshot: Snapshot, database: str, base: Phase, from_models) -> tuple[str, Phase, dict]:
+    """FROM's failed replay from base replaced by FROM's models, stamped at FROM's heads,
+    when they can stand in (see fallback.py); else what was given, unchanged."""
+    from ..load import LoadFailure
+    from ..source.layout import LayoutError
+    from .fallback import create_from_models, heads_to_stamp, note, text_columns
+
+    heads = heads_to_stamp(base.result, snapshot, base.setup)
+    if not heads:
+        return database, base, {"made_by": "migrations"}
+    try:
+        schema = from_models()
+    except (LoadFailure, LayoutError):
+        return database, base, {"made_by": "migrations"}  # the replay's own error is the answer
+    fresh = scratch_database(server)
+    warnings = create_from_models(server, fresh, schema, heads)
+    result = {**{k: v for k, v in base.result.items() if k != "error"}, "applied": []}
+    made = {"made_by": "models", "note": note(base.ref, base.error), "replay_error": base.error, "warnings": [w.to_json() for w in warnings], "text_columns": text_columns(schema)}
+    return fresh, Phase(base.ref, base.setup, result, base.seconds), made
+
+
 def _seed(server: EmbeddedPostgres, database: str) -> dict[str, int]:
     from .seed import seed
 
@@ -398,6 +450,8 @@ def report(from_snapshot: Snapshot, to_snapshot: Snapshot, from_setup: AlembicSe
     from .observed import hazards_of
 
     warnings = _warnings(base) + (_warnings(chain) if chain else [])
+    if to_setup.others:
+        warnings.append(_warning("several-chains", f"the app has several migration chains; replayed {to_setup.found_by} (the first the upgrade adds revisions to), not {', '.join(to_setup.others)} (--migrations PATH replays another)", to_snapshot.ref))
     revisions = []
     error = None
     if base.error is not None:
@@ -493,6 +547,13 @@ def _warnings(phase: Phase) -> list[dict]:
         out.append(_warning("modules-stubbed", f"not importable, stubbed for the migration scripts: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}", phase.ref))
     for used in result.get("stand_ins", []):
         out.append(_warning("extension-stand-in", f"extension {used['extension']} is not available on the embedded PostgreSQL: its functions the scripts use were created as stand-ins", phase.ref, used["location"] or None))
+    for asked in result.get("prompts", []):
+        answer = f"{asked['answer']!r}" if asked["kind"] == "input" else "a synthetic password"
+        out.append(_warning("prompt-answered", f"migration code asked {asked['prompt']!r} ({asked['kind']}, {asked['asked']} time(s)); answered {answer}: only the data it writes differs from a real upgrade", phase.ref, asked["location"]))
+    for stub, columns in (result.get("stub_types") or {}).items():
+        named = [c for c in columns if c != "?"]
+        which = f" (columns {', '.join(named[:8])}{' ...' if len(named) > 8 else ''})" if named else ""
+        out.append(_warning("stub-type", f"column type {stub} is from a package that is not installed: created as TEXT by the migration scripts{which}; --python PATH can provide it", phase.ref))
     for key in result.get("unused_settings", []):
         out.append(_warning("unused-setting", f"--set {key}: no module or attribute of that name was loaded by the migration scripts", phase.ref))
     confinement = result.get("sandbox") or {}
@@ -512,13 +573,12 @@ def migrations(repo: str, from_ref: str, to_ref: str, migrations_path: str | Non
     """`modeldiff migrations REPO FROM TO`: find both setups, replay, the report."""
     from ..db.server import shared_server
     from ..source.repository import Repository
-    from .setup import SetupError, find_setup
+    from .setup import SetupError, find_setups
 
     repository = Repository(repo)
     snapshots = [repository.snapshot(from_ref), repository.snapshot(to_ref)]
     setups = []
-    for snapshot in snapshots:
-        setup = find_setup(snapshot, migrations_path)
+    for snapshot, setup in zip(snapshots, find_setups(*snapshots, migrations_path)):
         if setup is None:
             raise SetupError(f"{snapshot.ref}: no alembic migrations found (no alembic.ini, env.py or preset); pass --migrations PATH")
         setups.append(setup)

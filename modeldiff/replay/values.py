@@ -77,6 +77,7 @@ class Replay:
     migrations_only: tuple[Change, ...] = ()  # drift at TO: migrations made it, the models lack it
     drift_error: str | None = None
     warnings: tuple[Mapping, ...] = field(default=())
+    from_models_note: str | None = None  # FROM's schema stood in for by FROM's models (fallback.py)
 
     @property
     def complete(self) -> bool:
@@ -115,6 +116,7 @@ class Replay:
             tuple(_change(c) for c in drift.get("migrations_only") or ()),
             drift.get("error") if drift else "not computed",
             tuple(MappingProxyType(dict(w)) for w in report.get("warnings") or ()),
+            (report.get("from_schema") or {}).get("note"),
         )
 
 

@@ -1,0 +1,3 @@
+import os
+
+DATABASE_URL = os.environ["TENANTDESK_DATABASE_URL"]
