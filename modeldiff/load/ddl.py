@@ -24,8 +24,8 @@ try:
 except ImportError:  # SQLAlchemy 1.3: the mock strategy, and no registry (classical mapper())
     from sqlalchemy import create_engine
 
-    def create_mock_engine(url, executor):
-        return create_engine(url, strategy="mock", executor=executor)
+    def create_mock_engine(url, executor, **kw):
+        return create_engine(url, strategy="mock", executor=executor, **kw)
 
     class orm_registry:  # noqa: N801 - nothing is an instance of it
         pass
