@@ -350,3 +350,23 @@ def test_child_side_code_parses_for_the_oldest_python_it_claims():
     assert len(files) >= 8
     for path in files:
         ast.parse(Path(path).read_text(), path, feature_version=OLDEST_CHILD)
+
+
+def test_optional_dependencies_the_ref_declares_are_installed_with_their_package(tmp_path):
+    """sqlalchemy-utils imports `cryptography` only when an encrypted column type is built:
+    a ref that declares both gets both (Netflix Dispatch's models failed without it), while
+    an optional dependency the ref does not declare, or a plain dependency, is left out."""
+    from modeldiff.load.runtime import _optional_declared
+
+    dist = tmp_path / "lib" / "python3.11" / "site-packages" / "sqlalchemy_utils-0.41.2.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: SQLAlchemy-Utils\nVersion: 0.41.2\n"
+        "Requires-Dist: SQLAlchemy>=1.3\n"
+        'Requires-Dist: cryptography>=0.6; extra == "encrypted"\n'
+        'Requires-Dist: arrow>=0.3.4; extra == "arrow"\n'
+        'Requires-Dist: Babel>=1.3; extra == "babel"\n'
+    )
+    declared = _declared(pins={"sqlalchemy": "1.3.24", "sqlalchemy-utils": "0.41.2", "cryptography": "39.0.2", "babel": "2.9.1"})
+    assert _optional_declared(tmp_path, declared) == {"cryptography", "babel"}
+    assert _optional_declared(tmp_path, _declared(pins={"sqlalchemy": "1.3.24"})) == set()

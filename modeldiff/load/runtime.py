@@ -422,8 +422,23 @@ def prepare_environment(python: str, python_version: str, declared: Declared, wa
         target = SUBSTITUTES.get(name, name)
         pinned = declared.version_of(name)
         lines[target] = f"{target}=={pinned}" if pinned else f"{target}{requirement.specifier}" + (f"; {requirement.marker}" if requirement.marker else "")
-    constraints = [f"{n}=={v}" for n, v in sorted(declared.pins.items()) if n not in lines]
     started = time.monotonic()
+    target, pins, failed = _environment(python, python_version, declared, lines, ref, progress)
+    # A package the models use may import an optional dependency of its own only when a
+    # column type needs it (sqlalchemy-utils' encrypted types and `cryptography`): those
+    # the ref itself declares are installed too, in a second environment.
+    optional = {name: f"{name}=={declared.version_of(name)}" if declared.version_of(name) else name for name in _optional_declared(target, declared) if name not in pins}
+    if optional:
+        lines = {**lines, **optional}
+        target, pins, failed = _environment(python, python_version, declared, lines, ref, progress)
+    progress(f"{ref}: runtime ready in {time.monotonic() - started:.1f}s (Python {python_version}, {', '.join(f'{n} {v}' for n, v in sorted(pins.items()) if n in lines)})")
+    return target, pins, failed
+
+
+def _environment(python: str, python_version: str, declared: Declared, lines: dict[str, str], ref: str, progress) -> tuple[Path, dict[str, str], list[tuple[str, str]]]:
+    """The environment of `lines` resolved (the lock's other pins as constraints) and built,
+    both kept: (its directory, its packages, [(package, why it failed)])."""
+    constraints = [f"{n}=={v}" for n, v in sorted(declared.pins.items()) if n not in lines]
     progress(f"{ref}: resolving {len(lines)} packages for Python {python_version} ({', '.join(sorted(lines.values()))})")
     resolution_key = _digest("resolution", FORMAT, python_version, sorted(lines.values()), constraints)
     resolution = _read_record(resolution_key)
@@ -444,8 +459,29 @@ def prepare_environment(python: str, python_version: str, declared: Declared, wa
     failed += [tuple(f) for f in json.loads((target / "failed.json").read_text())]
     for name, _why in failed:
         pins.pop(name, None)
-    progress(f"{ref}: runtime ready in {time.monotonic() - started:.1f}s (Python {python_version}, {', '.join(f'{n} {v}' for n, v in sorted(pins.items()) if n in lines)})")
     return target, pins, failed
+
+
+def _optional_declared(target: Path, declared: Declared) -> set[str]:
+    """The packages the ref declares that a package installed in `target` lists as an
+    optional dependency (`Requires-Dist: x; extra == "..."`)."""
+    from email.parser import HeaderParser
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    known = set(declared.pins) | set(declared.requires)
+    found = set()
+    for metadata in target.glob("lib/python*/site-packages/*.dist-info/METADATA"):
+        for line in HeaderParser().parsestr(metadata.read_text(errors="replace")).get_all("Requires-Dist") or ():
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            name = canonicalize_name(requirement.name)
+            if name in known and requirement.marker is not None and "extra" in str(requirement.marker):
+                found.add(name)
+    return found
 
 
 def _resolve(python: str, lines: dict[str, str], constraints: list[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
