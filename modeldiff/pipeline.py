@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Callable
 from . import settings
 from .cache import Cache, environment_fingerprint
 from .source.layout import Layout, LayoutError, resolve_layout, split_models
-from .load import LoadedSchema, LoadOptions, keep_alive_seconds, load_schema, result_of, stop_generation, stop_loads
-from .load.runtime import runtime_for
+from .load import LoadedSchema, LoadFailure, LoadOptions, keep_alive_seconds, load_schema, result_of, stop_generation, stop_loads
+from .load.runtime import fall_back, runtime_for
 from .values import Diff, RefInfo, Warning
 from .source.repository import Repository, Snapshot
 
@@ -207,6 +207,16 @@ class Session:
                     self._layouts[key] = self.layout
             return self._layouts[key]
 
+    def fall_back(self, snapshot: Snapshot, why: str) -> None:
+        """The default's own runtime for `snapshot` did not load its models: modeldiff's own
+        from now on (runtime.fall_back)."""
+        layout = self.layout_for(snapshot)
+        models_paths = split_models(layout.models_path)
+        failed = runtime_for(snapshot, layout.import_root, models_paths, None, None)
+        if failed.mode == "fallback":
+            return  # the same commit's other load fell back first
+        fall_back(snapshot, layout.import_root, models_paths, failed, why.split("; --keep-going")[0])
+
     def options_for(self, snapshot: Snapshot) -> tuple[LoadOptions, list]:
         """How to load `snapshot`, and what besides its files decides the load (cache key)."""
         request, layout = self.request, self.layout_for(snapshot)
@@ -315,7 +325,16 @@ def submit_loads(session: Session, snapshots: list[Snapshot], pool: LazyPool, pr
 def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progress, on_loaded=None, generation: int | None = None) -> LoadedRef:
     options, context = session.options_for(snapshot)
     with span("load", snapshot.ref):
-        schema = load_schema(snapshot, options, generation)
+        try:
+            schema = load_schema(snapshot, options, generation)
+            if session.request.runtime is None and options.python and not schema.tables:
+                raise LoadFailure(f"{snapshot.ref}: no tables found")  # (--keep-going's partial answer)
+        except LoadFailure as exc:
+            if session.request.runtime is not None or not options.python or stop_generation() != generation:
+                raise  # a runtime asked for, modeldiff's own, or a stopped run: the error is the answer
+            session.fall_back(snapshot, str(exc).removeprefix(f"{snapshot.ref}: "))
+            options, context = session.options_for(snapshot)
+            schema = load_schema(snapshot, options, generation)
     key = session.cache.store_schema(snapshot, listing, options.models_path, context, schema.to_json(), summary(schema))
     session.cache.remember_commit(snapshot, options.models_path, context, key)
     if progress:

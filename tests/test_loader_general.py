@@ -5,6 +5,7 @@ legacyflask and sprawl), and results that must say they are incomplete."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,11 +75,19 @@ def test_legacy_flask_diff_is_right_and_marked_incomplete(samples):
 @pytest.mark.slow
 def test_legacy_flask_pins_that_do_not_import_together_say_so(samples):
     """By default v1 gets the runtime it pins (SQLAlchemy 1.3): its Flask 1.1 needs a
-    MarkupSafe < 2.1 it does not pin, and the error says which runtime failed and the way out."""
-    proc = run_cli("diff", str(samples["legacyflask"]), "v1", "v2")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().endswith("(module tracker.models); loaded with the runtime the ref pins (Python %s, SQLAlchemy 1.3.24): --runtime bundled loads it with modeldiff's own" % ".".join(map(str, __import__("sys").version_info[:3])))
-    assert "soft_unicode" in proc.stderr and not DATA_DIR.exists()
+    MarkupSafe < 2.1 it does not pin. The default falls back to modeldiff's own runtime,
+    saying which runtime failed and why, the result partial; asked for (--runtime auto),
+    the error says which runtime failed and the way out."""
+    proc = run_cli("diff", str(samples["legacyflask"]), "v1", "v2", "--format", "json", "--exit-code")
+    assert proc.returncode == 2, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["partial"] is True and result["tables"] == {"from": 2, "to": 2}
+    fallback = {w["message"] for w in result["warnings"] if w["code"] == "runtime-fallback" and w["ref"] == "v1"}
+    assert len(fallback) == 1 and "(Python %s, flask-sqlalchemy 2.5.1, sqlalchemy 1.3.24): tracker/models.py:1: ImportError: cannot import name 'soft_unicode'" % ".".join(map(str, sys.version_info[:3])) in fallback.pop()
+    asked = run_cli("diff", str(samples["legacyflask"]), "v1", "v2", "--runtime", "auto")
+    assert asked.returncode == 2
+    assert asked.stderr.strip().endswith("(module tracker.models); loaded with the runtime the ref pins (Python %s, SQLAlchemy 1.3.24): --runtime bundled loads it with modeldiff's own" % ".".join(map(str, sys.version_info[:3])))
+    assert "soft_unicode" in asked.stderr and not DATA_DIR.exists()
 
 
 # -- layouts: a singular model/ package, per-domain models.py beside it, models that move ---------

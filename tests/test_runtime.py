@@ -370,3 +370,26 @@ def test_optional_dependencies_the_ref_declares_are_installed_with_their_package
     declared = _declared(pins={"sqlalchemy": "1.3.24", "sqlalchemy-utils": "0.41.2", "cryptography": "39.0.2", "babel": "2.9.1"})
     assert _optional_declared(tmp_path, declared) == {"cryptography", "babel"}
     assert _optional_declared(tmp_path, _declared(pins={"sqlalchemy": "1.3.24"})) == set()
+
+
+def test_models_that_do_not_load_on_their_own_runtime_fall_back_to_the_bundled_one_marked_partial(tmp_path):
+    """Pins that do not import together on this Python (Zou v0.12.0: Flask 1.x beside a Jinja2
+    it predates, so every module was stubbed and no table found) must not turn a load that
+    works on modeldiff's own runtime into an error: modeldiff's own loads it, said in a
+    warning, the result partial; the choice is kept, so the next run answers the same."""
+    files = {
+        "requirements.txt": "SQLAlchemy==1.4.54\n",  # but the models use 2.0's API
+        "models.py": "from sqlalchemy import Integer\nfrom sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\nclass Base(DeclarativeBase):\n    pass\n\n\nclass Item(Base):\n    __tablename__ = 'items'\n    id: Mapped[int] = mapped_column(Integer, primary_key=True)\n",
+    }
+    repo = make_repo(tmp_path / "repo", {"v1": files})
+    runs = [run_cli("diff", str(repo), "v1", "v1", "--models", "models.py", "--format", "json", "--exit-code") for _ in range(2)]
+    for proc in runs:
+        assert proc.returncode == 2, proc.stderr  # partial: never 0 with --exit-code
+    assert runs[0].stdout == runs[1].stdout
+    result = json.loads(runs[0].stdout)
+    assert result["partial"] is True and result["changes"] == [] and result["tables"] == {"from": 1, "to": 1}
+    fallback = [w["message"] for w in result["warnings"] if w["code"] == "runtime-fallback"]
+    assert fallback and all(m.startswith("the models did not load with the ref's own runtime (Python ") and "sqlalchemy 1.4.54): no tables found under models.py;" in m for m in fallback), result["warnings"]
+    # Asked for explicitly, the ref's own runtime's failure is the answer.
+    asked = run_cli("diff", str(repo), "v1", "v1", "--models", "models.py", "--runtime", "auto")
+    assert asked.returncode == 2 and "no tables found under models.py" in asked.stderr and len(asked.stderr.strip().splitlines()) == 1

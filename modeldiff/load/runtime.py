@@ -164,6 +164,8 @@ def _default(snapshot: Snapshot, import_root: str, models_paths: list[str], prog
     record = _read_record(record_key) if record_key else None
     if record and record.get("bundled"):
         return Runtime(None, "bundled")
+    if record and record.get("fallback"):
+        return Runtime(None, "fallback", warnings=[tuple(w) for w in record["fallback"]])
     if record and Path(record["python"]).exists():
         return _kept(record)
     from .imports import import_names
@@ -189,6 +191,20 @@ def _default(snapshot: Snapshot, import_root: str, models_paths: list[str], prog
         return runtime
     if record_key:
         _keep(record_key, runtime)
+    return runtime
+
+
+def fall_back(snapshot: Snapshot, import_root: str, models_paths: list[str], failed: Runtime, why: str) -> Runtime:
+    """The default's own runtime for `snapshot` could not load its models (pins that do not
+    import together on this Python: Flask 1.x beside a Jinja2 it predates): modeldiff's own
+    instead, said in a warning, the result partial; kept, so the next run does not try again."""
+    runtime = Runtime(None, "fallback")
+    versions = ", ".join(f"{n} {v}" for n, v in sorted(failed.packages.items()) if n in SCHEMA_PACKAGES)
+    runtime.warnings = [("runtime-fallback", f"the models did not load with the ref's own runtime (Python {failed.python_version}, {versions}): {why}; loaded with modeldiff's own runtime instead: the result is partial (--runtime bundled accepts modeldiff's own)")]
+    if snapshot.commit:
+        _write_record(_digest("default", FORMAT, snapshot.commit, import_root, models_paths, bundled_versions()), {"fallback": runtime.warnings})
+    with _chosen_lock:
+        _chosen[(snapshot.repo.git_dir, snapshot.commit or snapshot.ref, import_root, tuple(models_paths), None)] = runtime
     return runtime
 
 
