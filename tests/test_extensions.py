@@ -193,3 +193,39 @@ def test_concurrent_runs_race_for_the_same_extensions_safely(helpdesk):
     assert [run.returncode for run in runs] == [0, 0, 0, 0], [err for _, err in outputs]
     assert len({out for out, _ in outputs}) == 1
     assert json.loads(outputs[0][0])["changes"][0]["new"] == "CITEXT"
+
+
+FUNCTION_MODELS = """
+from sqlalchemy import Column, Index, Integer, String, func
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Food(Base):
+    __tablename__ = "foods"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(80))
+    __table_args__ = (Index("ix_foods_name_normalized", func.ultranormalize_name(name), postgresql_using="gin", postgresql_ops={"ultranormalize_name(name)": "gin_trgm_ops"}),)
+
+
+class Label(Base):
+    __tablename__ = "labels"
+    id = Column(Integer, primary_key=True)
+    food_id = Column(Integer)
+    NOTE = None
+"""
+
+
+def test_a_function_only_migrations_create_with_arguments_gets_a_placeholder(tmp_path):
+    """mealie's `ultranormalize_name(text)` in a trigram index: its migrations create the
+    function, the models only use it. A placeholder of that name and argument type stands in,
+    so the table is compared (it was `not_compared`); the placeholder is no schema change."""
+    v2 = FUNCTION_MODELS.replace("    NOTE = None\n", "    note = Column(String(200))\n")
+    repo = make_repo(tmp_path / "foods", {"v1": {"models.py": textwrap.dedent(FUNCTION_MODELS)}, "v2": {"models.py": textwrap.dedent(v2)}})
+    result = diff_json(str(repo), "v1", "v2")
+    assert result["partial"] is False and "not_compared" not in result or result["not_compared"] == []
+    assert [(c["kind"], c["table"], c.get("column")) for c in result["changes"]] == [("add_column", "labels", "note")]
+    placeholders = {w["message"] for w in result["warnings"] if w["code"] == "placeholder-function"}
+    assert placeholders == {"function ultranormalize_name(character varying) returning character varying does not exist here (migrations may create it); a placeholder stands in for it"}
+    assert diff_json(str(repo), "v1", "v1")["changes"] == []

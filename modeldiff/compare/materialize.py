@@ -31,7 +31,7 @@ KNOWN_FUNCTIONS = {
     "uuid_generate_v1": uuid_function("uuid_generate_v1"),
     "uuidv7": "CREATE FUNCTION uuidv7() RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'",
 }
-_MISSING_FUNCTION = re.compile(r'function (?:public\.)?"?(\w+)"?\(\) does not exist')
+_MISSING_FUNCTION = re.compile(r'function (?:public\.)?"?(\w+)"?\(([\w ,\[\]]*)\) does not exist')
 
 
 def install_shims(cur, server_version: int) -> None:
@@ -227,14 +227,14 @@ class _Creation:
             message = _try(self.cur, sql)
             if message is None:
                 return None
-            missing = _MISSING_FUNCTION.search(message)
-            if missing and column_type and _shim(self.cur, missing.group(1), column_type):
-                self.warnings.append(
-                    Warning("placeholder-function", f"function {missing.group(1)}() does not exist here; a placeholder returning {column_type} stands in for it", self.ref)
-                )
+            if self.needs.provide(message, what):  # an extension's function: the extension
                 continue
-            if not self.needs.provide(message, what):
-                break
+            missing = _MISSING_FUNCTION.search(message)
+            in_index = sql.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
+            if missing and (column_type or in_index) and (shimmed := _shim(self.cur, missing.group(1), missing.group(2), column_type)):
+                self.warnings.append(Warning("placeholder-function", f"function {shimmed} does not exist here (migrations may create it); a placeholder stands in for it", self.ref))
+                continue
+            break
         return message
 
     def _create_table(self, table: dict, key: str) -> str | None:
@@ -277,16 +277,24 @@ def _attempt_quietly(cur, sql: str, needs: extensions.Extensions) -> bool:
     return True
 
 
-def _shim(cur, name: str, column_type: str) -> bool:
+def _shim(cur, name: str, arguments: str, column_type: str | None) -> str | None:
+    """A placeholder for a function the models use but only migrations create, by name and
+    argument types (as PostgreSQL names them): returning the column's type in a default
+    (VOLATILE, as an unknown function is), else (an index expression) IMMUTABLE, returning
+    its first argument's type or text. Its signature, or None (none could be made)."""
     if name in KNOWN_FUNCTIONS:
-        return False  # already there: the error is something else
+        return None  # already there: the error is something else
+    types = [("text" if t.strip() == "unknown" else t.strip()) for t in arguments.split(",") if t.strip()]
+    returns = column_type or (types[0] if types else "text")
+    signature = f'"{name}"({", ".join(types)})'
     cur.execute("SAVEPOINT f")
     try:
-        cur.execute(f'CREATE FUNCTION "{name}"() RETURNS {column_type} LANGUAGE sql VOLATILE AS $$ SELECT NULL::{column_type} $$')
+        volatility = "VOLATILE" if column_type else "IMMUTABLE"
+        cur.execute(f"CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE sql {volatility} AS $$ SELECT NULL::{returns} $$")
         # marked, so that the catalog comparison does not take it for the schema's own
-        cur.execute(f"COMMENT ON FUNCTION \"{name}\"() IS '{MARK}'")
+        cur.execute(f"COMMENT ON FUNCTION {signature} IS '{MARK}'")
         cur.execute("RELEASE SAVEPOINT f")
-        return True
+        return f"{name}({', '.join(types)}) returning {returns}"
     except driver.Error:
         cur.execute("ROLLBACK TO SAVEPOINT f")
-        return False
+        return None
