@@ -327,11 +327,11 @@ def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progres
     with span("load", snapshot.ref):
         try:
             schema = load_schema(snapshot, options, generation)
-            if session.request.runtime is None and options.python and not schema.tables:
+            if _on_own_runtime(session, options) and not schema.tables:
                 raise LoadFailure(f"{snapshot.ref}: no tables found")  # (--keep-going's partial answer)
         except LoadFailure as exc:
-            if session.request.runtime is not None or not options.python or stop_generation() != generation:
-                raise  # a runtime asked for, modeldiff's own, or a stopped run: the error is the answer
+            if not _on_own_runtime(session, options) or stop_generation() != generation:
+                raise  # a runtime or --python asked for, modeldiff's own, or a stopped run: the error is the answer
             session.fall_back(snapshot, str(exc).removeprefix(f"{snapshot.ref}: "))
             options, context = session.options_for(snapshot)
             schema = load_schema(snapshot, options, generation)
@@ -343,6 +343,11 @@ def _load_and_store(session: Session, snapshot: Snapshot, listing: dict, progres
     if on_loaded:
         on_loaded(loaded)
     return loaded
+
+
+def _on_own_runtime(session: Session, options: LoadOptions) -> bool:
+    """Whether the default (no --runtime, no --python) chose the ref's own runtime."""
+    return session.request.runtime is None and session.request.python is None and "packages" in (options.runtime or {})
 
 
 def _reader(cache: Cache, key: str, snapshot: Snapshot):
